@@ -1,0 +1,287 @@
+"""The gateway's config file schema: what the operator renders into a ConfigMap and what the
+gateway reads. Pure data: pydantic and the standard library only, no I/O, no heavy imports.
+
+Field names are camelCase on the wire so a rendered file reads like the CRDs it came from; in
+Python the snake_case names work too (`GatewayConfig(provider_pools=[...])`). Secrets are never
+part of this document: it names the files (mounted Secrets) that hold them.
+"""
+
+from __future__ import annotations
+
+import decimal
+from typing import Annotated, Any, Literal
+
+import pydantic
+from pydantic import alias_generators
+
+Kind = Literal["chat", "completion", "embedding"]
+"""What a model can be asked for: `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`."""
+
+ProviderType = Literal["openai", "anthropic", "mock"]
+RoutingStrategy = Literal["weighted", "least-latency", "cost"]
+
+KINDS_BY_PROVIDER_TYPE: dict[str, frozenset[str]] = {
+    "openai": frozenset({"chat", "completion", "embedding"}),
+    # Anthropic's Messages API has no embeddings; completions are served as one user turn.
+    "anthropic": frozenset({"chat", "completion"}),
+    "mock": frozenset({"chat", "completion", "embedding"}),
+}
+
+DEFAULT_BASE_URLS: dict[str, str] = {
+    "openai": "https://api.openai.com/v1",
+    "anthropic": "https://api.anthropic.com",
+}
+
+DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+
+Name = Annotated[
+    str, pydantic.Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
+]
+"""A Kubernetes-style name (lowercase DNS subdomain) for pools and providers."""
+
+ModelName = Annotated[str, pydantic.Field(min_length=1, max_length=256, pattern=r"^[^\s]+$")]
+"""A model name as clients send it or as the upstream knows it (may contain `/` and `:`)."""
+
+DecimalString = Annotated[str, pydantic.Field(pattern=r"^[0-9]+(\.[0-9]+)?$")]
+"""A non-negative decimal written as a string, so prices never pass through a float."""
+
+
+class _Schema(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(
+        frozen=True,
+        extra="forbid",
+        populate_by_name=True,
+        alias_generator=alias_generators.to_camel,
+        use_attribute_docstrings=True,
+    )
+
+
+class Price(_Schema):
+    """What one million tokens cost at this provider, in US dollars."""
+
+    input_per_million_tokens: DecimalString = "0"
+    """Price of one million prompt tokens, e.g. "0.15"."""
+    output_per_million_tokens: DecimalString = "0"
+    """Price of one million completion tokens, e.g. "0.60"."""
+
+    def cost(self, input_tokens: int, output_tokens: int) -> decimal.Decimal:
+        """The cost in US dollars of one request with these token counts."""
+        input_cost = decimal.Decimal(self.input_per_million_tokens) * input_tokens
+        output_cost = decimal.Decimal(self.output_per_million_tokens) * output_tokens
+        return (input_cost + output_cost) / 1_000_000
+
+
+class Model(_Schema):
+    """One model a provider serves, under the name clients ask for."""
+
+    name: ModelName
+    """The name clients send in `model`, e.g. "gpt-4o-mini"."""
+    upstream_model: ModelName | None = None
+    """The name the upstream knows it by; the client-facing name when unset."""
+    kinds: list[Kind] = pydantic.Field(default_factory=lambda: list[Kind](["chat"]), min_length=1)
+    """Which endpoints may use it: chat, completion, embedding."""
+    price: Price = pydantic.Field(default_factory=Price)
+    """Per-token prices, used by the `cost` routing strategy and the cost metric."""
+
+    @property
+    def upstream_name(self) -> str:
+        return self.upstream_model or self.name
+
+    @pydantic.field_validator("kinds")
+    @classmethod
+    def _kinds_unique(cls, kinds: list[Kind]) -> list[Kind]:
+        if len(set(kinds)) != len(kinds):
+            raise ValueError("kinds must not repeat")
+        return kinds
+
+
+class Provider(_Schema):
+    """One upstream: an OpenAI-compatible server, Anthropic, or the built-in mock."""
+
+    name: Name
+    """Unique within its pool; used in metrics and logs."""
+    type: ProviderType
+    """`openai` (OpenAI or any OpenAI-compatible server), `anthropic`, or `mock`."""
+    base_url: str | None = pydantic.Field(
+        default=None, alias="baseURL", pattern=r"^https?://[^\s]+$"
+    )
+    """Root of the upstream API, e.g. "http://vllm.models.svc:8000/v1". Defaults to the public
+    OpenAI or Anthropic endpoint; not allowed for `mock`."""
+    api_key_file: str | None = None
+    """Path of a mounted secret file holding the upstream API key (never the key itself)."""
+    priority: int = pydantic.Field(default=0, ge=0)
+    """Failover tier: lower is tried first, one attempt per tier."""
+    weight: int = pydantic.Field(default=100, ge=0)
+    """Share of traffic within its tier under the `weighted` strategy."""
+    timeout_seconds: float = pydantic.Field(default=60.0, gt=0)
+    """Upper bound for a whole answer, or for each silence between streamed chunks."""
+    models: list[Model] = pydantic.Field(min_length=1)
+    """The models this provider serves."""
+
+    @property
+    def effective_base_url(self) -> str:
+        return (self.base_url or DEFAULT_BASE_URLS.get(self.type, "")).rstrip("/")
+
+    @pydantic.model_validator(mode="after")
+    def _consistent(self) -> Provider:
+        if self.type == "mock" and (self.base_url or self.api_key_file):
+            raise ValueError("a mock provider takes neither baseURL nor apiKeyFile")
+        allowed = KINDS_BY_PROVIDER_TYPE[self.type]
+        names: set[str] = set()
+        for model in self.models:
+            if model.name in names:
+                raise ValueError(f"model {model.name!r} is listed twice")
+            names.add(model.name)
+            refused = sorted(set(model.kinds) - allowed)
+            if refused:
+                raise ValueError(
+                    f"model {model.name!r}: {self.type} providers cannot serve {refused}"
+                )
+        return self
+
+
+class Routing(_Schema):
+    """How a pool picks among the providers of one priority tier."""
+
+    strategy: RoutingStrategy = "weighted"
+    """`weighted` (random by weight), `least-latency` (lowest moving average), `cost` (cheapest)."""
+
+
+class CircuitBreaker(_Schema):
+    """Per provider and model: stop calling an upstream that keeps failing, then probe it."""
+
+    failure_threshold: int = pydantic.Field(default=5, ge=1)
+    """Consecutive failures that open the circuit."""
+    open_seconds: float = pydantic.Field(default=30.0, gt=0)
+    """How long an open circuit refuses calls before it lets probes through (half-open)."""
+    half_open_requests: int = pydantic.Field(default=1, ge=1)
+    """Probe calls admitted while half-open; all must succeed to close the circuit."""
+
+
+class HealthCheck(_Schema):
+    """Active checks of each provider, independent of client traffic."""
+
+    interval_seconds: float = pydantic.Field(default=15.0, gt=0)
+    """Time between two checks of one provider."""
+    timeout_seconds: float = pydantic.Field(default=5.0, gt=0)
+    """A check that takes longer fails."""
+
+
+class ProviderPool(_Schema):
+    """A set of providers serving a set of model names, with failover and routing."""
+
+    name: Name
+    """The ProviderPool's name."""
+    routing: Routing = pydantic.Field(default_factory=Routing)
+    circuit_breaker: CircuitBreaker = pydantic.Field(default_factory=CircuitBreaker)
+    health_check: HealthCheck = pydantic.Field(default_factory=HealthCheck)
+    providers: list[Provider] = pydantic.Field(min_length=1)
+
+    @pydantic.model_validator(mode="after")
+    def _unique_providers(self) -> ProviderPool:
+        names = [provider.name for provider in self.providers]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"provider names repeat in pool {self.name!r}: {duplicates}")
+        return self
+
+    def model_names(self) -> set[str]:
+        return {model.name for provider in self.providers for model in provider.models}
+
+
+class Server(_Schema):
+    """Settings of the HTTP server itself."""
+
+    max_body_bytes: int = pydantic.Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
+    """Largest accepted request body; larger ones get 413."""
+    graceful_shutdown_seconds: float = pydantic.Field(default=30.0, ge=0)
+    """On SIGTERM, how long in-flight requests and streams may run before they are cut."""
+    log_prompts: bool = False
+    """Log request messages. Off by default: prompts can hold personal data."""
+    reload_check_seconds: float = pydantic.Field(default=2.0, gt=0)
+    """How often the config file and the secret files it names are checked for changes."""
+
+
+class Auth(_Schema):
+    """How clients authenticate."""
+
+    key_table_file: str | None = None
+    """Path of a mounted secret file holding the API-key table (SHA-256 hashes, never keys).
+    Without it the gateway generates one key at start-up and prints it once."""
+
+
+class KeyTableEntry(_Schema):
+    """One accepted API key, known only by its hash."""
+
+    id: str = pydantic.Field(min_length=1)
+    """A name for the key that may appear in logs and metrics."""
+    sha256: str = pydantic.Field(pattern=r"^[0-9a-f]{64}$")
+    """Lowercase hex SHA-256 of the plaintext key."""
+
+
+class KeyTable(_Schema):
+    """The content of `auth.keyTableFile`."""
+
+    keys: list[KeyTableEntry] = pydantic.Field(default_factory=list)
+
+
+class GatewayConfig(_Schema):
+    """The whole config file."""
+
+    server: Server = pydantic.Field(default_factory=Server)
+    auth: Auth = pydantic.Field(default_factory=Auth)
+    provider_pools: list[ProviderPool] = pydantic.Field(min_length=1)
+    """Every pool this gateway serves; a model name belongs to exactly one pool."""
+
+    @pydantic.model_validator(mode="after")
+    def _models_in_one_pool(self) -> GatewayConfig:
+        owner: dict[str, str] = {}
+        pool_names: set[str] = set()
+        for pool in self.provider_pools:
+            if pool.name in pool_names:
+                raise ValueError(f"pool {pool.name!r} is listed twice")
+            pool_names.add(pool.name)
+            for model in sorted(pool.model_names()):
+                if model in owner:
+                    raise ValueError(
+                        f"model {model!r} is served by pools {owner[model]!r} and {pool.name!r}"
+                    )
+                owner[model] = pool.name
+        return self
+
+    def secret_files(self) -> list[str]:
+        """Every secret file this config names, in a stable order."""
+        files = [
+            provider.api_key_file
+            for pool in self.provider_pools
+            for provider in pool.providers
+            if provider.api_key_file
+        ]
+        if self.auth.key_table_file:
+            files.append(self.auth.key_table_file)
+        return sorted(set(files))
+
+    def to_document(self) -> dict[str, Any]:
+        """The JSON-ready form with CRD-style names, as the operator writes it."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def mock_config() -> GatewayConfig:
+    """What the gateway serves without a config file: the built-in mock provider."""
+    return GatewayConfig(
+        provider_pools=[
+            ProviderPool(
+                name="default",
+                providers=[
+                    Provider(
+                        name="mock",
+                        type="mock",
+                        models=[
+                            Model(name="mock-chat", kinds=["chat", "completion"]),
+                            Model(name="mock-embedding", kinds=["embedding"]),
+                        ],
+                    )
+                ],
+            )
+        ]
+    )
