@@ -1,0 +1,79 @@
+# Runestone developer commands. `make demo` runs the platform locally; `make test` runs every test.
+# Both set up everything they need on a fresh machine (venv, Debian packages, Go builds).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+HARNESS := PYTHONPATH=tests $(PY) -m
+
+.PHONY: help venv system-deps tools cluster-up cluster-down cluster-status check lint format \
+        typecheck imports test test-unit test-integration test-e2e crds demo demo-down clean
+
+help:
+	@echo "make demo          run the platform locally (control plane, operator, quickstart)"
+	@echo "make test          set up everything and run unit, integration and e2e tests"
+	@echo "make check         ruff, mypy --strict and import-linter"
+	@echo "make cluster-up    start the local Kubernetes control plane (idempotent)"
+	@echo "make cluster-down  stop it"
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $@
+
+venv: $(STAMP)
+
+system-deps:
+	@bash hack/system-deps.sh
+
+tools: venv
+	$(HARNESS) harness.gobuild
+
+cluster-up: venv
+	$(HARNESS) harness.cluster up
+
+cluster-down: venv
+	$(HARNESS) harness.cluster down
+
+cluster-status: venv
+	$(HARNESS) harness.cluster status
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+typecheck: venv
+	$(VENV)/bin/mypy cli operator gateway sidecar tests bench
+
+imports: venv
+	$(VENV)/bin/lint-imports
+
+check: lint typecheck imports
+
+test: venv system-deps tools
+	$(VENV)/bin/pytest tests
+
+test-unit: venv
+	$(VENV)/bin/pytest tests/unit
+
+test-integration: venv system-deps tools
+	$(VENV)/bin/pytest tests/integration
+
+test-e2e: venv system-deps tools
+	$(VENV)/bin/pytest tests/e2e
+
+demo: venv system-deps tools
+	$(HARNESS) harness.demo up
+
+demo-down: venv
+	$(HARNESS) harness.demo down
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

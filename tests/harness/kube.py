@@ -1,0 +1,107 @@
+"""Pytest fixtures: an API client for the test cluster and a fresh namespace per test.
+
+The cluster is the one `KUBECONFIG` names when it is set explicitly (kind, k3d, a cloud cluster),
+otherwise the local control plane, started here if `make cluster-up` has not already started it.
+A control plane this session started is stopped when the session ends; one that was already
+running is left as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from harness import cluster
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Cluster:
+    kubeconfig: Path
+    local: bool  # the local control plane (so the harness may run pod processes itself)
+    api: client.ApiClient
+
+
+@pytest.fixture(scope="session")
+def kube_cluster() -> Iterator[Cluster]:
+    explicit = os.environ.get("KUBECONFIG")
+    started_here = False
+    if explicit:
+        kubeconfig = Path(explicit)
+    else:
+        started_here = not cluster.is_up()
+        kubeconfig = cluster.up()
+    api = config.new_client_from_config(config_file=str(kubeconfig))
+    try:
+        yield Cluster(kubeconfig=kubeconfig, local=not explicit, api=api)
+    finally:
+        api.close()
+        if started_here and not os.environ.get("RUNESTONE_KEEP_CLUSTER"):
+            cluster.down()
+
+
+@pytest.fixture(scope="session")
+def kube_api(kube_cluster: Cluster) -> client.ApiClient:
+    return kube_cluster.api
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")[:40].strip("-")
+
+
+@pytest.fixture
+def namespace(kube_api: client.ApiClient, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A new namespace for one test, deleted (without waiting) when the test ends."""
+    core = client.CoreV1Api(kube_api)
+    name = f"t-{_slug(request.node.name)}-{uuid.uuid4().hex[:6]}"
+    core.create_namespace(
+        client.V1Namespace(
+            metadata=client.V1ObjectMeta(name=name, labels={"runestone.dev/test": "true"})
+        )
+    )
+    # The ServiceAccount admission plugin refuses pods until the namespace's default account exists.
+    eventually(
+        lambda: core.read_namespaced_service_account("default", name), timeout=30, what="default SA"
+    )
+    try:
+        yield name
+    finally:
+        try:
+            core.delete_namespace(name)
+        except ApiException as error:
+            if error.status != 404:
+                raise
+
+
+def eventually(
+    check: Callable[[], T],
+    timeout: float = 30,
+    interval: float = 0.2,
+    what: str = "the condition",
+) -> T:
+    """Call `check` until it returns a truthy value without raising; return that value."""
+    deadline = time.monotonic() + timeout
+    last_error: BaseException | None = None
+    while True:
+        try:
+            value = check()
+            if value:
+                return value
+            last_error = None
+        except (ApiException, AssertionError, KeyError, LookupError) as error:
+            last_error = error
+        if time.monotonic() >= deadline:
+            detail = f": {last_error}" if last_error else ""
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}{detail}")
+        time.sleep(interval)

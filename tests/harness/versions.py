@@ -1,0 +1,58 @@
+"""Pinned versions of every Go program the tests and the demo build from source.
+
+Changing a version here makes the next build produce a fresh, separately cached set of binaries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class GoProgram:
+    """A set of binaries built from one pinned Go module."""
+
+    name: str
+    module: str
+    version: str
+    binaries: dict[str, str]  # binary name -> Go package path
+    # Modules whose own go.mod points at sibling folders (`replace x => ./staging/...`) cannot be
+    # built with `go install pkg@version`; for those we map each such replace to its release.
+    staging_version: str | None = None
+    extra_requires: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}-{self.version}"
+
+
+KUBERNETES = GoProgram(
+    name="kubernetes",
+    module="k8s.io/kubernetes",
+    version="v1.36.3",
+    staging_version="v0.36.3",
+    binaries={
+        "kube-apiserver": "k8s.io/kubernetes/cmd/kube-apiserver",
+        "kube-controller-manager": "k8s.io/kubernetes/cmd/kube-controller-manager",
+        "kube-scheduler": "k8s.io/kubernetes/cmd/kube-scheduler",
+        "kubectl": "k8s.io/kubernetes/cmd/kubectl",
+    },
+)
+
+ETCD = GoProgram(
+    name="etcd",
+    module="go.etcd.io/etcd/server/v3",
+    version="v3.6.16",
+    binaries={"etcd": "go.etcd.io/etcd/server/v3"},
+)
+
+KWOK = GoProgram(
+    name="kwok",
+    module="sigs.k8s.io/kwok",
+    version="v0.8.0",
+    binaries={"kwok": "sigs.k8s.io/kwok/cmd/kwok"},
+)
+
+CONTROL_PLANE: tuple[GoProgram, ...] = (ETCD, KUBERNETES, KWOK)
+
+PROGRAMS: dict[str, GoProgram] = {program.name: program for program in CONTROL_PLANE}
