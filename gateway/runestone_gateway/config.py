@@ -8,6 +8,7 @@ part of this document: it names the files (mounted Secrets) that hold them.
 
 from __future__ import annotations
 
+import datetime
 import decimal
 from typing import Annotated, Any, Literal
 
@@ -189,6 +190,15 @@ class ProviderPool(_Schema):
         return {model.name for provider in self.providers for model in provider.models}
 
 
+class Tls(_Schema):
+    """A serving certificate from mounted secret files; re-read when the files change."""
+
+    cert_file: str
+    """PEM certificate chain (leaf first)."""
+    key_file: str
+    """PEM private key of the leaf certificate."""
+
+
 class Server(_Schema):
     """Settings of the HTTP server itself."""
 
@@ -200,6 +210,8 @@ class Server(_Schema):
     """Log request messages. Off by default: prompts can hold personal data."""
     reload_check_seconds: float = pydantic.Field(default=2.0, gt=0)
     """How often the config file and the secret files it names are checked for changes."""
+    tls: Tls | None = None
+    """Serve the API over HTTPS with this certificate; plain HTTP when unset."""
 
 
 class Auth(_Schema):
@@ -210,13 +222,47 @@ class Auth(_Schema):
     Without it the gateway generates one key at start-up and prints it once."""
 
 
-class KeyTableEntry(_Schema):
-    """One accepted API key, known only by its hash."""
+BudgetPeriod = Literal["daily", "weekly", "monthly", "total"]
 
-    id: str = pydantic.Field(min_length=1)
-    """A name for the key that may appear in logs and metrics."""
+
+class KeyLimits(_Schema):
+    """Per-key limits; unset means unlimited. Shared by all replicas with a redis store."""
+
+    requests_per_minute: int | None = pydantic.Field(default=None, ge=1)
+    tokens_per_minute: int | None = pydantic.Field(default=None, ge=1)
+    """Prompt plus completion tokens; prompts are estimated up front, corrected after."""
+    max_concurrent_requests: int | None = pydantic.Field(default=None, ge=1)
+
+
+class KeyBudget(_Schema):
+    """Spending cap in US dollars per period, from the model price table."""
+
+    usd: DecimalString
+    period: BudgetPeriod = "monthly"
+    """Calendar period in UTC (`total` never resets)."""
+
+
+class KeyTableEntry(_Schema):
+    """One accepted API key, known only by its hash.
+
+    During a rotation two entries share one `id`: the new key and the old one, whose
+    `expiresAt` is the end of its grace period. Limits and budgets are kept per `id`.
+    """
+
+    id: str = pydantic.Field(min_length=1, max_length=253)
+    """A name for the key that may appear in logs and metrics (never the key)."""
     sha256: str = pydantic.Field(pattern=r"^[0-9a-f]{64}$")
     """Lowercase hex SHA-256 of the plaintext key."""
+    tenant: str | None = None
+    """Who the key belongs to, e.g. "<namespace>/<gateway>"; for logs and metrics."""
+    models: list[ModelName] = pydantic.Field(default_factory=lambda: ["*"], min_length=1)
+    """Model names this key may use; "*" allows every model."""
+    limits: KeyLimits = pydantic.Field(default_factory=KeyLimits)
+    budget: KeyBudget | None = None
+    expires_at: datetime.datetime | None = None
+    """After this instant the key is refused with 403 (timezone-aware)."""
+    disabled: bool = False
+    """A disabled key is refused with 401, exactly like an unknown one."""
 
 
 class KeyTable(_Schema):
@@ -224,12 +270,43 @@ class KeyTable(_Schema):
 
     keys: list[KeyTableEntry] = pydantic.Field(default_factory=list)
 
+    def to_document(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class RateLimitStore(_Schema):
+    """Where per-key counters live: in each process, or in Redis shared by every replica."""
+
+    type: Literal["local", "redis"] = "local"
+    url: str | None = pydantic.Field(default=None, pattern=r"^rediss?://[^\s]+$")
+    """Redis URL without credentials, e.g. "redis://redis.infra.svc:6379/0"."""
+    url_file: str | None = None
+    """Path of a mounted secret file holding the Redis URL (use it when the URL has a password)."""
+    fail_mode: Literal["open", "closed"] = "open"
+    """When Redis is unreachable: `open` serves without limits (logged and counted), `closed`
+    refuses with 503."""
+
+    @pydantic.model_validator(mode="after")
+    def _url_for_redis(self) -> RateLimitStore:
+        if self.type == "redis" and not (self.url or self.url_file):
+            raise ValueError("a redis rate-limit store needs url or urlFile")
+        if self.url and self.url_file:
+            raise ValueError("give url or urlFile, not both")
+        return self
+
+
+class Limits(_Schema):
+    """Per-key limit enforcement."""
+
+    store: RateLimitStore = pydantic.Field(default_factory=RateLimitStore)
+
 
 class GatewayConfig(_Schema):
     """The whole config file."""
 
     server: Server = pydantic.Field(default_factory=Server)
     auth: Auth = pydantic.Field(default_factory=Auth)
+    limits: Limits = pydantic.Field(default_factory=Limits)
     provider_pools: list[ProviderPool] = pydantic.Field(min_length=1)
     """Every pool this gateway serves; a model name belongs to exactly one pool."""
 
@@ -259,6 +336,10 @@ class GatewayConfig(_Schema):
         ]
         if self.auth.key_table_file:
             files.append(self.auth.key_table_file)
+        if self.limits.store.url_file:
+            files.append(self.limits.store.url_file)
+        if self.server.tls:
+            files += [self.server.tls.cert_file, self.server.tls.key_file]
         return sorted(set(files))
 
     def to_document(self) -> dict[str, Any]:
