@@ -53,6 +53,15 @@ KWOK = GoProgram(
     binaries={"kwok": "sigs.k8s.io/kwok/cmd/kwok"},
 )
 
+WEAVIATE = GoProgram(
+    name="weaviate",
+    module="github.com/weaviate/weaviate",
+    version="v1.39.7",
+    binaries={"weaviate-server": "github.com/weaviate/weaviate/cmd/weaviate-server"},
+)
+
 CONTROL_PLANE: tuple[GoProgram, ...] = (ETCD, KUBERNETES, KWOK)
 
-PROGRAMS: dict[str, GoProgram] = {program.name: program for program in CONTROL_PLANE}
+PROGRAMS: dict[str, GoProgram] = {
+    program.name: program for program in (*CONTROL_PLANE, WEAVIATE)
+}
