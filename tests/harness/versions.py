@@ -56,7 +56,7 @@ KWOK = GoProgram(
 WEAVIATE = GoProgram(
     name="weaviate",
     module="github.com/weaviate/weaviate",
-    version="v1.39.7",
+    version="v1.39.3",
     binaries={"weaviate-server": "github.com/weaviate/weaviate/cmd/weaviate-server"},
 )
 
