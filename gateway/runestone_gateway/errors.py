@@ -1,0 +1,98 @@
+"""Gateway errors in the OpenAI envelope: `{"error": {"message", "type", "param", "code"}}`.
+
+Every failure a client can see is a `GatewayError`; its status follows DESIGN.md contract 6.
+Messages name models and providers but never carry a key or a prompt.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+INVALID_REQUEST = "invalid_request_error"
+AUTHENTICATION = "authentication_error"
+NOT_FOUND = "not_found_error"
+UPSTREAM = "upstream_error"
+SERVER = "server_error"
+
+
+class GatewayError(Exception):
+    """An error answered to the client with `status` and the OpenAI error envelope."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str,
+        code: str | None = None,
+        param: str | None = None,
+        headers: tuple[tuple[bytes, bytes], ...] = (),
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type
+        self.code = code
+        self.param = param
+        self.headers = headers
+
+    def envelope(self) -> dict[str, Any]:
+        return envelope(self.message, type=self.type, code=self.code, param=self.param)
+
+    def body(self) -> bytes:
+        return orjson.dumps(self.envelope())
+
+
+def envelope(
+    message: str, *, type: str, code: str | None = None, param: str | None = None
+) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type, "param": param, "code": code}}
+
+
+def malformed(message: str, *, param: str | None = None) -> GatewayError:
+    return GatewayError(400, message, type=INVALID_REQUEST, code="invalid_request", param=param)
+
+
+def unauthorized(message: str) -> GatewayError:
+    return GatewayError(
+        401,
+        message,
+        type=AUTHENTICATION,
+        code="invalid_api_key",
+        headers=((b"www-authenticate", b"Bearer"),),
+    )
+
+
+def model_not_found(model: str) -> GatewayError:
+    return GatewayError(
+        404,
+        f"The model {model!r} does not exist or is not served by this gateway.",
+        type=INVALID_REQUEST,
+        code="model_not_found",
+        param="model",
+    )
+
+
+def route_not_found(method: str, path: str) -> GatewayError:
+    return GatewayError(404, f"No route for {method} {path}.", type=NOT_FOUND, code="not_found")
+
+
+def method_not_allowed(method: str, path: str) -> GatewayError:
+    return GatewayError(
+        405, f"{method} is not allowed on {path}.", type=INVALID_REQUEST, code="method_not_allowed"
+    )
+
+
+def body_too_large(limit: int) -> GatewayError:
+    return GatewayError(
+        413,
+        f"The request body is larger than the limit of {limit} bytes.",
+        type=INVALID_REQUEST,
+        code="request_too_large",
+    )
+
+
+def internal() -> GatewayError:
+    return GatewayError(500, "The gateway failed to handle the request.", type=SERVER)

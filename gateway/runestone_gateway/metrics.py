@@ -1,0 +1,149 @@
+"""Prometheus metrics, named after the OpenTelemetry GenAI conventions where they have a name and
+prefixed `runestone_` where they do not. Labels never carry a key, a prompt or a client-chosen
+string the gateway does not serve (unknown model names are reported as empty).
+
+With several worker processes the values live in prometheus_client's multiprocess files and
+`render` aggregates them, so any worker answers for all."""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client import exposition as _exposition
+
+CONTENT_TYPE = str(_exposition.CONTENT_TYPE_LATEST)
+
+OPERATION_NAMES = {"chat": "chat", "completion": "text_completion", "embedding": "embeddings"}
+
+_REQUEST = ("gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model")
+_TARGET = ("runestone_pool", "runestone_provider", "gen_ai_request_model")
+
+DURATION_BUCKETS = (
+    0.01,
+    0.02,
+    0.04,
+    0.08,
+    0.16,
+    0.32,
+    0.64,
+    1.28,
+    2.56,
+    5.12,
+    10.24,
+    20.48,
+    40.96,
+    81.92,
+)
+TTFT_BUCKETS = (
+    0.001,
+    0.005,
+    0.01,
+    0.02,
+    0.04,
+    0.06,
+    0.08,
+    0.1,
+    0.25,
+    0.5,
+    0.75,
+    1.0,
+    2.5,
+    5.0,
+    7.5,
+    10.0,
+)
+TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304)
+OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1)
+
+
+class Metrics:
+    def __init__(self, *, multiprocess_mode: bool = False) -> None:
+        self.multiprocess_mode = multiprocess_mode
+        self.registry = CollectorRegistry()
+        # In multiprocess mode values go to shared files, not to an in-process registry.
+        registry = None if multiprocess_mode else self.registry
+        self.request_duration = Histogram(
+            "gen_ai_server_request_duration",
+            "Seconds from receiving a request to sending the last byte of its answer.",
+            [*_REQUEST, "runestone_provider", "error_type"],
+            buckets=DURATION_BUCKETS,
+            registry=registry,
+        )
+        self.time_to_first_token = Histogram(
+            "gen_ai_server_time_to_first_token",
+            "Seconds from receiving a streamed request to its first chunk.",
+            [*_REQUEST, "runestone_provider"],
+            buckets=TTFT_BUCKETS,
+            registry=registry,
+        )
+        self.token_usage = Histogram(
+            "gen_ai_client_token_usage",
+            "Tokens per request, as the upstream counted them.",
+            [*_REQUEST, "runestone_provider", "gen_ai_token_type"],
+            buckets=TOKEN_BUCKETS,
+            registry=registry,
+        )
+        self.overhead = Histogram(
+            "runestone_gateway_overhead_seconds",
+            "Seconds a request spends in the gateway itself, upstream time excluded.",
+            ["gen_ai_operation_name"],
+            buckets=OVERHEAD_BUCKETS,
+            registry=registry,
+        )
+        self.responses = Counter(
+            "runestone_gateway_responses",
+            "Answers sent to clients, by HTTP status.",
+            ["gen_ai_operation_name", "status_code"],
+            registry=registry,
+        )
+        self.attempts = Counter(
+            "runestone_upstream_attempts",
+            "Calls to upstream providers, by outcome (success or the kind of failure).",
+            [*_TARGET, "outcome"],
+            registry=registry,
+        )
+        self.cost = Counter(
+            "runestone_cost_usd",
+            "US dollars spent, from upstream token counts and configured prices.",
+            list(_TARGET),
+            registry=registry,
+        )
+        self.circuit_state = Gauge(
+            "runestone_circuit_state",
+            "Circuit breaker state per provider and model: 0 closed, 1 half-open, 2 open.",
+            list(_TARGET),
+            registry=registry,
+            multiprocess_mode="livemax",
+        )
+        self.provider_healthy = Gauge(
+            "runestone_provider_healthy",
+            "1 when the last active health check of the provider passed, else 0.",
+            ["runestone_pool", "runestone_provider"],
+            registry=registry,
+            multiprocess_mode="livemin",
+        )
+        self.config_reloads = Counter(
+            "runestone_config_reloads",
+            "Config reloads by result: success, or failure (the old config kept serving).",
+            ["result"],
+            registry=registry,
+        )
+        self.config_generation = Gauge(
+            "runestone_config_generation",
+            "How many configs this process has loaded (1 after start-up).",
+            registry=registry,
+            multiprocess_mode="livemax",
+        )
+
+    def render(self) -> bytes:
+        if not self.multiprocess_mode:
+            return bytes(generate_latest(self.registry))
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return bytes(generate_latest(registry))

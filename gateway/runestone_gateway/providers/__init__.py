@@ -1,0 +1,4 @@
+"""Upstream providers behind one interface: a call in OpenAI shape, an answer in OpenAI shape.
+
+Each provider owns its pooled HTTP session; translation to other wire formats lives in modules of
+its own so it can be tested without a network."""

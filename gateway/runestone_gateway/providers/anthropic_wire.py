@@ -1,0 +1,363 @@
+"""OpenAI chat and completion requests to Anthropic Messages requests, and Anthropic answers
+(whole or streamed) back to OpenAI shapes. Pure functions and one small state machine; no I/O."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from runestone_gateway import config, errors, validate
+from runestone_gateway.providers import base, shapes
+
+DEFAULT_MAX_TOKENS = 4096
+
+FINISH_REASONS: dict[str, str] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+
+
+def to_messages_request(call: base.Call, *, stream: bool) -> dict[str, Any]:
+    """The Messages API request for an OpenAI chat or completion request (400 if it cannot be)."""
+    body = call.body
+    if call.kind == "completion":
+        system: list[str] = []
+        messages = [{"role": "user", "content": [_text_block(_single_prompt(body["prompt"]))]}]
+    else:
+        system, messages = _messages(body["messages"])
+    n = body.get("n")
+    if n not in (None, 1):
+        raise errors.malformed("Only n=1 is supported for this model.", param="n")
+    max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or DEFAULT_MAX_TOKENS
+    request: dict[str, Any] = {
+        "model": call.upstream_model,
+        "max_tokens": max_tokens,
+        "messages": messages,
+    }
+    if system:
+        request["system"] = "\n\n".join(system)
+    for name in ("temperature", "top_p"):
+        if isinstance(body.get(name), int | float):
+            request[name] = body[name]
+    stop = body.get("stop")
+    if isinstance(stop, str):
+        request["stop_sequences"] = [stop]
+    elif isinstance(stop, list) and stop:
+        request["stop_sequences"] = stop
+    if isinstance(body.get("user"), str):
+        request["metadata"] = {"user_id": body["user"]}
+    if call.kind == "chat":
+        _add_tools(body, request)
+    if stream:
+        request["stream"] = True
+    return request
+
+
+def _single_prompt(prompt: object) -> str:
+    if isinstance(prompt, str):
+        return prompt
+    if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
+        return prompt[0]
+    raise errors.malformed("Only a single text prompt is supported for this model.", param="prompt")
+
+
+def _text_block(text: str) -> dict[str, Any]:
+    return {"type": "text", "text": text}
+
+
+def _messages(openai_messages: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
+    system: list[str] = []
+    messages: list[dict[str, Any]] = []
+    for index, message in enumerate(openai_messages):
+        role = message["role"]
+        content = message.get("content")
+        if role in ("system", "developer"):
+            text = validate.text_of(content)
+            if text:
+                system.append(text)
+            continue
+        if role == "user":
+            blocks = _user_blocks(content, index)
+        elif role == "assistant":
+            blocks = _assistant_blocks(message, index)
+        elif role == "tool":
+            role = "user"
+            blocks = [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": str(message.get("tool_call_id", "")),
+                    "content": validate.text_of(content),
+                }
+            ]
+        else:
+            raise errors.malformed(
+                f"Role {role!r} is not supported for this model.", param=f"messages[{index}].role"
+            )
+        if not blocks:
+            continue
+        # The Messages API wants turns to alternate; consecutive turns of one role merge.
+        if messages and messages[-1]["role"] == role:
+            messages[-1]["content"].extend(blocks)
+        else:
+            messages.append({"role": role, "content": blocks})
+    return system, messages
+
+
+def _user_blocks(content: object, index: int) -> list[dict[str, Any]]:
+    if isinstance(content, str):
+        return [_text_block(content)] if content else []
+    if not isinstance(content, list):
+        raise errors.malformed(
+            "Message content must be a string or an array.", param=f"messages[{index}].content"
+        )
+    blocks: list[dict[str, Any]] = []
+    for part in content:
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind == "text" and isinstance(part.get("text"), str):
+            if part["text"]:
+                blocks.append(_text_block(part["text"]))
+        elif kind == "image_url" and isinstance(part.get("image_url"), dict):
+            blocks.append(_image_block(str(part["image_url"].get("url", ""))))
+        else:
+            raise errors.malformed(
+                f"Content part {kind!r} is not supported for this model.",
+                param=f"messages[{index}].content",
+            )
+    return blocks
+
+
+def _image_block(url: str) -> dict[str, Any]:
+    if url.startswith("data:") and ";base64," in url:
+        media_type, _, data = url[5:].partition(";base64,")
+        return {
+            "type": "image",
+            "source": {"type": "base64", "media_type": media_type, "data": data},
+        }
+    return {"type": "image", "source": {"type": "url", "url": url}}
+
+
+def _assistant_blocks(message: dict[str, Any], index: int) -> list[dict[str, Any]]:
+    text = validate.text_of(message.get("content"))
+    blocks = [_text_block(text)] if text else []
+    for call in message.get("tool_calls") or []:
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict):
+            raise errors.malformed("Malformed tool call.", param=f"messages[{index}].tool_calls")
+        try:
+            arguments = orjson.loads(function.get("arguments") or "{}")
+        except orjson.JSONDecodeError:
+            raise errors.malformed(
+                "Tool call arguments must be JSON.", param=f"messages[{index}].tool_calls"
+            ) from None
+        blocks.append(
+            {
+                "type": "tool_use",
+                "id": str(call.get("id", "")),
+                "name": str(function.get("name", "")),
+                "input": arguments if isinstance(arguments, dict) else {"value": arguments},
+            }
+        )
+    return blocks
+
+
+def _add_tools(body: dict[str, Any], request: dict[str, Any]) -> None:
+    tools = body.get("tools")
+    if tools:
+        request["tools"] = [
+            {
+                "name": tool["function"]["name"],
+                "description": tool["function"].get("description", ""),
+                "input_schema": tool["function"].get("parameters")
+                or {"type": "object", "properties": {}},
+            }
+            for tool in tools
+        ]
+    choice = body.get("tool_choice")
+    anthropic_choice: dict[str, Any] | None = None
+    if choice == "none":
+        anthropic_choice = {"type": "none"}
+    elif choice == "auto":
+        anthropic_choice = {"type": "auto"}
+    elif choice == "required":
+        anthropic_choice = {"type": "any"}
+    elif isinstance(choice, dict) and isinstance(choice.get("function"), dict):
+        anthropic_choice = {"type": "tool", "name": str(choice["function"].get("name", ""))}
+    if body.get("parallel_tool_calls") is False and tools:
+        anthropic_choice = anthropic_choice or {"type": "auto"}
+        if anthropic_choice["type"] != "none":
+            anthropic_choice["disable_parallel_tool_use"] = True
+    if anthropic_choice is not None and tools:
+        request["tool_choice"] = anthropic_choice
+
+
+def usage_of(value: object) -> base.Usage:
+    """Anthropic usage as OpenAI counts it: cached prompt tokens are prompt tokens too."""
+    if not isinstance(value, dict):
+        return base.Usage(0, 0)
+    prompt = sum(
+        value.get(name) or 0
+        for name in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+    )
+    return base.Usage(int(prompt), int(value.get("output_tokens") or 0))
+
+
+def from_message(message: dict[str, Any], kind: config.Kind, created: int) -> dict[str, Any]:
+    """An Anthropic Message as an OpenAI chat completion or text completion."""
+    content = message.get("content") or []
+    text = "".join(
+        block.get("text", "")
+        for block in content
+        if isinstance(block, dict) and block.get("type") == "text"
+    )
+    finish = FINISH_REASONS.get(str(message.get("stop_reason")), "stop")
+    usage = usage_of(message.get("usage"))
+    model = str(message.get("model", ""))
+    message_id = str(message.get("id", ""))
+    if kind == "completion":
+        return shapes.text_completion(
+            id="cmpl-" + message_id,
+            created=created,
+            model=model,
+            text=text,
+            finish_reason=shapes.completion_finish_reason(finish),
+            usage=usage,
+        )
+    tool_calls = [
+        {
+            "id": block.get("id", ""),
+            "type": "function",
+            "function": {
+                "name": block.get("name", ""),
+                "arguments": orjson.dumps(block.get("input") or {}).decode(),
+            },
+        }
+        for block in content
+        if isinstance(block, dict) and block.get("type") == "tool_use"
+    ]
+    return shapes.chat_completion(
+        id="chatcmpl-" + message_id,
+        created=created,
+        model=model,
+        content=text if text or not tool_calls else None,
+        tool_calls=tool_calls,
+        finish_reason=finish,
+        usage=usage,
+    )
+
+
+class StreamTranslator:
+    """Anthropic stream events in, OpenAI chunks out. `done` once `message_stop` arrived."""
+
+    def __init__(self, kind: config.Kind, created: int) -> None:
+        self.kind = kind
+        self.created = created
+        self.id = ""
+        self.model = ""
+        self.done = False
+        self._input_tokens = 0
+        self._output_tokens = 0
+        self._tool_index_by_block: dict[int, int] = {}
+
+    @property
+    def usage(self) -> base.Usage:
+        return base.Usage(self._input_tokens, self._output_tokens)
+
+    def feed(self, event_name: str | None, data: dict[str, Any]) -> list[dict[str, Any]]:
+        kind = data.get("type") or event_name
+        if kind == "message_start":
+            return self._message_start(data.get("message") or {})
+        if kind == "content_block_start":
+            return self._block_start(data)
+        if kind == "content_block_delta":
+            return self._block_delta(data)
+        if kind == "message_delta":
+            return self._message_delta(data)
+        if kind == "message_stop":
+            self.done = True
+        elif kind == "error":
+            raise stream_error(data.get("error"))
+        return []  # ping, content_block_stop, and event types added later
+
+    def _chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+        if finish_reason is not None and self.kind == "completion":
+            finish_reason = shapes.completion_finish_reason(finish_reason)
+        prefix = "chatcmpl-" if self.kind == "chat" else "cmpl-"
+        return shapes.chunk(
+            self.kind,
+            id=prefix + self.id,
+            created=self.created,
+            model=self.model,
+            delta=delta,
+            finish_reason=finish_reason,
+        )
+
+    def usage_chunk(self) -> dict[str, Any]:
+        prefix = "chatcmpl-" if self.kind == "chat" else "cmpl-"
+        return shapes.usage_chunk(
+            self.kind, id=prefix + self.id, created=self.created, model=self.model, usage=self.usage
+        )
+
+    def _message_start(self, message: dict[str, Any]) -> list[dict[str, Any]]:
+        self.id = str(message.get("id", ""))
+        self.model = str(message.get("model", ""))
+        usage = usage_of(message.get("usage"))
+        self._input_tokens, self._output_tokens = usage.input_tokens, usage.output_tokens
+        return [self._chunk({"role": "assistant", "content": ""})]
+
+    def _block_start(self, data: dict[str, Any]) -> list[dict[str, Any]]:
+        block = data.get("content_block") or {}
+        if block.get("type") == "text" and block.get("text"):
+            return [self._chunk({"content": block["text"]})]
+        if block.get("type") != "tool_use" or self.kind != "chat":
+            return []
+        tool_index = len(self._tool_index_by_block)
+        self._tool_index_by_block[int(data.get("index", 0))] = tool_index
+        call = {
+            "index": tool_index,
+            "id": block.get("id", ""),
+            "type": "function",
+            "function": {"name": block.get("name", ""), "arguments": ""},
+        }
+        return [self._chunk({"tool_calls": [call]})]
+
+    def _block_delta(self, data: dict[str, Any]) -> list[dict[str, Any]]:
+        delta = data.get("delta") or {}
+        kind = delta.get("type")
+        if kind == "text_delta":
+            return [self._chunk({"content": delta.get("text", "")})]
+        if kind == "input_json_delta":
+            tool_index = self._tool_index_by_block.get(int(data.get("index", 0)))
+            fragment = delta.get("partial_json", "")
+            if tool_index is None or not fragment:
+                return []
+            call = {"index": tool_index, "function": {"arguments": fragment}}
+            return [self._chunk({"tool_calls": [call]})]
+        return []  # thinking, signatures and citations have no OpenAI chunk
+
+    def _message_delta(self, data: dict[str, Any]) -> list[dict[str, Any]]:
+        usage = data.get("usage") or {}
+        if isinstance(usage.get("output_tokens"), int):
+            self._output_tokens = usage["output_tokens"]
+        if isinstance(usage.get("input_tokens"), int):
+            self._input_tokens = usage_of(usage).input_tokens
+        reason = (data.get("delta") or {}).get("stop_reason")
+        if reason is None:
+            return []
+        return [self._chunk({}, FINISH_REASONS.get(str(reason), "stop"))]
+
+
+def stream_error(error: object) -> base.UpstreamError:
+    """An `error` event inside an Anthropic stream (overloaded, rate limited, ...)."""
+    error_type = str(error.get("type")) if isinstance(error, dict) else "unknown"
+    kind = (
+        base.FailureKind.RATE_LIMITED
+        if error_type == "rate_limit_error"
+        else base.FailureKind.STATUS
+    )
+    return base.UpstreamError(kind, f"anthropic stream error: {error_type}")

@@ -1,0 +1,135 @@
+"""Any OpenAI-compatible server (OpenAI, vLLM, Ollama, TGI, LM Studio): requests go through with
+only `model` rewritten, answers come back byte for byte. Streams are relayed event by event; the
+only event parsed is the one that carries usage."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import aiohttp
+import orjson
+
+from runestone_gateway import config, sse
+from runestone_gateway.providers import base, http
+
+PATHS: dict[str, str] = {
+    "chat": "/chat/completions",
+    "completion": "/completions",
+    "embedding": "/embeddings",
+}
+
+
+class OpenAIProvider(base.Provider):
+    def __init__(self, spec: config.Provider, api_key: str | None) -> None:
+        super().__init__(spec)
+        root = spec.effective_base_url
+        self._urls = {kind: root + path for kind, path in PATHS.items()}
+        self._models_url = root + "/models"
+        headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
+        self._session = http.session(headers=headers)
+        self._unary_timeout = http.unary_timeout(spec.timeout_seconds)
+        self._stream_timeout = http.stream_timeout(spec.timeout_seconds)
+
+    async def answer(self, call: base.Call) -> base.Answer:
+        payload = orjson.dumps({**call.body, "model": call.upstream_model})
+        try:
+            async with self._session.post(
+                self._urls[call.kind],
+                data=payload,
+                headers={"content-type": "application/json"},
+                timeout=self._unary_timeout,
+            ) as response:
+                if response.status != 200:
+                    raise await http.status_error(response, self.name)
+                raw = await response.read()
+        except (TimeoutError, aiohttp.ClientError) as error:
+            raise http.transport_error(error, self.name) from None
+        return base.Answer(raw, _usage(http.json_object(raw, self.name).get("usage")))
+
+    async def stream(self, call: base.Call) -> base.EventStream:
+        body: dict[str, Any] = {**call.body, "model": call.upstream_model, "stream": True}
+        # Ask for usage even when the client did not, so it can be counted; the usage-only
+        # chunk is then kept from the client.
+        body["stream_options"] = {**(call.body.get("stream_options") or {}), "include_usage": True}
+        try:
+            response = await self._session.post(
+                self._urls[call.kind],
+                data=orjson.dumps(body),
+                headers={"content-type": "application/json", "accept-encoding": "identity"},
+                timeout=self._stream_timeout,
+            )
+        except (TimeoutError, aiohttp.ClientError) as error:
+            raise http.transport_error(error, self.name) from None
+        if response.status != 200:
+            try:
+                raise await http.status_error(response, self.name)
+            finally:
+                response.close()
+        meter = base.UsageMeter()
+        return base.EventStream(self._relay(response, meter, call.include_usage), meter)
+
+    async def _relay(
+        self, response: aiohttp.ClientResponse, meter: base.UsageMeter, client_wants_usage: bool
+    ) -> AsyncGenerator[bytes, None]:
+        splitter = sse.EventSplitter()
+        finished = False
+        try:
+            async for chunk in response.content.iter_any():
+                for event in splitter.feed(chunk):
+                    if b'"usage"' in event:
+                        usage_only = _count_usage(event, meter)
+                        if usage_only and not client_wants_usage:
+                            continue
+                    elif sse.DONE in event and sse.parse(event)[1] == sse.DONE:
+                        finished = True
+                    yield event
+        except (TimeoutError, aiohttp.ClientError) as error:
+            raise http.transport_error(error, self.name) from None
+        finally:
+            # Closing (rather than releasing) an unfinished response drops the connection,
+            # which is how the upstream learns that the request was cancelled.
+            if finished:
+                response.release()
+            else:
+                response.close()
+        if not finished:
+            raise base.UpstreamError(
+                base.FailureKind.PROTOCOL, f"{self.name}: stream ended before [DONE]"
+            )
+
+    async def probe(self) -> bool:
+        try:
+            async with self._session.get(self._models_url) as response:
+                return response.status < 500
+        except aiohttp.ClientError:
+            return False
+
+    async def close(self) -> None:
+        await self._session.close()
+
+
+def _count_usage(event: bytes, meter: base.UsageMeter) -> bool:
+    """Record the usage an event carries; True when it is the usage-only final chunk."""
+    data = sse.parse(event)[1]
+    try:
+        chunk = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return False
+    if not isinstance(chunk, dict):
+        return False
+    usage = _usage(chunk.get("usage"))
+    if usage is None:
+        return False
+    meter.usage = usage
+    return chunk.get("choices") == []
+
+
+def _usage(value: object) -> base.Usage | None:
+    if not isinstance(value, dict):
+        return None
+    prompt = value.get("prompt_tokens")
+    completion = value.get("completion_tokens", 0)
+    if not isinstance(prompt, int) or not isinstance(completion, int):
+        return None
+    return base.Usage(prompt, completion)
