@@ -1,0 +1,117 @@
+"""Running the gateway: the API server and the health server in one event loop (uvloop,
+httptools), and an orderly shutdown.
+
+On SIGTERM or SIGINT readiness turns false at once, the API server stops accepting connections
+and lets in-flight requests and streams run for up to the graceful-shutdown deadline, then
+cancels what is left; the health server stops last. A second signal skips the wait."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import uvicorn
+import uvloop
+
+from runestone_gateway import app, health, service
+
+log = logging.getLogger("runestone.gateway")
+
+
+@dataclass(frozen=True)
+class Listen:
+    """Where to serve and how long to wait for in-flight requests on shutdown."""
+
+    host: str
+    port: int
+    health_port: int
+    graceful_shutdown_seconds: float
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signals to `serve` (two servers share one process)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def run(
+    settings: service.Settings, listen: Listen, sockets: tuple[socket.socket, socket.socket]
+) -> bool:
+    """Serve until a signal ends it. False when the gateway could not start."""
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(serve(settings, listen, sockets))
+
+
+async def serve(
+    settings: service.Settings, listen: Listen, sockets: tuple[socket.socket, socket.socket]
+) -> bool:
+    api_app = app.create_app(settings)
+    gateway = api_app.gateway
+    api_sock, health_sock = sockets
+    api_server = _Server(
+        uvicorn.Config(
+            api_app,
+            http="httptools",
+            lifespan="on",
+            access_log=False,
+            log_config=None,
+            server_header=False,
+            timeout_graceful_shutdown=_whole_seconds(listen.graceful_shutdown_seconds),
+        )
+    )
+    health_server = _Server(
+        uvicorn.Config(
+            health.HealthApp(gateway),
+            http="httptools",
+            lifespan="off",
+            access_log=False,
+            log_config=None,
+            server_header=False,
+        )
+    )
+
+    def on_signal(signum: int) -> None:
+        if gateway.draining:
+            log.warning("second signal: stopping without waiting for in-flight requests")
+            api_server.force_exit = True
+            return
+        log.info("signal %d: draining in-flight requests, then stopping", signum)
+        gateway.draining = True
+        api_server.should_exit = True
+
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal, signum)
+    health_task = asyncio.create_task(health_server.serve(sockets=[health_sock]))
+    try:
+        await api_server.serve(sockets=[api_sock])
+    except SystemExit:
+        pass  # uvicorn exits this way when the app's startup failed; it has logged why
+    finally:
+        health_server.should_exit = True
+        await health_task
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+    return gateway.started
+
+
+def _whole_seconds(seconds: float) -> int:
+    # uvicorn takes whole seconds; round up so a deadline is never shortened.
+    return int(-(-seconds // 1))
