@@ -439,6 +439,43 @@ def _wait_for_default_service_account() -> None:
     )
 
 
+def stop_component(name: str) -> None:
+    """Stop one control-plane process (e.g. kube-apiserver, to test outages)."""
+    with _lock():
+        state = State.load()
+        if state is None or name not in state.processes:
+            raise RuntimeError(f"{name} is not running under this harness")
+        state.processes[name].stop()
+
+
+def start_component(name: str) -> None:
+    """Start one stopped control-plane process again with its recorded command line."""
+    with _lock():
+        state = State.load()
+        if state is None or name not in state.processes:
+            raise RuntimeError(f"{name} was never started by this harness")
+        old = state.processes[name]
+        if old.alive():
+            return
+        with open(old.log, "ab") as log_file:
+            process = subprocess.Popen(
+                list(old.command),
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=cluster_dir(),
+            )
+        state.processes[name] = Process(process.pid, old.command, old.log)
+        state.save()
+        _say(f"{name} restarted (pid {process.pid})")
+
+
+def restart_component(name: str) -> None:
+    stop_component(name)
+    start_component(name)
+
+
 def down() -> None:
     with _lock():
         _down_locked(quiet=False)
@@ -473,8 +510,14 @@ def status() -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness.cluster")
-    parser.add_argument("action", choices=["up", "down", "status"])
+    parser.add_argument("action", choices=["up", "down", "status", "restart"])
+    parser.add_argument("component", nargs="?", choices=ORDER, help="for restart")
     args = parser.parse_args(argv)
+    if args.action == "restart":
+        if not args.component:
+            parser.error("restart needs a component")
+        restart_component(args.component)
+        return 0
     if args.action == "up":
         up()
         return 0

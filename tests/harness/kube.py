@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -99,9 +102,65 @@ def eventually(
             if value:
                 return value
             last_error = None
-        except (ApiException, AssertionError, KeyError, LookupError) as error:
+        except (ApiException, AssertionError, LookupError, OSError) as error:
             last_error = error
         if time.monotonic() >= deadline:
             detail = f": {last_error}" if last_error else ""
             raise AssertionError(f"timed out after {timeout}s waiting for {what}{detail}")
         time.sleep(interval)
+
+
+@pytest.fixture(scope="session")
+def process_kubelet(
+    kube_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
+    """Run the process kubelet for the session; yields its work folder (pod logs, control files)."""
+    if not kube_cluster.local:
+        pytest.fail(
+            "the process kubelet runs pods of the local control plane only; unset KUBECONFIG"
+        )
+    workdir = tmp_path_factory.mktemp("kubelet")
+    log = workdir / "kubelet.log"
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    with open(log, "ab") as output:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "harness.kubelet",
+                "--kubeconfig",
+                str(kube_cluster.kubeconfig),
+                "--workdir",
+                str(workdir),
+            ],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    try:
+        yield workdir
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture
+def pod_namespace(kube_api: client.ApiClient, namespace: str, process_kubelet: Path) -> str:
+    """A fresh namespace whose pods the process kubelet runs as real processes."""
+    body = {"metadata": {"labels": {"harness.runestone.dev/processes": "true"}}}
+    client.CoreV1Api(kube_api).patch_namespace(namespace, body)
+    return namespace
+
+
+def container_log(workdir: Path, namespace: str, pod: str, container: str) -> Path:
+    """The log file of a container the process kubelet runs (the newest pod of that name)."""
+    candidates = sorted(
+        (workdir / "pods" / namespace).glob(f"{pod}-*/{container}.log"),
+        key=lambda p: p.stat().st_mtime,
+    )
+    if not candidates:
+        raise LookupError(f"no log yet for {namespace}/{pod}[{container}]")
+    return candidates[-1]

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+from kubernetes import config
+
+from harness import cluster, gobuild, versions
+from harness.kubelet import containers, runner
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m harness.kubelet")
+    parser.add_argument("--kubeconfig", default=str(cluster.kubeconfig_path()))
+    parser.add_argument("--workdir", default=str(cluster.cluster_dir() / "kubelet"))
+    parser.add_argument("--period", type=float, default=0.5)
+    args = parser.parse_args()
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
+    )
+
+    api = config.new_client_from_config(config_file=args.kubeconfig)
+    weaviate = None
+    if gobuild.is_built(versions.WEAVIATE):
+        weaviate = str(gobuild.binary(versions.WEAVIATE, "weaviate-server"))
+    programs = containers.Programs(
+        runestone=str(Path(sys.executable).with_name("runestone")),
+        python=sys.executable,
+        weaviate=weaviate,
+        adapters={"runestone": containers.runestone_adapter},
+    )
+    kubelet = runner.ProcessKubelet(api, Path(args.workdir), programs, api.configuration.host)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        kubelet.stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    kubelet.run(args.period)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

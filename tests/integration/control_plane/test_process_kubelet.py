@@ -1,0 +1,212 @@
+"""The process kubelet runs a pod's container as a real process that sees what a container sees."""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.request
+from pathlib import Path
+
+from kubernetes import client
+
+from harness.kube import container_log, eventually
+from harness.kubelet import containers
+
+# The pod's program: serves what it can observe about its own environment.
+PROGRAM = r"""
+import errno, json, os, signal, sys, http.server
+
+def observe(path):
+    if path.startswith("/file/"):
+        with open(path[len("/file"):], "rb") as f:
+            return f.read()
+    probes = {}
+    for target in ("/etc/written-by-pod", "/var/tmp/written-by-pod", "/tmp/written-by-pod"):
+        try:
+            with open(target, "w") as f:
+                f.write("x")
+            probes[target] = "ok"
+        except OSError as error:
+            probes[target] = errno.errorcode[error.errno]
+    seen = {"uid": os.getuid(), "writes": probes, "pod": os.environ["POD_NAME"]}
+    return json.dumps(seen).encode()
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        try:
+            body, status = observe(self.path), 200
+        except OSError as error:
+            body, status = str(error).encode(), 404
+        self.send_response(status)
+        self.end_headers()
+        self.wfile.write(body)
+
+def terminate(signum, frame):
+    print("terminating on SIGTERM", flush=True)
+    sys.exit(0)
+
+signal.signal(signal.SIGTERM, terminate)
+http.server.HTTPServer((os.environ["POD_IP"], int(sys.argv[1])), Handler).serve_forever()
+"""
+
+
+def _env() -> list[client.V1EnvVar]:
+    fields = {"POD_NAME": "metadata.name", "POD_IP": "status.podIP"}
+    return [
+        client.V1EnvVar(
+            name=name,
+            value_from=client.V1EnvVarSource(
+                field_ref=client.V1ObjectFieldSelector(field_path=path)
+            ),
+        )
+        for name, path in fields.items()
+    ]
+
+
+def _pod() -> client.V1Pod:
+    return client.V1Pod(
+        metadata=client.V1ObjectMeta(name="observer"),
+        spec=client.V1PodSpec(
+            automount_service_account_token=False,
+            security_context=client.V1PodSecurityContext(run_as_user=65532, run_as_group=65532),
+            termination_grace_period_seconds=20,
+            containers=[
+                client.V1Container(
+                    name="app",
+                    image="docker.io/library/python:3.11",
+                    command=["python", "-c", PROGRAM],
+                    args=["8080"],
+                    env=_env(),
+                    security_context=client.V1SecurityContext(read_only_root_filesystem=True),
+                    volume_mounts=[
+                        client.V1VolumeMount(
+                            name="settings", mount_path="/etc/app/config", read_only=True
+                        ),
+                        client.V1VolumeMount(
+                            name="creds", mount_path="/etc/app/creds", read_only=True
+                        ),
+                        client.V1VolumeMount(
+                            name="token",
+                            mount_path="/var/run/secrets/kubernetes.io/serviceaccount",
+                            read_only=True,
+                        ),
+                        client.V1VolumeMount(name="tmp", mount_path="/tmp"),
+                    ],
+                ),
+                # Root, so that only the read-only root filesystem stands in the way of writes.
+                client.V1Container(
+                    name="root",
+                    image="docker.io/library/python:3.11",
+                    command=["python", "-c", PROGRAM],
+                    args=["8081"],
+                    env=_env(),
+                    security_context=client.V1SecurityContext(
+                        run_as_user=0, read_only_root_filesystem=True
+                    ),
+                    volume_mounts=[client.V1VolumeMount(name="tmp", mount_path="/tmp")],
+                ),
+            ],
+            volumes=[
+                client.V1Volume(
+                    name="settings", config_map=client.V1ConfigMapVolumeSource(name="settings")
+                ),
+                client.V1Volume(
+                    name="creds",
+                    secret=client.V1SecretVolumeSource(
+                        secret_name="creds",
+                        items=[client.V1KeyToPath(key="api-key", path="api-key")],
+                    ),
+                ),
+                client.V1Volume(
+                    name="token",
+                    projected=client.V1ProjectedVolumeSource(
+                        sources=[
+                            client.V1VolumeProjection(
+                                service_account_token=client.V1ServiceAccountTokenProjection(
+                                    path="token", expiration_seconds=3600
+                                )
+                            )
+                        ]
+                    ),
+                ),
+                client.V1Volume(name="tmp", empty_dir=client.V1EmptyDirVolumeSource()),
+            ],
+        ),
+    )
+
+
+def test_pod_process_sees_its_volumes_identity_and_limits(
+    kube_api: client.ApiClient, pod_namespace: str, process_kubelet: Path
+) -> None:
+    core = client.CoreV1Api(kube_api)
+    core.create_namespaced_config_map(
+        pod_namespace,
+        client.V1ConfigMap(
+            metadata=client.V1ObjectMeta(name="settings"), data={"settings.yaml": "level: 1\n"}
+        ),
+    )
+    core.create_namespaced_secret(
+        pod_namespace,
+        client.V1Secret(
+            metadata=client.V1ObjectMeta(name="creds"),
+            string_data={"api-key": "not-a-real-key", "other": "hidden"},
+        ),
+    )
+    core.create_namespaced_pod(pod_namespace, _pod())
+
+    pod = eventually(
+        lambda: (p := core.read_namespaced_pod("observer", pod_namespace)).status.pod_ip and p,
+        timeout=60,
+        what="a pod IP",
+    )
+    address = containers.loopback_ip(pod.status.pod_ip)
+
+    def get(path: str, port: int = 8080) -> bytes:
+        with urllib.request.urlopen(f"http://{address}:{port}{path}", timeout=5) as response:
+            return bytes(response.read())
+
+    observed = json.loads(
+        eventually(lambda: get("/"), timeout=60, what="the pod's process to serve")
+    )
+    assert observed["pod"] == "observer"
+    assert observed["uid"] == 65532
+    assert observed["writes"]["/tmp/written-by-pod"] == "ok"
+    assert observed["writes"]["/etc/written-by-pod"] == "EROFS"
+    as_root = json.loads(
+        eventually(lambda: get("/", 8081), timeout=60, what="the root container to serve")
+    )
+    assert as_root["uid"] == 0
+    assert as_root["writes"] == {
+        "/etc/written-by-pod": "EROFS",
+        "/var/tmp/written-by-pod": "EROFS",
+        "/tmp/written-by-pod": "ok",
+    }
+
+    assert get("/file/etc/app/config/settings.yaml") == b"level: 1\n"
+    assert get("/file/etc/app/creds/api-key") == b"not-a-real-key"
+    token = get("/file/var/run/secrets/kubernetes.io/serviceaccount/token").decode()
+    claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+    assert claims["kubernetes.io"]["pod"]["name"] == "observer"
+
+    # A ConfigMap update reaches the running process through the volume, as from a kubelet.
+    core.patch_namespaced_config_map(
+        "settings", pod_namespace, {"data": {"settings.yaml": "level: 2\n"}}
+    )
+    eventually(
+        lambda: get("/file/etc/app/config/settings.yaml") == b"level: 2\n", what="the updated file"
+    )
+
+    # Deleting the pod stops its process with SIGTERM within the grace period, then the pod is gone.
+    core.delete_namespaced_pod("observer", pod_namespace)
+    log = container_log(process_kubelet, pod_namespace, "observer", "app")
+    eventually(
+        lambda: "terminating on SIGTERM" in log.read_text(), what="SIGTERM to reach the process"
+    )
+    eventually(
+        lambda: (
+            not core.list_namespaced_pod(
+                pod_namespace, field_selector="metadata.name=observer"
+            ).items
+        ),
+        what="the pod to be removed once its process exited",
+    )
