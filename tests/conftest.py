@@ -1,1 +1,1 @@
-pytest_plugins = ["harness.kube"]
+pytest_plugins = ["harness.kube", "harness.upstreams.fixtures"]
