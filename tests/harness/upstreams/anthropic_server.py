@@ -4,7 +4,6 @@ message_delta with the stop reason and usage, message_stop, ping), plus `GET /v1
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -22,8 +21,8 @@ INPUT_TOKENS = 13
 def create_app(behaviour: control.Behaviour, record: control.Record) -> Starlette:
     async def messages(request: Request) -> Response:
         body = await common.record(request, record)
-        if behaviour.delay_seconds:
-            await asyncio.sleep(behaviour.delay_seconds)
+        if behaviour.delay_seconds and await common.pause(request, behaviour.delay_seconds, record):
+            return Response(status_code=499)
         if behaviour.status != 200:
             return _error(behaviour.status)
         if not isinstance(body.get("max_tokens"), int) or not body.get("messages"):

@@ -28,6 +28,24 @@ async def record(request: Request, record: control.Record) -> Any:
     return body
 
 
+async def pause(request: Request, seconds: float, record: control.Record) -> bool:
+    """Wait `seconds` before answering, unless the client leaves first (then record that).
+    Returns whether the client left."""
+    left = asyncio.ensure_future(_disconnected(request))
+    try:
+        done, _ = await asyncio.wait({left}, timeout=seconds)
+    finally:
+        left.cancel()
+    if done:
+        record.saw_disconnect()
+    return bool(done)
+
+
+async def _disconnected(request: Request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
 def words(text: str) -> list[str]:
     parts = text.split(" ")
     return [part if index == 0 else " " + part for index, part in enumerate(parts)]

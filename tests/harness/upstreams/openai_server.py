@@ -3,7 +3,6 @@ embeddings, whole or streamed as `data:` events ending in `[DONE]`, plus the mod
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import struct
@@ -30,8 +29,8 @@ def create_app(behaviour: control.Behaviour, record: control.Record) -> Starlett
 
     async def _generate(request: Request, kind: str) -> Response:
         body = await common.record(request, record)
-        if behaviour.delay_seconds:
-            await asyncio.sleep(behaviour.delay_seconds)
+        if behaviour.delay_seconds and await common.pause(request, behaviour.delay_seconds, record):
+            return Response(status_code=499)
         if behaviour.status != 200:
             return _error(behaviour.status)
         model = body["model"]
@@ -49,8 +48,8 @@ def create_app(behaviour: control.Behaviour, record: control.Record) -> Starlett
 
     async def embeddings(request: Request) -> Response:
         body = await common.record(request, record)
-        if behaviour.delay_seconds:
-            await asyncio.sleep(behaviour.delay_seconds)
+        if behaviour.delay_seconds and await common.pause(request, behaviour.delay_seconds, record):
+            return Response(status_code=499)
         if behaviour.status != 200:
             return _error(behaviour.status)
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]

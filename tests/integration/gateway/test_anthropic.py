@@ -56,8 +56,11 @@ def test_streamed_tool_call_arrives_as_tool_call_deltas(
     )
     calls = [call for c in chunks if c.choices for call in c.choices[0].delta.tool_calls or []]
     first, *rest = calls
-    assert first.index == 0 and first.id == "toolu_standin" and first.type == "function"
-    assert first.function is not None and first.function.name == "get_weather"
+    assert first.index == 0
+    assert first.id == "toolu_standin"
+    assert first.type == "function"
+    assert first.function is not None
+    assert first.function.name == "get_weather"
     fragments = [
         call.function.arguments for call in rest if call.function and call.function.arguments
     ]
@@ -88,7 +91,8 @@ async def test_tool_call_whole_answer_async(
     assert choice.finish_reason == "tool_calls"
     assert choice.message.tool_calls is not None
     (call,) = choice.message.tool_calls
-    assert call.type == "function" and call.function.name == "get_weather"
+    assert call.type == "function"
+    assert call.function.name == "get_weather"
     assert json.loads(call.function.arguments) == WEATHER_ARGUMENTS
     assert anthropic_upstream.record.posts()[0].body["tool_choice"] == {"type": "any"}
 
@@ -164,7 +168,8 @@ def test_stop_reason_and_usage_are_translated(
     ]
     assert finishes == ["length"]
     usage = chunks[-1].usage
-    assert usage is not None and (usage.prompt_tokens, usage.completion_tokens) == (13, 3)
+    assert usage is not None
+    assert (usage.prompt_tokens, usage.completion_tokens) == (13, 3)
 
 
 def test_upstream_refusal_reaches_the_client_with_its_status(

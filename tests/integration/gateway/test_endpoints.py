@@ -109,7 +109,8 @@ def test_chat_whole(setup: Setup, flavour: str) -> None:
     assert answer.choices[0].message.role == "assistant"
     assert answer.choices[0].message.content == expected_chat(flavour)
     assert answer.choices[0].finish_reason == "stop"
-    assert answer.usage is not None and answer.usage.total_tokens > 0
+    assert answer.usage is not None
+    assert answer.usage.total_tokens > 0
 
 
 @flavours
@@ -128,8 +129,10 @@ def test_chat_streamed_with_usage(setup: Setup, flavour: str) -> None:
     assert len(content) > 3, "the answer arrives in several chunks"
     assert content[-1].choices[0].finish_reason == "stop"
     usage = chunks[-1].usage
-    assert not chunks[-1].choices and usage is not None
-    assert usage.prompt_tokens > 0 and usage.completion_tokens > 0
+    assert not chunks[-1].choices
+    assert usage is not None
+    assert usage.prompt_tokens > 0
+    assert usage.completion_tokens > 0
 
 
 @flavours
@@ -161,7 +164,8 @@ def test_completion_whole_and_streamed(setup: Setup, flavour: str) -> None:
     whole = client.completions.create(model=CHAT_MODELS[flavour], prompt=PROMPT)
     assert whole.object == "text_completion"
     assert whole.choices[0].text == expected_completion(flavour)
-    assert whole.usage is not None and whole.usage.completion_tokens > 0
+    assert whole.usage is not None
+    assert whole.usage.completion_tokens > 0
     chunks = list(
         client.completions.create(
             model=CHAT_MODELS[flavour],
@@ -172,7 +176,8 @@ def test_completion_whole_and_streamed(setup: Setup, flavour: str) -> None:
     )
     text = "".join(chunk.choices[0].text for chunk in chunks if chunk.choices)
     assert text == expected_completion(flavour)
-    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.completion_tokens > 0
 
 
 @flavours
@@ -205,7 +210,8 @@ def test_embeddings_as_floats_and_base64(setup: Setup, flavour: str) -> None:
 async def test_embeddings_async(setup: Setup, flavour: str) -> None:
     async with setup.gateway.async_client() as client:
         result = await client.embeddings.create(model=EMBEDDING_MODELS[flavour], input="one")
-        assert len(result.data) == 1 and len(result.data[0].embedding) > 0
+        assert len(result.data) == 1
+        assert len(result.data[0].embedding) > 0
 
 
 def test_embeddings_base64_bytes_pass_through_unchanged(setup: Setup) -> None:
@@ -221,7 +227,8 @@ def test_models_list_and_retrieve(setup: Setup) -> None:
     names = sorted(m.id for m in client.models.list())
     assert names == ["claude-test", "embed-test", "gpt-test", "mock-chat", "mock-embed"]
     claude = client.models.retrieve("claude-test")
-    assert claude.id == "claude-test" and claude.owned_by == "anthropic-pool"
+    assert claude.id == "claude-test"
+    assert claude.owned_by == "anthropic-pool"
     with pytest.raises(openai.NotFoundError) as raised:
         client.models.retrieve("no-such-model")
     assert raised.value.status_code == 404

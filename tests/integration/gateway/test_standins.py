@@ -26,7 +26,8 @@ def test_openai_sdk_accepts_the_openai_stand_in(openai_upstream: running.Upstrea
     )
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "one two three"
-    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 3
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.completion_tokens == 3
 
     completion = client.completions.create(model="m", prompt="p")
     assert completion.choices[0].text == "one two three"
@@ -54,8 +55,10 @@ def test_anthropic_sdk_accepts_the_anthropic_stand_in(anthropic_upstream: runnin
     with client.messages.stream(model="c", max_tokens=50, messages=messages, tools=tools) as stream:
         final = stream.get_final_message()
     text_block, tool_block = final.content
-    assert text_block.type == "text" and text_block.text == "alpha beta"
-    assert tool_block.type == "tool_use" and tool_block.input == {"query": "runestone", "limit": 3}
+    assert text_block.type == "text"
+    assert text_block.text == "alpha beta"
+    assert tool_block.type == "tool_use"
+    assert tool_block.input == {"query": "runestone", "limit": 3}
     assert final.usage.output_tokens == 2
     received = anthropic_upstream.record.posts()[0]
     # This SDK sends its key as a bearer token; the gateway uses the older x-api-key header.
