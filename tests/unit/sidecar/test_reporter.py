@@ -1,0 +1,166 @@
+"""The reporter against a fake pods/status endpoint: fresh reads, resourceVersion preconditions,
+conflict retries, no write when nothing changed, and backoff while the API server is away."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import time
+from typing import Any
+
+import pytest
+
+from runestone_sidecar import backoff, conditions, kubeapi, metrics, reporter
+
+GATE = "runestone.dev/gateway-ready"
+READY = conditions.Desired(True, conditions.TARGET_READY, "ok")
+DOWN = conditions.Desired(False, conditions.TARGET_NOT_READY, "503")
+
+
+class FakePodStatus:
+    """An in-memory pod that applies patches like the API server does for one condition."""
+
+    def __init__(self) -> None:
+        self.pod: dict[str, Any] = {
+            "metadata": {"name": "p", "resourceVersion": "1"},
+            "status": {"conditions": [{"type": "Ready", "status": "False"}]},
+        }
+        self.reads = 0
+        self.patches: list[dict[str, Any]] = []
+        self.unreachable = 0  # fail this many calls with status 0
+        self.meddle_before_patch = 0  # bump the resourceVersion behind the reporter's back
+
+    def _bump(self) -> None:
+        self.pod["metadata"]["resourceVersion"] = str(
+            int(self.pod["metadata"]["resourceVersion"]) + 1
+        )
+
+    async def read(self) -> dict[str, Any]:
+        if self.unreachable:
+            self.unreachable -= 1
+            raise kubeapi.ApiError(0, "API server unreachable: connection refused")
+        self.reads += 1
+        return copy.deepcopy(self.pod)
+
+    async def patch(self, body: dict[str, Any]) -> dict[str, Any]:
+        if self.meddle_before_patch:
+            self.meddle_before_patch -= 1
+            self._bump()
+        self.patches.append(body)
+        if body["metadata"]["resourceVersion"] != self.pod["metadata"]["resourceVersion"]:
+            raise kubeapi.ApiError(409, "the object has been modified")
+        (new,) = body["status"]["conditions"]
+        kept = [c for c in self.pod["status"]["conditions"] if c["type"] != new["type"]]
+        self.pod["status"]["conditions"] = [*kept, new]
+        self._bump()
+        return copy.deepcopy(self.pod)
+
+    def condition(self) -> dict[str, Any]:
+        found = conditions.find(self.pod, GATE)
+        assert found is not None
+        return dict(found)
+
+
+def make(
+    api: FakePodStatus, clock: list[str] | None = None
+) -> tuple[reporter.Reporter, metrics.Metrics]:
+    m = metrics.Metrics()
+    times = iter(clock or [f"2026-01-01T00:00:{i:02d}Z" for i in range(60)])
+    r = reporter.Reporter(
+        api, GATE, DOWN, m, backoff.Backoff(base=0.01, cap=0.02), 3600, now=lambda: next(times)
+    )
+    return r, m
+
+
+async def test_writes_once_then_only_on_change() -> None:
+    api = FakePodStatus()
+    r, m = make(api)
+    await r.sync_once()
+    await r.sync_once()  # nothing changed: a read, no patch
+    assert len(api.patches) == 1
+    r.want(READY)
+    await r.sync_once()
+    assert len(api.patches) == 2
+    assert api.condition()["status"] == "True"
+    assert m.transitions.value(GATE) == 2  # absent -> False -> True
+    assert [c["type"] for c in api.pod["status"]["conditions"]] == ["Ready", GATE]
+
+
+async def test_transition_time_moves_only_when_status_does() -> None:
+    api = FakePodStatus()
+    r, _ = make(api)
+    await r.sync_once()
+    first = api.condition()["lastTransitionTime"]
+    r.want(conditions.Desired(False, conditions.TARGET_UNREACHABLE, "refused"))
+    await r.sync_once()
+    assert api.condition()["lastTransitionTime"] == first
+    assert api.condition()["reason"] == conditions.TARGET_UNREACHABLE
+    r.want(READY)
+    await r.sync_once()
+    assert api.condition()["lastTransitionTime"] != first
+
+
+async def test_conflict_is_retried_with_a_fresh_read() -> None:
+    api = FakePodStatus()
+    api.meddle_before_patch = 2
+    r, m = make(api)
+    await r.sync_once()
+    assert api.condition()["status"] == "False"
+    assert len(api.patches) == 3  # two refused on a stale resourceVersion, then accepted
+    assert api.reads == 3
+    assert m.patch_errors.value(GATE, kubeapi.CONFLICT) == 2
+
+
+async def test_endless_conflicts_give_up_with_an_error() -> None:
+    api = FakePodStatus()
+    api.meddle_before_patch = 100
+    r, _ = make(api)
+    with pytest.raises(kubeapi.ApiError) as caught:
+        await r.sync_once()
+    assert caught.value.kind == kubeapi.CONFLICT
+
+
+async def test_run_backs_off_while_unreachable_and_reports_the_latest_verdict() -> None:
+    api = FakePodStatus()
+    api.unreachable = 4
+    r, m = make(api)
+    task = asyncio.create_task(r.run())
+    r.want(READY)  # the verdict changes while the API server is away
+    for _ in range(500):
+        if api.patches:
+            break
+        await asyncio.sleep(0.01)
+    task.cancel()
+    assert m.patch_errors.value(GATE, kubeapi.UNREACHABLE) == 4
+    assert len(api.patches) == 1  # the stale False was never written
+    assert api.condition()["status"] == "True"
+    assert r.in_sync
+
+
+async def test_resync_repairs_a_condition_changed_by_someone_else() -> None:
+    api = FakePodStatus()
+    r, _ = make(api)
+    await r.sync_once()
+    api.pod["status"]["conditions"][-1]["status"] = "True"  # a stranger flips it
+    await r.sync_once()
+    assert api.condition()["status"] == "False"
+
+
+async def test_finish_writes_the_final_condition_despite_early_failures() -> None:
+    api = FakePodStatus()
+    r, _ = make(api)
+    await r.sync_once()
+    r.want(READY)
+    await r.sync_once()
+    api.unreachable = 2
+    final = conditions.Desired(False, conditions.TERMINATING, "stopping")
+    assert await r.finish(final, time.monotonic() + 5)
+    assert api.condition()["reason"] == conditions.TERMINATING
+
+
+async def test_finish_gives_up_at_the_deadline() -> None:
+    api = FakePodStatus()
+    api.unreachable = 10_000
+    r, _ = make(api)
+    final = conditions.Desired(False, conditions.TERMINATING, "stopping")
+    assert not await r.finish(final, time.monotonic() + 0.2)
