@@ -60,6 +60,10 @@ imports: venv
 
 check: lint typecheck imports
 
+# CRDs are generated from the operator's typed models (a unit test fails when they drift).
+crds: venv
+	$(PY) -m runestone_operator.crdgen .
+
 test: venv system-deps tools
 	$(VENV)/bin/pytest tests
 

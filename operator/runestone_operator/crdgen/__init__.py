@@ -1,0 +1,214 @@
+"""Generate the CustomResourceDefinitions from the typed models in `runestone_operator.models`.
+
+Pure: models in, manifests (dicts) and YAML text out. `python -m runestone_operator.crdgen`
+writes them to `crds/` and `helm/runestone/crds/`; nobody edits that YAML by hand."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import yaml
+
+from runestone_operator.crdgen import schema
+from runestone_operator.models import common, gateway, providerpool, vectorcluster
+
+HEADER = (
+    "# Generated from runestone_operator.models by `make crds`; do not edit by hand.\n"
+    "# A unit test fails when this file is out of date.\n"
+)
+CATEGORIES = ["runestone"]
+OUTPUT_DIRS = ("crds", "helm/runestone/crds")
+
+Manifest = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PrinterColumn:
+    name: str
+    json_path: str
+    type: str = "string"
+    priority: int = 0
+    description: str = ""
+
+    def to_manifest(self) -> dict[str, Any]:
+        column: dict[str, Any] = {"name": self.name, "type": self.type, "jsonPath": self.json_path}
+        if self.priority:
+            column["priority"] = self.priority
+        if self.description:
+            column["description"] = self.description
+        return column
+
+
+@dataclass(frozen=True)
+class Kind:
+    """Everything that defines one custom resource."""
+
+    kind: str
+    plural: str
+    short_names: tuple[str, ...]
+    spec: type[pydantic.BaseModel]
+    status: type[pydantic.BaseModel]
+    columns: tuple[PrinterColumn, ...]
+    root_rules: tuple[dict[str, str], ...] = ()
+
+    @property
+    def singular(self) -> str:
+        return self.kind.lower()
+
+    @property
+    def name(self) -> str:
+        return f"{self.plural}.{common.GROUP}"
+
+
+def _condition_column(condition: str, priority: int = 0) -> PrinterColumn:
+    return PrinterColumn(
+        condition,
+        f'.status.conditions[?(@.type=="{condition}")].status',
+        priority=priority,
+    )
+
+
+_REASON = PrinterColumn("Reason", '.status.conditions[?(@.type=="Ready")].reason', priority=1)
+_AGE = PrinterColumn("Age", ".metadata.creationTimestamp", type="date")
+
+KINDS = (
+    Kind(
+        kind=providerpool.KIND,
+        plural=providerpool.PLURAL,
+        short_names=providerpool.SHORT_NAMES,
+        spec=providerpool.ProviderPoolSpec,
+        status=providerpool.ProviderPoolStatus,
+        columns=(
+            _condition_column("Ready"),
+            PrinterColumn("Providers", ".spec.providers[*].name"),
+            PrinterColumn("Models", ".status.models", priority=1),
+            _condition_column("Degraded", priority=1),
+            _REASON,
+            _AGE,
+        ),
+    ),
+    Kind(
+        kind=gateway.KIND,
+        plural=gateway.PLURAL,
+        short_names=gateway.SHORT_NAMES,
+        spec=gateway.GatewaySpec,
+        status=gateway.GatewayStatus,
+        columns=(
+            _condition_column("Ready"),
+            PrinterColumn("Replicas", ".status.readyReplicas", type="integer"),
+            PrinterColumn("URL", ".status.url"),
+            _condition_column("Degraded", priority=1),
+            _REASON,
+            _AGE,
+        ),
+        root_rules=(gateway.NAME_RULE,),
+    ),
+    Kind(
+        kind=vectorcluster.KIND,
+        plural=vectorcluster.PLURAL,
+        short_names=vectorcluster.SHORT_NAMES,
+        spec=vectorcluster.VectorClusterSpec,
+        status=vectorcluster.VectorClusterStatus,
+        columns=(
+            _condition_column("Ready"),
+            PrinterColumn("Replicas", ".spec.replicas", type="integer"),
+            PrinterColumn("Ready Replicas", ".status.readyReplicas", type="integer"),
+            PrinterColumn("Version", ".spec.version"),
+            _condition_column("Degraded", priority=1),
+            _REASON,
+            _AGE,
+        ),
+        root_rules=(vectorcluster.NAME_RULE,),
+    ),
+)
+
+
+def _object_schema(kind: Kind) -> dict[str, Any]:
+    spec = schema.structural(kind.spec.model_json_schema(by_alias=True))
+    status = schema.structural(kind.status.model_json_schema(by_alias=True))
+    root: dict[str, Any] = {
+        "type": "object",
+        "description": spec.pop("description", kind.kind),
+        "required": ["spec"],
+        "properties": {
+            "apiVersion": {"type": "string"},
+            "kind": {"type": "string"},
+            "metadata": {"type": "object"},
+            "spec": spec,
+            "status": status,
+        },
+    }
+    if kind.root_rules:
+        root["x-kubernetes-validations"] = list(kind.root_rules)
+    return root
+
+
+def definition(kind: Kind) -> Manifest:
+    """The CustomResourceDefinition of one kind."""
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {
+            "name": kind.name,
+            "labels": {"app.kubernetes.io/part-of": "runestone"},
+        },
+        "spec": {
+            "group": common.GROUP,
+            "scope": "Namespaced",
+            "names": {
+                "kind": kind.kind,
+                "listKind": f"{kind.kind}List",
+                "plural": kind.plural,
+                "singular": kind.singular,
+                "shortNames": list(kind.short_names),
+                "categories": CATEGORIES,
+            },
+            "versions": [
+                {
+                    "name": common.VERSION,
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": _object_schema(kind)},
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": [c.to_manifest() for c in kind.columns],
+                }
+            ],
+        },
+    }
+
+
+def definitions() -> list[Manifest]:
+    return [definition(kind) for kind in KINDS]
+
+
+def file_name(kind: Kind) -> str:
+    return f"{kind.name}.yaml"
+
+
+def render(manifest: Manifest) -> str:
+    return HEADER + yaml.safe_dump(manifest, sort_keys=False, width=100)
+
+
+def rendered_files() -> dict[str, str]:
+    """File name -> content for every CRD."""
+    return {file_name(kind): render(definition(kind)) for kind in KINDS}
+
+
+def write(repo: Path) -> list[Path]:
+    """Write every CRD into each output folder under `repo`; return the paths written."""
+    written: list[Path] = []
+    files = rendered_files()
+    for folder in OUTPUT_DIRS:
+        target = repo / folder
+        target.mkdir(parents=True, exist_ok=True)
+        for stale in target.glob(f"*.{common.GROUP}.yaml"):
+            if stale.name not in files:
+                stale.unlink()
+        for name, content in files.items():
+            path = target / name
+            path.write_text(content)
+            written.append(path)
+    return written
