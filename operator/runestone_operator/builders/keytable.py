@@ -1,0 +1,94 @@
+"""The key-table Secret (hashes and metadata, mounted into gateway pods) and the per-key Secrets
+(plaintext, for whoever distributes the key; never mounted into the gateway)."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+from collections.abc import Sequence
+
+from runestone_gateway import config
+from runestone_operator import keyplan, names, timestamps
+from runestone_operator.builders import config as config_builder
+from runestone_operator.builders import meta
+from runestone_operator.models import gateway
+
+
+def _entry(
+    spec: gateway.ApiKey, sha256: str, tenant: str, expires_at: datetime.datetime | None
+) -> config.KeyTableEntry:
+    return config.KeyTableEntry(
+        id=spec.name,
+        sha256=sha256,
+        tenant=tenant,
+        models=list(spec.models),
+        limits=config.KeyLimits(
+            requests_per_minute=spec.limits.requests_per_minute,
+            tokens_per_minute=spec.limits.tokens_per_minute,
+            max_concurrent_requests=spec.limits.max_concurrent_requests,
+        ),
+        budget=(
+            config.KeyBudget(usd=spec.budget.usd, period=spec.budget.period)
+            if spec.budget
+            else None
+        ),
+        expires_at=expires_at,
+    )
+
+
+def key_table(
+    wanted: Sequence[gateway.ApiKey], keys: Sequence[keyplan.StoredKey], tenant: str
+) -> config.KeyTable:
+    """One entry per key, plus one for each replaced key still in its grace period (same id,
+    expiring at the end of the grace period or at the key's own expiry, whichever is first)."""
+    stored = {key.name: key for key in keys}
+    entries = []
+    for spec in wanted:
+        key = stored.get(spec.name)
+        if key is None:
+            continue
+        entries.append(_entry(spec, key.sha256, tenant, spec.expires_at))
+        if key.previous_sha256 and key.previous_expires_at:
+            ends = key.previous_expires_at
+            if spec.expires_at is not None:
+                ends = min(ends, spec.expires_at)
+            entries.append(_entry(spec, key.previous_sha256, tenant, ends))
+    return config.KeyTable(keys=entries)
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def key_table_secret(owner: meta.Owner, table: config.KeyTable) -> meta.Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": meta.object_meta(owner, names.key_table_secret(owner.name)),
+        "type": "Opaque",
+        "data": {names.KEY_TABLE_FILE: _b64(config_builder.render(table))},
+    }
+
+
+def key_secret(owner: meta.Owner, key: keyplan.StoredKey) -> meta.Manifest:
+    """The Secret holding one plaintext key and the state of its last rotation."""
+    annotations: dict[str, str] = {}
+    if key.rotation_token is not None:
+        annotations[names.ROTATION_TOKEN] = key.rotation_token
+    if key.rotated_at is not None:
+        annotations[names.ROTATED_AT] = timestamps.render(key.rotated_at)
+    if key.previous_sha256 is not None and key.previous_expires_at is not None:
+        annotations[names.PREVIOUS_KEY_SHA256] = key.previous_sha256
+        annotations[names.PREVIOUS_KEY_EXPIRES_AT] = timestamps.render(key.previous_expires_at)
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": meta.object_meta(
+            owner,
+            names.key_secret(owner.name, key.name),
+            labels={names.LABEL_API_KEY: key.name},
+            annotations=annotations,
+        ),
+        "type": "Opaque",
+        "data": {names.API_KEY_DATA_KEY: _b64(key.plaintext)},
+    }

@@ -1,0 +1,67 @@
+"""TLS children: the operator CA and serving-certificate Secrets (mode selfSigned) and the
+cert-manager Certificate (mode certManager). The PEM content comes in ready-made: issuing and
+renewal decisions live in `runestone_operator.pki`."""
+
+from __future__ import annotations
+
+import base64
+
+from runestone_operator import names, pki
+from runestone_operator.builders import meta
+from runestone_operator.models import gateway
+
+CERT_MANAGER_GROUP_VERSION = "cert-manager.io/v1"
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def ca_secret(owner: meta.Owner, ca: pki.KeyPair) -> meta.Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": meta.object_meta(owner, names.ca_secret(owner.name)),
+        "type": "kubernetes.io/tls",
+        "data": {"tls.crt": _b64(ca.cert_pem), "tls.key": _b64(ca.key_pem)},
+    }
+
+
+def tls_secret(owner: meta.Owner, serving: pki.KeyPair, ca_cert_pem: str) -> meta.Manifest:
+    """The serving pair plus `ca.crt`, so clients can trust the gateway from the same Secret."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": meta.object_meta(owner, names.tls_secret(owner.name)),
+        "type": "kubernetes.io/tls",
+        "data": {
+            "tls.crt": _b64(serving.cert_pem),
+            "tls.key": _b64(serving.key_pem),
+            "ca.crt": _b64(ca_cert_pem),
+        },
+    }
+
+
+def certificate(owner: meta.Owner, tls: gateway.Tls) -> meta.Manifest:
+    """A cert-manager Certificate writing the serving pair into `<gateway>-tls`."""
+    if tls.issuer_ref is None:
+        raise ValueError("certManager mode needs an issuerRef")
+    return {
+        "apiVersion": CERT_MANAGER_GROUP_VERSION,
+        "kind": "Certificate",
+        "metadata": meta.object_meta(owner, owner.name),
+        "spec": {
+            "secretName": names.tls_secret(owner.name),
+            "dnsNames": names.service_dns_names(owner.name, owner.namespace),
+            "duration": tls.duration,
+            "renewBefore": tls.renew_before,
+            "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
+            "usages": ["server auth", "digital signature", "key encipherment"],
+            "issuerRef": {
+                "name": tls.issuer_ref.name,
+                "kind": tls.issuer_ref.kind,
+                "group": tls.issuer_ref.group,
+            },
+            "secretTemplate": {"labels": names.gateway_labels(owner.name)},
+        },
+    }

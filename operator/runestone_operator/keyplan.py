@@ -1,0 +1,145 @@
+"""The API-key lifecycle, decided without I/O: which keys to keep, issue, rotate or revoke.
+
+The plaintext of a key lives only in its own Secret `<gateway>-key-<name>`, which is therefore the
+source of truth: a key found there is reused, so restarting the operator never changes a key. A
+rotation is requested with the Gateway annotation `rotate-key.runestone.dev/<name>: <token>`; the
+token handled last is recorded on the key Secret, which makes a rotation happen exactly once per
+new token. The replaced key stays valid until its grace period ends; only its hash is kept.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from runestone_gateway import apikeys
+from runestone_operator import names, timestamps
+from runestone_operator.models import gateway
+
+
+@dataclass(frozen=True)
+class StoredKey:
+    """What one key Secret holds."""
+
+    name: str
+    plaintext: str
+    rotation_token: str | None = None
+    rotated_at: datetime.datetime | None = None
+    previous_sha256: str | None = None
+    previous_expires_at: datetime.datetime | None = None
+
+    @property
+    def sha256(self) -> str:
+        return apikeys.digest(self.plaintext)
+
+    def __repr__(self) -> str:  # never show the plaintext, even in a traceback
+        return f"StoredKey(name={self.name!r}, sha256={self.sha256[:12]}...)"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The key Secrets that should exist, and what changed to get there."""
+
+    keys: tuple[StoredKey, ...]
+    issued: tuple[str, ...] = ()
+    rotated: tuple[str, ...] = ()
+    revoked: tuple[str, ...] = ()
+
+
+def rotation_requests(annotations: Mapping[str, str]) -> dict[str, str]:
+    """Key name -> requested rotation token, from a Gateway's annotations."""
+    prefix = names.ROTATE_KEY_PREFIX
+    return {
+        key[len(prefix) :]: value
+        for key, value in annotations.items()
+        if key.startswith(prefix) and value
+    }
+
+
+def stored_from_secret(secret: Mapping[str, Any]) -> StoredKey | None:
+    """The key a Secret holds, or None when it holds no well-formed key."""
+    metadata = secret.get("metadata") or {}
+    annotations: Mapping[str, str] = metadata.get("annotations") or {}
+    labels: Mapping[str, str] = metadata.get("labels") or {}
+    encoded = (secret.get("data") or {}).get(names.API_KEY_DATA_KEY)
+    if not encoded:
+        return None
+    try:
+        plaintext = base64.b64decode(encoded, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    if not apikeys.looks_like_key(plaintext):
+        return None
+    return StoredKey(
+        name=labels.get(names.LABEL_API_KEY, ""),
+        plaintext=plaintext,
+        rotation_token=annotations.get(names.ROTATION_TOKEN),
+        rotated_at=_instant(annotations.get(names.ROTATED_AT)),
+        previous_sha256=annotations.get(names.PREVIOUS_KEY_SHA256),
+        previous_expires_at=_instant(annotations.get(names.PREVIOUS_KEY_EXPIRES_AT)),
+    )
+
+
+def _instant(text: str | None) -> datetime.datetime | None:
+    if not text:
+        return None
+    try:
+        return timestamps.parse(text)
+    except ValueError:
+        return None
+
+
+def plan(
+    wanted: Sequence[gateway.ApiKey],
+    stored: Mapping[str, StoredKey],
+    existing: Iterable[str],
+    requests: Mapping[str, str],
+    *,
+    now: datetime.datetime,
+    grace: datetime.timedelta,
+    generate: Callable[[], str] = apikeys.generate,
+) -> Plan:
+    """Decide the key state.
+
+    `wanted` are the spec's keys; `stored` the keys read from their Secrets (by key name);
+    `existing` the names of every key Secret found for the Gateway; `requests` the rotation
+    tokens from its annotations.
+    """
+    now = timestamps.truncate(now)
+    keys: list[StoredKey] = []
+    issued: list[str] = []
+    rotated: list[str] = []
+    for spec in wanted:
+        token = requests.get(spec.name)
+        current = stored.get(spec.name)
+        if current is None:
+            keys.append(StoredKey(name=spec.name, plaintext=generate(), rotation_token=token))
+            issued.append(spec.name)
+            continue
+        current = replace(current, name=spec.name)
+        if token is not None and token != current.rotation_token:
+            current = StoredKey(
+                name=spec.name,
+                plaintext=generate(),
+                rotation_token=token,
+                rotated_at=now,
+                previous_sha256=current.sha256,
+                previous_expires_at=now + grace,
+            )
+            rotated.append(spec.name)
+        elif current.previous_expires_at is not None and current.previous_expires_at <= now:
+            current = replace(current, previous_sha256=None, previous_expires_at=None)
+        keys.append(current)
+    wanted_names = {spec.name for spec in wanted}
+    revoked = sorted(set(existing) - wanted_names)
+    return Plan(tuple(keys), tuple(issued), tuple(rotated), tuple(revoked))
+
+
+def next_change(keys: Iterable[StoredKey]) -> datetime.datetime | None:
+    """When the key table next changes by itself (a replaced key's grace period ends)."""
+    moments = [key.previous_expires_at for key in keys if key.previous_expires_at is not None]
+    return min(moments, default=None)
