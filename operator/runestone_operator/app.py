@@ -1,0 +1,106 @@
+"""Wire the operator together and run it: Kopf (watches, index, liveness), the work queue's
+workers and the periodic resync, until a signal stops Kopf or any of them fails."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import logging
+
+import kopf
+
+from runestone_operator import handlers, health, kube, names, settings, workqueue
+from runestone_operator.models import common, gateway, providerpool
+from runestone_operator.reconcile import gateway as gateway_reconcile
+from runestone_operator.reconcile import providerpool as pool_reconcile
+
+logger = logging.getLogger(__name__)
+
+
+class Reconciler:
+    """Dispatches a work-queue key to the reconcile of its kind."""
+
+    def __init__(self, client: kube.Kube, config: settings.Settings) -> None:
+        self._client = client
+        self._config = config
+
+    async def __call__(self, key: handlers.Key) -> workqueue.Outcome:
+        kind, namespace, name = key
+        now = datetime.datetime.now(datetime.UTC)
+        try:
+            if kind == gateway.KIND:
+                return await gateway_reconcile.reconcile(
+                    self._client, self._config, namespace, name, now
+                )
+            if kind == providerpool.KIND:
+                return await pool_reconcile.reconcile(self._client, namespace, name, now)
+        except kube.ApiError as error:
+            logger.warning("reconcile of %s %s/%s: %s", kind, namespace, name, error)
+            return workqueue.Outcome(retry=True)
+        raise ValueError(f"no reconcile for kind {kind!r}")
+
+
+async def _list_all(client: kube.Kube, config: settings.Settings, kind: str) -> list[kube.Object]:
+    namespaces: tuple[str | None, ...] = config.namespaces or (None,)
+    found: list[kube.Object] = []
+    for namespace in namespaces:
+        found += await client.list(common.API_VERSION, kind, namespace)
+    return found
+
+
+async def resync(
+    client: kube.Kube,
+    config: settings.Settings,
+    queue: workqueue.WorkQueue[handlers.Key],
+    heartbeat: health.Heartbeat,
+) -> None:
+    """Every `resync_seconds`, queue every Gateway and ProviderPool: drift made by hand is
+    corrected even when no watch event announces it."""
+    while True:
+        try:
+            for kind in (providerpool.KIND, gateway.KIND):
+                for item in await _list_all(client, config, kind):
+                    metadata = item["metadata"]
+                    queue.add((kind, metadata["namespace"], metadata["name"]))
+        except kube.ApiError as error:
+            logger.warning("resync pass failed: %s", error)
+        else:
+            heartbeat.resync_pass()
+        await asyncio.sleep(config.resync_seconds)
+
+
+async def run(config: settings.Settings) -> None:
+    client = await kube.Kube.connect(names.FIELD_MANAGER)
+    heartbeat = health.Heartbeat()
+    queue: workqueue.WorkQueue[handlers.Key] = workqueue.WorkQueue(
+        Reconciler(client, config),
+        workers=config.workers,
+        backoff=workqueue.Backoff(config.retry_base_seconds, config.retry_max_seconds),
+    )
+    registry = handlers.build_registry(queue.add, heartbeat, config)
+    operator = asyncio.create_task(
+        kopf.operator(
+            registry=registry,
+            settings=handlers.kopf_settings(),
+            standalone=True,
+            clusterwide=config.all_namespaces,
+            namespaces=list(config.namespaces),
+            liveness_endpoint=config.liveness_endpoint,
+        ),
+        name="kopf",
+    )
+    workers = asyncio.create_task(queue.run(), name="workers")
+    resyncing = asyncio.create_task(resync(client, config, queue, heartbeat), name="resync")
+    tasks = {operator, workers, resyncing}
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            task.result()  # re-raise what stopped it
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await client.close()

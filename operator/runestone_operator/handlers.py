@@ -1,0 +1,96 @@
+"""Thin Kopf handlers: each watch event only adds a key to the work queue. Kopf brings the
+watches (with explicit timeouts), the ProviderPool -> Gateway index and the liveness endpoint."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import kopf
+
+from runestone_operator import health, names, settings
+from runestone_operator.models import common, gateway, providerpool
+
+Key = tuple[str, str, str]
+"""(kind, namespace, name) of an object to reconcile."""
+
+WATCH_SERVER_TIMEOUT = 300
+"""Ask the API server to end each watch after this long; Kopf then re-establishes it."""
+WATCH_CLIENT_TIMEOUT = 330
+"""Give up on a watch request the server keeps open past its own timeout."""
+CONNECT_TIMEOUT = 10
+INDEX = "gateways_by_pool"
+"""ProviderPool (namespace, name) -> names of the Gateways that use it."""
+
+
+def kopf_settings() -> kopf.OperatorSettings:
+    configured = kopf.OperatorSettings()
+    # Silent watch stalls are Kopf's best-known failure: bound every watch explicitly.
+    configured.watching.server_timeout = WATCH_SERVER_TIMEOUT
+    configured.watching.client_timeout = WATCH_CLIENT_TIMEOUT
+    configured.watching.connect_timeout = CONNECT_TIMEOUT
+    configured.networking.connect_timeout = CONNECT_TIMEOUT
+    configured.networking.request_timeout = 60.0
+    # The operator posts its own Events; Kopf's per-handler events would only add noise.
+    configured.posting.enabled = False
+    # No CRD or namespace scanning: the watched resources are fixed and known.
+    configured.scanning.disabled = True
+    return configured
+
+
+def build_registry(
+    enqueue: Callable[[Key], None], heartbeat: health.Heartbeat, config: settings.Settings
+) -> kopf.OperatorRegistry:
+    registry = kopf.OperatorRegistry()
+
+    @kopf.on.login(id="login", registry=registry)
+    async def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        return await kopf.login_via_async_client(**kwargs)
+
+    @kopf.index(common.GROUP, common.VERSION, gateway.PLURAL, id=INDEX, registry=registry)
+    async def gateways_by_pool(
+        namespace: str | None, name: str, spec: kopf.Spec, **_: Any
+    ) -> dict[tuple[str, str], str]:
+        return {(namespace or "", ref["name"]): name for ref in spec.get("providerPools") or []}
+
+    @kopf.on.event(common.GROUP, common.VERSION, gateway.PLURAL, id="gateway", registry=registry)
+    async def gateway_event(namespace: str | None, name: str, **_: Any) -> None:
+        heartbeat.watch_event()
+        enqueue((gateway.KIND, namespace or "", name))
+
+    @kopf.on.event(
+        common.GROUP, common.VERSION, providerpool.PLURAL, id="providerpool", registry=registry
+    )
+    async def pool_event(namespace: str | None, name: str, **kwargs: Any) -> None:
+        # Kopf passes each index as a keyword argument named after it.
+        gateways_by_pool: kopf.Index[tuple[str, str], str] = kwargs[INDEX]
+        heartbeat.watch_event()
+        enqueue((providerpool.KIND, namespace or "", name))
+        for user in gateways_by_pool.get((namespace or "", name), []):
+            enqueue((gateway.KIND, namespace or "", user))
+
+    @kopf.on.event(
+        "apps",
+        "v1",
+        "deployments",
+        labels={names.LABEL_MANAGED_BY: names.MANAGED_BY, names.LABEL_NAME: names.GATEWAY_APP},
+        id="gateway-deployment",
+        registry=registry,
+    )
+    async def deployment_event(namespace: str | None, labels: Mapping[str, str], **_: Any) -> None:
+        # Rollout progress and hand edits of a gateway Deployment: reconcile its Gateway.
+        heartbeat.watch_event()
+        owner = labels.get(names.LABEL_INSTANCE)
+        if owner and namespace:
+            enqueue((gateway.KIND, namespace, owner))
+
+    @kopf.on.probe(id="activity", registry=registry)
+    async def activity(**_: Any) -> dict[str, float | int]:
+        try:
+            return heartbeat.check(config.liveness_max_age).to_document()
+        except health.Stale as stale:
+            logging.getLogger(__name__).error("liveness: %s", stale)
+            raise kopf.PermanentError(str(stale)) from None
+
+    return registry
