@@ -141,6 +141,13 @@ class Metrics:
             multiprocess_mode="livemax",
         )
 
+        self.workers = Gauge(
+            "runestone_gateway_workers",
+            "Worker processes serving (1 per process; summed over live workers).",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+
     def render(self) -> bytes:
         if not self.multiprocess_mode:
             return bytes(generate_latest(self.registry))

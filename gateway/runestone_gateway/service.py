@@ -52,6 +52,7 @@ class Gateway:
         """Load the config (raises loader.ConfigError) and start watching it."""
         loaded = await asyncio.to_thread(loader.load, self.settings.config_path)
         self._activate(loaded)
+        self.metrics.workers.set(1)
         self.metrics.config_reloads.labels("success")
         self.metrics.config_reloads.labels("failure")
         if self.settings.config_path is not None:
@@ -94,6 +95,7 @@ class Gateway:
         if loaded.fingerprint == self._loaded_fingerprint:
             return False
         self._activate(loaded)
+        self.metrics.workers.set(1)
         self.metrics.config_reloads.labels("success").inc()
         log.info("loaded config generation %d", self._generation)
         return True

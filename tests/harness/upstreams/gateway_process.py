@@ -89,6 +89,8 @@ class GatewayProcess:
     config_path: Path | None
     stderr_path: Path
     stdout_lines: list[str] = field(default_factory=list)
+    auth: dict[str, Any] = field(default_factory=dict)
+    """The auth section the starter added (the test key's table); kept by `write_config`."""
 
     @property
     def base_url(self) -> str:
@@ -123,7 +125,7 @@ class GatewayProcess:
         """Replace the config file the way a ConfigMap update does: atomically."""
         assert self.config_path is not None
         staging = self.config_path.with_suffix(".staging")
-        staging.write_text(yaml.safe_dump(document))
+        staging.write_text(yaml.safe_dump({"auth": self.auth, **document}))
         os.replace(staging, self.config_path)
 
     def stderr(self) -> str:
@@ -171,9 +173,11 @@ class GatewayStarter:
         ]
         config_path: Path | None = None
         key = ""
+        auth: dict[str, Any] = {}
         if document is not None:
             key, table = self.key_table()
-            document = {"auth": {"keyTableFile": str(table)}, **document}
+            auth = {"keyTableFile": str(table)}
+            document = {"auth": auth, **document}
             config_path = self.workdir / f"gateway-{len(self.started)}.yaml"
             config_path.write_text(yaml.safe_dump(document))
             command += ["--config", str(config_path)]
@@ -184,7 +188,9 @@ class GatewayStarter:
             stderr=stderr_path.open("w"),
             text=True,
         )
-        gateway = GatewayProcess(process, port, health_port, key, config_path, stderr_path)
+        gateway = GatewayProcess(
+            process, port, health_port, key, config_path, stderr_path, auth=auth
+        )
         self.started.append(gateway)
         threading.Thread(target=_collect, args=(process, gateway.stdout_lines), daemon=True).start()
 
