@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -10,7 +11,17 @@ from types import FrameType
 from kubernetes import config
 
 from harness import cluster, gobuild, versions
+from harness import weaviate as weaviate_harness
 from harness.kubelet import containers, runner
+
+
+def _program_folders(*binaries: str | None) -> tuple[str, ...]:
+    """The interpreter, the venv, the checkout (editable install) and any extra binaries' folders,
+    without folders nested in another one."""
+    folders = {sys.base_prefix, sys.prefix, str(cluster.REPO)}
+    folders |= {str(Path(binary).parent) for binary in binaries if binary}
+    ordered = sorted(os.path.realpath(folder) for folder in folders)
+    return tuple(f for f in ordered if not any(f.startswith(o + "/") for o in ordered if o != f))
 
 
 def main() -> int:
@@ -31,7 +42,10 @@ def main() -> int:
         runestone=str(Path(sys.executable).with_name("runestone")),
         python=sys.executable,
         weaviate=weaviate,
-        adapters={"runestone": containers.runestone_adapter},
+        adapters={
+            "runestone": containers.runestone_adapter,
+            "weaviate": weaviate_harness.kubelet_adapter(api, Path(args.workdir)),
+        },
     )
     kubelet = runner.ProcessKubelet(api, Path(args.workdir), programs, api.configuration.host)
 

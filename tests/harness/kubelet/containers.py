@@ -50,6 +50,10 @@ class Launch:
     gid: int | None
     read_only_root: bool
     scratch: Path  # overlay upper/work dirs for this container
+    keep_visible: tuple[str, ...] = ()
+    """Host folders the program itself needs (interpreter, venv, sources, binaries). A pod mount
+    may cover one (an emptyDir over /tmp while the checkout lives under /tmp); each is held open
+    before the pod's mounts and bound back where it was if a mount hid it."""
 
 
 Adapter = Callable[[Any, Any, list[str], dict[str, str], str], list[str]]
@@ -64,6 +68,7 @@ class Programs:
     python: str
     weaviate: str | None = None
     adapters: dict[str, Adapter] = field(default_factory=dict)
+    keep_visible: tuple[str, ...] = ()
 
     def resolve(self, pod: Any, container: Any, env: dict[str, str], ip: str) -> list[str] | None:
         image = str(container.image)
@@ -173,6 +178,8 @@ def mount_script(launch: Launch) -> str:
     still reachable when it is bound.
     """
     steps = ["set -e"]
+    held = {10 + index: path for index, path in enumerate(launch.keep_visible)}
+    steps += [f"exec {fd}< {shlex.quote(path)}" for fd, path in held.items()]
     overlays: list[str] = []
     targets = []
     for mount in launch.mounts:
@@ -203,6 +210,11 @@ def mount_script(launch: Launch) -> str:
         steps.append(f"mount --bind {shlex.quote(str(mount.source))} {shlex.quote(real)}")
         if mount.read_only:
             steps.append(f"mount -o remount,bind,ro {shlex.quote(real)}")
+    for fd, path in held.items():
+        quoted = shlex.quote(path)
+        rebind = f"mkdir -p {quoted} && mount --bind /proc/self/fd/{fd} {quoted}"
+        steps.append(f"[ -e {quoted} ] || {{ {rebind}; }}")
+        steps.append(f"exec {fd}<&-")
     if launch.read_only_root:
         steps += [f"mount -o remount,bind,ro {base}" for base in ["/", *overlays]]
     user = ""

@@ -208,6 +208,7 @@ class ProcessKubelet:
                         gid=gid,
                         read_only_root=bool(context and context.read_only_root_filesystem),
                         scratch=directory / "scratch" / spec.name,
+                        keep_visible=self.programs.keep_visible,
                     ),
                 )
             )
