@@ -11,21 +11,18 @@ class EventSplitter:
 
     Line endings are normalised to `\\n` (the SSE format also allows `\\r\\n` and `\\r`)."""
 
-    __slots__ = ("_buffer", "_pending_cr")
+    __slots__ = ("_buffer", "_skip_lf")
 
     def __init__(self) -> None:
         self._buffer = b""
-        self._pending_cr = False
+        self._skip_lf = False
 
     def feed(self, chunk: bytes) -> list[bytes]:
-        if self._pending_cr:
-            chunk = b"\r" + chunk
-            self._pending_cr = False
+        if self._skip_lf and chunk.startswith(b"\n"):
+            chunk = chunk[1:]  # the second half of a CRLF whose CR ended the previous chunk
+        self._skip_lf = False
         if b"\r" in chunk:
-            if chunk.endswith(b"\r"):
-                # A CR at the edge may be half of a CRLF that the next chunk completes.
-                chunk = chunk[:-1]
-                self._pending_cr = True
+            self._skip_lf = chunk.endswith(b"\r")
             chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         buffer = self._buffer + chunk if self._buffer else chunk
         events: list[bytes] = []
