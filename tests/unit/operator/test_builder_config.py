@@ -1,0 +1,117 @@
+"""The config file is rendered with the gateway's own schema and names secrets only by path."""
+
+from __future__ import annotations
+
+import pydantic
+import pytest
+import yaml
+
+from runestone_gateway import config
+from runestone_operator.builders import config as config_builder
+from runestone_operator.builders import meta
+from runestone_operator.models import gateway, providerpool
+
+
+def _render(
+    spec: gateway.GatewaySpec, pool: providerpool.ProviderPoolSpec, *, tls: bool = True
+) -> config.GatewayConfig:
+    return config_builder.gateway_config(spec, [config_builder.Pool("default", pool)], tls=tls)
+
+
+def test_pools_render_into_the_gateway_schema(
+    gateway_spec: gateway.GatewaySpec, pool_spec: providerpool.ProviderPoolSpec
+) -> None:
+    rendered = _render(gateway_spec, pool_spec)
+    pool = rendered.provider_pools[0]
+    assert pool.name == "default"
+    openai, local = pool.providers
+    assert openai.api_key_file == "/etc/runestone/providers/default/openai/api-key"
+    assert openai.models[0].price.input_per_million_tokens == "0.15"
+    assert local.api_key_file is None
+    assert local.priority == 1
+    assert local.models[0].upstream_name == "Qwen/Qwen2.5-7B"
+    assert rendered.auth.key_table_file == "/etc/runestone/keys/keys.yaml"
+    assert rendered.server.tls == config.Tls(
+        cert_file="/etc/runestone/tls/tls.crt", key_file="/etc/runestone/tls/tls.key"
+    )
+
+
+def test_plain_http_has_no_tls_files(
+    gateway_spec: gateway.GatewaySpec, pool_spec: providerpool.ProviderPoolSpec
+) -> None:
+    assert _render(gateway_spec, pool_spec, tls=False).server.tls is None
+
+
+def test_config_map_round_trips_and_is_stable(
+    owner: meta.Owner,
+    gateway_spec: gateway.GatewaySpec,
+    pool_spec: providerpool.ProviderPoolSpec,
+) -> None:
+    first = config_builder.config_map(owner, _render(gateway_spec, pool_spec))
+    second = config_builder.config_map(owner, _render(gateway_spec, pool_spec))
+    assert first == second
+    assert first["metadata"]["name"] == "main-config"
+    text = first["data"]["config.yaml"]
+    parsed = config.GatewayConfig.model_validate(yaml.safe_load(text))
+    assert parsed == _render(gateway_spec, pool_spec)
+    assert "openai-creds" not in text  # Secrets are mounted files, never named in the config
+
+
+def test_redis_url_from_a_secret_is_a_mounted_file(
+    pool_spec: providerpool.ProviderPoolSpec,
+) -> None:
+    spec = gateway.GatewaySpec.model_validate(
+        {
+            "providerPools": [{"name": "default"}],
+            "rateLimitStore": {"type": "redis", "urlSecretRef": {"name": "redis", "key": "url"}},
+        }
+    )
+    rendered = _render(spec, pool_spec)
+    assert rendered.limits.store.url_file == "/etc/runestone/redis/url"
+    mount = config_builder.redis_mount(spec)
+    assert mount is not None
+    assert (mount.secret_name, mount.key, mount.path) == (
+        "redis",
+        "url",
+        "/etc/runestone/redis/url",
+    )
+
+
+def test_provider_mounts_name_one_key_each(pool_spec: providerpool.ProviderPoolSpec) -> None:
+    mounts = config_builder.provider_mounts([config_builder.Pool("default", pool_spec)])
+    assert len(mounts) == 1
+    mount = mounts[0]
+    assert mount.secret_name == "openai-creds"
+    assert mount.directory == "/etc/runestone/providers/default/openai"
+    assert mount.volume == "provider-default-openai"
+
+
+def test_long_volume_names_are_shortened_stably() -> None:
+    pool = providerpool.ProviderPoolSpec.model_validate(
+        {
+            "providers": [
+                {
+                    "name": "p" * 60,
+                    "type": "openai",
+                    "baseURL": "http://x",
+                    "apiKeySecretRef": {"name": "s", "key": "k"},
+                    "models": [{"name": "m"}],
+                }
+            ]
+        }
+    )
+    first = config_builder.provider_mounts([config_builder.Pool("pool", pool)])[0].volume
+    again = config_builder.provider_mounts([config_builder.Pool("pool", pool)])[0].volume
+    assert first == again
+    assert len(first) <= 63
+
+
+def test_a_model_in_two_pools_is_refused(
+    gateway_spec: gateway.GatewaySpec, pool_spec: providerpool.ProviderPoolSpec
+) -> None:
+    with pytest.raises(pydantic.ValidationError, match="served by pools"):
+        config_builder.gateway_config(
+            gateway_spec,
+            [config_builder.Pool("a", pool_spec), config_builder.Pool("b", pool_spec)],
+            tls=True,
+        )

@@ -1,0 +1,170 @@
+"""The gateway Deployment: containers, sidecar, readiness gate, hardening and mounts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from runestone_operator import names
+from runestone_operator.builders import config as config_builder
+from runestone_operator.builders import deployment, meta
+from runestone_operator.models import gateway
+
+PROVIDER = config_builder.SecretMount(
+    "provider-default-openai", "openai-creds", "api-key", "/etc/runestone/providers/default/openai"
+)
+
+
+def _build(spec: gateway.GatewaySpec, owner: meta.Owner, tls: str | None = "main-tls") -> Any:
+    return deployment.deployment(
+        deployment.Inputs(
+            owner=owner,
+            spec=spec,
+            image="registry.example/runestone:1",
+            tls_secret=tls,
+            secret_mounts=(PROVIDER,),
+        )
+    )
+
+
+def _container(pod: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(c for c in pod["containers"] if c["name"] == name)
+
+
+def _mounts(container: dict[str, Any]) -> dict[str, str]:
+    return {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+
+
+def test_metadata_selector_and_replicas(
+    owner: meta.Owner, gateway_spec: gateway.GatewaySpec
+) -> None:
+    manifest = _build(gateway_spec, owner)
+    assert manifest["metadata"]["name"] == "main"
+    assert manifest["metadata"]["labels"] == {
+        "app.kubernetes.io/name": "runestone-gateway",
+        "app.kubernetes.io/instance": "main",
+        "app.kubernetes.io/component": "gateway",
+        "app.kubernetes.io/managed-by": "runestone-operator",
+    }
+    assert manifest["spec"]["replicas"] == 2
+    selector = manifest["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= manifest["spec"]["template"]["metadata"]["labels"].items()
+
+
+def test_autoscaled_deployment_leaves_replicas_to_the_hpa(owner: meta.Owner) -> None:
+    spec = gateway.GatewaySpec.model_validate(
+        {"providerPools": [{"name": "p"}], "autoscaling": {"maxReplicas": 5}}
+    )
+    assert "replicas" not in _build(spec, owner)["spec"]
+
+
+def test_gateway_container(owner: meta.Owner, gateway_spec: gateway.GatewaySpec) -> None:
+    pod = _build(gateway_spec, owner)["spec"]["template"]["spec"]
+    container = _container(pod, "gateway")
+    assert container["image"] == "registry.example/runestone:1"
+    assert [*container["command"], *container["args"]] == [
+        "runestone",
+        "gateway",
+        "--config",
+        "/etc/runestone/config/config.yaml",
+        "--port",
+        "8080",
+        "--health-port",
+        "8081",
+    ]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/livez", "port": "health"}
+    assert {"name": "health", "containerPort": 8081, "protocol": "TCP"} in container["ports"]
+    security = container["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["runAsNonRoot"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert "env" not in container  # nothing secret travels through the environment
+    assert _mounts(container) == {
+        "/etc/runestone/config": "config",
+        "/etc/runestone/keys": "keys",
+        "/etc/runestone/tls": "tls",
+        "/etc/runestone/providers/default/openai": "provider-default-openai",
+        "/tmp": "tmp",
+    }
+    assert all(m.get("readOnly") for m in container["volumeMounts"] if m["name"] != "tmp")
+    assert names.SERVICE_ACCOUNT_DIR not in _mounts(container)
+
+
+def test_sidecar_container(owner: meta.Owner, gateway_spec: gateway.GatewaySpec) -> None:
+    pod = _build(gateway_spec, owner)["spec"]["template"]["spec"]
+    sidecar = _container(pod, "sidecar")
+    assert [*sidecar["command"], *sidecar["args"]] == [
+        "runestone",
+        "sidecar",
+        "--target",
+        "gateway",
+        "--url",
+        "http://127.0.0.1:8081/readyz",
+        "--condition",
+        "runestone.dev/gateway-ready",
+        "--port",
+        "8082",
+        "--grpc-port",
+        "8083",
+    ]
+    env = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in sidecar["env"]}
+    assert env == {"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace"}
+    assert _mounts(sidecar)[names.SERVICE_ACCOUNT_DIR] == "kube-api-access"
+    assert sidecar["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+
+
+def test_pod_identity_gate_and_hardening(
+    owner: meta.Owner, gateway_spec: gateway.GatewaySpec
+) -> None:
+    pod = _build(gateway_spec, owner)["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "runestone-gateway-main"
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["readinessGates"] == [{"conditionType": "runestone.dev/gateway-ready"}]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+
+
+def test_volumes(owner: meta.Owner, gateway_spec: gateway.GatewaySpec) -> None:
+    volumes = {
+        v["name"]: v for v in _build(gateway_spec, owner)["spec"]["template"]["spec"]["volumes"]
+    }
+    assert volumes["config"] == {"name": "config", "configMap": {"name": "main-config"}}
+    assert volumes["keys"]["secret"] == {"secretName": "main-keytable"}
+    assert volumes["tls"]["secret"] == {"secretName": "main-tls"}
+    assert volumes["provider-default-openai"]["secret"] == {
+        "secretName": "openai-creds",
+        "items": [{"key": "api-key", "path": "api-key"}],
+    }
+    assert "emptyDir" in volumes["tmp"]
+    sources = volumes["kube-api-access"]["projected"]["sources"]
+    assert sources[0]["serviceAccountToken"]["path"] == "token"
+    assert sources[1]["configMap"]["items"] == [{"key": "ca.crt", "path": "ca.crt"}]
+    assert sources[2]["downwardAPI"]["items"][0]["path"] == "namespace"
+
+
+def test_no_tls_volume_for_plain_http(owner: meta.Owner, gateway_spec: gateway.GatewaySpec) -> None:
+    pod = _build(gateway_spec, owner, tls=None)["spec"]["template"]["spec"]
+    assert "tls" not in {v["name"] for v in pod["volumes"]}
+    assert "/etc/runestone/tls" not in _mounts(_container(pod, "gateway"))
+
+
+@pytest.mark.parametrize("field", ["annotations"])
+def test_template_does_not_depend_on_config_content(
+    owner: meta.Owner, gateway_spec: gateway.GatewaySpec, field: str
+) -> None:
+    # Config and keys reach pods through hot-reloaded files: no checksum annotation that would
+    # restart pods on every change.
+    template = _build(gateway_spec, owner)["spec"]["template"]
+    assert field not in template["metadata"]
+    with_keys = gateway_spec.model_copy(update={"api_keys": []})
+    assert _build(with_keys, owner)["spec"]["template"] == template
+
+
+def test_custom_resources_replace_the_defaults(owner: meta.Owner) -> None:
+    spec = gateway.GatewaySpec.model_validate(
+        {"providerPools": [{"name": "p"}], "resources": {"limits": {"cpu": 2, "memory": "1Gi"}}}
+    )
+    container = _container(_build(spec, owner)["spec"]["template"]["spec"], "gateway")
+    assert container["resources"] == {"limits": {"cpu": 2, "memory": "1Gi"}}

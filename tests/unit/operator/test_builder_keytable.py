@@ -1,0 +1,99 @@
+"""The key table holds hashes only; the key Secret holds the plaintext and rotation state."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+
+import yaml
+
+from runestone_gateway import apikeys, config
+from runestone_operator import keyplan, names
+from runestone_operator.builders import keytable, meta
+from runestone_operator.models import gateway
+
+UTC = datetime.UTC
+KEY_A = apikeys.PREFIX + "a" * 43
+KEY_OLD = apikeys.PREFIX + "o" * 43
+KEY_B = apikeys.PREFIX + "b" * 43
+
+
+def test_table_lists_hashes_with_metadata(gateway_spec: gateway.GatewaySpec) -> None:
+    keys = [keyplan.StoredKey("team-a", KEY_A), keyplan.StoredKey("team-b", KEY_B)]
+    table = keytable.key_table(gateway_spec.api_keys, keys, "team/main")
+    first, second = table.keys
+    assert first.id == "team-a"
+    assert first.sha256 == apikeys.digest(KEY_A)
+    assert first.tenant == "team/main"
+    assert first.models == ["gpt-4o-mini"]
+    assert first.limits.requests_per_minute == 600
+    assert first.budget == config.KeyBudget(usd="100", period="monthly")
+    assert first.expires_at == datetime.datetime(2027, 1, 1, tzinfo=UTC)
+    assert second.models == ["*"]
+    assert second.expires_at is None
+
+
+def test_rotated_key_keeps_the_old_hash_until_grace_ends(gateway_spec: gateway.GatewaySpec) -> None:
+    grace_end = datetime.datetime(2026, 6, 1, tzinfo=UTC)
+    keys = [
+        keyplan.StoredKey(
+            "team-b", KEY_B, previous_sha256=apikeys.digest(KEY_OLD), previous_expires_at=grace_end
+        )
+    ]
+    table = keytable.key_table(gateway_spec.api_keys, keys, "team/main")
+    assert [(e.id, e.sha256, e.expires_at) for e in table.keys] == [
+        ("team-b", apikeys.digest(KEY_B), None),
+        ("team-b", apikeys.digest(KEY_OLD), grace_end),
+    ]
+
+
+def test_old_key_never_outlives_the_keys_own_expiry(gateway_spec: gateway.GatewaySpec) -> None:
+    late = datetime.datetime(2030, 1, 1, tzinfo=UTC)
+    keys = [keyplan.StoredKey("team-a", KEY_A, previous_sha256="0" * 64, previous_expires_at=late)]
+    table = keytable.key_table(gateway_spec.api_keys, keys, "t")
+    assert table.keys[1].expires_at == datetime.datetime(2027, 1, 1, tzinfo=UTC)
+
+
+def test_key_table_secret_has_no_plaintext(
+    owner: meta.Owner, gateway_spec: gateway.GatewaySpec
+) -> None:
+    keys = [keyplan.StoredKey("team-a", KEY_A), keyplan.StoredKey("team-b", KEY_B)]
+    secret = keytable.key_table_secret(owner, keytable.key_table(gateway_spec.api_keys, keys, "t"))
+    assert secret["metadata"]["name"] == "main-keytable"
+    text = base64.b64decode(secret["data"]["keys.yaml"]).decode()
+    assert KEY_A not in text
+    assert KEY_B not in text
+    parsed = config.KeyTable.model_validate(yaml.safe_load(text))
+    assert {entry.sha256 for entry in parsed.keys} == {apikeys.digest(KEY_A), apikeys.digest(KEY_B)}
+
+
+def test_key_secret_carries_key_and_rotation_state(owner: meta.Owner) -> None:
+    moment = datetime.datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+    key = keyplan.StoredKey(
+        "team-a",
+        KEY_A,
+        rotation_token="r1",
+        rotated_at=moment,
+        previous_sha256="f" * 64,
+        previous_expires_at=moment + datetime.timedelta(hours=24),
+    )
+    secret = keytable.key_secret(owner, key)
+    metadata = secret["metadata"]
+    assert metadata["name"] == "main-key-team-a"
+    assert metadata["labels"][names.LABEL_API_KEY] == "team-a"
+    assert metadata["labels"][names.LABEL_INSTANCE] == "main"
+    assert metadata["ownerReferences"][0]["uid"] == "uid-1234"
+    assert metadata["annotations"] == {
+        names.PREVIOUS_KEY_EXPIRES_AT: "2026-05-02T12:00:00Z",
+        names.PREVIOUS_KEY_SHA256: "f" * 64,
+        names.ROTATED_AT: "2026-05-01T12:00:00Z",
+        names.ROTATION_TOKEN: "r1",
+    }
+    assert base64.b64decode(secret["data"]["api-key"]).decode() == KEY_A
+    # What the builder writes, the lifecycle reads back unchanged.
+    assert keyplan.stored_from_secret(secret) == key
+
+
+def test_fresh_key_secret_has_no_annotations(owner: meta.Owner) -> None:
+    secret = keytable.key_secret(owner, keyplan.StoredKey("k", KEY_A))
+    assert "annotations" not in secret["metadata"]

@@ -1,0 +1,37 @@
+"""The Service and the URL in status."""
+
+from __future__ import annotations
+
+import pytest
+
+from runestone_operator.builders import meta, service
+from runestone_operator.models import gateway
+
+
+@pytest.mark.parametrize(
+    ("extra", "port", "url"),
+    [
+        ({}, 443, "https://main.team.svc:443"),
+        ({"tls": {"mode": "none"}}, 80, "http://main.team.svc:80"),
+        ({"service": {"port": 8443}}, 8443, "https://main.team.svc:8443"),
+    ],
+)
+def test_port_and_url(owner: meta.Owner, extra: dict[str, object], port: int, url: str) -> None:
+    spec = gateway.GatewaySpec.model_validate({"providerPools": [{"name": "p"}], **extra})
+    assert service.port(spec) == port
+    assert service.url(owner, spec) == url
+    manifest = service.service(owner, spec)
+    api = manifest["spec"]["ports"][0]
+    assert (api["port"], api["targetPort"]) == (port, "api")
+    assert manifest["spec"]["selector"] == {
+        "app.kubernetes.io/name": "runestone-gateway",
+        "app.kubernetes.io/instance": "main",
+        "app.kubernetes.io/component": "gateway",
+    }
+    assert manifest["metadata"]["name"] == "main"
+
+
+def test_metrics_port(owner: meta.Owner) -> None:
+    spec = gateway.GatewaySpec.model_validate({"providerPools": [{"name": "p"}]})
+    ports = {p["name"]: p for p in service.service(owner, spec)["spec"]["ports"]}
+    assert ports["metrics"]["port"] == 8081

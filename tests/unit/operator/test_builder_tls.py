@@ -1,0 +1,52 @@
+"""TLS Secrets and the cert-manager Certificate."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+
+import pytest
+
+from runestone_operator import pki
+from runestone_operator.builders import meta, tls
+from runestone_operator.models import gateway
+
+NOW = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+
+
+def test_serving_secret_carries_the_pair_and_ca(owner: meta.Owner) -> None:
+    ca = pki.issue_ca("ca", NOW, datetime.timedelta(days=10))
+    serving = pki.issue_serving(ca, ["main"], NOW, datetime.timedelta(days=1))
+    secret = tls.tls_secret(owner, serving, ca.cert_pem)
+    assert secret["metadata"]["name"] == "main-tls"
+    assert secret["type"] == "kubernetes.io/tls"
+    decoded = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+    assert decoded == {
+        "tls.crt": serving.cert_pem,
+        "tls.key": serving.key_pem,
+        "ca.crt": ca.cert_pem,
+    }
+    assert tls.ca_secret(owner, ca)["metadata"]["name"] == "main-ca"
+
+
+def test_certificate(owner: meta.Owner) -> None:
+    spec = gateway.Tls.model_validate(
+        {"mode": "certManager", "issuerRef": {"name": "corp", "kind": "ClusterIssuer"}}
+    )
+    manifest = tls.certificate(owner, spec)
+    assert manifest["apiVersion"] == "cert-manager.io/v1"
+    assert manifest["kind"] == "Certificate"
+    body = manifest["spec"]
+    assert body["secretName"] == "main-tls"
+    assert body["dnsNames"] == ["main", "main.team", "main.team.svc", "main.team.svc.cluster.local"]
+    assert body["issuerRef"] == {
+        "name": "corp",
+        "kind": "ClusterIssuer",
+        "group": "cert-manager.io",
+    }
+    assert (body["duration"], body["renewBefore"]) == ("2160h", "720h")
+
+
+def test_certificate_needs_an_issuer(owner: meta.Owner) -> None:
+    with pytest.raises(ValueError, match="issuerRef"):
+        tls.certificate(owner, gateway.Tls(mode="selfSigned"))
