@@ -178,7 +178,9 @@ def mount_script(launch: Launch) -> str:
     still reachable when it is bound.
     """
     steps = ["set -e"]
-    held = {10 + index: path for index, path in enumerate(launch.keep_visible)}
+    if len(launch.keep_visible) > 7:
+        raise ValueError("at most 7 folders can be kept visible (sh has descriptors 3 to 9)")
+    held = {3 + index: path for index, path in enumerate(launch.keep_visible)}
     steps += [f"exec {fd}< {shlex.quote(path)}" for fd, path in held.items()]
     overlays: list[str] = []
     targets = []
