@@ -140,10 +140,12 @@ async def _exchange(
             writer.write(body)
         await writer.drain()
         return await _read_response(reader, method, max_body, where)
-    except (ConnectionResetError, BrokenPipeError, asyncio.IncompleteReadError) as error:
+    except asyncio.IncompleteReadError:
         raise TransportError(
-            KIND_RESET, f"{where} closed the connection before a complete answer ({error})"
+            KIND_RESET, f"{where} closed the connection before a complete answer"
         ) from None
+    except (ConnectionResetError, BrokenPipeError):
+        raise TransportError(KIND_RESET, f"{where} reset the connection") from None
     except asyncio.LimitOverrunError:
         raise TransportError(KIND_MALFORMED, f"{where} sent an oversized header line") from None
     except ssl.SSLError as error:
