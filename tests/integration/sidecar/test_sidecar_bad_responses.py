@@ -4,10 +4,16 @@ never crashes and its own health stays good."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import pytest
 
 from integration.sidecar import podenv, process, recorder, targets
+
+
+def has_reason(reason: str, observation: recorder.Observation) -> bool:
+    return observation.reason == reason
+
 
 CASES = [
     (targets.GARBAGE, "BadResponse", "malformed"),
@@ -32,7 +38,7 @@ def test_bad_answers_are_failures_with_reasons_and_never_crash_the_sidecar(
     for mode, reason, words in CASES:
         mark = pod.count()
         http_target.set_mode(mode)
-        seen = pod.wait_for(lambda o, r=reason: o.reason == r, 60, f"reason {reason}", mark)
+        seen = pod.wait_for(partial(has_reason, reason), 60, f"reason {reason}", mark)
         print(f"{mode}: {seen.reason}: {seen.message}")
         assert seen.gate == "False"
         assert seen.message is not None
