@@ -213,9 +213,12 @@ def mount_script(launch: Launch) -> str:
         if mount.read_only:
             steps.append(f"mount -o remount,bind,ro {shlex.quote(real)}")
     for fd, path in held.items():
+        # Bound back unconditionally: binding a visible folder over itself changes nothing, and
+        # an existence test is fooled by an empty folder a previous start left in an emptyDir.
+        # --no-canonicalize keeps mount from turning /proc/self/fd/N back into the hidden path.
         quoted = shlex.quote(path)
-        rebind = f"mkdir -p {quoted} && mount --bind /proc/self/fd/{fd} {quoted}"
-        steps.append(f"[ -e {quoted} ] || {{ {rebind}; }}")
+        steps.append(f"mkdir -p {quoted}")
+        steps.append(f"mount --no-canonicalize --bind /proc/self/fd/{fd} {quoted}")
         steps.append(f"exec {fd}<&-")
     if launch.read_only_root:
         steps += [f"mount -o remount,bind,ro {base}" for base in ["/", *overlays]]
