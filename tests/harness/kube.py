@@ -147,12 +147,46 @@ def process_kubelet(
             process.kill()
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Iterator[pytest.TestReport]:
+    report: pytest.TestReport = yield
+    if report.when == "call":
+        item.stash[_FAILED] = report.failed
+    return report
+
+
+_FAILED = pytest.StashKey[bool]()
+
+
 @pytest.fixture
-def pod_namespace(kube_api: client.ApiClient, namespace: str, process_kubelet: Path) -> str:
-    """A fresh namespace whose pods the process kubelet runs as real processes."""
+def pod_namespace(
+    kube_api: client.ApiClient,
+    namespace: str,
+    process_kubelet: Path,
+    request: pytest.FixtureRequest,
+) -> Iterator[str]:
+    """A fresh namespace whose pods the process kubelet runs as real processes.
+
+    When the test fails, the kubelet's log and every container log of the namespace are printed.
+    """
     body = {"metadata": {"labels": {"harness.runestone.dev/processes": "true"}}}
     client.CoreV1Api(kube_api).patch_namespace(namespace, body)
-    return namespace
+    yield namespace
+    if request.node.stash.get(_FAILED, False):
+        _print_logs(process_kubelet, namespace)
+
+
+def _print_logs(workdir: Path, namespace: str, lines: int = 40) -> None:
+    def tail(path: Path) -> str:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    print(
+        f"\n===== process kubelet log (last {lines} lines) =====\n{tail(workdir / 'kubelet.log')}"
+    )
+    for log in sorted((workdir / "pods" / namespace).glob("*/*.log")):
+        print(f"\n===== {log.parent.name}/{log.name} (last {lines} lines) =====\n{tail(log)}")
 
 
 def container_log(workdir: Path, namespace: str, pod: str, container: str) -> Path:
