@@ -11,6 +11,7 @@ from types import FrameType
 from kubernetes import config
 
 from harness import cluster, gobuild, versions
+from harness import weaviate as weaviate_harness
 from harness.kubelet import containers, runner
 
 
@@ -41,7 +42,10 @@ def main() -> int:
         runestone=str(Path(sys.executable).with_name("runestone")),
         python=sys.executable,
         weaviate=weaviate,
-        adapters={"runestone": containers.runestone_adapter},
+        adapters={
+            "runestone": containers.runestone_adapter,
+            "weaviate": weaviate_harness.kubelet_adapter(api, Path(args.workdir)),
+        },
     )
     kubelet = runner.ProcessKubelet(api, Path(args.workdir), programs, api.configuration.host)
 

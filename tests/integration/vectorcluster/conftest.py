@@ -1,0 +1,32 @@
+"""Fixtures for VectorCluster tests: claim-backed storage and namespaces whose pods really run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kubernetes import client
+
+from harness import kube, storage
+
+
+@pytest.fixture(scope="session")
+def local_storage(
+    kube_cluster: kube.Cluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
+    """The harness StorageClass with its provisioner running; yields the volumes' root folder."""
+    root = tmp_path_factory.mktemp("volumes")
+    with storage.provisioning(kube_cluster.api, root):
+        yield root
+
+
+@pytest.fixture
+def member_namespace(pod_namespace: str, local_storage: Path) -> str:
+    """A fresh namespace whose pods run as processes and whose claims get volumes."""
+    return pod_namespace
+
+
+@pytest.fixture
+def core(kube_api: client.ApiClient) -> client.CoreV1Api:
+    return client.CoreV1Api(kube_api)
