@@ -234,6 +234,7 @@ def spawn(launch: Launch, log: Path) -> subprocess.Popen[bytes]:
     """Start the container's process in a private mount namespace, in its own process group."""
     log.parent.mkdir(parents=True, exist_ok=True)
     script = mount_script(launch)
+    log.with_suffix(".sh").write_text(script + "\n")
     with open(log, "ab") as output:
         return subprocess.Popen(
             ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", script],
