@@ -6,11 +6,17 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
+import signal
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 
+from kubernetes import client
+
 from harness import cluster
+from harness.kube import eventually
 
 NAME = "kube-apiserver"
 
@@ -28,11 +34,39 @@ def _cluster_lock() -> Iterator[None]:
 
 
 class ApiServerControl:
-    def __init__(self) -> None:
+    def __init__(self, api: client.ApiClient) -> None:
+        self._api = api
         state = cluster.State.load()
         if state is None or NAME not in state.processes:
             raise RuntimeError("the local control plane is not running (no state.json)")
         self.stopped = False
+        self.frozen = False
+        self.relaunched_at = 0.0
+
+    def freeze(self) -> float:
+        """SIGSTOP: the process stays, its connections hang (no refusal, no reset)."""
+        process = self._process()
+        assert process.alive()
+        self.frozen = True
+        os.kill(process.pid, signal.SIGSTOP)
+        return time.monotonic()
+
+    def thaw(self) -> float:
+        process = self._process()
+        os.kill(process.pid, signal.SIGCONT)
+        self.frozen = False
+        return time.monotonic()
+
+    def settle(self, timeout: float = 180) -> None:
+        """After a thaw: wait until the controllers work again, as after a restart."""
+        self.wait_for_controllers(timeout)
+
+    def restore(self) -> None:
+        """Whatever a test did, leave kube-apiserver running."""
+        if self.frozen:
+            self.thaw()
+        if self.stopped or not self._process().alive():
+            self.start()
 
     @staticmethod
     def _process() -> cluster.Process:
@@ -41,11 +75,14 @@ class ApiServerControl:
         return state.processes[NAME]
 
     def stop(self) -> float:
-        """Stop kube-apiserver (SIGTERM, then SIGKILL after a grace); return when it was down."""
+        """Stop kube-apiserver (SIGTERM, SIGKILL after 10 s); return when it is gone."""
         process = self._process()
         self.stopped = True
-        process.stop(grace=30)
-        assert not process.alive()
+        process.stop(grace=10)
+        deadline = time.monotonic() + 30  # after a SIGKILL, the kernel still has to reap it
+        while process.alive():
+            assert time.monotonic() < deadline, "kube-apiserver survived SIGKILL"
+            time.sleep(0.1)
         return time.monotonic()
 
     def start(self, timeout: float = 180) -> float:
@@ -66,10 +103,29 @@ class ApiServerControl:
                     )
                 state.processes[NAME] = cluster.Process(popen.pid, old.command, old.log)
                 state.save()
+                self.relaunched_at = time.monotonic()
         deadline = time.monotonic() + timeout
         while not cluster.is_up():
             if time.monotonic() > deadline:
                 raise RuntimeError(f"kube-apiserver did not come back within {timeout}s")
             time.sleep(0.25)
         self.stopped = False
-        return time.monotonic()
+        back = time.monotonic()
+        self.wait_for_controllers(deadline - time.monotonic())
+        return back
+
+    def wait_for_controllers(self, timeout: float) -> None:
+        """The API server answering is not the control plane working: controllers reconnect
+        with their own backoff. Later tests need a new namespace's default ServiceAccount, so
+        wait until the controller-manager makes one again."""
+        core = client.CoreV1Api(self._api)
+        name = f"sidecar-restart-check-{uuid.uuid4().hex[:6]}"
+        core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+        try:
+            eventually(
+                lambda: core.read_namespaced_service_account("default", name),
+                timeout=max(timeout, 30),
+                what="the controller-manager to serve a new namespace again",
+            )
+        finally:
+            core.delete_namespace(name)

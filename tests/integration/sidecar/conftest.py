@@ -124,9 +124,9 @@ def apiserver_control(kube_cluster: Cluster) -> Iterator[apiserver.ApiServerCont
             "stopping the API server needs the local control plane; this run uses "
             f"KUBECONFIG={kube_cluster.kubeconfig}"
         )
-    control = apiserver.ApiServerControl()
+    control = apiserver.ApiServerControl(kube_cluster.api)
     try:
         yield control
     finally:
-        if control.stopped:
-            control.start()
+        control.restore()
+        control.settle()

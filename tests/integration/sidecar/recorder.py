@@ -3,6 +3,7 @@ the (monotonic) time each change arrived: what tests count transitions and measu
 
 from __future__ import annotations
 
+import copy
 import itertools
 import threading
 import time
@@ -27,7 +28,12 @@ class Observation:
 
 class PodRecorder:
     def __init__(self, api: client.ApiClient, pod: podenv.SidecarPod) -> None:
-        self._core = client.CoreV1Api(api)
+        # Its own client, without urllib3's retries: while the API server is away the loop
+        # below retries by itself, quietly.
+        configuration = copy.copy(api.configuration)
+        configuration.retries = False
+        self._api = client.ApiClient(configuration)
+        self._core = client.CoreV1Api(self._api)
         self._pod = pod
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
@@ -116,3 +122,4 @@ class PodRecorder:
     def close(self) -> None:
         self._stop.set()
         self._thread.join(15)
+        self._api.close()
