@@ -83,16 +83,27 @@ async def unless_disconnected(
     receive: Receive, work: Coroutine[Any, Any, T]
 ) -> tuple[bool, T | None]:
     """Run `work` while listening for the client to disconnect; if it does, cancel the work
-    (which closes any upstream connection the work holds). Returns (completed, result)."""
-    task = asyncio.ensure_future(work)
-    listener = asyncio.ensure_future(_disconnect(receive))
+    (which closes any upstream connection the work holds). Returns (completed, result).
+
+    The work runs in the calling task; only the listener gets a task of its own."""
+    task = asyncio.current_task()
+    assert task is not None
+    gone = False
+
+    async def listen() -> None:
+        nonlocal gone
+        await _disconnect(receive)
+        gone = True
+        task.cancel()
+
+    listener = asyncio.ensure_future(listen())
     try:
-        await asyncio.wait((task, listener), return_when=asyncio.FIRST_COMPLETED)
+        result = await work
+    except asyncio.CancelledError:
+        # Ours only if the listener asked and nobody else cancelled the request too.
+        if gone and task.uncancel() == 0:
+            return False, None
+        raise
     finally:
-        if not task.done():
-            task.cancel()
         listener.cancel()
-        await asyncio.gather(task, listener, return_exceptions=True)
-    if task.cancelled():
-        return False, None
-    return True, task.result()
+    return True, result

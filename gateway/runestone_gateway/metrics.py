@@ -7,6 +7,8 @@ With several worker processes the values live in prometheus_client's multiproces
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -16,6 +18,7 @@ from prometheus_client import (
     multiprocess,
 )
 from prometheus_client import exposition as _exposition
+from prometheus_client.metrics import MetricWrapperBase
 
 CONTENT_TYPE = str(_exposition.CONTENT_TYPE_LATEST)
 
@@ -62,77 +65,115 @@ TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4
 OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1)
 
 
+class Labelled:
+    """A metric whose children are looked up once per label set, then kept: the request path
+    records several samples, and prometheus_client's own lookup validates labels every time.
+    Label values come from the config (never from clients), so the cache stays small."""
+
+    __slots__ = ("_children", "metric")
+
+    def __init__(self, metric: MetricWrapperBase) -> None:
+        self.metric = metric
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def labels(self, *values: str) -> Any:
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = self.metric.labels(*values)
+        return child
+
+
 class Metrics:
     def __init__(self, *, multiprocess_mode: bool = False) -> None:
         self.multiprocess_mode = multiprocess_mode
         self.registry = CollectorRegistry()
         # In multiprocess mode values go to shared files, not to an in-process registry.
         registry = None if multiprocess_mode else self.registry
-        self.request_duration = Histogram(
-            "gen_ai_server_request_duration",
-            "Seconds from receiving a request to sending the last byte of its answer.",
-            [*_REQUEST, "runestone_provider", "error_type"],
-            buckets=DURATION_BUCKETS,
-            registry=registry,
+        self.request_duration = Labelled(
+            Histogram(
+                "gen_ai_server_request_duration",
+                "Seconds from receiving a request to sending the last byte of its answer.",
+                [*_REQUEST, "runestone_provider", "error_type"],
+                buckets=DURATION_BUCKETS,
+                registry=registry,
+            )
         )
-        self.time_to_first_token = Histogram(
-            "gen_ai_server_time_to_first_token",
-            "Seconds from receiving a streamed request to its first chunk.",
-            [*_REQUEST, "runestone_provider"],
-            buckets=TTFT_BUCKETS,
-            registry=registry,
+        self.time_to_first_token = Labelled(
+            Histogram(
+                "gen_ai_server_time_to_first_token",
+                "Seconds from receiving a streamed request to its first chunk.",
+                [*_REQUEST, "runestone_provider"],
+                buckets=TTFT_BUCKETS,
+                registry=registry,
+            )
         )
-        self.token_usage = Histogram(
-            "gen_ai_client_token_usage",
-            "Tokens per request, as the upstream counted them.",
-            [*_REQUEST, "runestone_provider", "gen_ai_token_type"],
-            buckets=TOKEN_BUCKETS,
-            registry=registry,
+        self.token_usage = Labelled(
+            Histogram(
+                "gen_ai_client_token_usage",
+                "Tokens per request, as the upstream counted them.",
+                [*_REQUEST, "runestone_provider", "gen_ai_token_type"],
+                buckets=TOKEN_BUCKETS,
+                registry=registry,
+            )
         )
-        self.overhead = Histogram(
-            "runestone_gateway_overhead_seconds",
-            "Seconds a request spends in the gateway itself, upstream time excluded.",
-            ["gen_ai_operation_name"],
-            buckets=OVERHEAD_BUCKETS,
-            registry=registry,
+        self.overhead = Labelled(
+            Histogram(
+                "runestone_gateway_overhead_seconds",
+                "Seconds a request spends in the gateway itself, upstream time excluded.",
+                ["gen_ai_operation_name"],
+                buckets=OVERHEAD_BUCKETS,
+                registry=registry,
+            )
         )
-        self.responses = Counter(
-            "runestone_gateway_responses",
-            "Answers sent to clients, by HTTP status.",
-            ["gen_ai_operation_name", "status_code"],
-            registry=registry,
+        self.responses = Labelled(
+            Counter(
+                "runestone_gateway_responses",
+                "Answers sent to clients, by HTTP status.",
+                ["gen_ai_operation_name", "status_code"],
+                registry=registry,
+            )
         )
-        self.attempts = Counter(
-            "runestone_upstream_attempts",
-            "Calls to upstream providers, by outcome (success or the kind of failure).",
-            [*_TARGET, "outcome"],
-            registry=registry,
+        self.attempts = Labelled(
+            Counter(
+                "runestone_upstream_attempts",
+                "Calls to upstream providers, by outcome (success or the kind of failure).",
+                [*_TARGET, "outcome"],
+                registry=registry,
+            )
         )
-        self.cost = Counter(
-            "runestone_cost_usd",
-            "US dollars spent, from upstream token counts and configured prices.",
-            list(_TARGET),
-            registry=registry,
+        self.cost = Labelled(
+            Counter(
+                "runestone_cost_usd",
+                "US dollars spent, from upstream token counts and configured prices.",
+                list(_TARGET),
+                registry=registry,
+            )
         )
-        self.circuit_state = Gauge(
-            "runestone_circuit_state",
-            "Circuit breaker state per provider and model: 0 closed, 1 half-open, 2 open.",
-            list(_TARGET),
-            registry=registry,
-            multiprocess_mode="livemax",
+        self.circuit_state = Labelled(
+            Gauge(
+                "runestone_circuit_state",
+                "Circuit breaker state per provider and model: 0 closed, 1 half-open, 2 open.",
+                list(_TARGET),
+                registry=registry,
+                multiprocess_mode="livemax",
+            )
         )
-        self.provider_healthy = Gauge(
-            "runestone_provider_healthy",
-            "1 when the last active health check of the provider passed, else 0.",
-            ["runestone_pool", "runestone_provider"],
-            registry=registry,
-            multiprocess_mode="livemin",
+        self.provider_healthy = Labelled(
+            Gauge(
+                "runestone_provider_healthy",
+                "1 when the last active health check of the provider passed, else 0.",
+                ["runestone_pool", "runestone_provider"],
+                registry=registry,
+                multiprocess_mode="livemin",
+            )
         )
-        self.config_reloads = Counter(
-            "runestone_config_reloads",
-            "Config reloads by result: success, or failure (the old config kept serving).",
-            ["result"],
-            registry=registry,
+        self.config_reloads = Labelled(
+            Counter(
+                "runestone_config_reloads",
+                "Config reloads by result: success, or failure (the old config kept serving).",
+                ["result"],
+                registry=registry,
+            )
         )
         self.config_generation = Gauge(
             "runestone_config_generation",

@@ -28,6 +28,8 @@ def session(*, headers: dict[str, str]) -> aiohttp.ClientSession:
         headers={"user-agent": "runestone-gateway", **headers},
         raise_for_status=False,
         auto_decompress=True,
+        # Clients share the session: an upstream cookie must never follow one client to another.
+        cookie_jar=aiohttp.DummyCookieJar(),
     )
 
 

@@ -48,13 +48,13 @@ class _ThreadServer(uvicorn.Server):
 
 @contextlib.contextmanager
 def serve(app: Starlette) -> Iterator[int]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port: int = sock.getsockname()[1]
     server = _ThreadServer(
         uvicorn.Config(
-            app, loop="asyncio", lifespan="off", log_level="warning", timeout_graceful_shutdown=1
+            app, loop="uvloop", lifespan="off", log_level="warning", timeout_graceful_shutdown=1
         )
     )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
