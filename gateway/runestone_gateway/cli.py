@@ -46,6 +46,8 @@ def main(argv: Sequence[str]) -> int:
     except loader.ConfigError as error:
         print(f"runestone gateway: {error}", file=sys.stderr)
         return 2
+    if loaded.config.server.tls is not None:
+        log.warning("server.tls is set, but this gateway serves plain HTTP: TLS is not built yet")
     fallback: frozenset[str] = frozenset()
     if loaded.config.auth.key_table_file is None:
         key = apikeys.generate()

@@ -24,6 +24,7 @@ from runestone_gateway import server, service
 log = logging.getLogger("runestone.gateway")
 
 SUPERVISE_INTERVAL = 0.2
+RESTART_DELAY = 1.0  # at most one restart per second and slot, so a crash loop cannot spin
 
 
 def run(
@@ -55,18 +56,24 @@ def run(
                 os.kill(process.pid, signal.SIGTERM)
 
     processes: list[BaseProcess] = []
+    started_at: list[float] = []
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         processes.extend(start() for _ in range(count))
+        started_at.extend(time.monotonic() for _ in range(count))
         while not signals:
             time.sleep(SUPERVISE_INTERVAL)
             for index, process in enumerate(processes):
-                if not process.is_alive() and not signals:
-                    log.error(
-                        "worker %s exited with %s; starting another", process.pid, process.exitcode
-                    )
-                    _forget(process)
-                    processes[index] = start()
+                if process.is_alive() or signals:
+                    continue
+                if time.monotonic() - started_at[index] < RESTART_DELAY:
+                    continue
+                log.error(
+                    "worker %s exited with %s; starting another", process.pid, process.exitcode
+                )
+                _forget(process)
+                processes[index] = start()
+                started_at[index] = time.monotonic()
         deadline = time.monotonic() + listen.graceful_shutdown_seconds + 10
         for process in processes:
             process.join(max(deadline - time.monotonic(), 0.1))

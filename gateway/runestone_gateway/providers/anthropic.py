@@ -9,7 +9,7 @@ import aiohttp
 import orjson
 
 from runestone_gateway import config, sse
-from runestone_gateway.providers import anthropic_wire, base, http
+from runestone_gateway.providers import anthropic_stream, anthropic_wire, base, http
 
 API_VERSION = "2023-06-01"
 
@@ -69,7 +69,7 @@ class AnthropicProvider(base.Provider):
     async def _translate(
         self, call: base.Call, response: aiohttp.ClientResponse, meter: base.UsageMeter
     ) -> AsyncGenerator[bytes, None]:
-        translator = anthropic_wire.StreamTranslator(call.kind, int(time.time()))
+        translator = anthropic_stream.StreamTranslator(call.kind, int(time.time()))
         splitter = sse.EventSplitter()
         try:
             async for chunk in response.content.iter_any():

@@ -3,8 +3,10 @@ reports the requests all of them served."""
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Callable
+from pathlib import Path
 
 import openai
 
@@ -38,3 +40,33 @@ def test_workers_share_ports_and_metrics(
     )
     gateway.process.send_signal(signal.SIGTERM)
     assert gateway.process.wait(60) == 0
+
+
+def worker_pids(gateway: gateway_process.GatewayProcess) -> list[int]:
+    pid = gateway.process.pid
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [
+        int(child)
+        for child in children
+        if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()
+    ]
+
+
+def test_a_dead_worker_is_replaced(
+    openai_upstream: running.Upstream, start_gateway: Starter
+) -> None:
+    gateway = start_gateway(
+        {"providerPools": [pool("p", [provider("up", openai_upstream, models=[model("m")])])]},
+        args=("--workers", "2"),
+    )
+    eventually(lambda: len(worker_pids(gateway)) == 2, what="two workers")
+    victim = worker_pids(gateway)[0]
+    os.kill(victim, signal.SIGKILL)
+    eventually(
+        lambda: len(pids := worker_pids(gateway)) == 2 and victim not in pids,
+        what="the killed worker to be replaced",
+    )
+    eventually(lambda: gateway.metric("runestone_gateway_workers") == 2, what="two live workers")
+    for _ in range(5):
+        with gateway.client() as client:
+            client.chat.completions.create(model="m", messages=ASK)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from runestone_gateway import errors
-from runestone_gateway.providers import anthropic_wire, base
+from runestone_gateway.providers import anthropic_stream, anthropic_wire, base
 
 
 def chat(body: dict[str, Any]) -> dict[str, Any]:
@@ -280,7 +280,7 @@ def stream_events(arguments: str) -> list[tuple[str, dict[str, Any]]]:
 
 def test_stream_translation_of_text_and_a_tool_call() -> None:
     arguments = json.dumps({"city": "Oslo", "days": [1, 2]})
-    translator = anthropic_wire.StreamTranslator("chat", created=1)
+    translator = anthropic_stream.StreamTranslator("chat", created=1)
     chunks = [
         chunk for name, data in stream_events(arguments) for chunk in translator.feed(name, data)
     ]
@@ -311,7 +311,7 @@ def test_stream_translation_of_text_and_a_tool_call() -> None:
 
 
 def test_stream_translation_for_completions_drops_tool_calls() -> None:
-    translator = anthropic_wire.StreamTranslator("completion", created=1)
+    translator = anthropic_stream.StreamTranslator("completion", created=1)
     chunks = [c for name, data in stream_events('{"a": 1}') for c in translator.feed(name, data)]
     assert all(chunk["object"] == "text_completion" for chunk in chunks)
     assert "".join(chunk["choices"][0]["text"] for chunk in chunks) == "Hi"
@@ -319,7 +319,7 @@ def test_stream_translation_for_completions_drops_tool_calls() -> None:
 
 
 def test_error_event_fails_the_stream() -> None:
-    translator = anthropic_wire.StreamTranslator("chat", created=1)
+    translator = anthropic_stream.StreamTranslator("chat", created=1)
     with pytest.raises(base.UpstreamError) as raised:
         translator.feed(
             "error", {"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}
