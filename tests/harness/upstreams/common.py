@@ -23,6 +23,7 @@ async def record(request: Request, record: control.Record) -> Any:
             path=request.url.path,
             headers={key.lower(): value for key, value in request.headers.items()},
             body=body,
+            client_port=request.client.port if request.client else 0,
         )
     )
     return body

@@ -70,6 +70,8 @@ class Received:
     path: str
     headers: dict[str, str]
     body: Any
+    client_port: int = 0
+    """The sending side's port: requests on one pooled connection share it."""
 
 
 @dataclass

@@ -261,3 +261,12 @@ def test_upstreams_receive_upstream_names_and_provider_keys(setup: Setup) -> Non
     # The client's own key never travels upstream.
     for received in (to_openai, to_anthropic):
         assert setup.gateway.api_key not in str(received.headers)
+
+
+def test_upstream_connections_are_pooled(setup: Setup) -> None:
+    client = setup.gateway.client()
+    for _ in range(5):
+        client.chat.completions.create(model="gpt-test", messages=MESSAGES)
+        list(client.chat.completions.create(model="gpt-test", messages=MESSAGES, stream=True))
+    ports = {received.client_port for received in setup.openai_upstream.record.posts()[-10:]}
+    assert len(ports) == 1, "one kept-alive upstream connection served every request"
