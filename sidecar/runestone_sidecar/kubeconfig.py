@@ -8,9 +8,9 @@ plugins are refused with a clear message. A token is never part of an error mess
 from __future__ import annotations
 
 import base64
+import json
 import os
 import ssl
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,11 +72,9 @@ def in_cluster(host: str, port: str, secrets: Path) -> ApiAccess:
 
 
 def from_kubeconfig(path: Path) -> ApiAccess:
-    import yaml  # only kubeconfig users pay for the YAML parser; in-cluster pods never load it
-
     try:
-        raw = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as error:
+        raw = _parse(path.read_text())
+    except (OSError, ValueError) as error:
         raise ConfigError(f"cannot read kubeconfig {path}: {error}") from None
     if not isinstance(raw, Mapping):
         raise ConfigError(f"kubeconfig {path} is not a mapping")
@@ -104,6 +102,19 @@ def from_kubeconfig(path: Path) -> ApiAccess:
         token_file=_resolve(base_dir, token_file) if token_file else None,
         source=f"kubeconfig {path}",
     )
+
+
+def _parse(text: str) -> Any:
+    """JSON kubeconfigs parse without the YAML parser, which costs a megabyte of memory; in-cluster
+    pods need neither."""
+    if text.lstrip().startswith("{"):
+        return json.loads(text)
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ValueError(str(error)) from None
 
 
 def _named(raw: Mapping[str, Any], section: str, name: Any, key: str) -> Mapping[str, Any]:
@@ -149,6 +160,8 @@ def _ssl_context(
     cert_data, key_data = user.get("client-certificate-data"), user.get("client-key-data")
     if cert_data and key_data:
         # ssl can load a client key pair only from files: stage them in a private directory.
+        import tempfile
+
         with tempfile.TemporaryDirectory(prefix="runestone-sidecar-") as staging:
             cert, key = Path(staging) / "client.crt", Path(staging) / "client.key"
             cert.write_bytes(base64.b64decode(cert_data))

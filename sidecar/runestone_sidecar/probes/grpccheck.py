@@ -9,12 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from runestone_sidecar import conditions
+from runestone_sidecar import conditions, healthwire
 from runestone_sidecar.probes import base
-
-_SERVING = health_pb2.HealthCheckResponse.SERVING
 
 
 @dataclass(frozen=True)
@@ -30,17 +27,19 @@ class GrpcProbe:
 
     async def check(self) -> base.ProbeResult:
         async with grpc.aio.insecure_channel(self.target) as channel:
-            stub = health_pb2_grpc.HealthStub(channel)
+            check = channel.unary_unary(
+                healthwire.CHECK,
+                request_serializer=healthwire.encode_request,
+                response_deserializer=healthwire.decode_response,
+            )
             try:
-                response = await stub.Check(
-                    health_pb2.HealthCheckRequest(service=self.service), timeout=self.timeout
-                )
+                status = await check(self.service, timeout=self.timeout)
             except grpc.aio.AioRpcError as error:
                 return _from_rpc_error(self.describe, error)
-        status = health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
-        if response.status == _SERVING:
+        if status == healthwire.SERVING:
             return base.success(f"{self.describe} answered SERVING")
-        return base.failure(conditions.NOT_SERVING, f"{self.describe} answered {status}")
+        name = healthwire.status_name(status)
+        return base.failure(conditions.NOT_SERVING, f"{self.describe} answered {name}")
 
 
 def _from_rpc_error(what: str, error: grpc.aio.AioRpcError) -> base.ProbeResult:

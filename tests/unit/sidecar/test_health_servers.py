@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import grpc
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from runestone_sidecar import health_grpc, health_http, httpclient, metrics
+from runestone_sidecar import health_grpc, health_http, healthwire, httpclient, metrics
 
 
 async def test_healthz_and_metrics() -> None:
@@ -34,12 +35,32 @@ async def test_healthz_and_metrics() -> None:
         server.close()
 
 
-async def test_grpc_health_serves_until_stopped() -> None:
+async def test_grpc_health_answers_grpcio_health_clients() -> None:
     server = health_grpc.HealthGrpc()
     port = await server.start("127.0.0.1", 0)
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        for service in ("", "runestone.sidecar"):
-            response = await stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
-            assert response.status == health_pb2.HealthCheckResponse.SERVING
-    await server.stop(grace=0.1)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            for service in ("", "runestone.sidecar"):
+                request = health_pb2.HealthCheckRequest(service=service)
+                response = await stub.Check(request, timeout=5)
+                assert response.status == health_pb2.HealthCheckResponse.SERVING
+            with pytest.raises(grpc.aio.AioRpcError) as unknown:
+                await stub.Check(health_pb2.HealthCheckRequest(service="nope"), timeout=5)
+            assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
+
+            watch = stub.Watch(health_pb2.HealthCheckRequest(service=""), timeout=10)
+            first = await watch.read()
+            assert first.status == health_pb2.HealthCheckResponse.SERVING
+            await server.set_all(healthwire.NOT_SERVING)
+            second = await watch.read()
+            assert second.status == health_pb2.HealthCheckResponse.NOT_SERVING
+            watch.cancel()
+
+            unknown_watch = stub.Watch(health_pb2.HealthCheckRequest(service="nope"), timeout=10)
+            assert (await unknown_watch.read()).status == (
+                health_pb2.HealthCheckResponse.SERVICE_UNKNOWN
+            )
+            unknown_watch.cancel()
+    finally:
+        await server.stop(grace=0.1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import json
 import ssl
 from collections.abc import Mapping
 from pathlib import Path
@@ -107,3 +108,21 @@ def test_in_cluster(tmp_path: Path) -> None:
     access = kubeconfig.in_cluster("fd00::1", "443", tmp_path)
     assert access.server == "https://[fd00::1]:443"
     assert access.bearer_token() == "projected"
+
+
+def test_json_kubeconfig_and_bad_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "k.json"
+    path.write_text(
+        json.dumps(
+            {
+                "clusters": [{"name": "c", "cluster": {"server": "https://h:1"}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "x",
+            }
+        )
+    )
+    assert kubeconfig.from_kubeconfig(path).server == "https://h:1"
+    path.write_text("clusters: [unclosed")
+    with pytest.raises(kubeconfig.ConfigError, match="cannot read"):
+        kubeconfig.from_kubeconfig(path)
