@@ -1,0 +1,88 @@
+"""One real weaviate-server node on loopback (built from its pinned Go module), with API-key
+authentication, for the weaviate probe to judge."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from harness import gobuild
+from integration.sidecar import process
+
+API_KEY = "weaviate-admin-key-for-tests"
+
+
+class WeaviateNode:
+    def __init__(self, workdir: Path, hostname: str) -> None:
+        binary = gobuild.ensure(["weaviate"])["weaviate-server"]
+        self.hostname = hostname
+        self.port = process.free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.key_file = workdir / "weaviate-api-key"
+        self.key_file.write_text(API_KEY)
+        self.key_file.chmod(0o600)
+        gossip, data, raft, raft_rpc, grpc_port = (process.free_port() for _ in range(5))
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(workdir),
+            "PERSISTENCE_DATA_PATH": str(workdir / "weaviate-data"),
+            "AUTHENTICATION_APIKEY_ENABLED": "true",
+            "AUTHENTICATION_APIKEY_ALLOWED_KEYS": API_KEY,
+            "AUTHENTICATION_APIKEY_USERS": "admin",
+            "AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED": "false",
+            "AUTHORIZATION_ADMINLIST_ENABLED": "true",
+            "AUTHORIZATION_ADMINLIST_USERS": "admin",
+            "CLUSTER_HOSTNAME": hostname,
+            "CLUSTER_ADVERTISE_ADDR": "127.0.0.1",
+            "CLUSTER_GOSSIP_BIND_PORT": str(gossip),
+            "CLUSTER_DATA_BIND_PORT": str(data),
+            "RAFT_PORT": str(raft),
+            "RAFT_INTERNAL_RPC_PORT": str(raft_rpc),
+            "RAFT_BOOTSTRAP_EXPECT": "1",
+            "RAFT_JOIN": hostname,
+            "GRPC_PORT": str(grpc_port),
+            "DEFAULT_VECTORIZER_MODULE": "none",
+            "DISABLE_TELEMETRY": "true",
+            "LOG_LEVEL": "warning",
+        }
+        self.log_path = workdir / "weaviate.log"
+        with open(self.log_path, "wb") as log:
+            self.popen = subprocess.Popen(
+                [str(binary), "--host", "127.0.0.1", "--port", str(self.port), "--scheme", "http"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        request = urllib.request.Request(  # noqa: S310 -- a loopback http URL built here
+            self.url + path,
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+                raw = response.read()
+                return int(response.status), json.loads(raw) if raw else None
+        except urllib.error.HTTPError as error:
+            return int(error.code), error.read().decode(errors="replace")
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(60)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(10)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-5000:]
