@@ -78,7 +78,7 @@ async def run(config: settings.Settings) -> None:
         workers=config.workers,
         backoff=workqueue.Backoff(config.retry_base_seconds, config.retry_max_seconds),
     )
-    registry = handlers.build_registry(queue.add, heartbeat, config)
+    registry = handlers.build_registry(queue.add, queue.pending, heartbeat, config)
     operator = asyncio.create_task(
         kopf.operator(
             registry=registry,

@@ -40,7 +40,10 @@ def kopf_settings() -> kopf.OperatorSettings:
 
 
 def build_registry(
-    enqueue: Callable[[Key], None], heartbeat: health.Heartbeat, config: settings.Settings
+    enqueue: Callable[[Key], None],
+    pending: Callable[[], int],
+    heartbeat: health.Heartbeat,
+    config: settings.Settings,
 ) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
 
@@ -88,7 +91,8 @@ def build_registry(
     @kopf.on.probe(id="activity", registry=registry)
     async def activity(**_: Any) -> dict[str, float | int]:
         try:
-            return heartbeat.check(config.liveness_max_age).to_document()
+            report = heartbeat.check(config.liveness_max_age).to_document()
+            return {**report, "pending": pending()}
         except health.Stale as stale:
             logging.getLogger(__name__).error("liveness: %s", stale)
             raise kopf.PermanentError(str(stale)) from None

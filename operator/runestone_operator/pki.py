@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+MAX_COMMON_NAME = 64
 CA_VALIDITY_FACTOR = 10
 """A CA lives ten serving-certificate lifetimes."""
 
@@ -63,9 +64,14 @@ def _cert_pem(cert: x509.Certificate) -> str:
     return cert.public_bytes(serialization.Encoding.PEM).decode()
 
 
+def _name(common_name: str) -> x509.Name:
+    # X.509 caps a common name at 64 characters; names only label, SANs are what clients check.
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name[:MAX_COMMON_NAME])])
+
+
 def issue_ca(common_name: str, now: datetime.datetime, validity: datetime.timedelta) -> KeyPair:
     key = _new_key()
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    subject = _name(common_name)
     cert = (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -106,7 +112,7 @@ def issue_serving(
     not_after = min(now + validity, ca_cert.not_valid_after_utc)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, dns_names[0])]))
+        .subject_name(_name(dns_names[0]))
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())

@@ -67,3 +67,11 @@ def test_serving_certificate_never_outlives_its_ca() -> None:
 
 def test_repr_hides_the_private_key(ca: pki.KeyPair) -> None:
     assert "PRIVATE" not in repr(ca)
+
+
+def test_long_names_fit_in_a_certificate() -> None:
+    # A regression: a CA named after a long namespace and gateway exceeded X.509's 64 characters.
+    long_ca = pki.issue_ca("runestone " + "n" * 63 + "/" + "g" * 63 + " CA", NOW, LIFE.ca_duration)
+    dns = ["g" * 63, "g" * 63 + "." + "n" * 63 + ".svc"]
+    serving = pki.issue_serving(long_ca, dns, NOW, LIFE.duration)
+    assert pki.inspect(serving.cert_pem).dns_names == frozenset(dns)
