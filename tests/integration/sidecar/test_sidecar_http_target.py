@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from harness.kube import eventually
 from integration.sidecar import podenv, process, recorder, targets
 
 PERIOD = 1.0
@@ -47,7 +48,11 @@ def test_healthy_turns_true_then_failing_turns_false_with_a_reason(
     assert "no upstream provider is healthy" in down.message  # the target's own explanation
     assert down.transition != ready.transition
 
-    # The metrics saw it too.
+    # The metrics saw it too (the gauge moves once the patch's answer is back, just after the
+    # watch may have seen the change).
     assert sidecar.metric("runestone_sidecar_probe_results_total", result="failure") >= 2
-    assert sidecar.metric("runestone_sidecar_condition_status") == 0
+    eventually(
+        lambda: sidecar.metric("runestone_sidecar_condition_status") == 0,
+        what="the condition gauge to read 0",
+    )
     assert sidecar.alive()

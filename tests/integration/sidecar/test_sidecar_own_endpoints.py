@@ -9,6 +9,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
+from harness.kube import eventually
 from integration.sidecar import podenv, process, recorder, targets
 
 
@@ -33,6 +34,8 @@ def test_grpc_health_healthz_and_metrics(
         gated_pod, "--target", "http", "--url", http_target.url, "--period", "0.5"
     )
     pod.wait_for(lambda o: o.gate == "True", 60, "True")
+    # The gauge moves once the patch's answer is back, just after the watch may see the change.
+    eventually(lambda: sidecar.metric("runestone_sidecar_condition_status") == 1, what="gauge at 1")
     assert grpc_status(sidecar.grpc_port) == "SERVING"
     assert sidecar.get("/healthz") == (200, "ok\n")
 
