@@ -10,34 +10,13 @@ from pathlib import Path
 import pytest
 import yaml
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
-from harness.kube import Cluster, eventually
-from integration.operator import operator_process
+from harness.kube import Cluster
+from integration.operator import objects, operator_process
 
 REPO = Path(__file__).resolve().parents[3]
 RESYNC_SECONDS = 3.0
 """Short, so drift is corrected quickly; production runs with 30 s."""
-
-
-def install_crd(extensions: client.ApiextensionsV1Api, document: dict[str, object]) -> str:
-    """Create or replace one CRD and wait until it is established; return its name."""
-    name = str(document["metadata"]["name"])  # type: ignore[index]
-    try:
-        extensions.create_custom_resource_definition(document)
-    except ApiException as error:
-        if error.status != 409:
-            raise
-        current = extensions.read_custom_resource_definition(name)
-        document["metadata"]["resourceVersion"] = current.metadata.resource_version  # type: ignore[index]
-        extensions.replace_custom_resource_definition(name, document)
-
-    def established() -> bool:
-        conditions = extensions.read_custom_resource_definition(name).status.conditions or []
-        return any(c.type == "Established" and c.status == "True" for c in conditions)
-
-    eventually(established, what=f"CRD {name} to be established")
-    return name
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +24,7 @@ def runestone_crds(kube_cluster: Cluster) -> list[str]:
     """The generated CRDs from crds/, installed as `kubectl apply` would."""
     extensions = client.ApiextensionsV1Api(kube_cluster.api)
     return [
-        install_crd(extensions, yaml.safe_load(path.read_text()))
+        objects.install_crd(extensions, yaml.safe_load(path.read_text()))
         for path in sorted((REPO / "crds").glob("*.yaml"))
     ]
 

@@ -177,3 +177,23 @@ def wait_ready(
         timeout=120,
         what=f"Gateway {gateway_name} to be Ready",
     )
+
+
+def install_crd(extensions: client.ApiextensionsV1Api, document: dict[str, Any]) -> str:
+    """Create or replace one CRD and wait until it is established; return its name."""
+    name = str(document["metadata"]["name"])
+    try:
+        extensions.create_custom_resource_definition(document)
+    except ApiException as error:
+        if error.status != 409:
+            raise
+        current = extensions.read_custom_resource_definition(name)
+        document["metadata"]["resourceVersion"] = current.metadata.resource_version
+        extensions.replace_custom_resource_definition(name, document)
+
+    def established() -> bool:
+        conditions = extensions.read_custom_resource_definition(name).status.conditions or []
+        return any(c.type == "Established" and c.status == "True" for c in conditions)
+
+    eventually(established, what=f"CRD {name} to be established")
+    return name

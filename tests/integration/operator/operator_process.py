@@ -104,6 +104,7 @@ class OperatorProcess:
         self.port = free_port()
         self._process: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self.extra_args: list[str] = []
 
     @property
     def liveness_url(self) -> str:
@@ -118,6 +119,7 @@ class OperatorProcess:
             str(self.resync_seconds),
             "--liveness",
             self.liveness_url,
+            *self.extra_args,
         ]
 
     def start(self) -> None:

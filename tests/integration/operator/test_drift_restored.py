@@ -24,15 +24,13 @@ def test_deleted_and_edited_children_are_restored(
     config_map = core.read_namespaced_config_map("drift-config", namespace)
 
     core.delete_namespaced_service("drift", namespace)
-    restored = eventually(
-        lambda: (
-            (s := core.read_namespaced_service("drift", namespace)).metadata.uid
-            != service.metadata.uid
-            and s
-        ),
-        timeout=60,
-        what="the deleted Service to be recreated",
-    )
+
+    def recreated() -> client.V1Service:
+        current = core.read_namespaced_service("drift", namespace)
+        assert current.metadata.uid != service.metadata.uid
+        return current
+
+    restored = eventually(recreated, timeout=60, what="the deleted Service to be recreated")
     assert restored.spec.ports[0].port == 443
 
     apps.patch_namespaced_deployment(
