@@ -3,6 +3,7 @@ failing turns it False with a reason and a message that says what failed."""
 
 from __future__ import annotations
 
+import datetime
 import time
 from collections.abc import Callable
 
@@ -47,6 +48,21 @@ def test_healthy_turns_true_then_failing_turns_false_with_a_reason(
     assert "answered 503" in down.message
     assert "no upstream provider is healthy" in down.message  # the target's own explanation
     assert down.transition != ready.transition
+
+    # A different failure while False: the reason and message follow it, lastTransitionTime
+    # stays. (Timestamps have whole seconds; let the clock pass the transition's second first,
+    # so that an unchanged timestamp means something.)
+    transition = datetime.datetime.fromisoformat(str(down.transition))
+    eventually(
+        lambda: datetime.datetime.now(datetime.UTC) >= transition + datetime.timedelta(seconds=2),
+        what="the clock to move past the transition",
+    )
+    mark = pod.count()
+    http_target.set_mode(targets.GARBAGE)
+    garbage = pod.wait_for(lambda o: o.reason == "BadResponse", 60, "reason BadResponse", mark)
+    assert garbage.gate == "False"
+    assert garbage.transition == down.transition
+    assert pod.gate_transitions(mark) == 0
 
     # The metrics saw it too (the gauge moves once the patch's answer is back, just after the
     # watch may have seen the change).
