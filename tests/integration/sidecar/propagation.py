@@ -64,12 +64,19 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def summary(flips: list[Flip]) -> str:
-    lines = [f"{len(flips)} flips"]
-    for label, values in (
+    up = [f for f in flips if f.to_ready]
+    down = [f for f in flips if not f.to_ready]
+    lines = [f"{len(flips)} flips ({len(up)} to ready, {len(down)} to not ready)"]
+    rows = [
         ("target change -> condition change", [f.to_condition for f in flips]),
+        ("  of which to ready", [f.to_condition for f in up]),
+        ("  of which to not ready", [f.to_condition for f in down]),
         ("target change -> pod Ready change", [f.to_pod_ready for f in flips]),
         ("condition change -> pod Ready change", [f.ready_at - f.condition_at for f in flips]),
-    ):
+    ]
+    for label, values in rows:
+        if not values:
+            continue
         lines.append(
             f"  {label:<38} p50 {percentile(values, 50):.3f}s  p99 {percentile(values, 99):.3f}s"
             f"  min {min(values):.3f}s  max {max(values):.3f}s"
