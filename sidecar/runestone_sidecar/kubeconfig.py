@@ -12,7 +12,7 @@ import json
 import os
 import ssl
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ class ApiAccess:
     server: str  # https://host:port, no trailing slash
     ssl_context: ssl.SSLContext | None
     tls_server_name: str | None = None
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)  # never in a log line or a traceback
     token_file: Path | None = None
     source: str = ""  # where this came from, for logs
 

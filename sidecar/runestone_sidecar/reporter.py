@@ -81,16 +81,23 @@ class Reporter:
             try:
                 await self.sync_once()
             except kubeapi.ApiError as error:
-                self._failures += 1
-                delay = self._retry.delay(self._failures)
-                log.warning(
-                    "cannot report %s (attempt %d, retrying in %.1fs): %s",
-                    self._type,
-                    self._failures,
-                    delay,
-                    error.message,
-                )
-                await asyncio.sleep(delay)
+                await self._back_off(error.message)
+            except Exception as error:  # a surprise in the pod's JSON must not end the sidecar
+                log.exception("unexpected error while reporting %s", self._type)
+                self._metrics.patch_errors.inc(self._type, kubeapi.OTHER)
+                await self._back_off(f"{type(error).__name__}: {error}")
+
+    async def _back_off(self, reason: str) -> None:
+        self._failures += 1
+        delay = self._retry.delay(self._failures)
+        log.warning(
+            "cannot report %s (attempt %d, retrying in %.1fs): %s",
+            self._type,
+            self._failures,
+            delay,
+            reason,
+        )
+        await asyncio.sleep(delay)
 
     async def finish(self, final: conditions.Desired, deadline: float) -> bool:
         """Write `final` before the process exits, retrying until `deadline` (monotonic)."""

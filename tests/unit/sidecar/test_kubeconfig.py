@@ -57,7 +57,7 @@ def test_inline_token(tmp_path: Path) -> None:
     access = kubeconfig.from_kubeconfig(write(tmp_path, {"token": "s3cret"}))
     assert access.server == "https://127.0.0.1:6443"
     assert access.bearer_token() == "s3cret"
-    assert "s3cret" not in repr(access.source)
+    assert "s3cret" not in repr(access)
 
 
 def test_token_file_is_reread_so_rotation_is_picked_up(tmp_path: Path) -> None:

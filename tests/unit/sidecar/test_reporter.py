@@ -164,3 +164,22 @@ async def test_finish_gives_up_at_the_deadline() -> None:
     r, _ = make(api)
     final = conditions.Desired(False, conditions.TERMINATING, "stopping")
     assert not await r.finish(final, time.monotonic() + 0.2)
+
+
+async def test_a_surprise_while_reporting_is_retried_not_fatal() -> None:
+    api = FakePodStatus()
+    api.pod["status"] = "not an object"  # what no API server sends; the reporter must survive
+    r, m = make(api)
+    task = asyncio.create_task(r.run())
+    for _ in range(500):
+        if m.patch_errors.value(GATE, kubeapi.OTHER) >= 2:
+            break
+        await asyncio.sleep(0.01)
+    assert not task.done()
+    api.pod["status"] = {"conditions": []}
+    for _ in range(500):
+        if r.in_sync:
+            break
+        await asyncio.sleep(0.01)
+    task.cancel()
+    assert api.condition()["status"] == "False"
