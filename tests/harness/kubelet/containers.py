@@ -125,7 +125,10 @@ def environment(
         env.update({(source.prefix or "") + k: v for k, v in data.items()})
     for variable in container.env or []:
         env[variable.name] = _env_value(core, pod, variable, ip)
-    return {name: POD_LOCAL.sub(ip, value) for name, value in env.items()}
+    mapped = {name: POD_LOCAL.sub(ip, value) for name, value in env.items()}
+    # The API server is not pod-local: in-cluster clients must reach it where it listens.
+    mapped["KUBERNETES_SERVICE_HOST"] = host
+    return mapped
 
 
 def _env_value(core: client.CoreV1Api, pod: Any, variable: Any, ip: str) -> str:
