@@ -1,5 +1,5 @@
-"""VectorCluster: a distributed Weaviate cluster. Only its spec, status and CRD live here so far;
-its reconciliation is a later piece of work."""
+"""VectorCluster: a distributed Weaviate cluster (reconciled by
+`runestone_operator.reconcile.vectorcluster`; its pod contract is in docs/vectorcluster.md)."""
 
 from __future__ import annotations
 
@@ -61,6 +61,10 @@ class Backup(common.Model):
                 "self.backend == 's3' || !has(self.s3)",
                 "backup.s3 applies only when backup.backend is s3",
             ),
+            common.cel(
+                "self.backend == 'filesystem' || !has(self.volumeClaimName)",
+                "backup.volumeClaimName applies only when backup.backend is filesystem",
+            ),
         )
     )
 
@@ -72,6 +76,10 @@ class Backup(common.Model):
     """A cron schedule, e.g. "0 3 * * *"."""
     backend: Literal["filesystem", "s3"] = "filesystem"
     s3: S3Backup | None = None
+    volume_claim_name: common.ObjectName | None = None
+    """filesystem backend: an existing ReadWriteMany claim that every member mounts for its
+    backups (share it to restore into another cluster). Unset, the operator creates
+    `<name>-backups` with the members' storage class and size."""
 
 
 class VectorClusterSpec(common.Model):
