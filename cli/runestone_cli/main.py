@@ -13,10 +13,14 @@ ROLES: dict[str, tuple[str, str]] = {
     "operator": ("runestone_operator.cli", "reconcile Gateways, ProviderPools and VectorClusters"),
     "gateway": ("runestone_gateway.cli", "serve the OpenAI-compatible LLM gateway"),
     "sidecar": ("runestone_sidecar.cli", "probe a workload and report it into a readiness gate"),
+    "backup": ("runestone_operator.backupcli", "request a backup of a VectorCluster"),
 }
 
-USAGE = "usage: runestone {operator,gateway,sidecar} [options]\n\n" + "\n".join(
-    f"  {role:<9} {summary}" for role, (_, summary) in ROLES.items()
+USAGE = (
+    "usage: runestone {"
+    + ",".join(ROLES)
+    + "} [options]\n\n"
+    + "\n".join(f"  {role:<9} {summary}" for role, (_, summary) in ROLES.items())
 )
 
 

@@ -11,9 +11,10 @@ import logging
 import kopf
 
 from runestone_operator import handlers, health, kube, names, settings, workqueue
-from runestone_operator.models import common, gateway, providerpool
+from runestone_operator.models import common, gateway, providerpool, vectorcluster
 from runestone_operator.reconcile import gateway as gateway_reconcile
 from runestone_operator.reconcile import providerpool as pool_reconcile
+from runestone_operator.reconcile import vectorcluster as vector_reconcile
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,10 @@ class Reconciler:
                 )
             if kind == providerpool.KIND:
                 return await pool_reconcile.reconcile(self._client, namespace, name, now)
+            if kind == vectorcluster.KIND:
+                return await vector_reconcile.reconcile(
+                    self._client, self._config, namespace, name, now
+                )
         except kube.ApiError as error:
             logger.warning("reconcile of %s %s/%s: %s", kind, namespace, name, error)
             return workqueue.Outcome(retry=True)
@@ -59,7 +64,7 @@ async def resync(
     corrected even when no watch event announces it."""
     while True:
         try:
-            for kind in (providerpool.KIND, gateway.KIND):
+            for kind in (providerpool.KIND, gateway.KIND, vectorcluster.KIND):
                 for item in await _list_all(client, config, kind):
                     metadata = item["metadata"]
                     queue.add((kind, metadata["namespace"], metadata["name"]))

@@ -45,6 +45,14 @@ class Reason:
     KEY_ROTATED = "KeyRotated"
     KEY_REVOKED = "KeyRevoked"
     CERTIFICATE_ISSUED = "CertificateIssued"
+    # VectorCluster: scaling, rolling restarts and backups.
+    SCALING = "Scaling"
+    SCALE_DOWN_REFUSED = "ScaleDownRefused"
+    MEMBER_RESTARTED = "MemberRestarted"
+    BACKUP_IN_PROGRESS = "BackupInProgress"
+    BACKUP_STARTED = "BackupStarted"
+    BACKUP_SUCCEEDED = "BackupSucceeded"
+    BACKUP_FAILED = "BackupFailed"
 
 
 @dataclass(frozen=True)

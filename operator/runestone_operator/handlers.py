@@ -9,8 +9,8 @@ from typing import Any
 
 import kopf
 
-from runestone_operator import health, names, settings
-from runestone_operator.models import common, gateway, providerpool
+from runestone_operator import health, names, settings, vectornames
+from runestone_operator.models import common, gateway, providerpool, vectorcluster
 
 Key = tuple[str, str, str]
 """(kind, namespace, name) of an object to reconcile."""
@@ -87,6 +87,28 @@ def build_registry(
         owner = labels.get(names.LABEL_INSTANCE)
         if owner and namespace:
             enqueue((gateway.KIND, namespace, owner))
+
+    @kopf.on.event(
+        common.GROUP, common.VERSION, vectorcluster.PLURAL, id="vectorcluster", registry=registry
+    )
+    async def vectorcluster_event(namespace: str | None, name: str, **_: Any) -> None:
+        heartbeat.watch_event()
+        enqueue((vectorcluster.KIND, namespace or "", name))
+
+    vector_children = {names.LABEL_MANAGED_BY: names.MANAGED_BY, names.LABEL_NAME: vectornames.APP}
+
+    @kopf.on.event(
+        "apps", "v1", "statefulsets", labels=vector_children, id="vector-sts", registry=registry
+    )
+    @kopf.on.event("", "v1", "pods", labels=vector_children, id="vector-pod", registry=registry)
+    async def vector_child_event(
+        namespace: str | None, labels: Mapping[str, str], **_: Any
+    ) -> None:
+        # Members coming and going, their gates flipping: the rolling restart's next step.
+        heartbeat.watch_event()
+        owner = labels.get(names.LABEL_INSTANCE)
+        if owner and namespace:
+            enqueue((vectorcluster.KIND, namespace, owner))
 
     @kopf.on.probe(id="activity", registry=registry)
     async def activity(**_: Any) -> dict[str, float | int]:

@@ -57,6 +57,12 @@ RESOURCES: dict[tuple[str, str], Resource] = {
     ("v1", "Pod"): Resource("", "v1", "pods"),
     ("v1", "Event"): Resource("", "v1", "events"),
     ("apps/v1", "Deployment"): Resource("apps", "v1", "deployments"),
+    ("apps/v1", "StatefulSet"): Resource("apps", "v1", "statefulsets"),
+    ("v1", "PersistentVolumeClaim"): Resource("", "v1", "persistentvolumeclaims"),
+    ("batch/v1", "CronJob"): Resource("batch", "v1", "cronjobs"),
+    ("networking.k8s.io/v1", "NetworkPolicy"): Resource(
+        "networking.k8s.io", "v1", "networkpolicies"
+    ),
     ("rbac.authorization.k8s.io/v1", "Role"): Resource("rbac.authorization.k8s.io", "v1", "roles"),
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): Resource(
         "rbac.authorization.k8s.io", "v1", "rolebindings"

@@ -18,6 +18,8 @@ _KINDS = ["gateways", "providerpools", "vectorclusters"]
 def rules() -> list[dict[str, Any]]:
     return [
         {"apiGroups": [common.GROUP], "resources": _KINDS, "verbs": ["get", "list", "watch"]},
+        # Held so that the operator may grant it to a VectorCluster's backup CronJob.
+        {"apiGroups": [common.GROUP], "resources": ["vectorclusters"], "verbs": ["patch"]},
         {
             "apiGroups": [common.GROUP],
             "resources": [f"{kind}/status" for kind in _KINDS],
@@ -31,16 +33,25 @@ def rules() -> list[dict[str, Any]]:
         },
         {
             "apiGroups": [""],
-            "resources": ["configmaps", "secrets", "services", "serviceaccounts"],
+            "resources": [
+                "configmaps",
+                "secrets",
+                "services",
+                "serviceaccounts",
+                "persistentvolumeclaims",
+            ],
             "verbs": _WRITE,
         },
-        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+        # delete: VectorCluster members are restarted one at a time (StatefulSet OnDelete).
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch", "delete"]},
         # Held so that the operator may grant it to the sidecars (RBAC forbids escalation).
         {"apiGroups": [""], "resources": ["pods/status"], "verbs": ["get", "patch"]},
         {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
         {"apiGroups": ["apps"], "resources": ["deployments", "statefulsets"], "verbs": _WRITE},
         {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"], "verbs": _WRITE},
         {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": _WRITE},
+        {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"], "verbs": _WRITE},
+        {"apiGroups": ["batch"], "resources": ["cronjobs"], "verbs": _WRITE},
         {
             "apiGroups": ["rbac.authorization.k8s.io"],
             "resources": ["roles", "rolebindings"],

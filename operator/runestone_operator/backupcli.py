@@ -1,0 +1,66 @@
+"""`runestone backup --vectorcluster NAME`: request a backup of a VectorCluster.
+
+The backup CronJob runs this on schedule. It sets the VectorCluster's annotation
+`runestone.dev/backup` to a new token (the current time); the operator then takes that backup
+through Weaviate's REST API and reports it in `status.lastBackup`. Needs only `patch` on that one
+VectorCluster: no Weaviate key, no route to the members."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import os
+import sys
+from collections.abc import Sequence
+
+from runestone_operator import kube, timestamps, vectornames
+from runestone_operator.models import common, vectorcluster
+
+FIELD_MANAGER = "runestone-backup-schedule"
+
+
+def parser() -> argparse.ArgumentParser:
+    parse = argparse.ArgumentParser(
+        prog="runestone backup", description="Request a backup of a VectorCluster."
+    )
+    parse.add_argument("--vectorcluster", required=True, help="the VectorCluster's name")
+    parse.add_argument(
+        "--namespace", "-n", help="its namespace (default: $POD_NAMESPACE, as in a CronJob pod)"
+    )
+    parse.add_argument("--token", help="the request token (default: the current time)")
+    return parse
+
+
+async def request(namespace: str, name: str, token: str) -> None:
+    client = await kube.Kube.connect(FIELD_MANAGER)
+    try:
+        await client.apply(
+            {
+                "apiVersion": common.API_VERSION,
+                "kind": vectorcluster.KIND,
+                "metadata": {
+                    "name": name,
+                    "namespace": namespace,
+                    "annotations": {vectornames.BACKUP_REQUEST: token},
+                },
+            }
+        )
+    finally:
+        await client.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    namespace = args.namespace or os.environ.get("POD_NAMESPACE", "")
+    if not namespace:
+        print("runestone backup: --namespace or $POD_NAMESPACE is required", file=sys.stderr)
+        return 2
+    token = args.token or timestamps.render(datetime.datetime.now(datetime.UTC))
+    try:
+        asyncio.run(request(namespace, args.vectorcluster, token))
+    except kube.ApiError as error:
+        print(f"runestone backup: {error}", file=sys.stderr)
+        return 1
+    print(f"requested backup {token} of VectorCluster {namespace}/{args.vectorcluster}")
+    return 0
