@@ -60,8 +60,16 @@ WEAVIATE = GoProgram(
     binaries={"weaviate-server": "github.com/weaviate/weaviate/cmd/weaviate-server"},
 )
 
+WEAVIATE_PREVIOUS = GoProgram(
+    name="weaviate-previous",
+    module="github.com/weaviate/weaviate",
+    version="v1.39.2",
+    binaries={"weaviate-server": "github.com/weaviate/weaviate/cmd/weaviate-server"},
+)
+"""The release before WEAVIATE, for VectorCluster rolling-upgrade tests."""
+
 CONTROL_PLANE: tuple[GoProgram, ...] = (ETCD, KUBERNETES, KWOK)
 
 PROGRAMS: dict[str, GoProgram] = {
-    program.name: program for program in (*CONTROL_PLANE, WEAVIATE)
+    program.name: program for program in (*CONTROL_PLANE, WEAVIATE, WEAVIATE_PREVIOUS)
 }

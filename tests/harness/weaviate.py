@@ -20,7 +20,9 @@ import json
 import logging
 import os
 import shlex
+import shutil
 import signal
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,12 +36,40 @@ from harness.kubelet import containers
 log = logging.getLogger("harness.weaviate")
 
 REST_PORT = 8080
+POD_NETWORK_MAP = "10.244.0.0/16=127.244.0.0/16"
+"""How a process on this host reaches pod IPs (the process kubelet's loopback addresses), in the
+form of the operator's RUNESTONE_POD_NETWORK_MAP."""
 GOSSIP_PORT = 7100
+SHARED_BINARIES = Path("/var/tmp/runestone-harness")
 HOST_PORT_BASE = 28000  # below the ephemeral range (32768+), away from the control plane
 HOST_PORT_SLOTS = 1000
 CLUSTER_DOMAIN = "cluster.local"
 # The weaviate-server builds an image tag may ask for (`<repository>:<version>`).
-RELEASES: tuple[versions.GoProgram, ...] = (versions.WEAVIATE,)
+RELEASES: tuple[versions.GoProgram, ...] = (versions.WEAVIATE, versions.WEAVIATE_PREVIOUS)
+
+# What a kubelet does with a `preStop: {sleep: {seconds: N}}` hook: on termination, wait N seconds,
+# then SIGTERM the program. The process kubelet signals a container's whole process group at once,
+# so the program runs in a group of its own, and dies with this wrapper (PR_SET_PDEATHSIG) when
+# the kubelet has to SIGKILL it.
+PRE_STOP_WRAPPER = r"""
+import ctypes, os, signal, subprocess, sys, time
+delay, argv = float(sys.argv[1]), sys.argv[2:]
+libc = ctypes.CDLL(None, use_errno=True)
+def detach():
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    os.setpgid(0, 0)
+child = subprocess.Popen(argv, preexec_fn=detach)
+def stop(signum, frame):
+    print(f"preStop: sleeping {delay:g}s before SIGTERM", file=sys.stderr, flush=True)
+    time.sleep(delay)
+    child.send_signal(signal.SIGTERM)
+signal.signal(signal.SIGTERM, stop)
+while True:
+    try:
+        sys.exit(child.wait())
+    except InterruptedError:
+        continue
+"""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,13 +91,36 @@ def host_ports(loopback_ip: str) -> HostPorts:
 
 
 def binary_for(image: str) -> Path | None:
-    """The weaviate-server built for the image's version tag, or None when none is built."""
+    """The weaviate-server built for the image's version tag, or None when none is built.
+
+    The build cache may sit in a folder a pod's user cannot traverse (/root/.cache); an
+    unprivileged process can still be exec'd from there by the kubelet's setpriv, but not start
+    it itself (as the preStop wrapper does). So members run a hard link in a world-readable
+    folder that pods do not cover."""
     tag = image.rsplit("@", 1)[0].rpartition(":")[2] if ":" in image.rsplit("/", 1)[-1] else ""
     wanted = tag.removeprefix("v")
     for program in RELEASES:
         if program.version.removeprefix("v") == wanted and gobuild.is_built(program):
-            return Path(gobuild.binary(program, "weaviate-server"))
+            return _shared_link(Path(gobuild.binary(program, "weaviate-server")), program.key)
     return None
+
+
+def _shared_link(binary: Path, key: str) -> Path:
+    folder = SHARED_BINARIES / key
+    link = folder / binary.name
+    if link.exists() and link.stat().st_ino == binary.stat().st_ino:
+        return link
+    folder.mkdir(parents=True, exist_ok=True)
+    for directory in (SHARED_BINARIES, folder):
+        directory.chmod(0o755)
+    staged = folder / f".{binary.name}.{os.getpid()}"
+    staged.unlink(missing_ok=True)
+    try:
+        os.link(binary, staged)
+    except OSError:  # another filesystem: a copy will do
+        shutil.copy2(binary, staged)
+    os.replace(staged, link)
+    return link
 
 
 def pod_directory(workdir: Path, pod: Any) -> Path:
@@ -158,9 +211,19 @@ def kubelet_adapter(api: client.ApiClient, workdir: Path) -> containers.Adapter:
             # Like a kubelet that cannot pull the image: the container fails, visibly, alone.
             message = f"no weaviate-server build for image {container.image}"
             return ["/bin/sh", "-c", f"echo {shlex.quote(message)} >&2; exit 1"]
-        return [str(binary), *argv[1:]]
+        program = [str(binary), *argv[1:]]
+        delay = _pre_stop_sleep(container)
+        if delay:
+            return [sys.executable, "-c", PRE_STOP_WRAPPER, str(delay), *program]
+        return program
 
     return adapt
+
+
+def _pre_stop_sleep(container: Any) -> int:
+    hook = container.lifecycle.pre_stop if container.lifecycle else None
+    sleep = getattr(hook, "sleep", None) if hook is not None else None
+    return int(sleep.seconds) if sleep is not None and sleep.seconds else 0
 
 
 # -- reaching a member ----------------------------------------------------------------------------
@@ -178,6 +241,8 @@ class Client:
     api_key: str | None = None
     timeout: float = 10.0
     verify: Any = True  # an ssl.SSLContext, a CA bundle path or a bool, as httpx takes it
+    sni_hostname: str | None = None
+    """The name to verify the certificate against when `base_url` names a pod by address."""
 
     def request(
         self,
@@ -190,8 +255,14 @@ class Client:
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         with httpx.Client(verify=self.verify, timeout=self.timeout) as http:
+            extensions = {"sni_hostname": self.sni_hostname} if self.sni_hostname else None
             return http.request(
-                method, self.base_url + path, json=body, params=params, headers=headers
+                method,
+                self.base_url + path,
+                json=body,
+                params=params,
+                headers=headers,
+                extensions=extensions,
             )
 
     def ok(
