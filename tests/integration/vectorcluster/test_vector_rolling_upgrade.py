@@ -54,13 +54,14 @@ def test_version_change_rolls_members_one_at_a_time_under_query_load(clusters: C
         time.sleep(5)
     print(
         f"rolling upgrade {OLD} -> {NEW} of 3 members took {took:.0f}s; "
-        f"{load.sent} queries, {len(load.failed)} failed; fewest ready endpoints {load.fewest_ready}"
+        f"{load.sent} queries, {len(load.failed)} failed; "
+        f"fewest ready endpoints {load.fewest_ready}"
     )
     for failure in load.failed[:20]:
         print("  failed:", failure)
 
     assert eventually(
-        lambda: set(_versions(clusters, key).values()) == {NEW}, timeout=60, what="every node on NEW"
+        lambda: set(_versions(clusters, key).values()) == {NEW}, timeout=60, what="nodes on NEW"
     )
     restarts = _restart_events(clusters.core, clusters.namespace)
     print("restart events:", restarts)
