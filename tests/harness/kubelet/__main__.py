@@ -15,12 +15,11 @@ from harness import weaviate as weaviate_harness
 from harness.kubelet import containers, runner
 
 
-def _program_folders(*binaries: str | None) -> tuple[str, ...]:
-    """The interpreter, the venv, the checkout (editable install) and any extra binaries' folders,
-    without folders nested in another one."""
-    folders = {sys.base_prefix, sys.prefix, str(cluster.REPO)}
-    folders |= {str(Path(binary).parent) for binary in binaries if binary}
-    ordered = sorted(os.path.realpath(folder) for folder in folders)
+def _program_folders() -> tuple[str, ...]:
+    """The interpreter, the venv, the checkout (editable install) and the built Go programs'
+    cache, without folders nested in another one."""
+    folders = {sys.base_prefix, sys.prefix, str(cluster.REPO), str(gobuild.cache_root() / "go")}
+    ordered = sorted(os.path.realpath(f) for f in folders if os.path.isdir(f))
     return tuple(f for f in ordered if not any(f.startswith(o + "/") for o in ordered if o != f))
 
 
@@ -46,6 +45,7 @@ def main() -> int:
             "runestone": containers.runestone_adapter,
             "weaviate": weaviate_harness.kubelet_adapter(api, Path(args.workdir)),
         },
+        keep_visible=_program_folders(),
     )
     kubelet = runner.ProcessKubelet(api, Path(args.workdir), programs, api.configuration.host)
 
