@@ -36,7 +36,6 @@ from harness import gobuild, pki, versions
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 SERVICE_CIDR = "10.96.0.0/16"
-POD_CIDR = "10.244.0.1/16"
 NODES = ("kwok-node-0", "kwok-node-1", "kwok-node-2")
 NODE_ANNOTATION = "kwok.x-k8s.io/node"
 
@@ -56,6 +55,17 @@ class Ports:
         if not base:
             return cls()
         return cls(base, base + 1, base + 2, base + 3, base + 4, base + 5)
+
+
+def pod_cidr(ports: Ports) -> str:
+    """The slice of the pod network this cluster's pods get addresses from.
+
+    Several local clusters may run side by side (one per developer task); pod addresses become
+    loopback addresses on the one host, so each cluster takes a /20 of its own, chosen by its
+    port base, and their pods never share an address.
+    """
+    block = (ports.etcd_client // 100) % 16
+    return f"10.244.{block * 16}.1/20"
 
 
 def cluster_dir() -> Path:
@@ -171,7 +181,7 @@ def _commands(root: Path, bins: dict[str, Path], ports: Ports) -> dict[str, list
             f"--kubeconfig={root / 'kwok.kubeconfig'}",
             f"--config={HERE / 'kwok-stages.yaml'}",
             f"--manage-nodes-with-annotation-selector={NODE_ANNOTATION}=fake",
-            f"--cidr={POD_CIDR}",
+            f"--cidr={pod_cidr(ports)}",
             "--node-ip=10.0.0.1",
             "--node-lease-duration-seconds=40",
             f"--server-address=127.0.0.1:{ports.kwok}",
