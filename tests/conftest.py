@@ -1,1 +1,1 @@
-pytest_plugins = ["harness.kube", "harness.upstreams.fixtures"]
+pytest_plugins = ["harness.kube", "harness.redis_server", "harness.upstreams.fixtures"]
