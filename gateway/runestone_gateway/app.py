@@ -1,7 +1,9 @@
 """The OpenAI-compatible API as a pure ASGI app, built by `create_app(settings)`.
 
-Request path: key check, bounded body, hand-validated JSON, route lookup in the current runtime,
-failover across tiers, then the answer whole or as a relayed stream. Nothing is done at import,
+Request path: key check, bounded body, hand-validated JSON, the key's model allow-list, route
+lookup in the current runtime, the key's limits, failover across tiers, then the answer whole or
+as a relayed stream; finally the limits are settled with what the request really used, and one
+access-log line and the request metrics are written. Nothing is done at import,
 and nothing per request that could be done once per config generation."""
 
 from __future__ import annotations
@@ -12,14 +14,19 @@ import time
 from collections.abc import Awaitable
 
 from runestone_gateway import (
+    accesslog,
     asgi,
+    auth,
+    budget,
     config,
     dispatch,
     errors,
+    limits,
     routing,
     runtime,
     service,
     streaming,
+    tokens,
     validate,
 )
 from runestone_gateway.providers import base
@@ -67,65 +74,103 @@ class GatewayApp:
     async def _http(self, scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send) -> None:
         path: str = scope["path"]
         method: str = scope["method"]
+        exchange = accesslog.Exchange(
+            method, path, accesslog.request_id(asgi.header(scope, b"x-request-id"))
+        )
+
+        async def reply(message: asgi.Message) -> None:
+            if message["type"] == "http.response.start":
+                exchange.status = message["status"]
+                message["headers"] = [*message["headers"], *exchange.headers]
+            await send(message)
+
         try:
             kind = GENERATE_PATHS.get(path)
             if kind is not None:
                 if method != "POST":
                     raise errors.method_not_allowed(method, path)
-                await self._generate(kind, scope, receive, send)
+                await self._generate(kind, scope, receive, reply, exchange)
             elif path == MODELS_PATH or path.startswith(MODELS_PATH + "/"):
                 if method != "GET":
                     raise errors.method_not_allowed(method, path)
-                await self._models(path, scope, send)
+                await self._models(path, scope, reply, exchange)
             else:
                 raise errors.route_not_found(method, path)
         except errors.GatewayError as error:
-            await asgi.send_error(send, error)
+            exchange.error_type = error.code or error.type
+            await asgi.send_error(reply, error)
         except asgi.ClientGone:
-            return
+            exchange.error_type = "client_disconnected"
         except Exception:
             log.exception("unexpected error handling %s %s", method, path)
+            exchange.error_type = "internal"
             # If the response had already started this fails, and uvicorn closes the connection.
             with contextlib.suppress(RuntimeError):
-                await asgi.send_error(send, errors.internal())
+                await asgi.send_error(reply, errors.internal())
+        finally:
+            self._observe(exchange)
 
-    async def _models(self, path: str, scope: asgi.Scope, send: asgi.Send) -> None:
+    def _observe(self, exchange: accesslog.Exchange) -> None:
+        self.gateway.metrics.requests.labels(
+            exchange.key_id,
+            exchange.operation,
+            exchange.model,
+            exchange.provider,
+            str(exchange.status),
+        ).inc()
+        accesslog.write(exchange, time.perf_counter() - exchange.started)
+
+    async def _models(
+        self, path: str, scope: asgi.Scope, send: asgi.Send, exchange: accesslog.Exchange
+    ) -> None:
         current = self.gateway.runtime
-        if not current.keys.accepts(asgi.header(scope, b"authorization")):
-            raise errors.unauthorized("Missing or invalid API key.")
+        who = _authenticate(current, scope, exchange)
         if path == MODELS_PATH:
-            await asgi.send_json(send, 200, current.models_body)
+            await asgi.send_json(send, 200, current.models_body_for(who))
             return
         model = path[len(MODELS_PATH) + 1 :]
         body = current.model_bodies.get(model)
         if body is None:
             raise errors.model_not_found(model)
+        auth.check_model(who, model)
+        exchange.model = model
         await asgi.send_json(send, 200, body)
 
     async def _generate(
-        self, kind: config.Kind, scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send
+        self,
+        kind: config.Kind,
+        scope: asgi.Scope,
+        receive: asgi.Receive,
+        send: asgi.Send,
+        exchange: accesslog.Exchange,
     ) -> None:
-        started = time.perf_counter()
         current = self.gateway.runtime
         current.enter()
-        operation = _OPERATIONS[kind]
+        exchange.operation = _OPERATIONS[kind]
         try:
-            if not current.keys.accepts(asgi.header(scope, b"authorization")):
-                raise errors.unauthorized("Missing or invalid API key.")
+            who = _authenticate(current, scope, exchange)
             raw = await asgi.read_body(scope, receive, current.config.server.max_body_bytes)
             request = validate.parse(kind, raw)
+            exchange.stream = request.stream
+            auth.check_model(who, request.model)
             route = current.routes.get((kind, request.model))
             if route is None:
                 raise _unknown_model(current, request)
+            exchange.model = request.model
             if current.config.server.log_prompts:
-                log.info("prompt for %s: %s", request.model, raw.decode("utf-8", "replace"))
-            if request.stream:
-                await self._stream(request, route, receive, send, started)
-            else:
-                await self._answer(request, route, receive, send, started)
-        except errors.GatewayError as error:
-            self.gateway.metrics.responses.labels(operation, str(error.status)).inc()
-            raise
+                exchange.prompt = raw.decode("utf-8", "replace")
+            ticket = None
+            if who.limited:
+                ticket = await current.limiter.admit(who, tokens.estimate(request))
+                exchange.headers.extend(ticket.headers)
+            try:
+                if request.stream:
+                    await self._stream(request, route, receive, send, exchange)
+                else:
+                    await self._answer(request, route, receive, send, exchange)
+            finally:
+                if ticket is not None:
+                    await _settle(ticket, exchange)
         finally:
             current.leave()
 
@@ -135,7 +180,7 @@ class GatewayApp:
         route: routing.Route,
         receive: asgi.Receive,
         send: asgi.Send,
-        started: float,
+        exchange: accesslog.Exchange,
     ) -> None:
         gateway = self.gateway
 
@@ -147,13 +192,14 @@ class GatewayApp:
             success: dispatch.Success[base.Answer] = await dispatch.first_success(
                 route, attempt, rng=gateway.rng, metrics=gateway.metrics
             )
+            exchange.target = success.target
             await asgi.send_json(send, 200, success.result.body)
             return success
 
         completed, success = await asgi.unless_disconnected(receive, work())
         if completed and success is not None:
-            self._record(request, success.target, started, success.result.usage, "")
-            elapsed = time.perf_counter() - started
+            self._record(request, success.target, exchange, success.result.usage, "")
+            elapsed = time.perf_counter() - exchange.started
             gateway.metrics.overhead.labels(_OPERATIONS[request.kind]).observe(
                 max(elapsed - success.upstream_seconds, 0.0)
             )
@@ -164,7 +210,7 @@ class GatewayApp:
         route: routing.Route,
         receive: asgi.Receive,
         send: asgi.Send,
-        started: float,
+        exchange: accesslog.Exchange,
     ) -> None:
         gateway = self.gateway
         relay = streaming.Relay(send)
@@ -181,46 +227,82 @@ class GatewayApp:
                 route, attempt, rng=gateway.rng, metrics=gateway.metrics
             )
             opened.append(success)
-            target = success.target
-            gateway.metrics.time_to_first_token.labels(
-                _OPERATIONS[request.kind],
-                target.provider.spec.type,
-                target.model.name,
-                target.provider_name,
-            ).observe(time.perf_counter() - started)
+            target = exchange.target = success.target
+            operation = _OPERATIONS[request.kind]
+            ttft = exchange.ttft = time.perf_counter() - exchange.started
+            gateway.metrics.time_to_first_token.labels(*_request_labels(operation, target)).observe(
+                ttft
+            )
+            # For a stream the gateway's own time is what it adds before the first token.
+            gateway.metrics.overhead.labels(operation).observe(
+                max(ttft - success.upstream_seconds, 0.0)
+            )
             await relay.run(success)
 
         completed, _ = await asgi.unless_disconnected(receive, work())
         if opened:
             failure = relay.failure or ("" if completed else "client_disconnected")
             stream = opened[0].result[0]
-            self._record(request, opened[0].target, started, stream.usage, failure)
+            self._record(request, opened[0].target, exchange, stream.usage, failure)
 
     def _record(
         self,
         request: validate.Request,
         target: routing.Target,
-        started: float,
+        exchange: accesslog.Exchange,
         usage: base.Usage | None,
         error_type: str,
     ) -> None:
         metrics = self.gateway.metrics
-        operation = _OPERATIONS[request.kind]
-        provider_type = target.provider.spec.type
-        model = target.model.name
-        metrics.responses.labels(operation, "200").inc()
-        metrics.request_duration.labels(
-            operation, provider_type, model, target.provider_name, error_type
-        ).observe(time.perf_counter() - started)
+        labels = _request_labels(_OPERATIONS[request.kind], target)
+        exchange.usage = usage
+        if error_type:
+            exchange.error_type = error_type
+        metrics.request_duration.labels(*labels, error_type).observe(
+            time.perf_counter() - exchange.started
+        )
         if usage is None:
             return
         for token_type, count in (("input", usage.input_tokens), ("output", usage.output_tokens)):
-            metrics.token_usage.labels(
-                operation, provider_type, model, target.provider_name, token_type
-            ).observe(count)
-        cost = usage.input_tokens * target.input_price + usage.output_tokens * target.output_price
+            metrics.token_usage.labels(*labels, token_type).observe(count)
+        cost = budget.cost_nanos(target.model.price, usage.input_tokens, usage.output_tokens)
+        exchange.cost_nanos = cost
         if cost:
-            metrics.cost.labels(target.pool, target.provider_name, model).inc(cost)
+            metrics.cost.labels(
+                target.pool, target.provider_name, target.model.name, exchange.key_id
+            ).inc(budget.nanos_to_usd(cost))
+
+
+def _request_labels(operation: str, target: routing.Target) -> tuple[str, str, str, str, str]:
+    """operation, provider type, requested model, response model, provider name."""
+    return (
+        operation,
+        target.provider.spec.type,
+        target.model.name,
+        target.upstream_model,
+        target.provider_name,
+    )
+
+
+def _authenticate(
+    current: runtime.Runtime, scope: asgi.Scope, exchange: accesslog.Exchange
+) -> auth.Principal:
+    who = current.keys.authenticate(
+        asgi.header(scope, b"authorization"), asgi.header(scope, b"x-api-key")
+    )
+    exchange.key_id = who.id
+    exchange.tenant = who.tenant
+    return who
+
+
+async def _settle(ticket: limits.Ticket, exchange: accesslog.Exchange) -> None:
+    """Tokens: the real count; none when no upstream answered; the estimate when unknown."""
+    usage = exchange.usage
+    if usage is not None:
+        used: int | None = usage.input_tokens + usage.output_tokens
+    else:
+        used = 0 if exchange.target is None else None
+    await ticket.settle(used, exchange.cost_nanos)
 
 
 _OPERATIONS: dict[config.Kind, str] = {

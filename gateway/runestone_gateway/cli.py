@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from runestone_gateway import apikeys, loader, server, service, workers
+from runestone_gateway import apikeys, loader, server, service, tlsserve, workers
 
 log = logging.getLogger("runestone.gateway")
 
@@ -46,8 +46,20 @@ def main(argv: Sequence[str]) -> int:
     except loader.ConfigError as error:
         print(f"runestone gateway: {error}", file=sys.stderr)
         return 2
-    if loaded.config.server.tls is not None:
-        log.warning("server.tls is set, but this gateway serves plain HTTP: TLS is not built yet")
+    tls = loaded.config.server.tls
+    if tls is not None:
+        try:
+            tlsserve.check(tls)
+        except tlsserve.TlsError as error:
+            print(f"runestone gateway: {error}", file=sys.stderr)
+            return 2
+    if options.workers > 1 and loaded.config.limits.store.type == "local":
+        log.warning(
+            "limits.store is local: each of the %d workers counts per-key limits on its own, "
+            "so keys get up to %d times their limits; use a redis store to share them",
+            options.workers,
+            options.workers,
+        )
     fallback: frozenset[str] = frozenset()
     if loaded.config.auth.key_table_file is None:
         key = apikeys.generate()
@@ -60,6 +72,7 @@ def main(argv: Sequence[str]) -> int:
         port=options.port,
         health_port=options.health_port,
         graceful_shutdown_seconds=loaded.config.server.graceful_shutdown_seconds,
+        tls=tls,
     )
     try:
         sockets = (
@@ -70,7 +83,8 @@ def main(argv: Sequence[str]) -> int:
         print(f"runestone gateway: cannot listen: {error}", file=sys.stderr)
         return 2
     log.info(
-        "serving the API on %s:%d and health on %s:%d with %d worker(s)",
+        "serving the API (%s) on %s:%d and health on %s:%d with %d worker(s)",
+        "HTTPS" if tls else "HTTP",
         listen.host,
         listen.port,
         listen.host,

@@ -12,6 +12,8 @@ import orjson
 
 INVALID_REQUEST = "invalid_request_error"
 AUTHENTICATION = "authentication_error"
+PERMISSION = "permission_error"
+INSUFFICIENT_QUOTA = "insufficient_quota"
 NOT_FOUND = "not_found_error"
 UPSTREAM = "upstream_error"
 SERVER = "server_error"
@@ -63,6 +65,10 @@ def unauthorized(message: str) -> GatewayError:
         code="invalid_api_key",
         headers=((b"www-authenticate", b"Bearer"),),
     )
+
+
+def forbidden(message: str, *, code: str, param: str | None = None) -> GatewayError:
+    return GatewayError(403, message, type=PERMISSION, code=code, param=param)
 
 
 def model_not_found(model: str) -> GatewayError:

@@ -19,20 +19,23 @@ class ConfigError(Exception):
     """A config that cannot be served. The message is safe to log: it never holds a secret."""
 
 
+_KeyTable = config.KeyTable  # the `config` field below hides the module inside the class
+
+
 @dataclass(frozen=True)
 class Loaded:
     """One generation of configuration: the validated file plus the secrets it names."""
 
     config: config.GatewayConfig
     secrets: dict[str, str]  # secret file path -> content (API keys: stripped of whitespace)
-    key_hashes: frozenset[str]  # from the key table; empty when the config names none
+    key_table: _KeyTable | None  # None when the config names no key table
     fingerprint: str
 
 
 def load(path: Path | None) -> Loaded:
     """Read and validate everything, or raise ConfigError saying what is wrong."""
     if path is None:
-        return Loaded(config.mock_config(), {}, frozenset(), fingerprint=_digest([]))
+        return Loaded(config.mock_config(), {}, None, fingerprint=_digest([]))
     raw = _read(path, what="config file")
     try:
         document = yaml.safe_load(raw)
@@ -46,14 +49,14 @@ def load(path: Path | None) -> Loaded:
         raise ConfigError(f"{path}: {_describe(error)}") from None
     files = parsed.secret_files()
     contents = {file: _read(Path(file), what="secret file") for file in files}
-    key_hashes: frozenset[str] = frozenset()
+    key_table = None
     if parsed.auth.key_table_file:
-        key_hashes = _key_hashes(parsed.auth.key_table_file, contents[parsed.auth.key_table_file])
+        key_table = _key_table(parsed.auth.key_table_file, contents[parsed.auth.key_table_file])
     secrets = {
         file: content.decode("utf-8", "replace").strip() for file, content in contents.items()
     }
     fingerprint = _digest([raw, *(contents[file] for file in files)])
-    return Loaded(parsed, secrets, key_hashes, fingerprint)
+    return Loaded(parsed, secrets, key_table, fingerprint)
 
 
 def fingerprint(path: Path | None, secret_files: list[str]) -> str:
@@ -84,13 +87,12 @@ def _digest(parts: list[bytes]) -> str:
     return digest.hexdigest()
 
 
-def _key_hashes(path: str, raw: bytes) -> frozenset[str]:
+def _key_table(path: str, raw: bytes) -> config.KeyTable:
     try:
-        table = config.KeyTable.model_validate(yaml.safe_load(raw) or {})
+        return config.KeyTable.model_validate(yaml.safe_load(raw) or {})
     except (yaml.YAMLError, pydantic.ValidationError):
         # Never echo the content: it is a secret file.
         raise ConfigError(f"key table {path}: not a valid key table") from None
-    return frozenset(entry.sha256 for entry in table.keys)
 
 
 def _describe(error: pydantic.ValidationError) -> str:

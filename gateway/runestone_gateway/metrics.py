@@ -7,6 +7,7 @@ With several worker processes the values live in prometheus_client's multiproces
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import (
@@ -18,14 +19,30 @@ from prometheus_client import (
     multiprocess,
 )
 from prometheus_client import exposition as _exposition
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics import MetricWrapperBase
+from prometheus_client.registry import Collector
 
 CONTENT_TYPE = str(_exposition.CONTENT_TYPE_LATEST)
 
 OPERATION_NAMES = {"chat": "chat", "completion": "text_completion", "embedding": "embeddings"}
 
-_REQUEST = ("gen_ai_operation_name", "gen_ai_provider_name", "gen_ai_request_model")
+_REQUEST = (
+    "gen_ai_operation_name",
+    "gen_ai_provider_name",
+    "gen_ai_request_model",
+    "gen_ai_response_model",
+    "runestone_provider",
+)
+"""The OpenTelemetry GenAI attributes of a served request, plus which configured provider
+served it (`gen_ai_provider_name` is its type, e.g. openai). The response model is the upstream
+model the gateway asked for (from the config, so its values stay bounded)."""
 _TARGET = ("runestone_pool", "runestone_provider", "gen_ai_request_model")
+KEY = "runestone_key_id"
+"""API keys appear in metrics only as their id from the key table, never as the key."""
+
+KeyFacts = tuple[dict[str, float], dict[str, float]]
+"""Per key id: expiry (Unix seconds) and budget (US dollars), from the current key table."""
 
 DURATION_BUCKETS = (
     0.01,
@@ -93,7 +110,7 @@ class Metrics:
             Histogram(
                 "gen_ai_server_request_duration",
                 "Seconds from receiving a request to sending the last byte of its answer.",
-                [*_REQUEST, "runestone_provider", "error_type"],
+                [*_REQUEST, "error_type"],
                 buckets=DURATION_BUCKETS,
                 registry=registry,
             )
@@ -102,7 +119,7 @@ class Metrics:
             Histogram(
                 "gen_ai_server_time_to_first_token",
                 "Seconds from receiving a streamed request to its first chunk.",
-                [*_REQUEST, "runestone_provider"],
+                list(_REQUEST),
                 buckets=TTFT_BUCKETS,
                 registry=registry,
             )
@@ -111,7 +128,7 @@ class Metrics:
             Histogram(
                 "gen_ai_client_token_usage",
                 "Tokens per request, as the upstream counted them.",
-                [*_REQUEST, "runestone_provider", "gen_ai_token_type"],
+                [*_REQUEST, "gen_ai_token_type"],
                 buckets=TOKEN_BUCKETS,
                 registry=registry,
             )
@@ -125,12 +142,46 @@ class Metrics:
                 registry=registry,
             )
         )
-        self.responses = Labelled(
+        self.requests = Labelled(
             Counter(
-                "runestone_gateway_responses",
-                "Answers sent to clients, by HTTP status.",
-                ["gen_ai_operation_name", "status_code"],
+                "runestone_gateway_requests",
+                "API requests by key id, operation, model, provider and HTTP status (labels the "
+                "gateway could not tell are empty: no key, an unknown model, no provider).",
+                [
+                    KEY,
+                    "gen_ai_operation_name",
+                    "gen_ai_request_model",
+                    "runestone_provider",
+                    "status_code",
+                ],
                 registry=registry,
+            )
+        )
+        self.limit_rejections = Labelled(
+            Counter(
+                "runestone_gateway_limit_rejections",
+                "Requests refused by a per-key limit: requests, tokens, concurrency, budget, or "
+                "store_unavailable (the rate-limit store was down and failMode is closed).",
+                [KEY, "limit"],
+                registry=registry,
+            )
+        )
+        self.limit_store_failures = Labelled(
+            Counter(
+                "runestone_gateway_limit_store_failures",
+                "Failed calls to the rate-limit store (admit, settle, renew) and the fail mode "
+                "that applied.",
+                ["operation", "fail_mode"],
+                registry=registry,
+            )
+        )
+        self.budget_spent = Labelled(
+            Gauge(
+                "runestone_key_budget_spent_usd",
+                "US dollars a key id has spent in its current budget period, as last settled.",
+                [KEY],
+                registry=registry,
+                multiprocess_mode="livemostrecent",
             )
         )
         self.attempts = Labelled(
@@ -145,7 +196,7 @@ class Metrics:
             Counter(
                 "runestone_cost_usd",
                 "US dollars spent, from upstream token counts and configured prices.",
-                list(_TARGET),
+                [*_TARGET, KEY],
                 registry=registry,
             )
         )
@@ -189,9 +240,47 @@ class Metrics:
             multiprocess_mode="livesum",
         )
 
+        self._keys = KeyCollector(lambda: ({}, {}))
+        if not multiprocess_mode:
+            self.registry.register(self._keys)
+
+    def describe_keys(self, source: Callable[[], KeyFacts]) -> None:
+        """Where key expiries and budgets come from (read at each scrape)."""
+        self._keys.source = source
+
     def render(self) -> bytes:
         if not self.multiprocess_mode:
             return bytes(generate_latest(self.registry))
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        # Every worker reads the same key table, so the scraped one speaks for all.
+        registry.register(self._keys)
         return bytes(generate_latest(registry))
+
+
+class KeyCollector(Collector):
+    """Facts of the current key table, exported at each scrape rather than kept in samples, so
+    keys removed from the table disappear from the metrics."""
+
+    def __init__(self, source: Callable[[], KeyFacts]) -> None:
+        self.source = source
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        expiries, budgets = self.source()
+        expiry = GaugeMetricFamily(
+            "runestone_key_expiry_timestamp_seconds",
+            "When each key id's newest key expires (Unix seconds); ids whose key never "
+            "expires are not listed.",
+            labels=[KEY],
+        )
+        for key_id, when in sorted(expiries.items()):
+            expiry.add_metric([key_id], when)
+        yield expiry
+        limit = GaugeMetricFamily(
+            "runestone_key_budget_usd",
+            "Each key id's budget per period, in US dollars.",
+            labels=[KEY],
+        )
+        for key_id, usd in sorted(budgets.items()):
+            limit.add_metric([key_id], usd)
+        yield limit

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from runestone_gateway import auth, breaker, config, loader, metrics, routing
+from runestone_gateway import auth, breaker, config, limits, loader, metrics, routing
 from runestone_gateway.providers import base, factory
 
 _StateKey = tuple[str, str, str]  # pool, provider, model
@@ -24,15 +24,17 @@ _StateKey = tuple[str, str, str]  # pool, provider, model
 class Runtime:
     generation: int
     config: config.GatewayConfig
-    keys: auth.KeyCheck
+    keys: auth.KeyRing
     providers: dict[tuple[str, str], base.Provider]  # (pool, provider) -> provider
     routes: dict[tuple[str, str], routing.Route]  # (kind, model) -> route
     targets: list[routing.Target]
     models_body: bytes
     model_bodies: dict[str, bytes]
+    limiter: limits.Limiter
     inflight: int = 0
     retired: bool = False
     _drained: asyncio.Event = field(default_factory=asyncio.Event)
+    _listings: dict[frozenset[str], bytes] = field(default_factory=dict)
 
     def enter(self) -> None:
         self.inflight += 1
@@ -52,6 +54,17 @@ class Runtime:
     async def close(self) -> None:
         for provider in self.providers.values():
             await provider.close()
+
+    def models_body_for(self, who: auth.Principal) -> bytes:
+        """The model listing, cut down to what the key may use."""
+        if who.models is None:
+            return self.models_body
+        body = self._listings.get(who.models)
+        if body is None:
+            listing = orjson.loads(self.models_body)
+            listing["data"] = [entry for entry in listing["data"] if entry["id"] in who.models]
+            body = self._listings[who.models] = orjson.dumps(listing)
+        return body
 
     def served_models(self) -> set[str]:
         return {target.model.name for target in self.targets}
@@ -78,12 +91,15 @@ def build(
     generation: int,
     metrics: metrics.Metrics,
     fallback_key_hashes: frozenset[str],
+    limiter: limits.Limiter,
     previous: Runtime | None = None,
 ) -> Runtime:
     """Must run inside the event loop (providers open their connection pools)."""
     gateway_config = loaded.config
-    keys = auth.KeyCheck(
-        loaded.key_hashes if gateway_config.auth.key_table_file else fallback_key_hashes
+    keys = (
+        auth.KeyRing.from_table(loaded.key_table)
+        if loaded.key_table is not None
+        else auth.KeyRing(auth.generated(digest) for digest in sorted(fallback_key_hashes))
     )
     providers: dict[tuple[str, str], base.Provider] = {}
     targets: list[routing.Target] = []
@@ -142,6 +158,7 @@ def build(
         targets=targets,
         models_body=models_body,
         model_bodies=model_bodies,
+        limiter=limiter,
     )
 
 

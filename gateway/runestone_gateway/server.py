@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import uvicorn
 import uvloop
 
-from runestone_gateway import app, health, service
+from runestone_gateway import accesslog, app, config, health, service, tlsserve
 
 log = logging.getLogger("runestone.gateway")
 
@@ -31,6 +31,8 @@ class Listen:
     port: int
     health_port: int
     graceful_shutdown_seconds: float
+    tls: config.Tls | None = None
+    """Serve the API over HTTPS with this pair (the health port stays plain HTTP for probes)."""
 
 
 class _Server(uvicorn.Server):
@@ -65,20 +67,29 @@ def run(
 async def serve(
     settings: service.Settings, listen: Listen, sockets: tuple[socket.socket, socket.socket]
 ) -> bool:
+    accesslog.start()
     api_app = app.create_app(settings)
     gateway = api_app.gateway
     api_sock, health_sock = sockets
-    api_server = _Server(
-        uvicorn.Config(
-            api_app,
-            http="httptools",
-            lifespan="on",
-            access_log=False,
-            log_config=None,
-            server_header=False,
-            timeout_graceful_shutdown=_whole_seconds(listen.graceful_shutdown_seconds),
-        )
+    api_config = uvicorn.Config(
+        api_app,
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_config=None,
+        server_header=False,
+        timeout_graceful_shutdown=_whole_seconds(listen.graceful_shutdown_seconds),
     )
+    if listen.tls is not None:
+        try:
+            gateway.certificates = tlsserve.Certificates(listen.tls)
+        except tlsserve.TlsError as error:
+            log.error("cannot serve HTTPS: %s", error)
+            return False
+        api_config.load()
+        # The context stays the same object for the server's life; rotation loads into it.
+        api_config.ssl = gateway.certificates.context
+    api_server = _Server(api_config)
     health_server = _Server(
         uvicorn.Config(
             health.HealthApp(gateway),

@@ -9,9 +9,19 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from runestone_gateway import health, loader, metrics, runtime
+from runestone_gateway import (
+    health,
+    limits,
+    limitstore,
+    loader,
+    metrics,
+    redisstore,
+    runtime,
+    tlsserve,
+)
 
 log = logging.getLogger("runestone.gateway")
+_Runtime = runtime.Runtime  # inside Gateway, `runtime` is the property
 
 
 @dataclass(frozen=True)
@@ -37,6 +47,12 @@ class Gateway:
         self._watcher: asyncio.Task[None] | None = None
         self._loaded_fingerprint: str | None = None
         self._refused_fingerprint: str | None = None
+        self._store: limitstore.Store | None = None
+        self._store_identity: tuple[str, str | None] | None = None
+        self._store_failures = limits.FailureLog()
+        self.certificates: tlsserve.Certificates | None = None
+        """Set by the server when it serves HTTPS; reloads refresh it."""
+        self.metrics.describe_keys(self._key_facts)
 
     @property
     def runtime(self) -> runtime.Runtime:
@@ -66,6 +82,8 @@ class Gateway:
         await asyncio.gather(*self._retiring, return_exceptions=True)
         if self._runtime is not None:
             await self._runtime.close()
+        if self._store is not None:
+            await self._store.close()
 
     def readiness(self) -> tuple[bool, str]:
         if self.draining:
@@ -110,19 +128,56 @@ class Gateway:
                     "config reload failed unexpectedly; the previous config keeps serving"
                 )
 
+    def _key_facts(self) -> metrics.KeyFacts:
+        if self._runtime is None:
+            return {}, {}
+        keys = self._runtime.keys
+        return keys.expiries(), keys.budgets()
+
+    def _limiter(self, loaded: loader.Loaded) -> tuple[limits.Limiter, limitstore.Store | None]:
+        """The limiter of a new config, and the store it replaces (to close), if any.
+
+        The store, and with it the local counters, is kept while its type and URL stay."""
+        spec = loaded.config.limits.store
+        url = spec.url or (loaded.secrets[spec.url_file] if spec.url_file else None)
+        identity = (spec.type, url)
+        replaced = None
+        if self._store is None or identity != self._store_identity:
+            replaced = self._store
+            if spec.type == "redis" and url:
+                self._store = redisstore.RedisStore(url, on_failure=self._store_failed)
+            else:
+                self._store = limitstore.LocalStore()
+            self._store_identity = identity
+        limiter = limits.Limiter(self._store, spec.fail_mode, self.metrics, self._store_failures)
+        return limiter, replaced
+
+    def _store_failed(self, operation: str, detail: str) -> None:
+        if self._runtime is not None:
+            self._runtime.limiter.failed(operation, detail)
+
+    async def _retire(self, previous: _Runtime, store: limitstore.Store | None) -> None:
+        await previous.retire()
+        if store is not None:
+            await store.close()
+
     def _activate(self, loaded: loader.Loaded) -> None:
         previous = self._runtime
         self._generation += 1
+        limiter, replaced_store = self._limiter(loaded)
         current = runtime.build(
             loaded,
             generation=self._generation,
             metrics=self.metrics,
             fallback_key_hashes=self.settings.fallback_key_hashes,
+            limiter=limiter,
             previous=previous,
         )
         self._loaded_fingerprint = loaded.fingerprint
         self._refused_fingerprint = None
         self._runtime = current
+        if self.certificates is not None and previous is not None:
+            self.certificates.refresh(loaded.config.server.tls)
         self.metrics.config_generation.set(self._generation)
         for task in self._health_tasks:
             task.cancel()
@@ -132,6 +187,8 @@ class Gateway:
         }
         self._health_tasks = health.start_checks(current.targets, intervals, self.metrics)
         if previous is not None:
-            task = asyncio.create_task(previous.retire(), name=f"retire-{previous.generation}")
+            task = asyncio.create_task(
+                self._retire(previous, replaced_store), name=f"retire-{previous.generation}"
+            )
             self._retiring.add(task)
             task.add_done_callback(self._retiring.discard)

@@ -32,7 +32,7 @@ def test_livez_readyz_metrics(openai_upstream: running.Upstream, start_gateway: 
         "runestone_config_reloads_total",
     ):
         assert name in metrics.text
-    assert gateway.metric("runestone_gateway_responses_total", status_code="200") == 1
+    assert gateway.metric("runestone_gateway_requests_total", status_code="200") == 1
     assert gateway.metric("runestone_config_generation") == 1
     assert gateway.api_key not in metrics.text
     # The API port does not serve health, and the health port does not serve the API.

@@ -35,7 +35,7 @@ def test_workers_share_ports_and_metrics(
         lambda: gateway.metric("runestone_gateway_workers") == 2, what="both workers in the metrics"
     )
     eventually(
-        lambda: gateway.metric("runestone_gateway_responses_total", status_code="200") == REQUESTS,
+        lambda: gateway.metric("runestone_gateway_requests_total", status_code="200") == REQUESTS,
         what="metrics summed over the workers",
     )
     gateway.process.send_signal(signal.SIGTERM)

@@ -42,7 +42,8 @@ def test_loads_yaml_and_secret_files(tmp_path: Path) -> None:
     table.write_text(yaml.safe_dump({"keys": [{"id": "a", "sha256": apikeys.digest(key)}]}))
     loaded = loader.load(write(tmp_path, key_file=key_file, table=table))
     assert loaded.secrets[str(key_file)] == "sk-secret"
-    assert loaded.key_hashes == {apikeys.digest(key)}
+    assert loaded.key_table is not None
+    assert [entry.sha256 for entry in loaded.key_table.keys] == [apikeys.digest(key)]
 
 
 def test_json_is_accepted_too(tmp_path: Path) -> None:
@@ -90,4 +91,4 @@ def test_errors_say_what_is_wrong_and_never_echo_secrets(tmp_path: Path) -> None
 def test_no_path_means_the_mock(tmp_path: Path) -> None:
     loaded = loader.load(None)
     assert loaded.config.provider_pools[0].providers[0].type == "mock"
-    assert loaded.key_hashes == frozenset()
+    assert loaded.key_table is None

@@ -1,0 +1,128 @@
+"""The access log: one JSON line per API request on stdout, and the per-request record it is
+written from (which also feeds the request metrics).
+
+Lines carry the request id (also sent back as `x-request-id`), the key id (never the key), model,
+provider, status, tokens and timings. Prompts are logged only when `server.logPrompts` is on.
+Lines are written by a thread of their own, so a slow reader of stdout never stalls requests."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import logging.handlers
+import os
+import queue
+import re
+import sys
+import time
+from typing import Any
+
+import orjson
+
+from runestone_gateway import apikeys, routing
+from runestone_gateway.providers import base
+
+log = logging.getLogger("runestone.gateway.access")
+
+_SANE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9][A-Za-z0-9_.:/+=-]{0,127}$")
+CLIENT_GONE = 499
+"""The status logged for a client that left before any answer (nginx's convention)."""
+
+
+def request_id(incoming: bytes | None) -> str:
+    """The client's `x-request-id` when it is short, plain and not a key; else a new one."""
+    if incoming is not None and _SANE_REQUEST_ID.match(incoming):
+        text = incoming.decode()
+        if not apikeys.looks_like_key(text) and apikeys.PREFIX not in text:
+            return text
+    return "req_" + os.urandom(12).hex()
+
+
+class Exchange:
+    """What one request did, filled in as it goes."""
+
+    __slots__ = (
+        "cost_nanos",
+        "error_type",
+        "headers",
+        "key_id",
+        "method",
+        "model",
+        "operation",
+        "path",
+        "prompt",
+        "request_id",
+        "started",
+        "status",
+        "stream",
+        "target",
+        "tenant",
+        "ttft",
+        "usage",
+    )
+
+    def __init__(self, method: str, path: str, request_id: str) -> None:
+        self.started = time.perf_counter()
+        self.method = method
+        self.path = path
+        self.request_id = request_id
+        self.headers: list[tuple[bytes, bytes]] = [(b"x-request-id", request_id.encode())]
+        self.status = CLIENT_GONE
+        self.key_id = ""
+        self.tenant = ""
+        self.operation = ""
+        self.model = ""
+        self.stream = False
+        self.target: routing.Target | None = None
+        self.usage: base.Usage | None = None
+        self.cost_nanos = 0
+        self.ttft: float | None = None
+        self.error_type = ""
+        self.prompt: str | None = None
+
+    @property
+    def provider(self) -> str:
+        return self.target.provider_name if self.target is not None else ""
+
+    def line(self, duration: float) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "time": time.time(),
+            "request_id": self.request_id,
+            "method": self.method,
+            "path": self.path,
+            "status": self.status,
+            "key_id": self.key_id or None,
+            "tenant": self.tenant or None,
+            "operation": self.operation or None,
+            "model": self.model or None,
+            "provider": self.provider or None,
+            "stream": self.stream,
+            "input_tokens": self.usage.input_tokens if self.usage else None,
+            "output_tokens": self.usage.output_tokens if self.usage else None,
+            "duration_ms": round(duration * 1000, 3),
+            "ttft_ms": round(self.ttft * 1000, 3) if self.ttft is not None else None,
+            "error": self.error_type or None,
+        }
+        if self.prompt is not None:
+            entry["prompt"] = self.prompt
+        return entry
+
+
+def write(exchange: Exchange, duration: float) -> None:
+    if log.isEnabledFor(logging.INFO):
+        log.info("%s", orjson.dumps(exchange.line(duration)).decode())
+
+
+def start() -> None:
+    """Send access lines to stdout through a background thread (idempotent per process)."""
+    if log.handlers:
+        return
+    lines: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    stdout = logging.StreamHandler(sys.stdout)
+    stdout.setFormatter(logging.Formatter("%(message)s"))
+    listener = logging.handlers.QueueListener(lines, stdout)
+    log.addHandler(logging.handlers.QueueHandler(lines))
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    listener.start()
+    atexit.register(listener.stop)
