@@ -5,11 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncGenerator
 
-import aiohttp
 import orjson
 
 from runestone_gateway import config, sse
-from runestone_gateway.providers import anthropic_stream, anthropic_wire, base, http
+from runestone_gateway.providers import anthropic_stream, anthropic_wire, base, h1, http
 
 API_VERSION = "2023-06-01"
 
@@ -17,31 +16,16 @@ API_VERSION = "2023-06-01"
 class AnthropicProvider(base.Provider):
     def __init__(self, spec: config.Provider, api_key: str | None) -> None:
         super().__init__(spec)
-        root = spec.effective_base_url
-        root = root.removesuffix("/v1")
-        self._messages_url = root + "/v1/messages"
-        self._models_url = root + "/v1/models"
+        root = spec.effective_base_url.removesuffix("/v1")
         headers = {"anthropic-version": API_VERSION}
         if api_key:
             headers["x-api-key"] = api_key
-        self._session = http.session(headers=headers)
-        self._unary_timeout = http.unary_timeout(spec.timeout_seconds)
-        self._stream_timeout = http.stream_timeout(spec.timeout_seconds)
+        self._upstream = http.Upstream(root, headers, spec.timeout_seconds, self.name)
+        self._messages_path = self._upstream.pool.path("/v1/messages")
 
     async def answer(self, call: base.Call) -> base.Answer:
         request = anthropic_wire.to_messages_request(call, stream=False)
-        try:
-            async with self._session.post(
-                self._messages_url,
-                data=orjson.dumps(request),
-                headers={"content-type": "application/json"},
-                timeout=self._unary_timeout,
-            ) as response:
-                if response.status != 200:
-                    raise await http.status_error(response, self.name)
-                raw = await response.read()
-        except (TimeoutError, aiohttp.ClientError) as error:
-            raise http.transport_error(error, self.name) from None
+        raw = await self._upstream.post(self._messages_path, orjson.dumps(request))
         message = http.json_object(raw, self.name)
         translated = anthropic_wire.from_message(message, call.kind, int(time.time()))
         usage = anthropic_wire.usage_of(message.get("usage"))
@@ -49,30 +33,17 @@ class AnthropicProvider(base.Provider):
 
     async def stream(self, call: base.Call) -> base.EventStream:
         request = anthropic_wire.to_messages_request(call, stream=True)
-        try:
-            response = await self._session.post(
-                self._messages_url,
-                data=orjson.dumps(request),
-                headers={"content-type": "application/json", "accept-encoding": "identity"},
-                timeout=self._stream_timeout,
-            )
-        except (TimeoutError, aiohttp.ClientError) as error:
-            raise http.transport_error(error, self.name) from None
-        if response.status != 200:
-            try:
-                raise await http.status_error(response, self.name)
-            finally:
-                response.close()
+        response = await self._upstream.open_stream(self._messages_path, orjson.dumps(request))
         meter = base.UsageMeter()
         return base.EventStream(self._translate(call, response, meter), meter)
 
     async def _translate(
-        self, call: base.Call, response: aiohttp.ClientResponse, meter: base.UsageMeter
+        self, call: base.Call, response: h1.Response, meter: base.UsageMeter
     ) -> AsyncGenerator[bytes, None]:
         translator = anthropic_stream.StreamTranslator(call.kind, int(time.time()))
         splitter = sse.EventSplitter()
         try:
-            async for chunk in response.content.iter_any():
+            async for chunk in self._upstream.chunks(response):
                 for event in splitter.feed(chunk):
                     name, data = sse.parse(event)
                     if not data:
@@ -88,8 +59,6 @@ class AnthropicProvider(base.Provider):
                     meter.usage = translator.usage
                 if translator.done:
                     break
-        except (TimeoutError, aiohttp.ClientError) as error:
-            raise http.transport_error(error, self.name) from None
         finally:
             if translator.done:
                 response.release()
@@ -104,11 +73,7 @@ class AnthropicProvider(base.Provider):
         yield sse.DONE_EVENT
 
     async def probe(self) -> bool:
-        try:
-            async with self._session.get(self._models_url) as response:
-                return response.status < 500
-        except aiohttp.ClientError:
-            return False
+        return await self._upstream.probe("/v1/models")
 
     async def close(self) -> None:
-        await self._session.close()
+        await self._upstream.close()

@@ -1,64 +1,106 @@
-"""What the HTTP providers share: one pooled session per provider, timeouts, and the mapping of
-transport failures and upstream statuses to `UpstreamError`."""
+"""What the HTTP providers share: one pooled upstream client per provider with its timeout,
+and the mapping of transport failures and upstream statuses to `UpstreamError`."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncGenerator
 from typing import Any
 
-import aiohttp
 import orjson
 
 from runestone_gateway import errors
-from runestone_gateway.providers import base
+from runestone_gateway.providers import base, h1
 
 MAX_ERROR_BODY = 64 * 1024
 # Statuses that say the provider, not the request, is wrong: worth trying another provider.
 PROVIDER_FAULT_STATUSES = frozenset({401, 403, 404, 408, 409})
+JSON_BODY = b"content-type: application/json\r\n"
+TRANSPORT_ERRORS = (TimeoutError, OSError, h1.ProtocolError)  # h1.ConnectError is an OSError
 
 
-def session(*, headers: dict[str, str]) -> aiohttp.ClientSession:
-    """A pooled session for one provider. Its timeouts are set per request."""
-    connector = aiohttp.TCPConnector(
-        limit=0,  # concurrency is bounded by clients and by the gateway's own limits
-        ttl_dns_cache=60,
-        keepalive_timeout=30,
-    )
-    return aiohttp.ClientSession(
-        connector=connector,
-        headers={"user-agent": "runestone-gateway", **headers},
-        raise_for_status=False,
-        auto_decompress=True,
-        # Clients share the session: an upstream cookie must never follow one client to another.
-        cookie_jar=aiohttp.DummyCookieJar(),
-    )
+class Upstream:
+    """Kept-alive connections to one provider. `timeout` bounds a whole answer, or for a stream
+    the wait for its headers and each silence between chunks."""
 
+    def __init__(self, base_url: str, headers: dict[str, str], timeout: float, provider: str):
+        self.pool = h1.Pool(base_url, {"user-agent": "runestone-gateway", **headers})
+        self.timeout = timeout
+        self.provider = provider
 
-def unary_timeout(seconds: float) -> aiohttp.ClientTimeout:
-    return aiohttp.ClientTimeout(total=seconds)
+    async def post(self, path: str, body: bytes) -> bytes:
+        """The body of a 200 answer; anything else raises UpstreamError."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                response = await self.pool.request("POST", path, body, JSON_BODY)
+                try:
+                    if response.status != 200:
+                        raise await status_error(response, self.provider)
+                    raw = await response.read()
+                except BaseException:
+                    response.close()
+                    raise
+                response.release()
+                return raw
+        except TRANSPORT_ERRORS as error:
+            raise transport_error(error, self.provider) from None
 
+    async def open_stream(self, path: str, body: bytes) -> h1.Response:
+        """A 200 answer whose body is still to come; anything else raises UpstreamError."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                response = await self.pool.request("POST", path, body, JSON_BODY)
+                if response.status != 200:
+                    try:
+                        raise await status_error(response, self.provider)
+                    finally:
+                        response.close()
+                return response
+        except TRANSPORT_ERRORS as error:
+            raise transport_error(error, self.provider) from None
 
-def stream_timeout(seconds: float) -> aiohttp.ClientTimeout:
-    """For streams the limit applies to connecting and to each silence, not the whole answer."""
-    return aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
+    async def chunks(self, response: h1.Response) -> AsyncGenerator[bytes, None]:
+        """The body as it arrives; a silence longer than the timeout is a TIMEOUT failure."""
+        while True:
+            try:
+                async with asyncio.timeout(self.timeout):
+                    chunk = await response.next_chunk()
+            except TRANSPORT_ERRORS as error:
+                raise transport_error(error, self.provider) from None
+            if chunk is None:
+                return
+            yield chunk
+
+    async def probe(self, path: str) -> bool:
+        """Whether GET `path` answers without a server error (the caller bounds the time)."""
+        try:
+            response = await self.pool.request("GET", self.pool.path(path))
+        except TRANSPORT_ERRORS:
+            return False
+        response.close()
+        return response.status < 500
+
+    async def close(self) -> None:
+        await self.pool.close()
 
 
 def transport_error(error: BaseException, provider: str) -> base.UpstreamError:
-    """Map what aiohttp raises to the failure kinds routing understands."""
+    """Map what the client raises to the failure kinds routing understands."""
     if isinstance(error, TimeoutError):
         return base.UpstreamError(base.FailureKind.TIMEOUT, f"{provider}: timed out")
-    if isinstance(error, aiohttp.ClientPayloadError):
+    if isinstance(error, h1.ProtocolError):
         return base.UpstreamError(base.FailureKind.PROTOCOL, f"{provider}: broken response body")
     return base.UpstreamError(
         base.FailureKind.CONNECT, f"{provider}: {type(error).__name__} while connecting"
     )
 
 
-async def status_error(response: aiohttp.ClientResponse, provider: str) -> base.UpstreamError:
+async def status_error(response: h1.Response, provider: str) -> base.UpstreamError:
     """The error for a non-2xx answer; REJECTED carries an envelope fit for the client."""
     status = response.status
     try:
-        raw = await response.content.read(MAX_ERROR_BODY)
-    except (TimeoutError, aiohttp.ClientError):
+        raw = await response.read(MAX_ERROR_BODY)
+    except TRANSPORT_ERRORS:
         raw = b""
     detail = f"{provider}: upstream answered {status}"
     if status == 429:

@@ -7,11 +7,10 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from typing import Any
 
-import aiohttp
 import orjson
 
 from runestone_gateway import config, sse
-from runestone_gateway.providers import base, http
+from runestone_gateway.providers import base, h1, http
 
 PATHS: dict[str, str] = {
     "chat": "/chat/completions",
@@ -23,28 +22,15 @@ PATHS: dict[str, str] = {
 class OpenAIProvider(base.Provider):
     def __init__(self, spec: config.Provider, api_key: str | None) -> None:
         super().__init__(spec)
-        root = spec.effective_base_url
-        self._urls = {kind: root + path for kind, path in PATHS.items()}
-        self._models_url = root + "/models"
         headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
-        self._session = http.session(headers=headers)
-        self._unary_timeout = http.unary_timeout(spec.timeout_seconds)
-        self._stream_timeout = http.stream_timeout(spec.timeout_seconds)
+        self._upstream = http.Upstream(
+            spec.effective_base_url, headers, spec.timeout_seconds, self.name
+        )
+        self._paths = {kind: self._upstream.pool.path(path) for kind, path in PATHS.items()}
 
     async def answer(self, call: base.Call) -> base.Answer:
         payload = orjson.dumps({**call.body, "model": call.upstream_model})
-        try:
-            async with self._session.post(
-                self._urls[call.kind],
-                data=payload,
-                headers={"content-type": "application/json"},
-                timeout=self._unary_timeout,
-            ) as response:
-                if response.status != 200:
-                    raise await http.status_error(response, self.name)
-                raw = await response.read()
-        except (TimeoutError, aiohttp.ClientError) as error:
-            raise http.transport_error(error, self.name) from None
+        raw = await self._upstream.post(self._paths[call.kind], payload)
         return base.Answer(raw, _usage(http.json_object(raw, self.name).get("usage")))
 
     async def stream(self, call: base.Call) -> base.EventStream:
@@ -52,30 +38,17 @@ class OpenAIProvider(base.Provider):
         # Ask for usage even when the client did not, so it can be counted; the usage-only
         # chunk is then kept from the client.
         body["stream_options"] = {**(call.body.get("stream_options") or {}), "include_usage": True}
-        try:
-            response = await self._session.post(
-                self._urls[call.kind],
-                data=orjson.dumps(body),
-                headers={"content-type": "application/json", "accept-encoding": "identity"},
-                timeout=self._stream_timeout,
-            )
-        except (TimeoutError, aiohttp.ClientError) as error:
-            raise http.transport_error(error, self.name) from None
-        if response.status != 200:
-            try:
-                raise await http.status_error(response, self.name)
-            finally:
-                response.close()
+        response = await self._upstream.open_stream(self._paths[call.kind], orjson.dumps(body))
         meter = base.UsageMeter()
         return base.EventStream(self._relay(response, meter, call.include_usage), meter)
 
     async def _relay(
-        self, response: aiohttp.ClientResponse, meter: base.UsageMeter, client_wants_usage: bool
+        self, response: h1.Response, meter: base.UsageMeter, client_wants_usage: bool
     ) -> AsyncGenerator[bytes, None]:
         splitter = sse.EventSplitter()
         finished = False
         try:
-            async for chunk in response.content.iter_any():
+            async for chunk in self._upstream.chunks(response):
                 for event in splitter.feed(chunk):
                     if b'"usage"' in event:
                         usage_only = _count_usage(event, meter)
@@ -84,8 +57,6 @@ class OpenAIProvider(base.Provider):
                     elif sse.DONE in event and sse.parse(event)[1] == sse.DONE:
                         finished = True
                     yield event
-        except (TimeoutError, aiohttp.ClientError) as error:
-            raise http.transport_error(error, self.name) from None
         finally:
             # Closing (rather than releasing) an unfinished response drops the connection,
             # which is how the upstream learns that the request was cancelled.
@@ -99,14 +70,10 @@ class OpenAIProvider(base.Provider):
             )
 
     async def probe(self) -> bool:
-        try:
-            async with self._session.get(self._models_url) as response:
-                return response.status < 500
-        except aiohttp.ClientError:
-            return False
+        return await self._upstream.probe("/models")
 
     async def close(self) -> None:
-        await self._session.close()
+        await self._upstream.close()
 
 
 def _count_usage(event: bytes, meter: base.UsageMeter) -> bool:

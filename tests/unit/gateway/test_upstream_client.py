@@ -1,0 +1,216 @@
+"""The gateway's own HTTP/1.1 upstream client against real sockets: scripted loopback servers
+that answer well, compress, stream, stop short, close early or hold a large body."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from runestone_gateway.providers import h1
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+class Server:
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.connections = 0
+        self.requests: list[bytes] = []
+        self.server: asyncio.Server | None = None
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(
+                    (
+                        int(line.split(b":")[1])
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length:")
+                    ),
+                    0,
+                )
+                self.requests.append(head + await reader.readexactly(length))
+                await self.handler(reader, writer)
+                if writer.is_closing():
+                    return
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        port = self.server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}/v1"
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Callable[[Handler], Awaitable[Server]]]:
+    started: list[Server] = []
+
+    async def start(handler: Handler) -> Server:
+        server = Server(handler)
+        server.server = await asyncio.start_server(server._serve, "127.0.0.1", 0)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        assert server.server is not None
+        server.server.close()
+
+
+def answer(body: bytes, *headers: bytes) -> Handler:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n" % len(body) + b"".join(headers)
+        writer.write(head + b"\r\n" + body)
+        await writer.drain()
+
+    return handle
+
+
+async def test_kept_alive_connections_are_reused(serve: Callable[..., Awaitable[Server]]) -> None:
+    server = await serve(answer(b'{"ok": true}'))
+    pool = h1.Pool(server.url, {"authorization": "Bearer upstream-key"})
+    for _ in range(3):
+        response = await pool.request("POST", pool.path("/chat"), b"{}", b"x-extra: 1\r\n")
+        assert (response.status, await response.read()) == (200, b'{"ok": true}')
+        response.release()
+    await pool.close()
+    assert server.connections == 1
+    first = server.requests[0]
+    assert first.startswith(b"POST /v1/chat HTTP/1.1\r\n")
+    for line in (b"authorization: Bearer upstream-key", b"x-extra: 1", b"content-length: 2"):
+        assert line in first
+
+
+async def test_gzip_bodies_are_decompressed(serve: Callable[..., Awaitable[Server]]) -> None:
+    server = await serve(answer(gzip.compress(b"hello " * 100), b"content-encoding: gzip\r\n"))
+    pool = h1.Pool(server.url, {})
+    response = await pool.request("GET", pool.path("/models"))
+    assert await response.read() == b"hello " * 100
+    await pool.close()
+
+
+async def test_chunked_bodies_arrive_in_pieces(serve: Callable[..., Awaitable[Server]]) -> None:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nfirst\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        writer.write(b"6\r\nsecond\r\n0\r\n\r\n")
+        await writer.drain()
+
+    server = await serve(handle)
+    pool = h1.Pool(server.url, {})
+    response = await pool.request("POST", pool.path("/chat"), b"{}")
+    assert await response.next_chunk() == b"first"
+    assert await response.next_chunk() == b"second"
+    assert await response.next_chunk() is None
+    response.release()
+    await pool.close()
+
+
+async def test_an_answer_that_breaks_off_is_a_protocol_error(
+    serve: Callable[..., Awaitable[Server]],
+) -> None:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial")
+        await writer.drain()
+        writer.close()
+
+    server = await serve(handle)
+    pool = h1.Pool(server.url, {})
+    response = await pool.request("POST", pool.path("/chat"), b"{}")
+    with pytest.raises(h1.ProtocolError):
+        await response.read()
+    await pool.close()
+
+
+async def test_a_body_delimited_by_close_is_whole(serve: Callable[..., Awaitable[Server]]) -> None:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nuntil the end")
+        await writer.drain()
+        writer.close()
+
+    server = await serve(handle)
+    pool = h1.Pool(server.url, {})
+    response = await pool.request("GET", pool.path("/models"))
+    assert await response.read() == b"until the end"
+    await pool.close()
+
+
+async def test_closed_without_answer_and_refused_are_connect_errors(
+    serve: Callable[..., Awaitable[Server]],
+) -> None:
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    server = await serve(hang_up)
+    pool = h1.Pool(server.url, {})
+    with pytest.raises(h1.ConnectError):
+        await pool.request("POST", pool.path("/chat"), b"{}")
+    assert server.server is not None
+    server.server.close()
+    await server.server.wait_closed()
+    with pytest.raises(h1.ConnectError):
+        await pool.request("POST", pool.path("/chat"), b"{}")
+    await pool.close()
+
+
+async def test_garbage_is_a_protocol_error(serve: Callable[..., Awaitable[Server]]) -> None:
+    async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"\x00\x01 not http at all\r\n\r\n")
+        await writer.drain()
+
+    server = await serve(garbage)
+    pool = h1.Pool(server.url, {})
+    with pytest.raises(h1.ProtocolError):
+        await pool.request("GET", pool.path("/models"))
+    await pool.close()
+
+
+async def test_a_large_body_is_read_whole_through_flow_control(
+    serve: Callable[..., Awaitable[Server]],
+) -> None:
+    body = bytes(range(256)) * 8192  # 2 MiB: well past the high-water mark
+    server = await serve(answer(body))
+    pool = h1.Pool(server.url, {})
+    response = await pool.request("GET", pool.path("/models"))
+    await asyncio.sleep(0.2)  # let the socket fill the buffer up to the mark, then pause
+    assert await response.read() == body
+    response.release()
+    response = await pool.request("GET", pool.path("/models"))
+    assert len(await response.read()) == len(body)
+    await pool.close()
+    assert server.connections == 1
+
+
+async def test_a_cancelled_request_closes_its_connection(
+    serve: Callable[..., Awaitable[Server]],
+) -> None:
+    hung_up = asyncio.Event()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # until the client hangs up
+        hung_up.set()
+        writer.close()
+
+    server = await serve(silent)
+    pool = h1.Pool(server.url, {})
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.2):
+            await pool.request("POST", pool.path("/chat"), b"{}")
+    await asyncio.wait_for(hung_up.wait(), 10)  # the server saw the connection end
+    assert server.requests, "the request reached the server"
+    await pool.close()
+
+
+def test_only_http_urls_are_accepted() -> None:
+    with pytest.raises(ValueError, match="not an http"):
+        h1.Pool("ftp://example.invalid/", {})
