@@ -165,7 +165,8 @@ def build(program: GoProgram) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
         for name, package in program.binaries.items():
-            command = ["go", "build", "-v", "-trimpath", "-ldflags=-s -w"]
+            stamps = "".join(f" -X {var}={value}" for var, value in program.stamps.items())
+            command = ["go", "build", "-v", "-trimpath", f"-ldflags=-s -w{stamps}"]
             command += ["-o", str(staging / name), package]
             _run_with_progress(command, root, f"{program.name}/{name}", log)
         shutil.rmtree(root / "bin", ignore_errors=True)

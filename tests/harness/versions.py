@@ -20,6 +20,8 @@ class GoProgram:
     # built with `go install pkg@version`; for those we map each such replace to its release.
     staging_version: str | None = None
     extra_requires: dict[str, str] = field(default_factory=dict)
+    # Link-time `-X package.variable=value` settings (version strings a program reports).
+    stamps: dict[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -68,8 +70,17 @@ WEAVIATE_PREVIOUS = GoProgram(
 )
 """The release before WEAVIATE, for VectorCluster rolling-upgrade tests."""
 
+HELM = GoProgram(
+    name="helm",
+    module="helm.sh/helm/v4",
+    version="v4.3.1",
+    binaries={"helm": "helm.sh/helm/v4/cmd/helm"},
+    stamps={"helm.sh/helm/v4/internal/version.version": "v4.3.1"},
+)
+"""Lints and renders the chart (`helm lint`, `helm template`) for the packaging tests and demo."""
+
 CONTROL_PLANE: tuple[GoProgram, ...] = (ETCD, KUBERNETES, KWOK)
 
 PROGRAMS: dict[str, GoProgram] = {
-    program.name: program for program in (*CONTROL_PLANE, WEAVIATE, WEAVIATE_PREVIOUS)
+    program.name: program for program in (*CONTROL_PLANE, WEAVIATE, WEAVIATE_PREVIOUS, HELM)
 }
