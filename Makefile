@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 HARNESS := PYTHONPATH=tests $(PY) -m
 
 .PHONY: help venv system-deps tools cluster-up cluster-down cluster-status check lint format \
-        typecheck imports test test-unit test-integration test-e2e crds demo demo-down clean
+        typecheck imports test test-unit test-integration test-e2e crds manifests demo demo-down clean
 
 help:
 	@echo "make demo          run the platform locally (control plane, operator, quickstart)"
@@ -64,6 +64,11 @@ check: lint typecheck imports
 crds: venv
 	$(PY) -m runestone_operator.crdgen .
 
+# Generated from the operator and the chart (packaging tests fail on drift): the chart's operator
+# RBAC (helm/runestone/files/) and the kustomize base (deploy/base/runestone.yaml).
+manifests: venv
+	$(HARNESS) harness.chart
+
 test: venv system-deps tools
 	$(VENV)/bin/pytest tests
 
@@ -76,7 +81,8 @@ test-integration: venv system-deps tools
 test-e2e: venv system-deps tools
 	$(VENV)/bin/pytest tests/e2e
 
-demo: venv system-deps tools
+# The demo builds only the Go programs it runs (not the previous Weaviate release the tests use).
+demo: venv system-deps
 	$(HARNESS) harness.demo up
 
 demo-down: venv
