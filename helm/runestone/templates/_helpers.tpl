@@ -1,0 +1,63 @@
+{{/* The chart's name, overridable. */}}
+{{- define "runestone.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The release-qualified name; the release name alone when it already holds the chart's. */}}
+{{- define "runestone.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Name of the operator's Deployment, ServiceAccount and RBAC objects. */}}
+{{- define "runestone.operatorName" -}}
+{{- printf "%s-operator" (include "runestone.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "runestone.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "runestone.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: operator
+{{- end }}
+
+{{- define "runestone.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "runestone.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: runestone
+{{- end }}
+
+{{- define "runestone.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "runestone.operatorName" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* One image runs the operator, the gateways and their sidecars. */}}
+{{- define "runestone.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* The operator's RBAC rules, generated from `runestone operator --print-rbac`. */}}
+{{- define "runestone.rules" -}}
+{{- $role := .Files.Get "files/operator-clusterrole.yaml" | fromYaml }}
+{{- if not $role.rules }}
+{{- fail "files/operator-clusterrole.yaml is missing or holds no rules; run `make rbac`" }}
+{{- end }}
+{{- toYaml $role.rules }}
+{{- end }}
