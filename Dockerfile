@@ -1,0 +1,37 @@
+# One image for every Runestone role: `runestone operator`, `runestone gateway`,
+# `runestone sidecar` (the operator starts gateway pods with its own image).
+#
+#   docker build -t ghcr.io/runestone-dev/runestone:0.1.0 .
+#
+# Dependencies are pinned by constraints.txt. For a release, pin the base image by digest too
+# (python:3.11-slim-bookworm@sha256:...).
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
+WORKDIR /src
+COPY pyproject.toml constraints.txt README.md ./
+COPY cli cli
+COPY operator operator
+COPY gateway gateway
+COPY sidecar sidecar
+RUN python -m pip wheel --no-deps --wheel-dir /wheels . \
+ && python -m venv /opt/runestone \
+ && /opt/runestone/bin/python -m pip install --constraint constraints.txt /wheels/runestone-*.whl \
+ && /opt/runestone/bin/python -m pip uninstall --yes pip
+
+FROM ${PYTHON_IMAGE}
+# PYTHONSAFEPATH: never put the working directory (or a script's folder) on sys.path, so a
+# file dropped into one cannot shadow an installed module.
+ENV PYTHONSAFEPATH=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PATH=/opt/runestone/bin:$PATH
+COPY --from=build /opt/runestone /opt/runestone
+# The uid and gid the operator's pod specs run as (runAsUser/runAsGroup 65532); no shell login.
+USER 65532:65532
+WORKDIR /tmp
+# gateway API and health ports; the operator's /healthz is on 8080 too (one role per container).
+EXPOSE 8080 8081
+ENTRYPOINT ["runestone"]
+CMD ["--help"]
