@@ -1,0 +1,23 @@
+"""The generated packaging files match their sources: the chart's RBAC file is what
+`runestone operator --print-rbac` prints, and the kustomize base is the chart rendered with its
+default values. `make manifests` regenerates both."""
+
+from __future__ import annotations
+
+import yaml
+
+from harness import chart
+
+
+def test_chart_rbac_file_is_what_the_operator_prints() -> None:
+    expected = chart.rbac_file_text()
+    assert chart.RBAC_FILE.read_text() == expected, "stale: run `make manifests`"
+    role = yaml.safe_load(expected)
+    assert role["kind"] == "ClusterRole"
+    assert role["rules"], "the operator prints no rules"
+
+
+def test_kustomize_base_is_the_rendered_chart() -> None:
+    assert chart.BASE_MANIFEST.read_text() == chart.base_manifest_text(), (
+        "stale: run `make manifests`"
+    )

@@ -1,0 +1,143 @@
+"""`helm lint` and `helm template` of the chart with the pinned helm: clean with the default and
+the production values, the operator Deployment as promised (one replica, Recreate, non-root,
+probes on the operator's liveness endpoint), and values.schema.json refusing bad values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness import chart
+from integration.packaging.conftest import documents
+from runestone_operator.builders import operator_rbac
+
+VALUES = {"default": [], "production": [chart.PRODUCTION_VALUES]}
+
+
+@pytest.mark.parametrize("values", VALUES.values(), ids=VALUES.keys())
+def test_helm_lint_is_clean(values: list[Any]) -> None:
+    done = chart.lint(values)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 chart(s) failed" in done.stdout
+    problems = [
+        line for line in done.stdout.splitlines() if "[WARNING]" in line or "[ERROR]" in line
+    ]
+    assert not problems, done.stdout
+
+
+def _by_kind(text: str) -> dict[str, list[dict[str, Any]]]:
+    kinds: dict[str, list[dict[str, Any]]] = {}
+    for document in documents(text):
+        kinds.setdefault(document["kind"], []).append(document)
+    return kinds
+
+
+def _operator(kinds: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    (deployment,) = kinds["Deployment"]
+    assert deployment["metadata"]["name"] == "runestone-operator"
+    return deployment
+
+
+def _arg(args: list[str], flag: str) -> str:
+    """The value of the last `flag VALUE` or `flag=VALUE` in args (argparse: the last wins)."""
+    found = None
+    for index, arg in enumerate(args):
+        if arg == flag:
+            found = args[index + 1]
+        elif arg.startswith(flag + "="):
+            found = arg.split("=", 1)[1]
+    assert found is not None, f"{flag} not in {args}"
+    return found
+
+
+def test_default_template_renders_the_operator_as_promised() -> None:
+    kinds = _by_kind(chart.template())
+    assert set(kinds) == {
+        "ServiceAccount",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Deployment",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+    }
+    deployment = _operator(kinds)
+    spec = deployment["spec"]
+    assert spec["replicas"] == 1
+    assert spec["strategy"] == {"type": "Recreate"}
+    pod = spec["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] != 0
+    assert pod["serviceAccountName"] == kinds["ServiceAccount"][0]["metadata"]["name"]
+    (container,) = pod["containers"]
+    assert container["image"] == "ghcr.io/runestone-dev/runestone:0.1.0"
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    args = container["args"]
+    assert args[0] == "operator"
+    assert "--all-namespaces" in args
+    # Both probes ask the endpoint the operator serves its liveness on.
+    liveness = _arg(args, "--liveness")
+    port = {p["name"]: p["containerPort"] for p in container["ports"]}["health"]
+    assert liveness == f"http://0.0.0.0:{port}/healthz"
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/healthz", "port": "health"}
+    # Gateways are started with the operator's own image.
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["RUNESTONE_IMAGE"] == container["image"]
+    # The cluster-wide role is exactly the operator's own statement of what it needs.
+    (role,) = kinds["ClusterRole"]
+    assert role["rules"] == operator_rbac.rules()
+    (binding,) = kinds["ClusterRoleBinding"]
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": pod["serviceAccountName"], "namespace": chart.NAMESPACE}
+    ]
+
+
+def test_production_values_pin_and_size_the_operator() -> None:
+    digest = "sha256:" + "ab" * 32
+    text = chart.template([chart.PRODUCTION_VALUES], {"image.digest": digest})
+    deployment = _operator(_by_kind(text))
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == f"ghcr.io/runestone-dev/runestone@{digest}"
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["RUNESTONE_IMAGE"] == container["image"]
+    args = container["args"]
+    assert _arg(args, "--resync-seconds") == "60"
+    assert _arg(args, "--liveness-max-age-seconds") == "300"
+    assert container["resources"]["requests"] == {"cpu": "250m", "memory": "256Mi"}
+
+
+def test_watched_namespaces_get_roles_instead_of_a_cluster_role() -> None:
+    kinds = _by_kind(chart.template(set_values={"operator.watchNamespaces": "{team-a,team-b}"}))
+    assert "ClusterRole" not in kinds
+    assert "ClusterRoleBinding" not in kinds
+    assert sorted(r["metadata"]["namespace"] for r in kinds["Role"]) == ["team-a", "team-b"]
+    assert all(r["rules"] == operator_rbac.rules() for r in kinds["Role"])
+    for binding in kinds["RoleBinding"]:
+        assert binding["roleRef"]["kind"] == "Role"
+        assert binding["subjects"][0]["namespace"] == chart.NAMESPACE
+    args = _operator(kinds)["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--all-namespaces" not in args
+    assert [args[i + 1] for i, a in enumerate(args) if a == "--namespace"] == ["team-a", "team-b"]
+
+
+BAD_VALUES = {
+    "unknown key": ("operator.replicas=2", "replicas"),
+    "no workers": ("operator.workers=0", "workers"),
+    "pull policy": ("image.pullPolicy=Sometimes", "pullPolicy"),
+    "digest": ("image.digest=latest", "digest"),
+    "namespace name": ("operator.watchNamespaces={Team_A}", "watchNamespaces"),
+}
+
+
+@pytest.mark.parametrize(("setting", "named"), BAD_VALUES.values(), ids=BAD_VALUES.keys())
+def test_schema_refuses_bad_values_naming_them(setting: str, named: str) -> None:
+    command: list[str | Path] = [chart.helm_binary(), "template", chart.RELEASE, chart.CHART]
+    command += ["--set", setting]
+    done = chart.run(command, check=False)
+    assert done.returncode != 0, done.stdout
+    assert "values don't meet the specifications of the schema" in done.stderr
+    assert named in done.stderr
