@@ -38,3 +38,18 @@ def refused_port() -> int:
 def start_gateway(tmp_path: Path) -> Iterator[gateway_process.GatewayStarter]:
     """Start `runestone gateway` processes: `start_gateway(config_document)`; stopped after."""
     yield from gateway_process.starter(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def module_gateways(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[gateway_process.GatewayStarter]:
+    """Like `start_gateway`, for gateways that serve a whole test module."""
+    yield from gateway_process.starter(tmp_path_factory.mktemp("gateways"))
+
+
+@pytest.fixture(scope="module")
+def module_upstream() -> Iterator[running.Upstream]:
+    """An OpenAI stand-in serving a whole test module (reset its behaviour after changing it)."""
+    with running.upstream("openai") as upstream:
+        yield upstream
