@@ -64,6 +64,8 @@ class Limiter:
                 self.metrics.limit_rejections.labels(who.id, "store_unavailable").inc()
                 raise store_unavailable() from None
             return Ticket(self, who, ask, admitted=False, headers=())
+        if self._failures.failing:
+            self._failures.recovered()
         headers = rate_headers(verdict)
         if verdict.refused is not None:
             self.metrics.limit_rejections.labels(who.id, verdict.refused).inc()
@@ -128,8 +130,14 @@ class FailureLog:
         self._every = every
         self._last = -math.inf
         self._left_out = 0
+        self.failing = False
+
+    def recovered(self) -> None:
+        self.failing = False
+        log.warning("rate-limit store is reachable again; limits apply again")
 
     def report(self, operation: str, detail: str, fail_mode: str) -> None:
+        self.failing = True
         now = time.monotonic()
         if now - self._last < self._every:
             self._left_out += 1

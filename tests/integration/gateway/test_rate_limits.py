@@ -1,0 +1,177 @@
+"""Per-key limits shared by three gateway processes through one real Redis: a burst spread over
+all three gets exactly the requests-per-minute limit, tokens per minute count the real usage of
+whole and streamed answers, and the concurrency limit holds while streams are slow. Refusals are
+429 with Retry-After and OpenAI's x-ratelimit-* headers."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import openai
+import pytest
+
+from harness.redis_server import RedisServer
+from harness.upstreams import control, gateway_process, keys, running
+from harness.upstreams.gateway_process import eventually, model, pool, provider
+
+ASK: list[openai.types.chat.ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
+RPM = 10
+TPM = 100
+BURST = keys.key("burst", limits={"requestsPerMinute": RPM})
+TOKENS = keys.key("tokens", limits={"tokensPerMinute": TPM})
+STREAMS = keys.key("streams", limits={"maxConcurrentRequests": 2})
+
+
+@pytest.fixture(scope="module")
+def gateways(
+    redis_server: RedisServer,
+    module_upstream: running.Upstream,
+    module_gateways: gateway_process.GatewayStarter,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[list[gateway_process.GatewayProcess]]:
+    table = tmp_path_factory.mktemp("keys") / "keys.yaml"
+    document = {
+        "auth": keys.write_table(table, BURST, TOKENS, STREAMS),
+        "limits": {"store": {"type": "redis", "url": redis_server.url}},
+        "providerPools": [pool("p", [provider("up", module_upstream, models=[model("m")])])],
+    }
+    started = [module_gateways(document) for _ in range(3)]
+    yield started
+    for gateway in started:
+        assert gateway.process.poll() is None
+
+
+@pytest.fixture
+def redis(redis_server: RedisServer) -> RedisServer:
+    redis_server.flush()
+    return redis_server
+
+
+def clients(
+    gateways: list[gateway_process.GatewayProcess], key: keys.Key
+) -> Iterator[openai.OpenAI]:
+    """One client per gateway, taken in turn: consecutive requests go to different processes."""
+    return itertools.cycle([gateway.client(api_key=key.plaintext) for gateway in gateways])
+
+
+def test_a_burst_over_three_gateways_gets_exactly_the_limit(
+    gateways: list[gateway_process.GatewayProcess], redis: RedisServer
+) -> None:
+    spread = list(itertools.islice(clients(gateways, BURST), RPM * 3 + 6))
+
+    def call(client: openai.OpenAI) -> openai.RateLimitError | None:
+        try:
+            client.chat.completions.create(model="m", messages=ASK)
+        except openai.RateLimitError as error:
+            return error
+        return None
+
+    with ThreadPoolExecutor(max_workers=12) as pool_:
+        outcomes = list(pool_.map(call, spread))
+    refused = [error for error in outcomes if error is not None]
+    # Refilling one request takes 60/RPM = 6 s, far longer than the burst on loopback.
+    assert len(spread) - len(refused) == RPM
+    for error in refused:
+        assert (error.code, error.type) == ("rate_limit_exceeded", "requests")
+        headers = error.response.headers
+        assert 1 <= int(headers["retry-after"]) <= 60 // RPM
+        assert headers["x-ratelimit-limit-requests"] == str(RPM)
+        assert headers["x-ratelimit-remaining-requests"] == "0"
+    refusals = sum(
+        gateway.metric(
+            "runestone_gateway_limit_rejections_total", runestone_key_id="burst", limit="requests"
+        )
+        for gateway in gateways
+    )
+    assert refusals == len(spread) - RPM
+
+
+def test_tokens_per_minute_count_real_usage_of_whole_and_streamed_answers(
+    gateways: list[gateway_process.GatewayProcess],
+    redis: RedisServer,
+    module_upstream: running.Upstream,
+) -> None:
+    # Each answer really uses 11 prompt + 5 completion tokens; "hi" is estimated at 4 up front.
+    assert len(module_upstream.behaviour.text.split(" ")) == 5
+    accepted = 0
+    remaining: list[int] = []
+    refusal: openai.RateLimitError | None = None
+    for index, client in enumerate(itertools.islice(clients(gateways, TOKENS), 10)):
+        try:
+            if index % 2:
+                streamed = client.chat.completions.with_raw_response.create(
+                    model="m", messages=ASK, stream=True
+                )
+                chunks = streamed.parse()
+                assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+                headers = streamed.headers
+            else:
+                whole = client.chat.completions.with_raw_response.create(model="m", messages=ASK)
+                assert whole.parse().choices
+                headers = whole.headers
+        except openai.RateLimitError as error:
+            refusal = error
+            break
+        accepted += 1
+        remaining.append(int(headers["x-ratelimit-remaining-tokens"]))
+        assert headers["x-ratelimit-limit-tokens"] == str(TPM)
+    assert refusal is not None
+    assert refusal.type == "tokens"
+    assert refusal.response.headers["x-ratelimit-limit-tokens"] == str(TPM)
+    assert int(refusal.response.headers["retry-after"]) >= 1
+    # Taken at admission: 4 each, corrected to 16 afterwards: 6 x 16 + 4 = 100 admits a 7th,
+    # 7 x 16 + 4 does not (16 tokens take 9.6 s to come back).
+    assert accepted == 7
+    assert remaining[:3] == [96, 80, 64]
+
+
+def test_the_concurrency_limit_holds_with_slow_streams(
+    gateways: list[gateway_process.GatewayProcess],
+    redis: RedisServer,
+    module_upstream: running.Upstream,
+) -> None:
+    gate = control.Gate()
+    module_upstream.behaviour.hold_after_first = gate
+    first, second, third = (g.client(api_key=STREAMS.plaintext) for g in gateways)
+    try:
+        held = [
+            iter(client.chat.completions.create(model="m", messages=ASK, stream=True))
+            for client in (first, second)
+        ]
+        for stream in held:
+            assert next(stream).choices[0].delta.role == "assistant"
+        with pytest.raises(openai.RateLimitError) as raised:
+            third.chat.completions.create(model="m", messages=ASK, stream=True)
+        assert raised.value.code == "concurrency_limit_exceeded"
+        assert raised.value.response.headers["retry-after"] == "1"
+        with pytest.raises(openai.RateLimitError):
+            third.chat.completions.create(model="m", messages=ASK)
+        gate.open()
+        for stream in held:
+            assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    finally:
+        gate.open()
+        module_upstream.behaviour.hold_after_first = None
+
+    def admitted() -> bool:
+        try:
+            third.chat.completions.create(model="m", messages=ASK)
+        except openai.RateLimitError:
+            return False
+        return True
+
+    eventually(admitted, what="a slot to free once the streams ended")
+
+
+def test_keys_without_limits_get_no_rate_headers(
+    tmp_path: Path, start_gateway: gateway_process.GatewayStarter, module_upstream: running.Upstream
+) -> None:
+    gateway = start_gateway(
+        {"providerPools": [pool("p", [provider("up", module_upstream, models=[model("m")])])]}
+    )
+    raw = gateway.client().chat.completions.with_raw_response.create(model="m", messages=ASK)
+    assert not [name for name in raw.headers if name.startswith("x-ratelimit")]
+    assert raw.headers["x-request-id"]
