@@ -1,0 +1,184 @@
+"""A minimal, fast OpenAI-compatible upstream for gateway benchmarks: every POST is answered after
+a fixed latency, as one chat completion or as a stream of chat chunks ending in `[DONE]`.
+
+    .venv/bin/python bench/fast_upstream.py --port 9000 [--latency-ms 5] [--chunks 8]
+
+A raw asyncio protocol on uvloop with httptools parsing and pre-rendered answers, so that one
+process answers far more requests per second than any gateway in front of it: it is the floor
+of the measurement, never its bottleneck. It reads `"stream": true` from the body and nothing
+else; `GET` on any path answers a model listing (for gateways' health checks)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import socket
+from dataclasses import dataclass
+from typing import cast
+
+import httptools
+import orjson
+import uvloop
+
+MODEL = "bench-model"
+
+
+@dataclass(frozen=True)
+class Answers:
+    """Every byte the upstream sends, rendered once."""
+
+    whole: bytes  # a complete non-streamed answer (status line, headers, body)
+    stream_head: bytes  # status line, headers and the first chunk of a stream
+    stream_tail: bytes  # the remaining chunks, the usage chunk, [DONE] and the last chunk
+    models: bytes
+    latency: float
+    gap: float  # seconds between the first streamed event and the rest
+
+
+def _response(body: bytes) -> bytes:
+    head = (
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+        b"content-length: " + str(len(body)).encode() + b"\r\n\r\n"
+    )
+    return head + body
+
+
+def _chunked(payload: bytes) -> bytes:
+    return f"{len(payload):x}\r\n".encode() + payload + b"\r\n"
+
+
+def _event(document: object) -> bytes:
+    return b"data: " + orjson.dumps(document) + b"\n\n"
+
+
+def render(latency: float, chunks: int, gap: float) -> Answers:
+    usage = {"prompt_tokens": 12, "completion_tokens": chunks, "total_tokens": 12 + chunks}
+    whole = {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion",
+        "created": 1700000000,
+        "model": MODEL,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": " ".join(["word"] * chunks)},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": usage,
+    }
+    base = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1700000000}
+    events = [
+        _event({**base, "model": MODEL, "choices": [{"index": 0, "delta": {"content": "word "}}]})
+        for _ in range(chunks)
+    ]
+    events.append(
+        _event(
+            {
+                **base,
+                "model": MODEL,
+                "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+            }
+        )
+    )
+    events.append(_event({**base, "model": MODEL, "choices": [], "usage": usage}))
+    events.append(b"data: [DONE]\n\n")
+    stream_head = (
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+        b"transfer-encoding: chunked\r\n\r\n" + _chunked(events[0])
+    )
+    stream_tail = b"".join(_chunked(event) for event in events[1:]) + b"0\r\n\r\n"
+    listing = {"object": "list", "data": [{"id": MODEL, "object": "model", "owned_by": "bench"}]}
+    return Answers(
+        _response(orjson.dumps(whole)),
+        stream_head,
+        stream_tail,
+        _response(orjson.dumps(listing)),
+        latency,
+        gap,
+    )
+
+
+class _Connection(asyncio.Protocol):
+    """One client connection: requests are answered in order, one at a time (no pipelining)."""
+
+    def __init__(self, answers: Answers) -> None:
+        self._answers = answers
+        self._parser = httptools.HttpRequestParser(self)
+        self._transport: asyncio.Transport | None = None
+        self._body: list[bytes] = []
+        self._loop = asyncio.get_running_loop()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError:
+            if self._transport is not None:
+                self._transport.close()
+
+    # httptools callbacks
+    def on_body(self, body: bytes) -> None:
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        body = b"".join(self._body)
+        self._body.clear()
+        answers = self._answers
+        if self._parser.get_method() == b"GET":
+            self._write(answers.models)
+        elif b'"stream":true' in body.replace(b" ", b""):
+            self._loop.call_later(answers.latency, self._stream_start)
+        else:
+            self._loop.call_later(answers.latency, self._write, answers.whole)
+
+    def _write(self, data: bytes) -> None:
+        if self._transport is not None:
+            self._transport.write(data)
+
+    def _stream_start(self) -> None:
+        self._write(self._answers.stream_head)
+        if self._answers.gap > 0:
+            self._loop.call_later(self._answers.gap, self._write, self._answers.stream_tail)
+        else:
+            self._write(self._answers.stream_tail)
+
+
+async def serve(sock: socket.socket, answers: Answers) -> None:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: _Connection(answers), sock=sock, backlog=4096)
+    async with server:
+        await server.serve_forever()
+
+
+def listen(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((host, port))
+    sock.listen(4096)
+    return sock
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--latency-ms", type=float, default=5.0)
+    parser.add_argument("--chunks", type=int, default=8, help="content events per stream")
+    parser.add_argument("--gap-ms", type=float, default=1.0, help="first event to the rest")
+    options = parser.parse_args()
+    answers = render(options.latency_ms / 1000, options.chunks, options.gap_ms / 1000)
+    sock = listen(options.host, options.port)
+    with contextlib.suppress(KeyboardInterrupt):
+        uvloop.run(serve(sock, answers))
+
+
+if __name__ == "__main__":
+    main()

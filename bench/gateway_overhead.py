@@ -1,0 +1,239 @@
+"""What a gateway adds to each request: direct to a fast mock upstream (the floor), through the
+Runestone gateway, and through LiteLLM proxy, measured in one run with the same load generator.
+
+    .venv/bin/python bench/gateway_overhead.py [--workers 1] [--seconds 10] \\
+        [--soak-requests 100000] [--concurrency 1,16,64] [--targets direct,runestone,litellm]
+
+The upstream answers every chat completion after a fixed latency (5 ms), whole or streamed
+(bench/fast_upstream.py). The load generator (bench/loadgen.py) keeps `c` keep-alive connections
+busy, one request at a time each, for `--seconds` per cell, after a short warm-up. Both gateways
+run with auth on and the same worker count; only one target runs at a time.
+
+Per target: resident memory (the whole process tree) after start-up and a warm-up, then after
+`--soak-requests` more requests at concurrency 16 (half streamed; `--litellm-soak-requests` for
+LiteLLM, which is far slower), then the cells. Added latency
+is the gateway's percentile minus the direct percentile of the same cell; for streams the first
+column is time to first token (first event). Prints a table and the command; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvloop
+
+import gateways
+import loadgen
+import procstats
+
+ADDED_P99_BUDGET = 0.005  # throughput is compared at cells whose added p99 stays under this
+
+
+@dataclass(frozen=True)
+class Cell:
+    target: str
+    stream: bool
+    concurrency: int
+    samples: loadgen.Samples
+    cpu: float  # CPU seconds the target's processes used during the cell
+
+    def p(self, q: float) -> float:
+        return procstats.percentile(self.samples.latencies, q)
+
+    def ttft(self, q: float) -> float:
+        return procstats.percentile(self.samples.first_bytes, q)
+
+
+@dataclass
+class Memory:
+    started: float = math.nan
+    before: float = math.nan
+    after: float = math.nan
+    soak_requests: int = 0
+    soak_errors: int = 0
+
+
+async def _drive(
+    target: gateways.Target,
+    stream: bool,
+    concurrency: int,
+    *,
+    requests: int | None = None,
+    seconds: float | None = None,
+) -> loadgen.Samples:
+    payload = loadgen.chat_request("127.0.0.1", target.port, gateways.MODEL, target.api_key, stream)
+    return await loadgen.run(
+        "127.0.0.1",
+        target.port,
+        payload,
+        stream=stream,
+        concurrency=concurrency,
+        requests=requests,
+        seconds=seconds,
+    )
+
+
+async def measure(
+    target: gateways.Target, options: argparse.Namespace, memory: Memory
+) -> list[Cell]:
+    memory.started = procstats.rss_mb(target.pid)
+    for stream in (False, True):
+        await _drive(target, stream, 16, requests=1000)
+    memory.before = procstats.rss_mb(target.pid)
+    soak = options.litellm_soak_requests if target.name == "litellm" else options.soak_requests
+    half = soak // 2
+    for stream in (False, True):
+        soaked = await _drive(target, stream, 16, requests=half)
+        memory.soak_requests += soaked.completed
+        memory.soak_errors += soaked.errors
+    memory.after = procstats.rss_mb(target.pid)
+    cells = []
+    for stream in (False, True):
+        for concurrency in options.concurrency:
+            await _drive(target, stream, concurrency, seconds=1.0)
+            cpu = procstats.cpu_seconds(target.pid)
+            samples = await _drive(target, stream, concurrency, seconds=options.seconds)
+            cpu = procstats.cpu_seconds(target.pid) - cpu
+            cells.append(Cell(target.name, stream, concurrency, samples, cpu))
+    return cells
+
+
+def _ms(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value * 1000:7.2f}"
+
+
+def report(
+    cells: list[Cell], memories: dict[str, Memory], workers: int, options: argparse.Namespace
+) -> str:
+    direct = {(c.stream, c.concurrency): c for c in cells if c.target == "direct"}
+    lines = [
+        "latency in ms; 'added' is the target's percentile minus direct's in the same cell;",
+        "for streams the first pair is time to first token (first event), then the whole answer",
+        "",
+        f"{'target':<10} {'mode':<6} {'c':>3} {'req/s':>8} {'err':>5} {'p50':>7} {'p99':>7} "
+        f"{'+p50':>7} {'+p99':>7} {'end p50':>7} {'+end p99':>8} {'cpu ms/req':>10}",
+    ]
+    for cell in cells:
+        floor = direct.get((cell.stream, cell.concurrency))
+        first = cell.ttft if cell.stream else cell.p
+        base_first = (floor.ttft if cell.stream else floor.p) if floor else None
+        added50 = first(50) - base_first(50) if base_first else math.nan
+        added99 = first(99) - base_first(99) if base_first else math.nan
+        end99 = cell.p(99) - floor.p(99) if floor else math.nan
+        per_request = cell.cpu / cell.samples.completed * 1000 if cell.samples.completed else 0
+        lines.append(
+            f"{cell.target:<10} {'stream' if cell.stream else 'whole':<6} {cell.concurrency:>3} "
+            f"{cell.samples.throughput:8.0f} {cell.samples.errors:>5} {_ms(first(50))} "
+            f"{_ms(first(99))} {_ms(added50)} {_ms(added99)} {_ms(cell.p(50))} "
+            f"{_ms(end99):>8} {per_request:10.3f}"
+        )
+    lines += ["", "resident memory (MB, process tree), before and after the soak requests:"]
+    for name, memory in memories.items():
+        growth = (memory.after - memory.before) / memory.before * 100
+        lines.append(
+            f"  {name:<10} after start {memory.started:6.1f}  after warm-up {memory.before:6.1f}"
+            f"  after {memory.soak_requests} requests {memory.after:6.1f}  growth {growth:+.1f}%"
+            f"  soak errors {memory.soak_errors}"
+        )
+    lines += ["", *targets_summary(cells, direct, workers)]
+    return "\n".join(lines)
+
+
+def targets_summary(
+    cells: list[Cell], direct: dict[tuple[bool, int], Cell], workers: int
+) -> list[str]:
+    """The issue's comparisons, where both gateways were measured."""
+    by = {(c.target, c.stream, c.concurrency): c for c in cells}
+    lines = ["comparisons (whole answers):"]
+    for name in ("runestone", "litellm"):
+        best = 0.0
+        for cell in cells:
+            floor = direct.get((cell.stream, cell.concurrency))
+            if cell.target != name or cell.stream or floor is None:
+                continue
+            if cell.p(99) - floor.p(99) <= ADDED_P99_BUDGET and cell.samples.errors == 0:
+                best = max(best, cell.samples.throughput / workers)
+        lines.append(f"  {name:<10} best req/s per worker with added p99 <= 5 ms: {best:.0f}")
+    ours, theirs, floor16 = by.get(("runestone", False, 16)), by.get(("litellm", False, 16)), None
+    floor16 = direct.get((False, 16))
+    if ours and theirs and floor16:
+        added_ours = ours.p(99) - floor16.p(99)
+        added_theirs = theirs.p(99) - floor16.p(99)
+        lines.append(
+            f"  added p99 at c=16: runestone {added_ours * 1000:.2f} ms, litellm "
+            f"{added_theirs * 1000:.2f} ms (ratio 1/{added_theirs / max(added_ours, 1e-6):.1f})"
+        )
+    return lines
+
+
+async def main_async(options: argparse.Namespace) -> None:
+    cells: list[Cell] = []
+    memories: dict[str, Memory] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
+        workdir = Path(tmp)
+        upstream = gateways.upstream(workdir, options.latency_ms, options.chunks)
+        try:
+            for name in options.targets:
+                if name == "direct":
+                    target = upstream
+                elif name == "runestone":
+                    target = gateways.runestone(workdir, upstream.port, options.workers)
+                else:
+                    target = gateways.litellm(workdir, upstream.port, options.workers)
+                try:
+                    memories[name] = Memory()
+                    started = time.monotonic()
+                    cells += await measure(target, options, memories[name])
+                    print(f"{name}: measured in {time.monotonic() - started:.0f}s", flush=True)
+                finally:
+                    if target is not upstream:
+                        target.stop()
+        finally:
+            upstream.stop()
+    print()
+    print(f"command: {procstats.command_line()}")
+    print(
+        f"upstream latency {options.latency_ms} ms, {options.chunks} content events per stream; "
+        f"{options.workers} worker(s) per gateway; litellm {gateways.LITELLM_VERSION}; "
+        f"load generator: bench/loadgen.py (uvloop + httptools, closed loop, keep-alive)"
+    )
+    print(f"load average at the end: {procstats.load_average()}")
+    print(report(cells, memories, options.workers, options))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--seconds", type=float, default=10.0, help="per cell")
+    parser.add_argument("--soak-requests", type=int, default=100_000)
+    parser.add_argument(
+        "--litellm-soak-requests",
+        type=int,
+        default=5_000,
+        help="LiteLLM serves tens of requests per second here: 100k would take the better "
+        "part of an hour",
+    )
+    parser.add_argument(
+        "--concurrency", type=lambda text: [int(c) for c in text.split(",")], default=[1, 16, 64]
+    )
+    parser.add_argument(
+        "--targets",
+        type=lambda text: text.split(","),
+        default=["direct", "runestone", "litellm"],
+    )
+    parser.add_argument("--latency-ms", type=float, default=5.0)
+    parser.add_argument("--chunks", type=int, default=8)
+    options = parser.parse_args()
+    unknown = set(options.targets) - {"direct", "runestone", "litellm"}
+    if unknown:
+        parser.error(f"unknown targets: {sorted(unknown)}")
+    uvloop.run(main_async(options))
+
+
+if __name__ == "__main__":
+    main()

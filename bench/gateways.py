@@ -1,0 +1,159 @@
+"""The targets of bench/gateway_overhead.py as processes on loopback: the fast upstream, the
+Runestone gateway and LiteLLM proxy, each with auth on and one model pointing at the upstream.
+
+LiteLLM is installed from PyPI into its own venv under ~/.cache/runestone/bench/ (never into the
+project's venv, never into the repo), at the pinned version below."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+import procstats
+from runestone_gateway import apikeys
+
+BENCH = Path(__file__).resolve().parent
+CACHE = Path(os.environ.get("RUNESTONE_CACHE", Path.home() / ".cache" / "runestone")) / "bench"
+LITELLM_VERSION = "1.104.0"
+"""Newer releases need a certifi newer than the package index here serves; 1.107.0 was
+withdrawn after a compromise, so the pin stays on a release that installs and is not that one."""
+LITELLM_EXTRAS = ["httptools==0.9.0"]
+"""uvicorn picks httptools when it is installed; without it LiteLLM would be measured on the
+pure-Python h11 parser. The same parser as Runestone's, so the comparison is of the gateways."""
+MODEL = "bench-model"
+START_TIMEOUT = 180.0
+
+
+@dataclass
+class Target:
+    name: str
+    port: int
+    api_key: str | None
+    process: subprocess.Popen[bytes] | None = None
+    workers: int = 0
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process is None or self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+
+
+def _spawn(
+    command: list[str], log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+        )
+
+
+def upstream(workdir: Path, latency_ms: float, chunks: int) -> Target:
+    port = procstats.free_port()
+    command = [sys.executable, str(BENCH / "fast_upstream.py"), "--port", str(port)]
+    command += ["--latency-ms", str(latency_ms), "--chunks", str(chunks)]
+    target = Target("direct", port, None, _spawn(command, workdir / "upstream.log"))
+    procstats.wait_http(f"http://127.0.0.1:{port}/v1/models", START_TIMEOUT, target.alive)
+    return target
+
+
+def runestone(workdir: Path, upstream_port: int, workers: int) -> Target:
+    key = apikeys.generate()
+    table = workdir / "runestone-keys.yaml"
+    table.write_text(yaml.safe_dump({"keys": [{"id": "bench", "sha256": apikeys.digest(key)}]}))
+    config = {
+        "auth": {"keyTableFile": str(table)},
+        "providerPools": [
+            {
+                "name": "bench",
+                "healthCheck": {"intervalSeconds": 3600, "timeoutSeconds": 5},
+                "providers": [
+                    {
+                        "name": "upstream",
+                        "type": "openai",
+                        "baseURL": f"http://127.0.0.1:{upstream_port}/v1",
+                        "models": [{"name": MODEL, "kinds": ["chat"]}],
+                    }
+                ],
+            }
+        ],
+    }
+    path = workdir / "runestone.yaml"
+    path.write_text(yaml.safe_dump(config))
+    port, health_port = procstats.free_port(), procstats.free_port()
+    command = [str(Path(sys.executable).with_name("runestone")), "gateway", "--config", str(path)]
+    command += ["--port", str(port), "--health-port", str(health_port)]
+    command += ["--workers", str(workers), "--log-level", "warning"]
+    target = Target("runestone", port, key, _spawn(command, workdir / "runestone.log"), workers)
+    procstats.wait_http(f"http://127.0.0.1:{health_port}/readyz", START_TIMEOUT, target.alive)
+    return target
+
+
+def litellm_venv() -> Path:
+    """The venv holding the pinned LiteLLM proxy, created (or completed) on first use."""
+    venv = CACHE / f"litellm-{LITELLM_VERSION}"
+    requirements = [f"litellm[proxy]=={LITELLM_VERSION}", *LITELLM_EXTRAS]
+    stamp = venv / "runestone-bench-requirements.txt"
+    if not stamp.exists() or stamp.read_text().split() != requirements:
+        print(f"installing {' '.join(requirements)} into {venv}", file=sys.stderr)
+        if not (venv / "bin" / "python").exists():
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+        subprocess.run([*pip, "--upgrade", "pip"], check=True)
+        subprocess.run([*pip, *requirements], check=True)
+        stamp.write_text("\n".join(requirements) + "\n")
+    return venv
+
+
+def litellm(workdir: Path, upstream_port: int, workers: int) -> Target:
+    venv = litellm_venv()
+    key = "sk-" + apikeys.generate().removeprefix(apikeys.PREFIX)
+    config = {
+        "model_list": [
+            {
+                "model_name": MODEL,
+                "litellm_params": {
+                    "model": f"openai/{MODEL}",
+                    "api_base": f"http://127.0.0.1:{upstream_port}/v1",
+                    "api_key": "sk-upstream-not-checked",
+                },
+            }
+        ],
+        "litellm_settings": {"set_verbose": False, "telemetry": False},
+        "general_settings": {"master_key": key},
+    }
+    path = workdir / "litellm.yaml"
+    path.write_text(yaml.safe_dump(config))
+    port = procstats.free_port()
+    command = [str(venv / "bin" / "litellm"), "--config", str(path), "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--num_workers", str(workers)]
+    env = {
+        "LITELLM_LOG": "ERROR",
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no download of the price table at start
+        "NO_DOCS": "True",
+    }
+    target = Target("litellm", port, key, _spawn(command, workdir / "litellm.log", env), workers)
+    procstats.wait_http(f"http://127.0.0.1:{port}/health/liveliness", START_TIMEOUT, target.alive)
+    return target

@@ -1,0 +1,186 @@
+"""A closed-loop HTTP/1.1 load generator for the gateway benchmarks: `concurrency` keep-alive
+connections, each sending one pre-rendered POST, waiting for the whole answer, and sending the
+next. Raw asyncio protocols on uvloop with httptools parsing, so the client costs a few tens of
+microseconds per request and is the same for every target it measures.
+
+Per request it records the time to the first body byte (for streams: the first event, i.e. time
+to first token) and to the end of the answer. An answer counts as an error when its status is
+not 200, when a stream does not end with `[DONE]` or carries an `error` event, or when the
+connection fails (the connection is then opened again)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import cast
+
+import httptools
+import orjson
+
+PATH = "/v1/chat/completions"
+PROMPT = [{"role": "user", "content": "Say hello to the benchmark."}]
+
+
+def chat_request(host: str, port: int, model: str, api_key: str | None, stream: bool) -> bytes:
+    """One chat completion request as bytes on the wire."""
+    document: dict[str, object] = {"model": model, "messages": PROMPT, "max_tokens": 16}
+    if stream:
+        document["stream"] = True
+    body = orjson.dumps(document)
+    lines = [
+        f"POST {PATH} HTTP/1.1",
+        f"host: {host}:{port}",
+        "content-type: application/json",
+        f"content-length: {len(body)}",
+    ]
+    if api_key:
+        lines.append(f"authorization: Bearer {api_key}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+@dataclass
+class Samples:
+    """What one run measured."""
+
+    latencies: list[float] = field(default_factory=list)  # seconds, request sent -> answer end
+    first_bytes: list[float] = field(default_factory=list)  # seconds, request sent -> first byte
+    errors: int = 0
+    error_kinds: dict[str, int] = field(default_factory=dict)
+    elapsed: float = 0.0
+
+    def error(self, kind: str) -> None:
+        self.errors += 1
+        self.error_kinds[kind] = self.error_kinds.get(kind, 0) + 1
+
+    @property
+    def completed(self) -> int:
+        return len(self.latencies)
+
+    @property
+    def throughput(self) -> float:
+        return self.completed / self.elapsed if self.elapsed else 0.0
+
+
+class _Connection(asyncio.Protocol):
+    def __init__(self) -> None:
+        self._parser = httptools.HttpResponseParser(self)
+        self._transport: asyncio.Transport | None = None
+        self._pending: asyncio.Future[tuple[int, float, float, bytes]] | None = None
+        self._first = 0.0
+        self._tail = b""
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self._pending is not None and not self._pending.done():
+            self._pending.set_exception(ConnectionError("connection lost"))
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError as error:
+            if self._pending is not None and not self._pending.done():
+                self._pending.set_exception(error)
+            if self._transport is not None:
+                self._transport.close()
+
+    def on_body(self, body: bytes) -> None:
+        if not self._first:
+            self._first = time.perf_counter()
+        self._tail = (self._tail + body)[-256:]
+
+    def on_message_complete(self) -> None:
+        end = time.perf_counter()
+        if self._pending is not None and not self._pending.done():
+            status = self._parser.get_status_code()
+            self._pending.set_result((status, self._first or end, end, self._tail))
+
+    def request(self, data: bytes) -> asyncio.Future[tuple[int, float, float, bytes]]:
+        assert self._transport is not None
+        self._pending = asyncio.get_running_loop().create_future()
+        self._first = 0.0
+        self._tail = b""
+        self._transport.write(data)
+        return self._pending
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+
+async def _connect(host: str, port: int) -> _Connection:
+    loop = asyncio.get_running_loop()
+    _, protocol = await loop.create_connection(_Connection, host, port)
+    return protocol
+
+
+class _Budget:
+    """Stop after `requests` answers or at `deadline`, whichever is set."""
+
+    def __init__(self, requests: int | None, seconds: float | None) -> None:
+        self._left = requests
+        self._deadline = time.perf_counter() + seconds if seconds is not None else None
+
+    def take(self) -> bool:
+        if self._deadline is not None and time.perf_counter() >= self._deadline:
+            return False
+        if self._left is not None:
+            if self._left <= 0:
+                return False
+            self._left -= 1
+        return True
+
+
+async def _worker(
+    host: str, port: int, payload: bytes, stream: bool, budget: _Budget, samples: Samples
+) -> None:
+    connection: _Connection | None = None
+    try:
+        while budget.take():
+            try:
+                if connection is None or connection.closed:
+                    connection = await _connect(host, port)
+                started = time.perf_counter()
+                status, first, end, tail = await connection.request(payload)
+            except (OSError, httptools.HttpParserError) as error:
+                samples.error(type(error).__name__)
+                connection = None
+                await asyncio.sleep(0.01)  # a refused connection must not spin
+                continue
+            if status != 200:
+                samples.error(f"status {status}")
+            elif stream and (b"[DONE]" not in tail or b'"error"' in tail):
+                samples.error("stream without [DONE]")
+            else:
+                samples.latencies.append(end - started)
+                samples.first_bytes.append(first - started)
+    finally:
+        if connection is not None:
+            connection.close()
+
+
+async def run(
+    host: str,
+    port: int,
+    payload: bytes,
+    *,
+    stream: bool,
+    concurrency: int,
+    requests: int | None = None,
+    seconds: float | None = None,
+) -> Samples:
+    """Drive `concurrency` connections until `requests` answers or `seconds` have passed."""
+    if requests is None and seconds is None:
+        raise ValueError("give requests or seconds")
+    samples = Samples()
+    budget = _Budget(requests, seconds)
+    started = time.perf_counter()
+    await asyncio.gather(
+        *(_worker(host, port, payload, stream, budget, samples) for _ in range(concurrency))
+    )
+    samples.elapsed = time.perf_counter() - started
+    return samples
