@@ -32,6 +32,18 @@ def kubectl(cluster: Cluster, *args: str) -> str:
     return done.stdout
 
 
+def _wait_reconciled(api: client.ApiClient, namespace: str, name: str) -> None:
+    """Status is written after every child is applied: once it has caught up with the spec, all
+    children exist (or, where none is due, are known to be absent)."""
+
+    def caught_up() -> bool:
+        gateway = objects.read(api, namespace, "gateways", name)
+        status = gateway.get("status") or {}
+        return bool(status.get("observedGeneration") == gateway["metadata"]["generation"])
+
+    eventually(caught_up, timeout=120, what=f"Gateway {name} to be reconciled")
+
+
 def _owned_by(obj: Any, gateway: dict[str, Any]) -> bool:
     (reference,) = obj.metadata.owner_references
     return bool(
@@ -56,11 +68,8 @@ def test_quickstart_example(kube_cluster: Cluster, namespace: str) -> None:
     core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
     rbac, policy = client.RbacAuthorizationV1Api(api), client.PolicyV1Api(api)
 
-    deployment = eventually(
-        lambda: apps.read_namespaced_deployment("quickstart", namespace),
-        timeout=60,
-        what="Deployment",
-    )
+    _wait_reconciled(api, namespace, "quickstart")
+    deployment = apps.read_namespaced_deployment("quickstart", namespace)
     gateway = objects.read(api, namespace, "gateways", "quickstart")
     labels = names.gateway_labels("quickstart")
 
@@ -170,9 +179,8 @@ def test_production_example(kube_cluster: Cluster, namespace: str) -> None:
     kubectl(kube_cluster, "apply", "-n", namespace, "-f", str(EXAMPLES / "production.yaml"))
     core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
 
-    deployment = eventually(
-        lambda: apps.read_namespaced_deployment("main", namespace), timeout=60, what="Deployment"
-    )
+    _wait_reconciled(api, namespace, "main")
+    deployment = apps.read_namespaced_deployment("main", namespace)
     template = deployment.spec.template.spec
     gateway_container = template.containers[0]
     mounts = {m.mount_path: m for m in gateway_container.volume_mounts}
