@@ -240,12 +240,11 @@ class ProcessKubelet:
         log.info("%s/%s terminated", state.namespace, state.name)
         if delete:
             with contextlib.suppress(ApiException):
-                self.core.delete_namespaced_pod(
-                    state.name,
-                    state.namespace,
-                    grace_period_seconds=0,
-                    body=client.V1DeleteOptions(preconditions=client.V1Preconditions(uid=uid)),
+                # In the body: the API server ignores query options when a body is sent.
+                options = client.V1DeleteOptions(
+                    grace_period_seconds=0, preconditions=client.V1Preconditions(uid=uid)
                 )
+                self.core.delete_namespaced_pod(state.name, state.namespace, body=options)
         shutil.rmtree(state.directory / "scratch", ignore_errors=True)
 
 

@@ -69,7 +69,8 @@ def _pod() -> client.V1Pod:
         spec=client.V1PodSpec(
             automount_service_account_token=False,
             security_context=client.V1PodSecurityContext(run_as_user=65532, run_as_group=65532),
-            termination_grace_period_seconds=20,
+            # Far longer than the test waits: the pod must go when its process exits.
+            termination_grace_period_seconds=600,
             containers=[
                 client.V1Container(
                     name="app",
