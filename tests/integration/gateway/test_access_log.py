@@ -1,0 +1,98 @@
+"""The JSON access log on stdout: one line per request with the request id (also returned as
+x-request-id, the client's own when it is sane), key id, model, provider, status, tokens and
+timings; never a key, and no prompt text unless logPrompts is on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+
+from harness.upstreams import gateway_process, keys, running
+from harness.upstreams.gateway_process import eventually, model, pool, provider
+
+Starter = gateway_process.GatewayStarter
+SECRET_PROMPT = "the password is pineapple"
+ASK: list[openai.types.chat.ChatCompletionMessageParam] = [
+    {"role": "user", "content": SECRET_PROMPT}
+]
+LOGGED = keys.key("logged", tenant="ns/main")
+
+
+def start(
+    starter: Starter, upstream: running.Upstream, table: Path, **server: Any
+) -> gateway_process.GatewayProcess:
+    return starter(
+        {
+            "auth": keys.write_table(table, LOGGED),
+            "server": server,
+            "providerPools": [pool("p", [provider("up", upstream, models=[model("m")])])],
+        }
+    )
+
+
+def access_lines(gateway: gateway_process.GatewayProcess, count: int) -> list[dict[str, Any]]:
+    def enough() -> list[dict[str, Any]] | None:
+        lines = [json.loads(line) for line in gateway.stdout_lines if line.startswith("{")]
+        return lines if len(lines) >= count else None
+
+    return eventually(enough, what=f"{count} access-log lines")
+
+
+def test_one_json_line_per_request_without_prompts_or_keys(
+    start_gateway: Starter, openai_upstream: running.Upstream, tmp_path: Path
+) -> None:
+    gateway = start(start_gateway, openai_upstream, tmp_path / "keys.yaml")
+    client = gateway.client(api_key=LOGGED.plaintext)
+    whole = client.chat.completions.with_raw_response.create(
+        model="m", messages=ASK, extra_headers={"x-request-id": "trace-42"}
+    )
+    assert whole.headers["x-request-id"] == "trace-42"
+    streamed = client.chat.completions.with_raw_response.create(
+        model="m", messages=ASK, stream=True, extra_headers={"x-request-id": LOGGED.plaintext}
+    )
+    assert list(streamed.parse())
+    generated = streamed.headers["x-request-id"]
+    assert generated.startswith("req_"), "a key-like request id is replaced, never echoed"
+    refused = httpx.post(
+        gateway.base_url + "/chat/completions",
+        headers={"authorization": "Bearer rsk_" + "B" * 43},
+        json={"model": "m", "messages": ASK},
+    )
+    assert refused.status_code == 401
+    assert refused.headers["x-request-id"].startswith("req_")
+
+    lines = access_lines(gateway, 3)
+    assert len(lines) == 3
+    first, second, third = lines
+    assert first["request_id"] == "trace-42"
+    assert second["request_id"] == generated
+    assert third["request_id"] == refused.headers["x-request-id"]
+    for line in (first, second):
+        assert line["key_id"] == "logged"
+        assert line["tenant"] == "ns/main"
+        assert (line["model"], line["provider"], line["status"]) == ("m", "up", 200)
+        assert (line["input_tokens"], line["output_tokens"]) == (11, 5)
+        assert line["duration_ms"] > 0
+        assert (line["method"], line["path"]) == ("POST", "/v1/chat/completions")
+    assert (first["stream"], second["stream"]) == (False, True)
+    assert second["ttft_ms"] > 0
+    assert (third["status"], third["key_id"], third["error"]) == (401, None, "invalid_api_key")
+
+    everything = "\n".join(gateway.stdout_lines) + gateway.stderr()
+    assert "pineapple" not in everything
+    assert LOGGED.plaintext not in everything
+    assert "rsk_" + "B" * 43 not in everything
+
+
+def test_prompts_are_logged_when_enabled(
+    start_gateway: Starter, openai_upstream: running.Upstream, tmp_path: Path
+) -> None:
+    gateway = start(start_gateway, openai_upstream, tmp_path / "keys.yaml", logPrompts=True)
+    gateway.client(api_key=LOGGED.plaintext).chat.completions.create(model="m", messages=ASK)
+    (line,) = access_lines(gateway, 1)
+    assert SECRET_PROMPT in line["prompt"]
+    assert LOGGED.plaintext not in line["prompt"]
