@@ -5,6 +5,9 @@ e2e tests exercise the very processes the operator's pod specs describe: the sam
 env, volumes (kept in sync like a kubelet's), user and read-only root. It watches namespaces that
 carry the label `harness.runestone.dev/processes=true`.
 
+A container that exits is started again (with a growing delay) as the pod's `restartPolicy`
+asks: always, only after a failure (`OnFailure`), or never.
+
 Control files beside each container's log let tests act like a node operator:
 `<container>.pid` holds the PID; creating `<container>.hold` keeps it from being restarted.
 """
@@ -43,6 +46,8 @@ class Container:
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     next_start: float = 0.0
+    finished: bool = False
+    """Exited for good: the pod's restartPolicy does not start it again."""
 
     @property
     def hold_file(self) -> Path:
@@ -71,6 +76,7 @@ class Pod:
     ip: str
     grace_seconds: float
     source: volumes.VolumeSource
+    restart_policy: str = "Always"
     volume_dirs: dict[str, Path] = field(default_factory=dict)
     containers: list[Container] = field(default_factory=list)
 
@@ -134,10 +140,28 @@ class ProcessKubelet:
             if files is not None and volumes.write_atomically(directory, files):
                 _chown_tree(directory, *_owner(state))
         for container in state.containers:
-            if container.running() or container.hold_file.exists() or now < container.next_start:
+            if (
+                container.running()
+                or container.finished
+                or container.hold_file.exists()
+                or now < container.next_start
+            ):
                 continue
             if container.process is not None:
                 code = container.process.returncode
+                if state.restart_policy == "Never" or (
+                    state.restart_policy == "OnFailure" and code == 0
+                ):
+                    container.finished = True
+                    log.info(
+                        "%s/%s[%s] exited with %s; not restarted (restartPolicy %s)",
+                        state.namespace,
+                        state.name,
+                        container.name,
+                        code,
+                        state.restart_policy,
+                    )
+                    continue
                 container.restarts += 1
                 delay = min(BACKOFF_CAP, BACKOFF_START * 2 ** (container.restarts - 1))
                 container.next_start = now + delay
@@ -176,6 +200,7 @@ class ProcessKubelet:
             ip=ip,
             grace_seconds=float(pod.spec.termination_grace_period_seconds or 30),
             source=volumes.VolumeSource(self.api, pod, ip),
+            restart_policy=str(pod.spec.restart_policy or "Always"),
         )
         launches = []
         for spec in pod.spec.containers:

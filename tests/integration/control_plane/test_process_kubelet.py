@@ -211,3 +211,39 @@ def test_pod_process_sees_its_volumes_identity_and_limits(
         ),
         what="the pod to be removed once its process exited",
     )
+
+
+def test_restart_policy_decides_whether_an_exited_container_runs_again(
+    kube_api: client.ApiClient, pod_namespace: str, process_kubelet: Path
+) -> None:
+    core = client.CoreV1Api(kube_api)
+    program = "import sys; print('ran', flush=True); sys.exit(int(sys.argv[1]))"
+    cases = {"once": ("OnFailure", "0"), "again": ("OnFailure", "3"), "never": ("Never", "3")}
+    for name, (policy, code) in cases.items():
+        container = client.V1Container(
+            name="app",
+            image="docker.io/library/python:3.11",
+            command=["python", "-c", program],
+            args=[code],
+        )
+        spec = client.V1PodSpec(
+            restart_policy=policy, automount_service_account_token=False, containers=[container]
+        )
+        core.create_namespaced_pod(
+            pod_namespace, client.V1Pod(metadata=client.V1ObjectMeta(name=name), spec=spec)
+        )
+
+    def runs(pod: str) -> int:
+        return container_log(process_kubelet, pod_namespace, pod, "app").read_text().count("ran")
+
+    def left_exited(pod: str, code: str, policy: str) -> bool:
+        line = (
+            f"{pod_namespace}/{pod}[app] exited with {code}; not restarted (restartPolicy {policy})"
+        )
+        return line in (process_kubelet / "kubelet.log").read_text()
+
+    eventually(lambda: left_exited("once", "0", "OnFailure"), what="a finished pod left alone")
+    eventually(lambda: left_exited("never", "3", "Never"), what="a failed pod left alone")
+    eventually(lambda: runs("again") >= 2, what="a failed container to run again")
+    assert runs("once") == 1
+    assert runs("never") == 1
