@@ -228,21 +228,30 @@ class Kube:
         )
 
     async def delete(
-        self, api_version: str, kind: str, namespace: str, name: str, uid: str | None = None
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str,
+        name: str,
+        uid: str | None = None,
+        resource_version: str | None = None,
     ) -> bool:
-        """Delete one object (only if its uid is still `uid`, when given); False if absent."""
+        """Delete one object; False if it is absent or, when `uid` or `resource_version` is given,
+        no longer that exact object (replaced, changed, or already being deleted by an earlier
+        call): a decision taken on a stale read is then not carried out twice."""
         body: Object = {
             "apiVersion": "v1",
             "kind": "DeleteOptions",
             "propagationPolicy": "Background",
         }
-        if uid is not None:
-            body["preconditions"] = {"uid": uid}
+        preconditions = {"uid": uid, "resourceVersion": resource_version}
+        if any(preconditions.values()):
+            body["preconditions"] = {k: v for k, v in preconditions.items() if v}
         path = resource(api_version, kind).path(namespace, name)
         try:
             await self._call("DELETE", path, kind=kind, name=name, body=body)
         except ApiError as error:
-            if error.status == 404:
+            if error.status == 404 or (error.status == 409 and "preconditions" in body):
                 return False
             raise
         return True

@@ -39,8 +39,14 @@ async def ensure_rollout(
     if decision.pod is None:
         return decision
     pod = next(p for p in pods if p["metadata"]["name"] == decision.pod)
+    metadata = pod["metadata"]
     deleted = await ctx.kube.delete(
-        "v1", "Pod", ctx.namespace, decision.pod, uid=pod["metadata"]["uid"]
+        "v1",
+        "Pod",
+        ctx.namespace,
+        decision.pod,
+        uid=metadata["uid"],
+        resource_version=metadata["resourceVersion"],
     )
     if deleted:
         ctx.note(
