@@ -69,7 +69,7 @@ class Backup(common.Model):
     )
 
     schedule: str = pydantic.Field(
-        min_length=9,
+        min_length=6,  # "@daily"
         max_length=128,
         pattern=r"^(@(hourly|daily|weekly|monthly|yearly)|(\S+\s+){4}\S+)$",
     )
