@@ -1,0 +1,250 @@
+"""The members' StatefulSet: what every Weaviate member is told, derived from the spec and the pod
+names, and the sidecar that reports into the readiness gate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from runestone_operator.builders import meta, vector_members
+from runestone_operator.models import common, vectorcluster
+
+OWNER = meta.Owner(common.API_VERSION, "VectorCluster", "team", "docs", "uid-5678")
+
+
+def spec(**extra: Any) -> vectorcluster.VectorClusterSpec:
+    return vectorcluster.VectorClusterSpec.model_validate(
+        {
+            "version": "1.39.3",
+            "replicas": 3,
+            "apiKeys": [{"name": "gateway", "role": "admin"}, {"name": "analytics"}],
+            "storage": {"size": "20Gi", "storageClassName": "fast"},
+            **extra,
+        }
+    )
+
+
+def inputs(**changes: Any) -> vector_members.Inputs:
+    base: dict[str, Any] = {
+        "owner": OWNER,
+        "spec": spec(),
+        "replicas": 3,
+        "sidecar_image": "ghcr.io/example/runestone:1.0",
+        "tls_secret": "docs-tls",
+        "config_hash": "hash-1",
+    }
+    return vector_members.Inputs(**{**base, **changes})
+
+
+def statefulset(**changes: Any) -> dict[str, Any]:
+    return vector_members.statefulset(inputs(**changes))
+
+
+def container(manifest: dict[str, Any], name: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(
+        c for c in manifest["spec"]["template"]["spec"]["containers"] if c["name"] == name
+    )
+    return found
+
+
+def env(manifest: dict[str, Any]) -> dict[str, Any]:
+    """Plain values as strings; fieldRefs and secretKeyRefs as their source."""
+    found: dict[str, Any] = {}
+    for entry in container(manifest, "weaviate")["env"]:
+        if "value" in entry:
+            found[entry["name"]] = entry["value"]
+        elif "fieldRef" in entry["valueFrom"]:
+            found[entry["name"]] = ("field", entry["valueFrom"]["fieldRef"]["fieldPath"])
+        else:
+            ref = entry["valueFrom"]["secretKeyRef"]
+            found[entry["name"]] = ("secret", ref["name"], ref["key"])
+    return found
+
+
+def test_members_start_in_parallel_behind_a_headless_service() -> None:
+    manifest = statefulset()
+    assert manifest["metadata"]["name"] == "docs"
+    assert manifest["metadata"]["ownerReferences"][0]["uid"] == "uid-5678"
+    assert manifest["spec"]["podManagementPolicy"] == "Parallel"
+    assert manifest["spec"]["serviceName"] == "docs-members"
+    assert manifest["spec"]["updateStrategy"] == {"type": "OnDelete"}  # the operator rolls
+    assert manifest["spec"]["replicas"] == 3
+
+
+def test_node_names_and_joins_come_from_the_pod_names() -> None:
+    values = env(statefulset())
+    assert values["CLUSTER_HOSTNAME"] == ("field", "metadata.name")
+    assert values["RAFT_JOIN"] == "docs-0,docs-1,docs-2"
+    assert values["RAFT_BOOTSTRAP_EXPECT"] == "3"
+    assert values["CLUSTER_JOIN"] == ",".join(
+        f"docs-{i}.docs-members.team.svc.cluster.local:7100" for i in range(3)
+    )
+    ports = {p["name"]: p["containerPort"] for p in container(statefulset(), "weaviate")["ports"]}
+    assert values["CLUSTER_GOSSIP_BIND_PORT"] == str(ports["gossip"])
+    assert values["CLUSTER_DATA_BIND_PORT"] == str(ports["data"])
+    assert values["RAFT_PORT"] == str(ports["raft"])
+    assert values["RAFT_INTERNAL_RPC_PORT"] == str(ports["raft-rpc"])
+
+
+def test_members_beyond_five_join_as_non_voters_without_a_new_template() -> None:
+    six, seven = statefulset(replicas=6), statefulset(replicas=7)
+    assert env(seven)["RAFT_BOOTSTRAP_EXPECT"] == "5"
+    assert env(seven)["RAFT_JOIN"] == ",".join(f"docs-{i}" for i in range(5))
+    assert six["spec"]["template"] == seven["spec"]["template"]
+    assert seven["spec"]["replicas"] == 7
+
+
+def test_keys_come_from_the_operators_secret_and_roles_from_the_spec() -> None:
+    values = env(statefulset())
+    assert values["AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED"] == "false"
+    assert values["AUTHENTICATION_APIKEY_ENABLED"] == "true"
+    for name in ("AUTHENTICATION_APIKEY_ALLOWED_KEYS", "AUTHENTICATION_APIKEY_USERS"):
+        assert values[name] == ("secret", "docs-weaviate-auth", name)
+    assert values["AUTHORIZATION_RBAC_ENABLED"] == "true"
+    assert values["AUTHORIZATION_RBAC_ROOT_USERS"] == "gateway,runestone_operator"
+    assert values["EXPERIMENTAL_AUTHORIZATION_RBAC_READONLY_USERS"] == "analytics,runestone_probe"
+
+
+def test_telemetry_is_off_and_replication_defaults_follow_the_spec() -> None:
+    assert env(statefulset())["DISABLE_TELEMETRY"] == "true"
+    assert "REPLICATION_MINIMUM_FACTOR" not in env(statefulset())
+    values = env(statefulset(spec=spec(replicationFactor=3)))
+    assert values["REPLICATION_MINIMUM_FACTOR"] == "3"
+
+
+def test_client_tls_serves_https_and_keeps_plain_http_on_loopback() -> None:
+    weaviate = container(statefulset(), "weaviate")
+    args = weaviate["args"]
+    assert args[args.index("--tls-port") + 1] == "8443"
+    assert args[args.index("--tls-host") + 1] == "0.0.0.0"
+    assert args[args.index("--host") + 1] == "127.0.0.1"
+    assert {"name": "tls", "mountPath": "/etc/weaviate/tls", "readOnly": True} in weaviate[
+        "volumeMounts"
+    ]
+    assert weaviate["readinessProbe"]["httpGet"]["scheme"] == "HTTPS"
+    assert env(statefulset())["GRPC_CERT_FILE"] == "/etc/weaviate/tls/tls.crt"
+    volumes = {v["name"]: v for v in statefulset()["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["tls"]["secret"]["secretName"] == "docs-tls"
+
+
+def test_without_tls_plain_http_on_every_address() -> None:
+    manifest = statefulset(tls_secret=None)
+    weaviate = container(manifest, "weaviate")
+    assert "--tls-port" not in weaviate["args"]
+    assert weaviate["args"][weaviate["args"].index("--host") + 1] == "0.0.0.0"
+    assert weaviate["readinessProbe"]["httpGet"]["scheme"] == "HTTP"
+    assert "GRPC_CERT_FILE" not in env(manifest)
+    assert "tls" not in {v["name"] for v in manifest["spec"]["template"]["spec"]["volumes"]}
+
+
+def test_each_member_gets_a_volume_from_the_claim_template() -> None:
+    manifest = statefulset()
+    (template,) = manifest["spec"]["volumeClaimTemplates"]
+    assert template["metadata"]["name"] == "data"
+    assert template["spec"] == {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": "20Gi"}},
+        "storageClassName": "fast",
+    }
+    mounts = container(manifest, "weaviate")["volumeMounts"]
+    assert {"name": "data", "mountPath": "/var/lib/weaviate"} in mounts
+    assert env(manifest)["PERSISTENCE_DATA_PATH"] == "/var/lib/weaviate"
+    assert manifest["spec"]["persistentVolumeClaimRetentionPolicy"]["whenScaled"] == "Retain"
+
+
+def test_an_existing_claim_template_is_kept_as_created() -> None:
+    created = [
+        {
+            "metadata": {"name": "data"},
+            "spec": {"resources": {"requests": {"storage": "5Gi"}}},
+            "status": {"phase": "Pending"},
+        }
+    ]
+    templates = statefulset(claim_templates=created)["spec"]["volumeClaimTemplates"]
+    assert templates == [{k: v for k, v in created[0].items() if k != "status"}]
+
+
+def test_the_gate_is_set_by_the_sidecar_of_each_member() -> None:
+    manifest = statefulset()
+    pod = manifest["spec"]["template"]["spec"]
+    assert pod["readinessGates"] == [{"conditionType": "runestone.dev/member-ready"}]
+    assert pod["serviceAccountName"] == "runestone-vector-docs"
+    sidecar = container(manifest, "sidecar")
+    assert sidecar["image"] == "ghcr.io/example/runestone:1.0"
+    args = sidecar["args"]
+    assert args[0] == "sidecar"
+    assert args[args.index("--target") + 1] == "weaviate"
+    assert args[args.index("--condition") + 1] == "runestone.dev/member-ready"
+    assert args[args.index("--url") + 1] == "http://127.0.0.1:8080"
+    assert args[args.index("--api-key-file") + 1] == "/etc/runestone/weaviate-key/api-key"
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["probe-key"]["secret"]["secretName"] == "docs-probe-key"
+
+
+def test_members_shut_down_slowly_and_run_unprivileged() -> None:
+    pod = statefulset()["spec"]["template"]["spec"]
+    weaviate = container(statefulset(), "weaviate")
+    assert weaviate["lifecycle"]["preStop"] == {"sleep": {"seconds": 10}}
+    assert pod["terminationGracePeriodSeconds"] > 60
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["automountServiceAccountToken"] is False
+    assert weaviate["image"] == "cr.weaviate.io/semitechnologies/weaviate:1.39.3"
+    mirrored = statefulset(spec=spec(image="mirror/weaviate:x"))
+    assert container(mirrored, "weaviate")["image"] == "mirror/weaviate:x"
+
+
+def test_the_template_carries_the_config_hash_and_restart_token() -> None:
+    annotations = statefulset(restart_token="now")["spec"]["template"]["metadata"]["annotations"]
+    assert annotations == {
+        "runestone.dev/config-hash": "hash-1",
+        "runestone.dev/restart-token": "now",
+    }
+    assert "runestone.dev/restart-token" not in str(statefulset()["spec"]["template"])
+
+
+def test_filesystem_backups_go_to_the_shared_claim() -> None:
+    backup = {"schedule": "0 3 * * *", "backend": "filesystem"}
+    manifest = statefulset(spec=spec(backup=backup), backup_claim="docs-backups")
+    values = env(manifest)
+    assert values["ENABLE_MODULES"] == "backup-filesystem"
+    assert values["BACKUP_FILESYSTEM_PATH"] == "/var/lib/weaviate-backups"
+    mounts = container(manifest, "weaviate")["volumeMounts"]
+    assert {"name": "backups", "mountPath": "/var/lib/weaviate-backups"} in mounts
+    volumes = {v["name"]: v for v in manifest["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["backups"]["persistentVolumeClaim"] == {"claimName": "docs-backups"}
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "host", "ssl"),
+    [
+        ("http://minio.storage:9000", "minio.storage:9000", "false"),
+        ("https://s3.x", "s3.x", "true"),
+    ],
+)
+def test_s3_backups_take_credentials_from_a_secret(endpoint: str, host: str, ssl: str) -> None:
+    backup = {
+        "schedule": "@daily",
+        "backend": "s3",
+        "s3": {
+            "bucket": "backups",
+            "endpoint": endpoint,
+            "region": "eu-1",
+            "credentialsSecretRef": {"name": "s3-creds"},
+        },
+    }
+    values = env(statefulset(spec=spec(backup=backup)))
+    assert values["ENABLE_MODULES"] == "backup-s3"
+    assert values["BACKUP_S3_BUCKET"] == "backups"
+    assert values["BACKUP_S3_ENDPOINT"] == host
+    assert values["BACKUP_S3_USE_SSL"] == ssl
+    assert values["AWS_REGION"] == "eu-1"
+    assert values["AWS_SECRET_ACCESS_KEY"] == ("secret", "s3-creds", "AWS_SECRET_ACCESS_KEY")
+
+
+def test_resources_follow_the_spec() -> None:
+    assert container(statefulset(), "weaviate")["resources"] == vector_members.DEFAULT_RESOURCES
+    limited = spec(resources={"limits": {"memory": "4Gi"}})
+    assert container(statefulset(spec=limited), "weaviate")["resources"] == {
+        "limits": {"memory": "4Gi"}
+    }
