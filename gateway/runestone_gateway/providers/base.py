@@ -91,7 +91,8 @@ class EventStream:
         return self._meter.usage
 
     async def next(self) -> bytes | None:
-        """The next event, or None once the answer is complete. Raises UpstreamError."""
+        """The next whole event (or several, when they arrived together), or None once the
+        answer is complete. Raises UpstreamError."""
         try:
             return await anext(self._events)
         except StopAsyncIteration:

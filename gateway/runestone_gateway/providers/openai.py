@@ -49,6 +49,8 @@ class OpenAIProvider(base.Provider):
         finished = False
         try:
             async for chunk in self._upstream.chunks(response):
+                # Events that arrived together leave together: one write to the client each.
+                passed: list[bytes] = []
                 for event in splitter.feed(chunk):
                     if b'"usage"' in event:
                         usage_only = _count_usage(event, meter)
@@ -56,7 +58,9 @@ class OpenAIProvider(base.Provider):
                             continue
                     elif sse.DONE in event and sse.parse(event)[1] == sse.DONE:
                         finished = True
-                    yield event
+                    passed.append(event)
+                if passed:
+                    yield passed[0] if len(passed) == 1 else b"".join(passed)
         finally:
             # Closing (rather than releasing) an unfinished response drops the connection,
             # which is how the upstream learns that the request was cancelled.
