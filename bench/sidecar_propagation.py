@@ -1,5 +1,6 @@
-"""How fast a change in the workload's health reaches the pod: target change -> readiness-gate
-condition -> pod Ready, over many flips, against a real control plane.
+"""How fast a change in the workload's health reaches the pod and its Service: target change ->
+readiness-gate condition -> pod Ready -> the pod's endpoint in the Service's EndpointSlice,
+over many flips, against a real control plane.
 
     .venv/bin/python bench/sidecar_propagation.py [--flips 20] [--period 1]
 
@@ -17,7 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+import endpoints
 from integration.sidecar import benchenv, process, propagation, recorder
+
+SERVICE = "gw"
 
 
 def main() -> None:
@@ -28,6 +32,8 @@ def main() -> None:
     parser.add_argument("--failure-threshold", type=int, default=1)
     options = parser.parse_args()
     with benchenv.bench_env("bench-sidecar-propagation") as env:
+        endpoints.create_service(env.api, env.namespace, SERVICE, {"app": "sidecar-test"})
+        endpoint = endpoints.EndpointRecorder(env.api, env.namespace, SERVICE, env.pod.name)
         sidecar = process.start_sidecar(
             env.pod,
             env.workdir,
@@ -38,8 +44,12 @@ def main() -> None:
         pod = recorder.PodRecorder(env.api, env.pod)
         try:
             flips = propagation.run(pod, env.target, options.flips, options.period)
+            endpoint_at = [
+                endpoint.first_after(flip.changed_at, flip.to_ready, timeout=120) for flip in flips
+            ]
         finally:
             pod.close()
+            endpoint.close()
             sidecar.stop(signal.SIGTERM)
     print(f"command: {benchenv.command_line()}")
     print(
@@ -47,6 +57,21 @@ def main() -> None:
         f"failure threshold {options.failure_threshold}"
     )
     print(propagation.summary(flips))
+    for label, values in (
+        (
+            "target change -> endpoint change",
+            [e - f.changed_at for e, f in zip(endpoint_at, flips, strict=True)],
+        ),
+        (
+            "pod Ready change -> endpoint change",
+            [e - f.ready_at for e, f in zip(endpoint_at, flips, strict=True)],
+        ),
+    ):
+        print(
+            f"  {label:<38} p50 {propagation.percentile(values, 50):.3f}s  "
+            f"p99 {propagation.percentile(values, 99):.3f}s  min {min(values):.3f}s  "
+            f"max {max(values):.3f}s"
+        )
 
 
 if __name__ == "__main__":
