@@ -4,7 +4,8 @@ The plaintext of a key lives only in its own Secret `<gateway>-key-<name>`, whic
 source of truth: a key found there is reused, so restarting the operator never changes a key. A
 rotation is requested with the Gateway annotation `rotate-key.runestone.dev/<name>: <token>`; the
 token handled last is recorded on the key Secret, which makes a rotation happen exactly once per
-new token. The replaced key stays valid until its grace period ends; only its hash is kept.
+new token. Each replaced key stays valid until its own grace period ends, however many rotations
+follow it; only its hash is kept, in the annotation `runestone.dev/previous-keys` (JSON).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime
+import json
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -19,6 +22,19 @@ from typing import Any
 from runestone_gateway import apikeys
 from runestone_operator import names, timestamps
 from runestone_operator.models import gateway
+
+MAX_PREVIOUS_KEYS = 20
+"""Replaced keys kept at most per key (the oldest go first): a bound on the annotation's size
+should something rotate a key in a loop."""
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class PreviousKey:
+    """A replaced key, accepted until `expires_at` (the end of its grace period)."""
+
+    sha256: str
+    expires_at: datetime.datetime
 
 
 @dataclass(frozen=True)
@@ -29,12 +45,17 @@ class StoredKey:
     plaintext: str
     rotation_token: str | None = None
     rotated_at: datetime.datetime | None = None
-    previous_sha256: str | None = None
-    previous_expires_at: datetime.datetime | None = None
+    previous: tuple[PreviousKey, ...] = ()
+    """Replaced keys still in their grace period, oldest first."""
 
     @property
     def sha256(self) -> str:
         return apikeys.digest(self.plaintext)
+
+    @property
+    def previous_expires_at(self) -> datetime.datetime | None:
+        """When the last of the replaced keys stops being accepted."""
+        return max((key.expires_at for key in self.previous), default=None)
 
     def __repr__(self) -> str:  # never show the plaintext, even in a traceback
         return f"StoredKey(name={self.name!r}, sha256={self.sha256[:12]}...)"
@@ -79,9 +100,44 @@ def stored_from_secret(secret: Mapping[str, Any]) -> StoredKey | None:
         plaintext=plaintext,
         rotation_token=annotations.get(names.ROTATION_TOKEN),
         rotated_at=_instant(annotations.get(names.ROTATED_AT)),
-        previous_sha256=annotations.get(names.PREVIOUS_KEY_SHA256),
-        previous_expires_at=_instant(annotations.get(names.PREVIOUS_KEY_EXPIRES_AT)),
+        previous=parse_previous(annotations.get(names.PREVIOUS_KEYS)),
     )
+
+
+def render_previous(previous: Sequence[PreviousKey]) -> str:
+    """The `runestone.dev/previous-keys` annotation: a JSON list of hashes and expiries."""
+    return json.dumps(
+        [
+            {"sha256": key.sha256, "expiresAt": timestamps.render(key.expires_at)}
+            for key in previous
+        ],
+        separators=(",", ":"),
+    )
+
+
+def parse_previous(text: str | None) -> tuple[PreviousKey, ...]:
+    """The replaced keys an annotation lists. Whatever is malformed (not JSON, not a list, an
+    entry without a valid hash or expiry) is left out: the Secret's current key never depends
+    on it, and a dropped old key fails safe (it is no longer accepted)."""
+    if not text:
+        return ()
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return ()
+    if not isinstance(document, list):
+        return ()
+    found = []
+    for item in document:
+        if not isinstance(item, dict):
+            continue
+        sha256, expires = item.get("sha256"), item.get("expiresAt")
+        if not isinstance(sha256, str) or not _SHA256.match(sha256):
+            continue
+        moment = _instant(expires) if isinstance(expires, str) else None
+        if moment is not None:
+            found.append(PreviousKey(sha256, moment))
+    return tuple(found[-MAX_PREVIOUS_KEYS:])
 
 
 def _instant(text: str | None) -> datetime.datetime | None:
@@ -120,19 +176,18 @@ def plan(
             keys.append(StoredKey(name=spec.name, plaintext=generate(), rotation_token=token))
             issued.append(spec.name)
             continue
-        current = replace(current, name=spec.name)
+        still_valid = tuple(key for key in current.previous if key.expires_at > now)
+        current = replace(current, name=spec.name, previous=still_valid)
         if token is not None and token != current.rotation_token:
+            replaced = PreviousKey(current.sha256, now + grace)
             current = StoredKey(
                 name=spec.name,
                 plaintext=generate(),
                 rotation_token=token,
                 rotated_at=now,
-                previous_sha256=current.sha256,
-                previous_expires_at=now + grace,
+                previous=(*still_valid, replaced)[-MAX_PREVIOUS_KEYS:],
             )
             rotated.append(spec.name)
-        elif current.previous_expires_at is not None and current.previous_expires_at <= now:
-            current = replace(current, previous_sha256=None, previous_expires_at=None)
         keys.append(current)
     wanted_names = {spec.name for spec in wanted}
     revoked = sorted(set(existing) - wanted_names)
@@ -140,6 +195,5 @@ def plan(
 
 
 def next_change(keys: Iterable[StoredKey]) -> datetime.datetime | None:
-    """When the key table next changes by itself (a replaced key's grace period ends)."""
-    moments = [key.previous_expires_at for key in keys if key.previous_expires_at is not None]
-    return min(moments, default=None)
+    """When the key table next changes by itself (the first replaced key's grace period ends)."""
+    return min((old.expires_at for key in keys for old in key.previous), default=None)

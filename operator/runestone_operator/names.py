@@ -27,8 +27,9 @@ ROTATE_KEY_PREFIX = "rotate-key.runestone.dev/"
 """On a Gateway: `rotate-key.runestone.dev/<key name>: <token>`; a new token rotates that key."""
 ROTATION_TOKEN = "runestone.dev/rotation-token"  # noqa: S105 - an annotation name
 ROTATED_AT = "runestone.dev/rotated-at"
-PREVIOUS_KEY_SHA256 = "runestone.dev/previous-key-sha256"
-PREVIOUS_KEY_EXPIRES_AT = "runestone.dev/previous-key-expires-at"
+PREVIOUS_KEYS = "runestone.dev/previous-keys"
+"""On a key Secret: the replaced keys still in their grace period, as JSON
+`[{"sha256": ..., "expiresAt": ...}]` (hashes only, never a key)."""
 
 # Data keys.
 API_KEY_DATA_KEY = "api-key"

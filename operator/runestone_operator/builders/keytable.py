@@ -40,7 +40,7 @@ def key_table(
     wanted: Sequence[gateway.ApiKey], keys: Sequence[keyplan.StoredKey], tenant: str
 ) -> config.KeyTable:
     """One entry per key, plus one for each replaced key still in its grace period (same id,
-    expiring at the end of the grace period or at the key's own expiry, whichever is first)."""
+    expiring at the end of its grace period or at the key's own expiry, whichever is first)."""
     stored = {key.name: key for key in keys}
     entries = []
     for spec in wanted:
@@ -48,11 +48,11 @@ def key_table(
         if key is None:
             continue
         entries.append(_entry(spec, key.sha256, tenant, spec.expires_at))
-        if key.previous_sha256 and key.previous_expires_at:
-            ends = key.previous_expires_at
+        for old in key.previous:
+            ends = old.expires_at
             if spec.expires_at is not None:
                 ends = min(ends, spec.expires_at)
-            entries.append(_entry(spec, key.previous_sha256, tenant, ends))
+            entries.append(_entry(spec, old.sha256, tenant, ends))
     return config.KeyTable(keys=entries)
 
 
@@ -77,9 +77,8 @@ def key_secret(owner: meta.Owner, key: keyplan.StoredKey) -> meta.Manifest:
         annotations[names.ROTATION_TOKEN] = key.rotation_token
     if key.rotated_at is not None:
         annotations[names.ROTATED_AT] = timestamps.render(key.rotated_at)
-    if key.previous_sha256 is not None and key.previous_expires_at is not None:
-        annotations[names.PREVIOUS_KEY_SHA256] = key.previous_sha256
-        annotations[names.PREVIOUS_KEY_EXPIRES_AT] = timestamps.render(key.previous_expires_at)
+    if key.previous:
+        annotations[names.PREVIOUS_KEYS] = keyplan.render_previous(key.previous)
     return {
         "apiVersion": "v1",
         "kind": "Secret",

@@ -4,6 +4,8 @@ a key exactly once per token while the old key stays in the table until its grac
 from __future__ import annotations
 
 import datetime
+import json
+import time
 from typing import Any
 
 import yaml
@@ -15,21 +17,32 @@ from runestone_gateway import apikeys, config
 from runestone_operator import names
 
 GRACE = "20s"
+SPACING = datetime.timedelta(seconds=15)
+"""Between the two rotations of the double-rotation test."""
 
 
-def _table(api: client.ApiClient, namespace: str) -> list[config.KeyTableEntry]:
-    text = objects.secret_text(api, namespace, "keys-keytable", "keys.yaml")
+def _table(
+    api: client.ApiClient, namespace: str, gateway: str = "keys"
+) -> list[config.KeyTableEntry]:
+    text = objects.secret_text(api, namespace, names.key_table_secret(gateway), "keys.yaml")
     return config.KeyTable.model_validate(yaml.safe_load(text)).keys
 
 
-def _table_with(api: client.ApiClient, namespace: str, size: int) -> list[config.KeyTableEntry]:
-    table = _table(api, namespace)
+def _table_with(
+    api: client.ApiClient, namespace: str, size: int, gateway: str = "keys"
+) -> list[config.KeyTableEntry]:
+    table = _table(api, namespace, gateway)
     assert len(table) == size, f"{len(table)} entries"
     return table
 
 
-def _key(api: client.ApiClient, namespace: str, name: str) -> str:
-    return objects.secret_text(api, namespace, f"keys-key-{name}", "api-key")
+def _key(api: client.ApiClient, namespace: str, name: str, gateway: str = "keys") -> str:
+    return objects.secret_text(api, namespace, names.key_secret(gateway, name), "api-key")
+
+
+def _rotate(api: client.ApiClient, namespace: str, gateway: str, key: str, token: str) -> None:
+    annotations = {f"{names.ROTATE_KEY_PREFIX}{key}": token}
+    objects.patch(api, namespace, "gateways", gateway, {"metadata": {"annotations": annotations}})
 
 
 def _set_keys(api: client.ApiClient, namespace: str, keys: list[dict[str, Any]]) -> int:
@@ -177,3 +190,99 @@ def test_keys_are_issued_revoked_and_rotated(kube_api: client.ApiClient, namespa
         ]
     )
     assert apikeys.PREFIX not in every_message
+
+
+def test_a_second_rotation_keeps_the_first_old_key_until_its_own_grace_ends(
+    kube_api: client.ApiClient, namespace: str
+) -> None:
+    grace = datetime.timedelta(seconds=45)
+    objects.create(kube_api, namespace, objects.mock_pool("mock"))
+    objects.create(
+        kube_api,
+        namespace,
+        objects.gateway(
+            "twice",
+            apiKeys=[{"name": "a"}],
+            keyRotation={"gracePeriod": "45s"},
+            tls={"mode": "none"},
+        ),
+    )
+    original = eventually(lambda: _key(kube_api, namespace, "a", "twice"), timeout=60, what="a")
+
+    def replaced(*before: str) -> str:
+        current = _key(kube_api, namespace, "a", "twice")
+        assert current not in before
+        return current
+
+    def rotated_at() -> datetime.datetime:
+        status = objects.read(kube_api, namespace, "gateways", "twice").get("status") or {}
+        return datetime.datetime.fromisoformat(status["apiKeys"][0]["rotatedAt"])
+
+    _rotate(kube_api, namespace, "twice", "a", "t1")
+    first = eventually(lambda: replaced(original), timeout=60, what="the first rotation")
+    first_at = eventually(rotated_at, what="the first rotation in status")
+    # Space the rotations so the two grace periods end well apart, even on a loaded machine.
+    time.sleep(max((first_at + SPACING - datetime.datetime.now(datetime.UTC)).total_seconds(), 0))
+    _rotate(kube_api, namespace, "twice", "a", "t2")
+    second = eventually(lambda: replaced(original, first), timeout=60, what="the second rotation")
+
+    def second_rotation_in_status() -> datetime.datetime:
+        moment = rotated_at()
+        assert moment > first_at
+        return moment
+
+    second_at = eventually(second_rotation_in_status, what="the second rotation in status")
+
+    # All three keys are accepted: the current one, and each replaced key until its own grace ends.
+    table = eventually(
+        lambda: _table_with(kube_api, namespace, 3, "twice"),
+        timeout=60,
+        what="the table to hold the new key and both old ones",
+    )
+    assert second_at < first_at + grace  # the second came within the first's grace
+    assert [(e.id, e.sha256, e.expires_at) for e in table] == [
+        ("a", apikeys.digest(second), None),
+        ("a", apikeys.digest(original), first_at + grace),
+        ("a", apikeys.digest(first), second_at + grace),
+    ]
+    status = objects.read(kube_api, namespace, "gateways", "twice")["status"]["apiKeys"][0]
+    assert datetime.datetime.fromisoformat(status["previousKeyExpiresAt"]) == second_at + grace
+    secret = client.CoreV1Api(kube_api).read_namespaced_secret(
+        names.key_secret("twice", "a"), namespace
+    )
+    listed = json.loads(secret.metadata.annotations[names.PREVIOUS_KEYS])
+    assert [entry["sha256"] for entry in listed] == [
+        apikeys.digest(original),
+        apikeys.digest(first),
+    ]
+    assert original not in str(secret.metadata.annotations)
+
+    # The original key leaves when its grace period ends; the first replacement stays until its own.
+    def without_original() -> list[config.KeyTableEntry]:
+        current = _table_with(kube_api, namespace, 2, "twice")
+        assert datetime.datetime.now(datetime.UTC) < second_at + grace, "too late to tell"
+        return current
+
+    table = eventually(
+        without_original, timeout=90, interval=0.5, what="the original key to leave the table"
+    )
+    assert datetime.datetime.now(datetime.UTC) >= first_at + grace
+    assert [(e.sha256, e.expires_at) for e in table] == [
+        (apikeys.digest(second), None),
+        (apikeys.digest(first), second_at + grace),
+    ]
+    table = eventually(
+        lambda: _table_with(kube_api, namespace, 1, "twice"),
+        timeout=120,
+        interval=1,
+        what="the first replacement to leave the table",
+    )
+    assert datetime.datetime.now(datetime.UTC) >= second_at + grace
+    assert table[0].sha256 == apikeys.digest(second)
+    eventually(
+        lambda: (
+            "previousKeyExpiresAt"
+            not in objects.read(kube_api, namespace, "gateways", "twice")["status"]["apiKeys"][0]
+        ),
+        what="status to list no replaced key",
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import json
 
 import yaml
 
@@ -35,11 +36,8 @@ def test_table_lists_hashes_with_metadata(gateway_spec: gateway.GatewaySpec) -> 
 
 def test_rotated_key_keeps_the_old_hash_until_grace_ends(gateway_spec: gateway.GatewaySpec) -> None:
     grace_end = datetime.datetime(2026, 6, 1, tzinfo=UTC)
-    keys = [
-        keyplan.StoredKey(
-            "team-b", KEY_B, previous_sha256=apikeys.digest(KEY_OLD), previous_expires_at=grace_end
-        )
-    ]
+    previous = (keyplan.PreviousKey(apikeys.digest(KEY_OLD), grace_end),)
+    keys = [keyplan.StoredKey("team-b", KEY_B, previous=previous)]
     table = keytable.key_table(gateway_spec.api_keys, keys, "team/main")
     assert [(e.id, e.sha256, e.expires_at) for e in table.keys] == [
         ("team-b", apikeys.digest(KEY_B), None),
@@ -47,11 +45,36 @@ def test_rotated_key_keeps_the_old_hash_until_grace_ends(gateway_spec: gateway.G
     ]
 
 
-def test_old_key_never_outlives_the_keys_own_expiry(gateway_spec: gateway.GatewaySpec) -> None:
-    late = datetime.datetime(2030, 1, 1, tzinfo=UTC)
-    keys = [keyplan.StoredKey("team-a", KEY_A, previous_sha256="0" * 64, previous_expires_at=late)]
+def test_every_replaced_key_gets_an_entry_with_its_own_expiry(
+    gateway_spec: gateway.GatewaySpec,
+) -> None:
+    first_end = datetime.datetime(2026, 6, 1, tzinfo=UTC)
+    second_end = datetime.datetime(2026, 6, 2, tzinfo=UTC)
+    previous = (
+        keyplan.PreviousKey("1" * 64, first_end),
+        keyplan.PreviousKey("2" * 64, second_end),
+    )
+    keys = [keyplan.StoredKey("team-b", KEY_B, previous=previous)]
     table = keytable.key_table(gateway_spec.api_keys, keys, "t")
-    assert table.keys[1].expires_at == datetime.datetime(2027, 1, 1, tzinfo=UTC)
+    assert [(e.id, e.sha256, e.expires_at) for e in table.keys] == [
+        ("team-b", apikeys.digest(KEY_B), None),
+        ("team-b", "1" * 64, first_end),
+        ("team-b", "2" * 64, second_end),
+    ]
+    # The old keys share the key's models, limits and budget.
+    assert {(e.models[0], e.limits.requests_per_minute) for e in table.keys} == {
+        (table.keys[0].models[0], table.keys[0].limits.requests_per_minute)
+    }
+
+
+def test_old_key_never_outlives_the_keys_own_expiry(gateway_spec: gateway.GatewaySpec) -> None:
+    early = datetime.datetime(2026, 12, 1, tzinfo=UTC)
+    late = datetime.datetime(2030, 1, 1, tzinfo=UTC)
+    previous = (keyplan.PreviousKey("0" * 64, early), keyplan.PreviousKey("1" * 64, late))
+    keys = [keyplan.StoredKey("team-a", KEY_A, previous=previous)]
+    table = keytable.key_table(gateway_spec.api_keys, keys, "t")
+    key_expiry = datetime.datetime(2027, 1, 1, tzinfo=UTC)
+    assert [e.expires_at for e in table.keys] == [key_expiry, early, key_expiry]
 
 
 def test_key_table_secret_has_no_plaintext(
@@ -74,8 +97,10 @@ def test_key_secret_carries_key_and_rotation_state(owner: meta.Owner) -> None:
         KEY_A,
         rotation_token="r1",
         rotated_at=moment,
-        previous_sha256="f" * 64,
-        previous_expires_at=moment + datetime.timedelta(hours=24),
+        previous=(
+            keyplan.PreviousKey("e" * 64, moment + datetime.timedelta(hours=1)),
+            keyplan.PreviousKey("f" * 64, moment + datetime.timedelta(hours=24)),
+        ),
     )
     secret = keytable.key_secret(owner, key)
     metadata = secret["metadata"]
@@ -84,8 +109,13 @@ def test_key_secret_carries_key_and_rotation_state(owner: meta.Owner) -> None:
     assert metadata["labels"][names.LABEL_INSTANCE] == "main"
     assert metadata["ownerReferences"][0]["uid"] == "uid-1234"
     assert metadata["annotations"] == {
-        names.PREVIOUS_KEY_EXPIRES_AT: "2026-05-02T12:00:00Z",
-        names.PREVIOUS_KEY_SHA256: "f" * 64,
+        names.PREVIOUS_KEYS: json.dumps(
+            [
+                {"sha256": "e" * 64, "expiresAt": "2026-05-01T13:00:00Z"},
+                {"sha256": "f" * 64, "expiresAt": "2026-05-02T12:00:00Z"},
+            ],
+            separators=(",", ":"),
+        ),
         names.ROTATED_AT: "2026-05-01T12:00:00Z",
         names.ROTATION_TOKEN: "r1",
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime
 import itertools
+import json
 from collections.abc import Callable
 
 import pytest
@@ -58,7 +59,7 @@ def test_rotation_happens_once_per_token(generate: Callable[[], str]) -> None:
     assert plan.rotated == ("a",)
     (new,) = plan.keys
     assert new.plaintext != old.plaintext
-    assert new.previous_sha256 == old.sha256
+    assert new.previous == (keyplan.PreviousKey(old.sha256, NOW + GRACE),)
     assert new.previous_expires_at == NOW + GRACE
     assert new.rotation_token == "t1"
     assert new.rotated_at == NOW
@@ -92,8 +93,7 @@ def test_old_key_is_dropped_when_its_grace_period_ends(generate: Callable[[], st
         apikeys.generate(),
         "t1",
         NOW,
-        previous_sha256="0" * 64,
-        previous_expires_at=NOW + GRACE,
+        previous=(keyplan.PreviousKey("0" * 64, NOW + GRACE),),
     )
     during = keyplan.plan(
         _keys("a"),
@@ -104,7 +104,7 @@ def test_old_key_is_dropped_when_its_grace_period_ends(generate: Callable[[], st
         grace=GRACE,
         generate=generate,
     )
-    assert during.keys[0].previous_sha256 == "0" * 64
+    assert during.keys[0].previous == rotated.previous
     assert keyplan.next_change(during.keys) == NOW + GRACE
     after = keyplan.plan(
         _keys("a"),
@@ -115,9 +115,84 @@ def test_old_key_is_dropped_when_its_grace_period_ends(generate: Callable[[], st
         grace=GRACE,
         generate=generate,
     )
-    assert after.keys[0].previous_sha256 is None
+    assert after.keys[0].previous == ()
     assert after.keys[0].plaintext == rotated.plaintext
     assert keyplan.next_change(after.keys) is None
+
+
+def test_a_second_rotation_within_the_grace_period_keeps_the_first_old_key(
+    generate: Callable[[], str],
+) -> None:
+    original = keyplan.StoredKey("a", apikeys.generate())
+    first = keyplan.plan(
+        _keys("a"), {"a": original}, ["a"], {"a": "t1"}, now=NOW, grace=GRACE, generate=generate
+    )
+    (after_first,) = first.keys
+    later = NOW + datetime.timedelta(hours=1)
+    second = keyplan.plan(
+        _keys("a"),
+        {"a": after_first},
+        ["a"],
+        {"a": "t2"},
+        now=later,
+        grace=GRACE,
+        generate=generate,
+    )
+    assert second.rotated == ("a",)
+    (after_second,) = second.keys
+    assert after_second.plaintext not in (original.plaintext, after_first.plaintext)
+    # Both replaced keys stay accepted, each until its own grace period ends.
+    assert after_second.previous == (
+        keyplan.PreviousKey(original.sha256, NOW + GRACE),
+        keyplan.PreviousKey(after_first.sha256, later + GRACE),
+    )
+    assert keyplan.next_change(second.keys) == NOW + GRACE
+    assert after_second.previous_expires_at == later + GRACE
+
+    # The original's grace period ends first: it goes, the first replacement stays.
+    third = keyplan.plan(
+        _keys("a"),
+        {"a": after_second},
+        ["a"],
+        {"a": "t2"},
+        now=NOW + GRACE,
+        grace=GRACE,
+        generate=generate,
+    )
+    assert third.rotated == ()
+    assert third.keys[0].plaintext == after_second.plaintext
+    assert third.keys[0].previous == (keyplan.PreviousKey(after_first.sha256, later + GRACE),)
+    assert keyplan.next_change(third.keys) == later + GRACE
+
+    gone = keyplan.plan(
+        _keys("a"),
+        {"a": after_second},
+        ["a"],
+        {"a": "t2"},
+        now=later + GRACE,
+        grace=GRACE,
+        generate=generate,
+    )
+    assert gone.keys[0].previous == ()
+    assert gone.keys[0].previous_expires_at is None
+    assert keyplan.next_change(gone.keys) is None
+
+
+def test_replaced_keys_are_bounded(generate: Callable[[], str]) -> None:
+    key = keyplan.StoredKey("a", apikeys.generate())
+    replaced = []
+    for turn in range(keyplan.MAX_PREVIOUS_KEYS + 3):
+        replaced.append(key.sha256)
+        (key,) = keyplan.plan(
+            _keys("a"),
+            {"a": key},
+            ["a"],
+            {"a": f"t{turn}"},
+            now=NOW,
+            grace=GRACE,
+            generate=generate,
+        ).keys
+    assert [old.sha256 for old in key.previous] == replaced[-keyplan.MAX_PREVIOUS_KEYS :]
 
 
 def test_rotation_requests_come_from_prefixed_annotations() -> None:
@@ -142,6 +217,49 @@ def test_stored_key_is_read_from_its_secret() -> None:
         _secret(key, **{names.ROTATION_TOKEN: "t", names.ROTATED_AT: "2026-03-01T12:00:00Z"})
     )
     assert stored == keyplan.StoredKey("a", key, rotation_token="t", rotated_at=NOW)
+
+
+def test_replaced_keys_round_trip_through_their_annotation() -> None:
+    previous = (
+        keyplan.PreviousKey("0" * 64, NOW),
+        keyplan.PreviousKey("f" * 64, NOW + GRACE),
+    )
+    text = keyplan.render_previous(previous)
+    assert json.loads(text) == [
+        {"sha256": "0" * 64, "expiresAt": "2026-03-01T12:00:00Z"},
+        {"sha256": "f" * 64, "expiresAt": "2026-03-02T12:00:00Z"},
+    ]
+    key = apikeys.generate()
+    stored = keyplan.stored_from_secret(_secret(key, **{names.PREVIOUS_KEYS: text}))
+    assert stored == keyplan.StoredKey("a", key, previous=previous)
+
+
+GOOD_ENTRY = {"sha256": "a" * 64, "expiresAt": "2026-03-01T12:00:00Z"}
+
+
+@pytest.mark.parametrize(
+    ("annotation", "kept"),
+    [
+        ("not json", 0),
+        ("{", 0),
+        ('{"sha256": "x"}', 0),
+        ("null", 0),
+        ("[1, null, []]", 0),
+        (json.dumps([{"sha256": "A" * 64, "expiresAt": "2026-03-01T12:00:00Z"}]), 0),
+        (json.dumps([{"sha256": "a" * 63, "expiresAt": "2026-03-01T12:00:00Z"}]), 0),
+        (json.dumps([{"sha256": "a" * 64, "expiresAt": "yesterday"}]), 0),
+        (json.dumps([{"sha256": "a" * 64, "expiresAt": "2026-03-01T12:00:00"}]), 0),
+        (json.dumps([{"sha256": "a" * 64, "expiresAt": 1767225600}]), 0),
+        (json.dumps([{"sha256": "a" * 64}, GOOD_ENTRY]), 1),
+        (json.dumps(["junk", GOOD_ENTRY]), 1),
+    ],
+)
+def test_a_malformed_annotation_never_loses_the_current_key(annotation: str, kept: int) -> None:
+    key = apikeys.generate()
+    stored = keyplan.stored_from_secret(_secret(key, **{names.PREVIOUS_KEYS: annotation}))
+    assert stored is not None
+    assert stored.plaintext == key
+    assert stored.previous == (keyplan.PreviousKey("a" * 64, NOW),) * kept
 
 
 @pytest.mark.parametrize("value", ["", "not-a-key", "rsk_short"])
