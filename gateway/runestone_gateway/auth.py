@@ -39,22 +39,18 @@ class Principal:
     budget: config.KeyBudget | None
     expires_at: float | None  # Unix seconds
     disabled: bool
+    scope: str = ""
+    """Limits and budgets are kept per key id within a tenant (rotation keeps the id)."""
+    limited: bool = False
+    """Whether any limit or a budget applies (else the limiter is skipped)."""
 
-    @property
-    def scope(self) -> str:
-        """Limits and budgets are kept per key id within a tenant (rotation keeps the id)."""
-        return f"{self.tenant}/{self.id}"
-
-    @property
-    def limited(self) -> bool:
+    def __post_init__(self) -> None:
         limits = self.limits
-        return self.budget is not None or any(
-            (
-                limits.requests_per_minute,
-                limits.tokens_per_minute,
-                limits.max_concurrent_requests,
-            )
+        limited = self.budget is not None or any(
+            (limits.requests_per_minute, limits.tokens_per_minute, limits.max_concurrent_requests)
         )
+        object.__setattr__(self, "scope", f"{self.tenant}/{self.id}")
+        object.__setattr__(self, "limited", limited)
 
     def allows(self, model: str) -> bool:
         return self.models is None or model in self.models

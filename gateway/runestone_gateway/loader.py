@@ -6,6 +6,7 @@ Secret volumes by swapping a `..data` symlink, which a stat of the file path may
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,8 @@ import pydantic
 import yaml
 
 from runestone_gateway import config
+
+_REDIS_URL = re.compile(r"^rediss?://\S+$")
 
 
 class ConfigError(Exception):
@@ -55,6 +58,10 @@ def load(path: Path | None) -> Loaded:
     secrets = {
         file: content.decode("utf-8", "replace").strip() for file, content in contents.items()
     }
+    url_file = parsed.limits.store.url_file
+    if url_file and not _REDIS_URL.match(secrets[url_file]):
+        # Never echo the content: the URL may hold a password.
+        raise ConfigError(f"limits.store.urlFile {url_file}: not a redis:// or rediss:// URL")
     fingerprint = _digest([raw, *(contents[file] for file in files)])
     return Loaded(parsed, secrets, key_table, fingerprint)
 

@@ -92,3 +92,21 @@ def test_no_path_means_the_mock(tmp_path: Path) -> None:
     loaded = loader.load(None)
     assert loaded.config.provider_pools[0].providers[0].type == "mock"
     assert loaded.key_table is None
+
+
+def test_a_redis_url_file_must_hold_a_redis_url(tmp_path: Path) -> None:
+    url_file = tmp_path / "redis-url"
+    path = tmp_path / "gateway.yaml"
+    mock = {"name": "m", "type": "mock", "models": [{"name": "x"}]}
+    store = {"type": "redis", "urlFile": str(url_file)}
+    path.write_text(
+        yaml.safe_dump(
+            {"limits": {"store": store}, "providerPools": [{"name": "p", "providers": [mock]}]}
+        )
+    )
+    url_file.write_text("redis://:hunter2@redis.infra:6379/0\n")
+    assert loader.load(path).secrets[str(url_file)] == "redis://:hunter2@redis.infra:6379/0"
+    url_file.write_text("hunter2")
+    with pytest.raises(loader.ConfigError, match="not a redis") as raised:
+        loader.load(path)
+    assert "hunter2" not in str(raised.value)
