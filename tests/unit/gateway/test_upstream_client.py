@@ -75,6 +75,15 @@ def answer(body: bytes, *headers: bytes) -> Handler:
     return handle
 
 
+def say_and_hang_up(data: bytes) -> Handler:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(data)
+        await writer.drain()
+        writer.close()
+
+    return handle
+
+
 async def test_kept_alive_connections_are_reused(serve: Callable[..., Awaitable[Server]]) -> None:
     server = await serve(answer(b'{"ok": true}'))
     pool = h1.Pool(server.url, {"authorization": "Bearer upstream-key"})
@@ -119,12 +128,7 @@ async def test_chunked_bodies_arrive_in_pieces(serve: Callable[..., Awaitable[Se
 async def test_an_answer_that_breaks_off_is_a_protocol_error(
     serve: Callable[..., Awaitable[Server]],
 ) -> None:
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial")
-        await writer.drain()
-        writer.close()
-
-    server = await serve(handle)
+    server = await serve(say_and_hang_up(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial"))
     pool = h1.Pool(server.url, {})
     response = await pool.request("POST", pool.path("/chat"), b"{}")
     with pytest.raises(h1.ProtocolError):
@@ -133,12 +137,9 @@ async def test_an_answer_that_breaks_off_is_a_protocol_error(
 
 
 async def test_a_body_delimited_by_close_is_whole(serve: Callable[..., Awaitable[Server]]) -> None:
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nuntil the end")
-        await writer.drain()
-        writer.close()
-
-    server = await serve(handle)
+    server = await serve(
+        say_and_hang_up(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nuntil the end")
+    )
     pool = h1.Pool(server.url, {})
     response = await pool.request("GET", pool.path("/models"))
     assert await response.read() == b"until the end"
