@@ -39,7 +39,10 @@ class Reason:
     MODEL_NOT_SERVED = "ModelNotServed"
     INVALID_CONFIG = "InvalidConfig"
     CERT_MANAGER_MISSING = "CertManagerMissing"
+    API_FORBIDDEN = "ApiForbidden"
+    """The API server refused a call (HTTP 403): the operator's RBAC lacks a permission."""
     API_ERROR = "ApiError"
+    """Any other failed call to the API server (5xx, unreachable, an unexpected 4xx)."""
     # Events about API keys (never carrying a key).
     KEY_ISSUED = "KeyIssued"
     KEY_ROTATED = "KeyRotated"

@@ -26,6 +26,24 @@ _KEYLIKE = re.compile(r"rsk_[A-Za-z0-9_-]+|[A-Za-z0-9+/=]{40,}")
 
 
 @dataclass(frozen=True)
+class Request:
+    """What a call asked the API server for, in RBAC terms (verb, resource, namespace), so that a
+    refusal can say exactly which permission was missing. Never anything from a request body."""
+
+    verb: str
+    resource: str
+    """Plural and group, as in a ClusterRole, e.g. "horizontalpodautoscalers.autoscaling"."""
+    namespace: str | None = None
+    name: str | None = None
+
+    def __str__(self) -> str:
+        text = f"{self.verb} {self.resource}"
+        if self.name:
+            text += f" {self.name!r}"
+        return text + (f" in namespace {self.namespace!r}" if self.namespace else " cluster-wide")
+
+
+@dataclass(frozen=True)
 class Resource:
     """Where a kind lives in the API."""
 
@@ -36,6 +54,13 @@ class Resource:
     @property
     def api_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
+
+    def request(
+        self, verb: str, namespace: str | None, name: str | None = None, sub: str | None = None
+    ) -> Request:
+        """A call on this resource, named the way RBAC names it."""
+        qualified = f"{self.plural}.{self.group}" if self.group else self.plural
+        return Request(verb, f"{qualified}/{sub}" if sub else qualified, namespace, name)
 
     def path(self, namespace: str | None, name: str | None = None, sub: str | None = None) -> str:
         root = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
@@ -83,22 +108,34 @@ def resource(api_version: str, kind: str) -> Resource:
 
 
 class ApiError(Exception):
-    """A failed API call. `status` is the HTTP status (0 when the server was not reached)."""
+    """A failed API call. `status` is the HTTP status (0 when the server was not reached);
+    `request` what was asked for, when known; `reason` the HTTP reason phrase."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(
+        self, status: int, message: str, request: Request | None = None, reason: str = ""
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.request = request
+        self.reason = reason
 
     @property
     def conflict(self) -> bool:
         return self.status == 409
+
+    @property
+    def forbidden(self) -> bool:
+        """Refused by authorization (RBAC) or by an admission policy."""
+        return self.status == 403
 
 
 def _scrub(text: str) -> str:
     return _KEYLIKE.sub("<redacted>", text)[:500]
 
 
-def _error(error: ApiException, method: str, kind: str, name: str | None) -> ApiError:
+def _error(
+    error: ApiException, method: str, kind: str, name: str | None, request: Request | None
+) -> ApiError:
     detail = ""
     body = error.body
     if isinstance(body, str) and body.startswith("{"):
@@ -110,7 +147,7 @@ def _error(error: ApiException, method: str, kind: str, name: str | None) -> Api
     text = f"{method} {target}: HTTP {error.status} {error.reason}"
     if detail:
         text += f": {_scrub(detail)}"
-    return ApiError(int(error.status or 0), text)
+    return ApiError(int(error.status or 0), text, request, str(error.reason or ""))
 
 
 class Kube:
@@ -143,6 +180,7 @@ class Kube:
         body: Object | None = None,
         query: list[tuple[str, str]] | None = None,
         content_type: str = "application/json",
+        request: Request | None = None,
     ) -> Object:
         try:
             result = await self._api.call_api(
@@ -157,16 +195,23 @@ class Kube:
                 _request_timeout=REQUEST_TIMEOUT_SECONDS,
             )
         except ApiException as error:
-            raise _error(error, method, kind, name) from None
+            raise _error(error, method, kind, name, request) from None
         except (OSError, TimeoutError) as error:
-            raise ApiError(0, f"{method} {kind}: {type(error).__name__}") from None
+            reason = type(error).__name__
+            raise ApiError(0, f"{method} {kind}: {reason}", request, reason) from None
         return result if isinstance(result, dict) else {}
 
     async def get(self, api_version: str, kind: str, namespace: str, name: str) -> Object | None:
         """The object, or None when it does not exist."""
-        path = resource(api_version, kind).path(namespace, name)
+        target = resource(api_version, kind)
         try:
-            return await self._call("GET", path, kind=kind, name=name)
+            return await self._call(
+                "GET",
+                target.path(namespace, name),
+                kind=kind,
+                name=name,
+                request=target.request("get", namespace, name),
+            )
         except ApiError as error:
             if error.status == 404:
                 return None
@@ -176,9 +221,15 @@ class Kube:
         self, api_version: str, kind: str, namespace: str | None, label_selector: str = ""
     ) -> list[Object]:
         """Every object of a kind in `namespace` (all namespaces when None)."""
-        path = resource(api_version, kind).path(namespace)
+        target = resource(api_version, kind)
         query = [("labelSelector", label_selector)] if label_selector else []
-        listed = await self._call("GET", path, kind=kind, query=query)
+        listed = await self._call(
+            "GET",
+            target.path(namespace),
+            kind=kind,
+            query=query,
+            request=target.request("list", namespace),
+        )
         items: list[Object] = listed.get("items") or []
         return items
 
@@ -194,6 +245,7 @@ class Kube:
             body=dict(manifest),
             query=[("fieldManager", self._field_manager), ("force", "true")],
             content_type="application/apply-patch+yaml",
+            request=target.request("patch", meta["namespace"], meta["name"]),
         )
 
     async def apply_status(
@@ -206,14 +258,16 @@ class Kube:
             "metadata": {"name": name, "namespace": namespace},
             "status": dict(status),
         }
+        target = resource(api_version, kind)
         return await self._call(
             "PATCH",
-            resource(api_version, kind).path(namespace, name, "status"),
+            target.path(namespace, name, "status"),
             kind=kind,
             name=name,
             body=body,
             query=[("fieldManager", self._field_manager), ("force", "true")],
             content_type="application/apply-patch+yaml",
+            request=target.request("patch", namespace, name, "status"),
         )
 
     async def create(self, manifest: Mapping[str, Any]) -> Object:
@@ -225,6 +279,7 @@ class Kube:
             kind=manifest["kind"],
             body=dict(manifest),
             query=[("fieldManager", self._field_manager)],
+            request=target.request("create", meta["namespace"]),
         )
 
     async def delete(
@@ -247,9 +302,16 @@ class Kube:
         preconditions = {"uid": uid, "resourceVersion": resource_version}
         if any(preconditions.values()):
             body["preconditions"] = {k: v for k, v in preconditions.items() if v}
-        path = resource(api_version, kind).path(namespace, name)
+        target = resource(api_version, kind)
         try:
-            await self._call("DELETE", path, kind=kind, name=name, body=body)
+            await self._call(
+                "DELETE",
+                target.path(namespace, name),
+                kind=kind,
+                name=name,
+                body=body,
+                request=target.request("delete", namespace, name),
+            )
         except ApiError as error:
             if error.status == 404 or (error.status == 409 and "preconditions" in body):
                 return False
@@ -259,7 +321,8 @@ class Kube:
     async def serves(self, group_version: str) -> bool:
         """True when the API server serves `group_version` (e.g. a CRD's group is installed)."""
         try:
-            await self._call("GET", f"/apis/{group_version}", kind=group_version)
+            path = f"/apis/{group_version}"
+            await self._call("GET", path, kind=group_version, request=Request("get", path))
         except ApiError as error:
             if error.status == 404:
                 return False

@@ -65,10 +65,16 @@ async def reconcile(
         await rbac.ensure_rbac(ctx)
         await workload.ensure_workload(ctx, serving.secret_name, resolved.mounts)
         await scaling.ensure_scaling(ctx)
-    except context.Blocked as blocked:
-        logger.info(
-            "gateway %s/%s blocked: %s: %s", namespace, name, blocked.reason, blocked.message
-        )
+    except (context.Blocked, kube.ApiError) as problem:
+        if isinstance(problem, kube.ApiError):
+            # The server's own words (kept out of conditions and Events) help the operator's admin.
+            logger.warning("gateway %s/%s: %s", namespace, name, problem)
+            blocked = context.api_failure(problem)
+        else:
+            blocked = problem
+            logger.info(
+                "gateway %s/%s blocked: %s: %s", namespace, name, blocked.reason, blocked.message
+            )
         blocker = readiness.Blocker(blocked.reason, blocked.message, blocked.waiting)
         await status.ensure_status(ctx, blocker, plan)
         return workqueue.Outcome(retry=True)

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from runestone_operator import kube, settings, timestamps
+from runestone_operator import conditions, kube, settings, timestamps
 from runestone_operator.builders import events, meta
 from runestone_operator.models import gateway
 
@@ -26,6 +26,27 @@ class Blocked(Exception):
         self.reason = reason
         self.message = message
         self.waiting = waiting
+
+
+def api_failure(error: kube.ApiError) -> Blocked:
+    """A failed API call as a Degraded reason and message: what was asked (verb, resource,
+    namespace, name) and the HTTP status, never the server's text nor any request body."""
+    what = str(error.request) if error.request is not None else "make an API call"
+    status = f"HTTP {error.status} {error.reason}".rstrip()
+    if error.forbidden:
+        return Blocked(
+            conditions.Reason.API_FORBIDDEN,
+            f"the API server refused to let the operator {what} ({status}); grant it in the "
+            "operator's ClusterRole (`runestone operator --print-rbac` prints the one it needs)",
+        )
+    if error.status == 0:
+        return Blocked(
+            conditions.Reason.API_ERROR,
+            f"could not reach the API server to {what} ({error.reason or 'no answer'}); retrying",
+        )
+    return Blocked(
+        conditions.Reason.API_ERROR, f"the API server failed to {what} ({status}); retrying"
+    )
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,140 @@
+"""An API call the operator's RBAC does not allow makes the Gateway Degraded (ApiForbidden) with a
+message naming the refused verb, resource and namespace, and a Warning Event; the operator keeps
+running and retries, and recovers by itself once the permission is granted.
+
+The session's operator is stopped for this test: an operator whose ClusterRole lacks `patch` and
+`create` on HorizontalPodAutoscalers runs in its place, under its own ServiceAccount."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from harness.kube import Cluster, eventually
+from integration.operator import conftest, objects, operator_process
+from runestone_operator.builders import operator_rbac
+
+REFUSED = {"create", "update", "patch"}
+
+
+def _without_hpa_writes(role: dict[str, Any]) -> dict[str, Any]:
+    limited = copy.deepcopy(role)
+    for rule in limited["rules"]:
+        if rule["resources"] == ["horizontalpodautoscalers"]:
+            rule["verbs"] = [verb for verb in rule["verbs"] if verb not in REFUSED]
+    return limited
+
+
+class LimitedOperator:
+    """`runestone operator` under its own ServiceAccount, whose ClusterRole the test changes."""
+
+    def __init__(self, api: client.ApiClient, folder: Path) -> None:
+        self.rbac = client.RbacAuthorizationV1Api(api)
+        self.identity = operator_process.Identity(api, uuid.uuid4().hex[:6])
+        kubeconfig = operator_process.token_kubeconfig(
+            api, self.identity.create(), folder / "kubeconfig"
+        )
+        self.set_rules(_without_hpa_writes(operator_rbac.cluster_role())["rules"])
+        self.process = operator_process.OperatorProcess(
+            kubeconfig, folder / "limited-operator.log", conftest.RESYNC_SECONDS
+        )
+
+    def set_rules(self, rules: list[dict[str, Any]]) -> None:
+        self.rbac.patch_cluster_role(self.identity.role_name, {"rules": rules})
+
+    def close(self) -> None:
+        self.process.stop()
+        self.identity.delete()
+
+
+@pytest.fixture
+def limited_operator(
+    kube_cluster: Cluster, operator: operator_process.OperatorProcess, tmp_path: Path
+) -> Iterator[LimitedOperator]:
+    operator.stop()
+    limited: LimitedOperator | None = None
+    try:
+        limited = LimitedOperator(kube_cluster.api, tmp_path)
+        limited.process.start()
+        yield limited
+    finally:
+        if limited is not None:
+            limited.close()
+        operator.start()
+
+
+def _warnings(api: client.ApiClient, namespace: str, reason: str) -> list[str]:
+    events = client.CoreV1Api(api).list_namespaced_event(
+        namespace, field_selector=f"reason={reason},type=Warning"
+    )
+    messages = [event.message for event in events.items]
+    assert messages, f"no Warning event {reason}"
+    return messages
+
+
+def test_missing_permission_degrades_then_recovers_when_granted(
+    kube_api: client.ApiClient, namespace: str, limited_operator: LimitedOperator
+) -> None:
+    autoscaling = client.AutoscalingV2Api(kube_api)
+    objects.create(kube_api, namespace, objects.mock_pool("mock"))
+    objects.create(
+        kube_api,
+        namespace,
+        objects.gateway(
+            "denied",
+            autoscaling={"minReplicas": 1, "maxReplicas": 2},
+            tls={"mode": "none"},
+        ),
+    )
+    degraded = eventually(
+        lambda: objects.condition_is(
+            kube_api, namespace, "gateways", "denied", "Degraded", "True", "ApiForbidden"
+        ),
+        timeout=90,
+        what="Degraded ApiForbidden",
+    )
+    message = objects.must(objects.condition(degraded, "Degraded"))["message"]
+    assert f"patch horizontalpodautoscalers.autoscaling 'denied' in namespace {namespace!r}" in (
+        message
+    )
+    assert "HTTP 403" in message
+    warnings = eventually(
+        lambda: _warnings(kube_api, namespace, "ApiForbidden"), what="a Warning event"
+    )
+    assert warnings == [message]  # one Event, not one per retry
+    # The steps before the refused one did their work; the operator retries rather than crashing.
+    assert objects.exists(
+        client.AppsV1Api(kube_api).read_namespaced_deployment, "denied", namespace
+    )
+    assert not objects.exists(
+        autoscaling.read_namespaced_horizontal_pod_autoscaler, "denied", namespace
+    )
+    first_passes = limited_operator.process.wait_for_resync_passes(2)["resyncPasses"]
+    limited_operator.process.wait_for_resync_passes(first_passes + 2)
+    assert limited_operator.process.alive()
+    assert len(_warnings(kube_api, namespace, "ApiForbidden")) == 1
+    log = limited_operator.process.log_text()
+    assert "Traceback" not in log
+    assert "HTTP 403" in log
+
+    limited_operator.set_rules(operator_rbac.rules())
+    eventually(
+        lambda: objects.condition_is(
+            kube_api, namespace, "gateways", "denied", "Degraded", "False", "Reconciled"
+        ),
+        timeout=120,
+        what="Degraded=False once the permission is granted",
+    )
+    hpa = autoscaling.read_namespaced_horizontal_pod_autoscaler("denied", namespace)
+    assert (hpa.spec.min_replicas, hpa.spec.max_replicas) == (1, 2)
+    objects.wait_ready(kube_api, namespace, "denied", replicas=1)
+    resolved = client.CoreV1Api(kube_api).list_namespaced_event(
+        namespace, field_selector="reason=Reconciled,type=Normal"
+    )
+    assert any(event.message == "the problem is resolved" for event in resolved.items)
