@@ -79,12 +79,24 @@ def upstream(workdir: Path, latency_ms: float, chunks: int) -> Target:
     return target
 
 
-def runestone(workdir: Path, upstream_port: int, workers: int) -> Target:
-    key = apikeys.generate()
-    table = workdir / "runestone-keys.yaml"
-    table.write_text(yaml.safe_dump({"keys": [{"id": "bench", "sha256": apikeys.digest(key)}]}))
+def runestone(
+    workdir: Path,
+    upstream_port: int,
+    workers: int,
+    *,
+    name: str = "runestone",
+    keys: list[dict[str, object]] | None = None,
+    store: dict[str, str] | None = None,
+) -> Target:
+    """The gateway with one unlimited key, or with the key-table entries `keys` (then the
+    target's api_key is None) and the rate-limit store `store`."""
+    key = apikeys.generate() if keys is None else None
+    entries = keys if key is None else [{"id": "bench", "sha256": apikeys.digest(key)}]
+    table = workdir / f"{name}-keys.yaml"
+    table.write_text(yaml.safe_dump({"keys": entries}))
     config = {
         "auth": {"keyTableFile": str(table)},
+        **({"limits": {"store": store}} if store else {}),
         "providerPools": [
             {
                 "name": "bench",
@@ -100,13 +112,13 @@ def runestone(workdir: Path, upstream_port: int, workers: int) -> Target:
             }
         ],
     }
-    path = workdir / "runestone.yaml"
+    path = workdir / f"{name}.yaml"
     path.write_text(yaml.safe_dump(config))
     port, health_port = procstats.free_port(), procstats.free_port()
     command = [str(Path(sys.executable).with_name("runestone")), "gateway", "--config", str(path)]
     command += ["--port", str(port), "--health-port", str(health_port)]
     command += ["--workers", str(workers), "--log-level", "warning"]
-    target = Target("runestone", port, key, _spawn(command, workdir / "runestone.log"), workers)
+    target = Target(name, port, key, _spawn(command, workdir / f"{name}.log"), workers)
     procstats.wait_http(f"http://127.0.0.1:{health_port}/readyz", START_TIMEOUT, target.alive)
     return target
 
