@@ -27,7 +27,6 @@ from pathlib import Path
 
 import redis.asyncio
 import uvloop
-import yaml
 
 import gateways
 import loadgen
@@ -39,46 +38,6 @@ from harness.redis_server import RedisServer  # the tests' harness, by path
 
 ROUNDS = 4
 HIGH = {"requestsPerMinute": 10**9, "tokensPerMinute": 10**12, "maxConcurrentRequests": 10**6}
-
-
-def start_gateway(
-    workdir: Path,
-    name: str,
-    upstream_port: int,
-    store: dict[str, str],
-    table: list[dict[str, object]],
-) -> gateways.Target:
-    (workdir / f"{name}-keys.yaml").write_text(yaml.safe_dump({"keys": table}))
-    config = {
-        "auth": {"keyTableFile": str(workdir / f"{name}-keys.yaml")},
-        "limits": {"store": store},
-        "providerPools": [
-            {
-                "name": "bench",
-                "healthCheck": {"intervalSeconds": 3600, "timeoutSeconds": 5},
-                "providers": [
-                    {
-                        "name": "upstream",
-                        "type": "openai",
-                        "baseURL": f"http://127.0.0.1:{upstream_port}/v1",
-                        "models": [{"name": gateways.MODEL, "kinds": ["chat"]}],
-                    }
-                ],
-            }
-        ],
-    }
-    path = workdir / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(config))
-    port, health_port = procstats.free_port(), procstats.free_port()
-    command = [str(Path(sys.executable).with_name("runestone")), "gateway", "--config", str(path)]
-    command += ["--port", str(port), "--health-port", str(health_port), "--log-level", "warning"]
-    # The access log goes to the log file like everything else the process prints.
-    process = gateways._spawn(command, workdir / f"{name}.log")
-    target = gateways.Target(name, port, None, process, 1)
-    procstats.wait_http(
-        f"http://127.0.0.1:{health_port}/readyz", gateways.START_TIMEOUT, target.alive
-    )
-    return target
 
 
 def key(key_id: str, key_limits: dict[str, int] | None = None) -> tuple[str, dict[str, object]]:
@@ -187,8 +146,12 @@ async def main_async(options: argparse.Namespace) -> None:
             high_key, high_entry = key("limited", HIGH)
             table = [free_entry, high_entry]
             redis_store = {"type": "redis", "url": redis.url}
-            local = start_gateway(workdir, "local", upstream.port, {"type": "local"}, table)
-            shared = start_gateway(workdir, "redis", upstream.port, redis_store, table)
+            local = gateways.runestone(
+                workdir, upstream.port, 1, name="local", keys=table, store={"type": "local"}
+            )
+            shared = gateways.runestone(
+                workdir, upstream.port, 1, name="redis", keys=table, store=redis_store
+            )
             started += [local, shared]
             print("added latency per request of the limiter (limited key minus unlimited key)")
             print(" store  c  | unlimited p50/p99 ms | limited p50/p99 ms | added p50/p99 ms | rps")
@@ -220,7 +183,14 @@ async def main_async(options: argparse.Namespace) -> None:
             for name, spec in (("redis", redis_store), ("local", {"type": "local"})):
                 burst_key, burst_entry = key("burst", {"requestsPerMinute": options.limit})
                 trio = [
-                    start_gateway(workdir, f"{name}-{i}", upstream.port, spec, [burst_entry])
+                    gateways.runestone(
+                        workdir,
+                        upstream.port,
+                        1,
+                        name=f"{name}-{i}",
+                        keys=[burst_entry],
+                        store=spec,
+                    )
                     for i in range(3)
                 ]
                 started += trio
