@@ -1,6 +1,12 @@
 """The operator's own small PKI for `tls.mode: selfSigned`: a CA per Gateway and a serving
 certificate for the Service's DNS names, and the decisions of when to replace either.
 
+A CA is replaced with an overlap, so that clients holding only the old CA keep working while they
+pick up the new one: from the moment the new CA exists, both are published as the trust bundle,
+and the old CA signs one last serving certificate, which is served until it is due for renewal
+(`duration - renewBefore` later); only then does a certificate signed by the new CA replace it.
+The old CA stays in the bundle until it expires, which is after every certificate it signed.
+
 No I/O: the clock is an argument, PEM text goes in and out. Keys are ECDSA P-256."""
 
 from __future__ import annotations
@@ -192,6 +198,74 @@ def serving_is_usable(
 ) -> bool:
     """True when `serving` may stay: signed by `ca`, for exactly `dns_names`, key matching, and
     more than `renew_before` left of its validity."""
+    return serving_is_trusted(serving, [ca.cert_pem], dns_names, now, lifetime)
+
+
+def renewal_due(cert_pem: str, renew_before: datetime.timedelta) -> datetime.datetime:
+    """The instant at which a certificate is replaced."""
+    return inspect(cert_pem).not_after - renew_before
+
+
+@dataclass(frozen=True)
+class Authority:
+    """A Gateway's CA: `signer` signs new serving certificates; `retired` are the CAs it replaced,
+    still trusted (PEM certificates only, no keys) until each expires."""
+
+    signer: KeyPair
+    retired: tuple[str, ...] = ()
+
+    @property
+    def trusted(self) -> tuple[str, ...]:
+        return (self.signer.cert_pem, *self.retired)
+
+    @property
+    def bundle(self) -> str:
+        """Every trusted CA certificate, the signer first: what clients should trust."""
+        return "".join(_with_newline(cert) for cert in self.trusted)
+
+
+def _with_newline(pem: str) -> str:
+    return pem if pem.endswith("\n") else pem + "\n"
+
+
+def authority(bundle_pem: str, key_pem: str) -> Authority | None:
+    """The CA a Secret holds: its certificate bundle (signer first) and the signer's key; None
+    when the bundle holds no certificate."""
+    try:
+        certs = x509.load_pem_x509_certificates(bundle_pem.encode())
+    except ValueError:
+        return None
+    if not certs or not key_pem:
+        return None
+    pems = [_cert_pem(cert) for cert in certs]
+    return Authority(KeyPair(pems[0], key_pem), tuple(pems[1:]))
+
+
+def _trustable_ca(cert_pem: str, now: datetime.datetime) -> bool:
+    """A well-formed CA certificate that has not expired."""
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem.encode())
+        constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except (ValueError, x509.ExtensionNotFound):
+        return False
+    return constraints.ca and cert.not_valid_after_utc > now
+
+
+def _can_sign(ca: KeyPair, now: datetime.datetime) -> bool:
+    try:
+        return _key_matches(ca) and inspect(ca.cert_pem).not_after > now
+    except ValueError:
+        return False
+
+
+def serving_is_trusted(
+    serving: KeyPair | None,
+    trusted: Sequence[str],
+    dns_names: Sequence[str],
+    now: datetime.datetime,
+    lifetime: Lifetime,
+) -> bool:
+    """`serving_is_usable` for a serving certificate signed by any of the `trusted` CAs."""
     if serving is None:
         return False
     try:
@@ -199,13 +273,59 @@ def serving_is_usable(
         return (
             info.dns_names == frozenset(dns_names)
             and info.not_after - now > lifetime.renew_before
-            and _signed_by(serving.cert_pem, ca.cert_pem)
+            and any(_signed_by(serving.cert_pem, ca) for ca in trusted)
             and _key_matches(serving)
         )
     except ValueError:
         return False
 
 
-def renewal_due(cert_pem: str, renew_before: datetime.timedelta) -> datetime.datetime:
-    """The instant at which a certificate is replaced."""
-    return inspect(cert_pem).not_after - renew_before
+@dataclass(frozen=True)
+class Renewal:
+    """The CA and serving certificate to publish, what was newly issued, and when to look again."""
+
+    authority: Authority
+    serving: KeyPair
+    renew_at: datetime.datetime
+    new_ca: bool = False
+    new_serving: bool = False
+
+
+def renew(
+    current: Authority | None,
+    serving: KeyPair | None,
+    common_name: str,
+    dns_names: Sequence[str],
+    now: datetime.datetime,
+    lifetime: Lifetime,
+) -> Renewal:
+    """Keep what is still good, replace what is due (see the module's note on CA overlap)."""
+    retired: tuple[str, ...] = ()
+    signer = current.signer if current is not None else None
+    if current is not None:
+        retired = tuple(
+            dict.fromkeys(
+                cert
+                for cert in current.retired
+                if cert != current.signer.cert_pem and _trustable_ca(cert, now)
+            )
+        )
+    new_ca = new_serving = False
+    if signer is None or not ca_is_usable(signer, now, lifetime):
+        if signer is not None and _trustable_ca(signer.cert_pem, now):
+            retired = (signer.cert_pem, *retired)
+            if _can_sign(signer, now):
+                serving = issue_serving(signer, dns_names, now, lifetime.duration)
+                new_serving = True
+        signer = issue_ca(common_name, now, lifetime.ca_duration)
+        new_ca = True
+    ca = Authority(signer, retired)
+    if serving is None or not serving_is_trusted(serving, ca.trusted, dns_names, now, lifetime):
+        serving = issue_serving(signer, dns_names, now, lifetime.duration)
+        new_serving = True
+    renew_at = min(
+        renewal_due(serving.cert_pem, lifetime.renew_before),
+        renewal_due(signer.cert_pem, lifetime.ca_renew_before),
+        *(inspect(cert).not_after for cert in retired),
+    )
+    return Renewal(ca, serving, renew_at, new_ca, new_serving)

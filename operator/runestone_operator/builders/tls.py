@@ -17,18 +17,24 @@ def _b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-def ca_secret(owner: meta.Owner, ca: pki.KeyPair) -> meta.Manifest:
+def ca_secret(owner: meta.Owner, ca: pki.Authority) -> meta.Manifest:
+    """The operator CA. `tls.crt` and `ca.crt` both hold the trust bundle, signing CA first (so
+    `tls.crt` + `tls.key` stay a matching pair, and a client trusting either key trusts every CA
+    that may have signed the certificate being served); while a CA rotation overlaps, that is the
+    new and the old CA."""
+    bundle = _b64(ca.bundle)
     return {
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": meta.object_meta(owner, names.ca_secret(owner.name)),
         "type": "kubernetes.io/tls",
-        "data": {"tls.crt": _b64(ca.cert_pem), "tls.key": _b64(ca.key_pem)},
+        "data": {"tls.crt": bundle, "tls.key": _b64(ca.signer.key_pem), "ca.crt": bundle},
     }
 
 
 def tls_secret(owner: meta.Owner, serving: pki.KeyPair, ca_cert_pem: str) -> meta.Manifest:
-    """The serving pair plus `ca.crt`, so clients can trust the gateway from the same Secret."""
+    """The serving pair plus `ca.crt` (the CA bundle), so clients can trust the gateway from the
+    same Secret."""
     return {
         "apiVersion": "v1",
         "kind": "Secret",

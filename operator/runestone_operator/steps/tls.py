@@ -2,7 +2,8 @@
 
 - none: no certificate; leftovers of the operator's own PKI are removed.
 - selfSigned: an operator CA in `<gateway>-ca` signs a serving certificate in `<gateway>-tls`;
-  both are replaced before they expire. Existing material is re-applied unchanged otherwise.
+  both are replaced before they expire, a CA with an overlap during which the old and the new CA
+  are both trusted (`pki.renew`). Existing material is re-applied unchanged otherwise.
 - secret: the user's kubernetes.io/tls Secret, which must exist.
 - certManager: a cert-manager Certificate writing `<gateway>-tls`, when cert-manager is installed.
 """
@@ -40,6 +41,11 @@ def _pair(secret: Mapping[str, Any] | None) -> pki.KeyPair | None:
     return pki.KeyPair(cert, key) if cert and key else None
 
 
+def _authority(secret: Mapping[str, Any] | None) -> pki.Authority | None:
+    pair = _pair(secret)
+    return pki.authority(pair.cert_pem, pair.key_pem) if pair is not None else None
+
+
 async def _remove_own(ctx: context.Context, *secret_names: str) -> None:
     for name in secret_names:
         await context.delete_owned(ctx, "v1", "Secret", name)
@@ -59,30 +65,36 @@ class Serving:
 
 
 async def _self_signed(ctx: context.Context) -> Serving:
-    life = lifetime(ctx.spec.tls)
-    now = ctx.now
-    ca = _pair(await ctx.kube.get("v1", "Secret", ctx.namespace, names.ca_secret(ctx.name)))
-    serving = _pair(await ctx.kube.get("v1", "Secret", ctx.namespace, names.tls_secret(ctx.name)))
-    if ca is None or not pki.ca_is_usable(ca, now, life):
-        ca = pki.issue_ca(f"runestone {ctx.namespace}/{ctx.name} CA", now, life.ca_duration)
-        ctx.note(events.NORMAL, conditions.Reason.CERTIFICATE_ISSUED, "issued a new CA certificate")
-    dns_names = names.service_dns_names(ctx.name, ctx.namespace)
-    if serving is None or not pki.serving_is_usable(serving, ca, dns_names, now, life):
-        serving = pki.issue_serving(ca, dns_names, now, life.duration)
-        not_after = pki.inspect(serving.cert_pem).not_after
+    renewal = pki.renew(
+        _authority(await ctx.kube.get("v1", "Secret", ctx.namespace, names.ca_secret(ctx.name))),
+        _pair(await ctx.kube.get("v1", "Secret", ctx.namespace, names.tls_secret(ctx.name))),
+        f"runestone {ctx.namespace}/{ctx.name} CA",
+        names.service_dns_names(ctx.name, ctx.namespace),
+        ctx.now,
+        lifetime(ctx.spec.tls),
+    )
+    if renewal.new_ca:
+        overlap = (
+            "; the previous CA stays trusted (in the ca.crt bundle) until it expires"
+            if renewal.authority.retired
+            else ""
+        )
         ctx.note(
             events.NORMAL,
             conditions.Reason.CERTIFICATE_ISSUED,
-            f"issued a serving certificate valid until {not_after.isoformat()}",
+            f"issued a new CA certificate{overlap}",
+        )
+    if renewal.new_serving:
+        info = pki.inspect(renewal.serving.cert_pem)
+        ctx.note(
+            events.NORMAL,
+            conditions.Reason.CERTIFICATE_ISSUED,
+            f"issued a serving certificate valid until {info.not_after.isoformat()}",
         )
     # The CA Secret first: a serving certificate is never published without its issuer.
-    await ctx.kube.apply(tls.ca_secret(ctx.owner, ca))
-    await ctx.kube.apply(tls.tls_secret(ctx.owner, serving, ca.cert_pem))
-    renew_at = min(
-        pki.renewal_due(serving.cert_pem, life.renew_before),
-        pki.renewal_due(ca.cert_pem, life.ca_renew_before),
-    )
-    return Serving(names.tls_secret(ctx.name), renew_at)
+    await ctx.kube.apply(tls.ca_secret(ctx.owner, renewal.authority))
+    await ctx.kube.apply(tls.tls_secret(ctx.owner, renewal.serving, renewal.authority.bundle))
+    return Serving(names.tls_secret(ctx.name), renewal.renew_at)
 
 
 async def _user_secret(ctx: context.Context, secret_name: str) -> str:

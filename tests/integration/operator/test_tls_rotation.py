@@ -69,3 +69,110 @@ def test_short_lived_certificate_is_rotated_before_expiry(
     )
     issued = core.list_namespaced_event(namespace, field_selector="reason=CertificateIssued").items
     assert len([e for e in issued if "serving certificate" in e.message]) >= 2
+
+
+OVERLAP_LIFETIME = pki.Lifetime(datetime.timedelta(seconds=40), datetime.timedelta(seconds=20))
+DUE_IN = datetime.timedelta(seconds=15)
+
+
+def _ca_bundle(core: client.CoreV1Api, namespace: str, name: str) -> list[str]:
+    data = core.read_namespaced_secret(names.ca_secret(name), namespace).data
+    bundle = base64.b64decode(data["ca.crt"]).decode()
+    assert base64.b64decode(data["tls.crt"]).decode() == bundle
+    authority = pki.authority(bundle, base64.b64decode(data["tls.key"]).decode())
+    assert authority is not None
+    return list(authority.trusted)
+
+
+def _signed_by(serving: dict[str, str], ca_pem: str, dns_names: list[str]) -> bool:
+    """Judged as of the certificate's first second, so only issuer, names and key count."""
+    pair = pki.KeyPair(serving["tls.crt"], serving["tls.key"])
+    since = pki.inspect(pair.cert_pem).not_before
+    return pki.serving_is_trusted(pair, [ca_pem], dns_names, since, OVERLAP_LIFETIME)
+
+
+def test_ca_rotation_keeps_clients_of_the_old_ca_working_through_an_overlap(
+    kube_api: client.ApiClient, namespace: str
+) -> None:
+    """A CA nine lifetimes old (put in place by the test) is rotated: the new and the old CA are
+    published together, the old CA's last serving certificate is served until it is due, then
+    one from the new CA; the old CA leaves the bundle when it expires."""
+    core, apps = client.CoreV1Api(kube_api), client.AppsV1Api(kube_api)
+    life = OVERLAP_LIFETIME
+    now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    old_ca = pki.issue_ca(
+        "an ageing CA", now - life.ca_duration + life.ca_renew_before + DUE_IN, life.ca_duration
+    )
+    rotation_due = pki.renewal_due(old_ca.cert_pem, life.ca_renew_before)
+    core.create_namespaced_secret(
+        namespace,
+        client.V1Secret(
+            metadata=client.V1ObjectMeta(name=names.ca_secret("overlap")),
+            type="kubernetes.io/tls",
+            string_data={"tls.crt": old_ca.cert_pem, "tls.key": old_ca.key_pem},
+        ),
+    )
+    objects.create(kube_api, namespace, objects.mock_pool("mock"))
+    objects.create(
+        kube_api,
+        namespace,
+        objects.gateway(
+            "overlap", tls={"mode": "selfSigned", "duration": "40s", "renewBefore": "20s"}
+        ),
+    )
+    dns_names = names.service_dns_names("overlap", namespace)
+
+    def tls() -> dict[str, str]:
+        data = core.read_namespaced_secret(names.tls_secret("overlap"), namespace).data
+        return {key: base64.b64decode(value).decode() for key, value in data.items()}
+
+    first = eventually(tls, timeout=60, what="the TLS Secret")
+    assert _signed_by(first, old_ca.cert_pem, dns_names)
+    assert first["ca.crt"] == old_ca.cert_pem
+    deployment = eventually(
+        lambda: apps.read_namespaced_deployment("overlap", namespace), what="the Deployment"
+    )
+
+    # The rotation: both CAs published, the new one first; still served: the old CA's certificate.
+    def overlapping() -> list[str]:
+        bundle = _ca_bundle(core, namespace, "overlap")
+        assert len(bundle) == 2, f"{len(bundle)} CAs published"
+        return bundle
+
+    new_ca_pem, retired = eventually(overlapping, timeout=90, interval=0.5, what="the rotation")
+    assert datetime.datetime.now(datetime.UTC) >= rotation_due
+    assert retired == old_ca.cert_pem
+    during = tls()
+    assert during["ca.crt"] == new_ca_pem + old_ca.cert_pem
+    assert _signed_by(during, old_ca.cert_pem, dns_names)  # a client knowing only the old CA
+    assert not _signed_by(during, new_ca_pem, dns_names)
+    last_from_old = pki.inspect(during["tls.crt"])
+
+    # When that certificate is due, the new CA's replaces it; the old CA is still published.
+    def from_new_ca() -> dict[str, str]:
+        current = tls()
+        assert _signed_by(current, new_ca_pem, dns_names), "still the old CA's certificate"
+        return current
+
+    after = eventually(from_new_ca, timeout=90, interval=0.5, what="the new CA's certificate")
+    assert pki.inspect(after["tls.crt"]).not_before >= last_from_old.not_after - life.renew_before
+    assert after["ca.crt"] == new_ca_pem + old_ca.cert_pem
+    old_expiry = pki.inspect(old_ca.cert_pem).not_after
+    assert datetime.datetime.now(datetime.UTC) < old_expiry  # the bundle still trusts both
+
+    # Once the old CA expires (after everything it signed), it leaves the bundle.
+    eventually(
+        lambda: _ca_bundle(core, namespace, "overlap") == [new_ca_pem],
+        timeout=120,
+        interval=1,
+        what="the old CA to leave the bundle",
+    )
+    assert datetime.datetime.now(datetime.UTC) >= old_expiry
+    assert tls()["ca.crt"] == new_ca_pem
+    issued = core.list_namespaced_event(namespace, field_selector="reason=CertificateIssued").items
+    assert any("previous CA stays trusted" in event.message for event in issued)
+    # No restart: the pod template did not change.
+    assert (
+        apps.read_namespaced_deployment("overlap", namespace).metadata.generation
+        == deployment.metadata.generation
+    )

@@ -26,7 +26,28 @@ def test_serving_secret_carries_the_pair_and_ca(owner: meta.Owner) -> None:
         "tls.key": serving.key_pem,
         "ca.crt": ca.cert_pem,
     }
-    assert tls.ca_secret(owner, ca)["metadata"]["name"] == "main-ca"
+
+
+def test_ca_secret_publishes_the_bundle_signer_first(owner: meta.Owner) -> None:
+    old = pki.issue_ca("old", NOW, datetime.timedelta(days=10))
+    new = pki.issue_ca("new", NOW, datetime.timedelta(days=10))
+    secret = tls.ca_secret(owner, pki.Authority(new, (old.cert_pem,)))
+    assert secret["metadata"]["name"] == "main-ca"
+    assert secret["type"] == "kubernetes.io/tls"
+    decoded = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+    bundle = new.cert_pem + old.cert_pem
+    assert decoded == {"tls.crt": bundle, "tls.key": new.key_pem, "ca.crt": bundle}
+    # tls.crt + tls.key still read back as the signing pair.
+    assert pki.authority(decoded["tls.crt"], decoded["tls.key"]) == pki.Authority(
+        new, (old.cert_pem,)
+    )
+
+
+def test_ca_secret_without_rotation_holds_one_ca(owner: meta.Owner) -> None:
+    ca = pki.issue_ca("ca", NOW, datetime.timedelta(days=10))
+    data = tls.ca_secret(owner, pki.Authority(ca))["data"]
+    assert base64.b64decode(data["tls.crt"]).decode() == ca.cert_pem
+    assert data["ca.crt"] == data["tls.crt"]
 
 
 def test_certificate(owner: meta.Owner) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import ssl
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +15,7 @@ LIFE = pki.Lifetime(
     duration=datetime.timedelta(seconds=60), renew_before=datetime.timedelta(seconds=40)
 )
 NAMES = ["main", "main.team", "main.team.svc", "main.team.svc.cluster.local"]
+MINUTE = datetime.timedelta(minutes=1)
 
 
 @pytest.fixture(scope="module")
@@ -75,3 +78,172 @@ def test_long_names_fit_in_a_certificate() -> None:
     dns = ["g" * 63, "g" * 63 + "." + "n" * 63 + ".svc"]
     serving = pki.issue_serving(long_ca, dns, NOW, LIFE.duration)
     assert pki.inspect(serving.cert_pem).dns_names == frozenset(dns)
+
+
+# CA rotation with an overlap.
+
+CN = "runestone team/main CA"
+
+
+def _renew(
+    current: pki.Authority | None, serving: pki.KeyPair | None, now: datetime.datetime
+) -> pki.Renewal:
+    return pki.renew(current, serving, CN, NAMES, now, LIFE)
+
+
+def _signed_by(serving: pki.KeyPair, ca_pem: str, now: datetime.datetime) -> bool:
+    return pki.serving_is_trusted(serving, [ca_pem], NAMES, now, LIFE)
+
+
+def test_a_first_renewal_issues_a_ca_and_a_serving_certificate() -> None:
+    first = _renew(None, None, NOW)
+    assert (first.new_ca, first.new_serving) == (True, True)
+    assert first.authority.retired == ()
+    assert first.authority.bundle == first.authority.signer.cert_pem
+    assert _signed_by(first.serving, first.authority.signer.cert_pem, NOW)
+    assert first.renew_at == NOW + LIFE.duration - LIFE.renew_before
+
+    again = _renew(first.authority, first.serving, NOW + datetime.timedelta(seconds=5))
+    assert again == pki.Renewal(first.authority, first.serving, first.renew_at)
+
+
+def test_ca_rotation_overlaps_old_and_new_ca() -> None:
+    first = _renew(None, None, NOW)
+    old_ca = first.authority.signer
+    rotation = pki.renewal_due(old_ca.cert_pem, LIFE.ca_renew_before)
+    assert (
+        first.authority
+        == _renew(first.authority, None, rotation - datetime.timedelta(seconds=1)).authority
+    )
+
+    # The CA is due: a new CA signs from now on, and both are trusted.
+    rotated = _renew(first.authority, first.serving, rotation)
+    assert (rotated.new_ca, rotated.new_serving) == (True, True)
+    new_ca = rotated.authority.signer
+    assert new_ca.cert_pem != old_ca.cert_pem
+    assert rotated.authority.retired == (old_ca.cert_pem,)
+    assert rotated.authority.bundle == new_ca.cert_pem + old_ca.cert_pem
+    # The served certificate is the old CA's last one, for a whole lifetime: clients that only
+    # know the old CA keep working while they pick up the bundle.
+    last = rotated.serving
+    assert _signed_by(last, old_ca.cert_pem, rotation)
+    assert not _signed_by(last, new_ca.cert_pem, rotation)
+    assert pki.inspect(last.cert_pem).not_after == rotation + LIFE.duration
+    switch = rotation + LIFE.duration - LIFE.renew_before
+    assert rotated.renew_at == switch
+
+    # Kept (not re-signed by the new CA) until it is due for renewal.
+    during = _renew(rotated.authority, last, switch - datetime.timedelta(seconds=1))
+    assert during == pki.Renewal(rotated.authority, last, switch)
+
+    # Then the new CA's certificate is served; the old CA stays trusted until it expires.
+    switched = _renew(rotated.authority, last, switch)
+    assert (switched.new_ca, switched.new_serving) == (False, True)
+    assert switched.authority == rotated.authority
+    assert _signed_by(switched.serving, new_ca.cert_pem, switch)
+    old_expiry = pki.inspect(old_ca.cert_pem).not_after
+    assert old_expiry == rotation + LIFE.ca_renew_before  # after the last certificate it signed
+    assert switched.renew_at == min(old_expiry, switch + LIFE.duration - LIFE.renew_before)
+
+    # Once expired, the old CA leaves the bundle.
+    later = _renew(switched.authority, switched.serving, old_expiry)
+    assert later.authority == pki.Authority(new_ca)
+    assert later.authority.bundle == new_ca.cert_pem
+    assert not later.new_ca
+
+
+def test_a_ca_too_close_to_expiry_signs_no_last_certificate() -> None:
+    first = _renew(None, None, NOW)
+    old_ca = first.authority.signer
+    old_expiry = pki.inspect(old_ca.cert_pem).not_after
+    late = old_expiry - LIFE.renew_before  # the operator was away through the whole overlap
+    rotated = _renew(first.authority, first.serving, late)
+    assert rotated.new_ca
+    assert _signed_by(rotated.serving, rotated.authority.signer.cert_pem, late)
+    assert rotated.authority.retired == (old_ca.cert_pem,)  # still trusted until it expires
+
+
+def test_a_ca_whose_key_no_longer_matches_is_replaced_and_signs_nothing() -> None:
+    first = _renew(None, None, NOW)
+    other = pki.issue_ca("other", NOW, LIFE.ca_duration)
+    broken = pki.Authority(pki.KeyPair(first.authority.signer.cert_pem, other.key_pem))
+    renewed = _renew(broken, first.serving, NOW)
+    assert (renewed.new_ca, renewed.new_serving) == (True, False)
+    # What it signed stays served and trusted until due; the next certificate is the new CA's.
+    assert renewed.authority.retired == (first.authority.signer.cert_pem,)
+    assert renewed.serving == first.serving
+    due = first.renew_at
+    assert _signed_by(
+        _renew(renewed.authority, first.serving, due).serving,
+        renewed.authority.signer.cert_pem,
+        due,
+    )
+
+
+def test_expired_or_malformed_retired_cas_are_dropped() -> None:
+    first = _renew(None, None, NOW)
+    expired = pki.issue_ca(
+        "expired", NOW - datetime.timedelta(hours=2), datetime.timedelta(hours=1)
+    )
+    leaf = first.serving.cert_pem  # not a CA
+    current = pki.Authority(first.authority.signer, (expired.cert_pem, leaf))
+    renewed = _renew(current, first.serving, NOW)
+    assert renewed.authority == first.authority
+    assert not renewed.new_ca
+
+
+def test_an_authority_reads_back_from_its_bundle() -> None:
+    old = pki.issue_ca("old", NOW, LIFE.ca_duration)
+    new = pki.issue_ca("new", NOW, LIFE.ca_duration)
+    ca = pki.Authority(new, (old.cert_pem,))
+    assert pki.authority(ca.bundle, new.key_pem) == ca
+    assert pki.authority(new.cert_pem, new.key_pem) == pki.Authority(new)
+    assert pki.authority("junk", new.key_pem) is None
+    assert pki.authority("", new.key_pem) is None
+    assert pki.authority(new.cert_pem, "") is None
+
+
+def _handshake(tmp: Path, serving: pki.KeyPair, trusted: str) -> bool:
+    """A real TLS handshake in memory: does a client trusting `trusted` accept `serving`?"""
+    (tmp / "tls.crt").write_text(serving.cert_pem)
+    (tmp / "tls.key").write_text(serving.key_pem)
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(tmp / "tls.crt", tmp / "tls.key")
+    client_context = ssl.create_default_context(cadata=trusted)
+    pipes = [ssl.MemoryBIO() for _ in range(4)]
+    client = client_context.wrap_bio(pipes[0], pipes[1], server_hostname="main.team.svc")
+    server = server_context.wrap_bio(pipes[2], pipes[3], server_side=True)
+    done = {"client": False, "server": False}
+    for _ in range(10):
+        for name, side in (("client", client), ("server", server)):
+            if not done[name]:
+                try:
+                    side.do_handshake()
+                    done[name] = True
+                except ssl.SSLWantReadError:
+                    pass
+                except ssl.SSLError:
+                    return False
+        pipes[2].write(pipes[1].read())
+        pipes[0].write(pipes[3].read())
+        if all(done.values()):
+            return True
+    return False
+
+
+def test_clients_keep_trusting_the_gateway_through_a_ca_rotation(tmp_path: Path) -> None:
+    # OpenSSL checks validity against the real clock: a rotation a minute ago, of certificates
+    # living an hour. Both CAs carry the same name, as the operator's do.
+    life = pki.Lifetime(datetime.timedelta(hours=1), datetime.timedelta(minutes=20))
+    rotation = datetime.datetime.now(datetime.UTC).replace(microsecond=0) - MINUTE
+    old_ca = pki.issue_ca(CN, rotation - life.ca_duration + life.ca_renew_before, life.ca_duration)
+    rotated = pki.renew(pki.Authority(old_ca), None, CN, NAMES, rotation, life)
+    assert rotated.new_ca
+    after_overlap = pki.issue_serving(rotated.authority.signer, NAMES, rotation, life.duration)
+    old_only, bundle = old_ca.cert_pem, rotated.authority.bundle
+    # During the overlap, the old CA's last certificate is served: old clients and new agree.
+    assert _handshake(tmp_path, rotated.serving, old_only)
+    assert _handshake(tmp_path, rotated.serving, bundle)
+    # After it, the new CA's certificate: trusted by whoever picked up the bundle.
+    assert _handshake(tmp_path, after_overlap, bundle)
+    assert not _handshake(tmp_path, after_overlap, old_only)
