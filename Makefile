@@ -63,9 +63,10 @@ check: lint typecheck imports
 # CRDs are generated from the operator's typed models (a unit test fails when they drift).
 crds: venv
 	$(PY) -m runestone_operator.crdgen .
+	$(HARNESS) harness.chart --crds-only
 
 # Generated from the operator and the chart (packaging tests fail on drift): the chart's operator
-# RBAC (helm/runestone/files/) and the kustomize base (deploy/base/runestone.yaml).
+# RBAC (helm/runestone/files/) and the kustomize base (deploy/base/).
 manifests: venv
 	$(HARNESS) harness.chart
 
