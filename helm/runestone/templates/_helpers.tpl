@@ -61,3 +61,14 @@ app.kubernetes.io/part-of: runestone
 {{- end }}
 {{- toYaml $role.rules }}
 {{- end }}
+
+{{/*
+The sidecar admission policies need admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy,
+served from Kubernetes 1.30. A release older than that fails here with a clear message; a build
+from source that reports no release version (v0.0.0-...) is let through.
+*/}}
+{{- define "runestone.requireKubernetes" -}}
+{{- if regexMatch "^v?1\\.([0-9]|[12][0-9])\\." .Capabilities.KubeVersion.Version }}
+{{- fail (printf "Runestone needs Kubernetes 1.30 or later (ValidatingAdmissionPolicy keeps each health sidecar to its own pod); this cluster runs %s" .Capabilities.KubeVersion.Version) }}
+{{- end }}
+{{- end }}

@@ -1,6 +1,6 @@
 """The generated packaging files match their sources: the chart's RBAC file is what
 `runestone operator --print-rbac` prints, and the kustomize base is the chart rendered with its
-default values. `make manifests` regenerates both."""
+default values plus its CRDs. `make manifests` regenerates them (`make crds` the CRDs)."""
 
 from __future__ import annotations
 
@@ -21,3 +21,7 @@ def test_kustomize_base_is_the_rendered_chart() -> None:
     assert chart.BASE_MANIFEST.read_text() == chart.base_manifest_text(), (
         "stale: run `make manifests`"
     )
+
+
+def test_kustomize_base_crds_are_the_charts() -> None:
+    assert chart.BASE_CRDS.read_text() == chart.base_crds_text(), "stale: run `make crds`"

@@ -86,6 +86,9 @@ def test_default_template_renders_the_operator_as_promised() -> None:
     # Gateways are started with the operator's own image.
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["RUNESTONE_IMAGE"] == container["image"]
+    # Kopf's identity comes from the pod's name, not from a passwd lookup of the non-root uid.
+    (pod_id,) = [e for e in container["env"] if e["name"] == "POD_ID"]
+    assert pod_id["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
     # The cluster-wide role is exactly the operator's own statement of what it needs.
     (role,) = kinds["ClusterRole"]
     assert role["rules"] == operator_rbac.rules()
@@ -141,3 +144,26 @@ def test_schema_refuses_bad_values_naming_them(setting: str, named: str) -> None
     assert done.returncode != 0, done.stdout
     assert "values don't meet the specifications of the schema" in done.stderr
     assert named in done.stderr
+
+
+@pytest.mark.parametrize(("kube_version", "accepted"), [("1.29.9", False), ("1.30.0", True)])
+def test_kubernetes_before_1_30_is_refused_clearly(kube_version: str, accepted: bool) -> None:
+    command: list[str | Path] = [chart.helm_binary(), "template", chart.RELEASE, chart.CHART]
+    done = chart.run([*command, "--kube-version", kube_version], check=False)
+    assert (done.returncode == 0) is accepted, done.stderr
+    if not accepted:
+        assert "Runestone needs Kubernetes 1.30 or later" in done.stderr
+        assert kube_version in done.stderr
+
+
+def test_admission_policies_can_be_left_to_another_release() -> None:
+    policy_kinds = {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
+    assert policy_kinds <= set(_by_kind(chart.template()))
+    off = _by_kind(chart.template(set_values={"sidecarAdmissionPolicy.enabled": "false"}))
+    assert not policy_kinds & set(off)
+    assert "Deployment" in off
+    # The switch lives in YAML comments: the template still applies as plain YAML (the sidecar's
+    # integration tests install the policies that way).
+    template = chart.CHART / "templates" / "sidecar-admission-policy.yaml"
+    plain = documents(template.read_text())
+    assert [d["kind"] for d in plain] == sorted(policy_kinds) * 2
