@@ -28,7 +28,11 @@ ENV PYTHONSAFEPATH=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/opt/runestone/bin:$PATH
 COPY --from=build /opt/runestone /opt/runestone
-# The uid and gid the operator's pod specs run as (runAsUser/runAsGroup 65532); no shell login.
+# The uid and gid the pod specs run as (runAsUser/runAsGroup 65532), with a passwd entry for the
+# libraries that look the user up; no home, no login shell.
+RUN groupadd --system --gid 65532 runestone \
+ && useradd --system --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin runestone
 USER 65532:65532
 WORKDIR /tmp
 # gateway API and health ports; the operator's /healthz is on 8080 too (one role per container).
