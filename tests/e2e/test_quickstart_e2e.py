@@ -1,0 +1,232 @@
+"""The quickstart as a user runs it: the Helm chart installed (CRDs, RBAC, the operator
+Deployment, whose pod runs as a real process under the chart's ServiceAccount), then
+`kubectl apply -f deploy/examples/quickstart.yaml`. The gateway pod becomes Ready only once its
+sidecar opens the readiness gate, the three Weaviate members become ready, and the official
+openai SDK, with the key the operator issued, gets answers through the gateway (chat and
+streaming) while a wrong key is refused with 401."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+from kubernetes import client, watch
+from kubernetes.client.exceptions import ApiException
+
+from harness import demo, gobuild, storage, versions
+from harness.kube import Cluster
+from runestone_operator import names
+from runestone_operator.builders import operator_rbac
+
+pytestmark = pytest.mark.e2e
+
+CRDS = ("gateways.runestone.dev", "providerpools.runestone.dev", "vectorclusters.runestone.dev")
+
+
+class PodHistory:
+    """Every state of the gateway's pods the API server reported, from before they existed."""
+
+    def __init__(self, api: client.ApiClient, namespace: str) -> None:
+        self.core = client.CoreV1Api(api)
+        self.namespace = namespace
+        self.states: list[dict[str, str]] = []
+        self._watch = watch.Watch()
+        selector = ",".join(f"{k}={v}" for k, v in names.gateway_selector(demo.GATEWAY).items())
+        self._selector = selector
+        self._started = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        self._started.wait(30)
+
+    def _run(self) -> None:
+        listed = self.core.list_namespaced_pod(self.namespace, label_selector=self._selector)
+        self._started.set()
+        stream = self._watch.stream(
+            self.core.list_namespaced_pod,
+            self.namespace,
+            label_selector=self._selector,
+            resource_version=listed.metadata.resource_version,
+        )
+        for event in stream:
+            self.states.append(demo.pod_conditions(event["object"]))
+
+    def stop(self) -> None:
+        self._watch.stop()
+
+
+@dataclass
+class Quickstart:
+    api: client.ApiClient
+    kubeconfig: Path
+    release: str
+    system_namespace: str
+    namespace: str
+    kubelet_dir: Path
+    endpoint: demo.Endpoint
+    history: PodHistory
+    applied: str
+    namespaces: list[str] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def quickstart(
+    kube_cluster: Cluster, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Quickstart]:
+    # The kubelet runs Weaviate members only with a built weaviate-server: build before it starts.
+    gobuild.ensure([versions.WEAVIATE.name, versions.HELM.name])
+    kubelet_dir: Path = request.getfixturevalue("process_kubelet")
+    api, kubeconfig = kube_cluster.api, kube_cluster.kubeconfig
+    folder = tmp_path_factory.mktemp("quickstart")
+    suffix = uuid.uuid4().hex[:6]
+    release = f"e2e-{suffix}"
+    system_namespace, namespace = f"e2e-{suffix}-system", f"e2e-{suffix}-demo"
+    for name in (system_namespace, namespace):
+        demo.ensure_namespace(api, name)
+    history = PodHistory(api, namespace)
+    policies_exist = _admission_policies_exist(api)
+    values = demo.harness_values()
+    # The sidecar admission policies are cluster-wide objects of fixed names: when another
+    # release (or the sidecar tests) installed them, they are in force already.
+    values["sidecarAdmissionPolicy"] = {"enabled": not policies_exist}
+    with storage.provisioning(api, folder / "volumes"):
+        demo.set_default_storage_class(api, True)
+        try:
+            demo.install_chart(
+                kubeconfig, system_namespace, values, folder / "values.yaml", release
+            )
+            demo.wait_for_operator(api, system_namespace)
+            history.start()
+            applied = demo.apply_quickstart(kubeconfig, namespace)
+            demo.wait_for(
+                "the quickstart", lambda: demo.quickstart_progress(api, namespace), timeout=420
+            )
+            yield Quickstart(
+                api=api,
+                kubeconfig=kubeconfig,
+                release=release,
+                system_namespace=system_namespace,
+                namespace=namespace,
+                kubelet_dir=kubelet_dir,
+                endpoint=demo.gateway_endpoint(api, namespace, folder),
+                history=history,
+                applied=applied,
+                namespaces=[system_namespace, namespace],
+            )
+        finally:
+            history.stop()
+            demo.set_default_storage_class(api, False)
+            core = client.CoreV1Api(api)
+            core.delete_namespace(namespace)
+            demo.uninstall_chart(kubeconfig, system_namespace, release)
+            core.delete_namespace(system_namespace)
+
+
+def _admission_policies_exist(api: client.ApiClient) -> bool:
+    try:
+        client.AdmissionregistrationV1Api(api).read_validating_admission_policy(
+            "runestone-sidecar-own-pod-status"
+        )
+    except ApiException as error:
+        if error.status == 404:
+            return False
+        raise
+    return True
+
+
+def test_chart_installed_crds_rbac_and_a_running_operator(quickstart: Quickstart) -> None:
+    extensions = client.ApiextensionsV1Api(quickstart.api)
+    for name in CRDS:
+        conditions = extensions.read_custom_resource_definition(name).status.conditions
+        assert any(c.type == "Established" and c.status == "True" for c in conditions), name
+    role_name = f"{quickstart.release}-runestone-operator"
+    rbac = client.RbacAuthorizationV1Api(quickstart.api)
+    role = rbac.read_cluster_role(role_name)
+    assert quickstart.api.sanitize_for_serialization(role.rules) == operator_rbac.rules()
+    # The operator is the chart's Deployment: its pod, under the chart's ServiceAccount, is a
+    # real process that answers its liveness endpoint and reconciled everything above.
+    pod = demo.operator_pod(quickstart.api, quickstart.system_namespace)
+    assert pod is not None
+    assert pod.spec.service_account_name == role_name
+    report = demo.operator_health(quickstart.api, quickstart.system_namespace)
+    assert report["activity"]["watchEvents"] > 0
+    assert "gateway.runestone.dev/quickstart created" in quickstart.applied
+    assert "vectorcluster.runestone.dev/docs created" in quickstart.applied
+
+
+def test_gateway_pod_is_ready_only_once_its_sidecar_opens_the_gate(
+    quickstart: Quickstart,
+) -> None:
+    gate = names.GATEWAY_READY_GATE
+    states = list(quickstart.history.states)
+    assert states, "no gateway pod states observed"
+    ready = [s for s in states if s.get("Ready") == "True"]
+    assert ready, states
+    assert all(s.get(gate) == "True" for s in ready), states
+    # Running containers alone did not make it Ready: it waited on the gate.
+    assert any(s.get("ContainersReady") == "True" and s.get("Ready") != "True" for s in states)
+    # The gate was opened by the sidecar itself (its pod-bound token, its field manager).
+    (pod,) = demo.gateway_pods(quickstart.api, quickstart.namespace)
+    (condition,) = [c for c in pod.status.conditions if c.type == gate]
+    assert condition.status == "True"
+    assert condition.reason == "TargetReady"
+    managers = {
+        entry.manager
+        for entry in pod.metadata.managed_fields
+        if entry.subresource == "status" and gate in str(entry.fields_v1)
+    }
+    assert managers == {"runestone-sidecar"}
+
+
+def test_vector_cluster_members_are_ready(quickstart: Quickstart) -> None:
+    obj = client.CustomObjectsApi(quickstart.api).get_namespaced_custom_object(
+        "runestone.dev", "v1alpha1", quickstart.namespace, "vectorclusters", demo.VECTOR_CLUSTER
+    )
+    assert obj["status"]["readyReplicas"] == 3
+    assert sorted(m["pod"] for m in obj["status"]["members"] if m["ready"]) == [
+        "docs-0",
+        "docs-1",
+        "docs-2",
+    ]
+
+
+def test_openai_sdk_chat_through_the_gateway(quickstart: Quickstart) -> None:
+    sdk = quickstart.endpoint.openai_client()
+    reply = sdk.chat.completions.create(
+        model=demo.CHAT_MODEL, messages=[{"role": "user", "content": "Hello from e2e"}]
+    )
+    assert reply.choices[0].message.content
+    assert reply.usage is not None
+    assert reply.usage.total_tokens > 0
+
+
+def test_openai_sdk_streams_through_the_gateway(quickstart: Quickstart) -> None:
+    sdk = quickstart.endpoint.openai_client()
+    chunks: list[Any] = list(
+        sdk.chat.completions.create(
+            model=demo.CHAT_MODEL,
+            messages=[{"role": "user", "content": "Stream to me"}],
+            stream=True,
+        )
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert len(chunks) > 1
+    assert text
+    assert chunks[-1].choices == [] or chunks[-1].choices[0].finish_reason is not None
+
+
+def test_a_wrong_key_is_refused(quickstart: Quickstart) -> None:
+    wrong = quickstart.endpoint.api_key[:-4] + "abcd"
+    sdk = quickstart.endpoint.openai_client(api_key=wrong)
+    with pytest.raises(openai.AuthenticationError) as refused:
+        sdk.chat.completions.create(
+            model=demo.CHAT_MODEL, messages=[{"role": "user", "content": "Hello"}]
+        )
+    assert refused.value.status_code == 401
