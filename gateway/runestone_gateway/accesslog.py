@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import atexit
 import logging
-import logging.handlers
 import os
 import queue
 import re
-import sys
+import select
+import threading
 import time
 from typing import Any
 
@@ -25,6 +25,8 @@ from runestone_gateway.providers import base
 log = logging.getLogger("runestone.gateway.access")
 
 _SANE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9][A-Za-z0-9_.:/+=-]{0,127}$")
+PIPE_BUF = getattr(select, "PIPE_BUF", 4096)
+"""Writes up to this size to a pipe are atomic."""
 CLIENT_GONE = 499
 """The status logged for a client that left before any answer (nginx's convention)."""
 
@@ -108,21 +110,53 @@ class Exchange:
         return entry
 
 
-def write(exchange: Exchange, duration: float) -> None:
-    if log.isEnabledFor(logging.INFO):
-        log.info("%s", orjson.dumps(exchange.line(duration)).decode())
+class Writer:
+    """Lines queued by requests, written to `fd` by one thread in writes of at most PIPE_BUF
+    bytes, so the lines of several worker processes sharing one stdout pipe never interleave."""
 
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._lines: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="access-log", daemon=True)
+        self._thread.start()
+        atexit.register(self.close)
 
-def start() -> None:
-    """Send access lines to stdout through a background thread (idempotent per process)."""
-    if log.handlers:
-        return
-    lines: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    stdout = logging.StreamHandler(sys.stdout)
-    stdout.setFormatter(logging.Formatter("%(message)s"))
-    listener = logging.handlers.QueueListener(lines, stdout)
-    log.addHandler(logging.handlers.QueueHandler(lines))
-    log.setLevel(logging.INFO)
-    log.propagate = False
-    listener.start()
-    atexit.register(listener.stop)
+    def write(self, exchange: Exchange, duration: float) -> None:
+        self._lines.put(orjson.dumps(exchange.line(duration)))
+
+    def close(self) -> None:
+        """Write what is queued, then stop."""
+        if self._thread.is_alive():
+            self._lines.put(None)
+            self._thread.join(5)
+
+    def _run(self) -> None:
+        carried: bytes | None = None
+        stopping = False
+        while not stopping:
+            line = carried if carried is not None else self._lines.get()
+            carried = None
+            if line is None:
+                return
+            batch = line + b"\n"
+            while len(batch) < PIPE_BUF:
+                try:
+                    following = self._lines.get_nowait()
+                except queue.Empty:
+                    break
+                if following is None:
+                    stopping = True
+                    break
+                if len(batch) + len(following) + 1 > PIPE_BUF:
+                    carried = following
+                    break
+                batch += following + b"\n"
+            self._write(batch)
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self._fd, view) :]
+        except OSError:
+            log.warning("cannot write the access log; lines are dropped")

@@ -118,7 +118,8 @@ class GatewayApp:
             exchange.provider,
             str(exchange.status),
         ).inc()
-        accesslog.write(exchange, time.perf_counter() - exchange.started)
+        if self.gateway.access_log is not None:
+            self.gateway.access_log.write(exchange, time.perf_counter() - exchange.started)
 
     async def _models(
         self, path: str, scope: asgi.Scope, send: asgi.Send, exchange: accesslog.Exchange

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import signal
 import socket
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -67,9 +68,9 @@ def run(
 async def serve(
     settings: service.Settings, listen: Listen, sockets: tuple[socket.socket, socket.socket]
 ) -> bool:
-    accesslog.start()
     api_app = app.create_app(settings)
     gateway = api_app.gateway
+    gateway.access_log = accesslog.Writer(sys.stdout.fileno())
     api_sock, health_sock = sockets
     api_config = uvicorn.Config(
         api_app,
@@ -123,6 +124,7 @@ async def serve(
         await health_task
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
+        gateway.access_log.close()
     return gateway.started
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runestone_gateway import (
+    accesslog,
     health,
     limits,
     limitstore,
@@ -52,6 +53,8 @@ class Gateway:
         self._store_failures = limits.FailureLog()
         self.certificates: tlsserve.Certificates | None = None
         """Set by the server when it serves HTTPS; reloads refresh it."""
+        self.access_log: accesslog.Writer | None = None
+        """Set by the server (the app itself does no I/O)."""
         self.metrics.describe_keys(self._key_facts)
 
     @property

@@ -175,3 +175,38 @@ def test_keys_without_limits_get_no_rate_headers(
     raw = gateway.client().chat.completions.with_raw_response.create(model="m", messages=ASK)
     assert not [name for name in raw.headers if name.startswith("x-ratelimit")]
     assert raw.headers["x-request-id"]
+
+
+def test_a_reload_can_move_the_counters_to_redis(
+    tmp_path: Path,
+    start_gateway: gateway_process.GatewayStarter,
+    module_upstream: running.Upstream,
+    redis: RedisServer,
+) -> None:
+    switch = keys.key("switch", limits={"requestsPerMinute": 2})
+    document = {
+        "auth": keys.write_table(tmp_path / "keys.yaml", switch),
+        "server": {"reloadCheckSeconds": 0.2},
+        "providerPools": [pool("p", [provider("up", module_upstream, models=[model("m")])])],
+    }
+    gateway = start_gateway(document)
+    client = gateway.client(api_key=switch.plaintext)
+    for _ in range(2):
+        client.chat.completions.create(model="m", messages=ASK)
+    with pytest.raises(openai.RateLimitError):
+        client.chat.completions.create(model="m", messages=ASK)
+
+    gateway.write_config({**document, "limits": {"store": {"type": "redis", "url": redis.url}}})
+
+    def admitted() -> bool:
+        try:
+            client.chat.completions.create(model="m", messages=ASK)
+        except openai.RateLimitError:
+            return False
+        return True
+
+    eventually(admitted, what="the new (empty) Redis counters to take over")
+    client.chat.completions.create(model="m", messages=ASK)
+    with pytest.raises(openai.RateLimitError):
+        client.chat.completions.create(model="m", messages=ASK)
+    assert redis.command("EXISTS", "runestone:{/switch}:requests") == b":1\r\n"
