@@ -20,6 +20,11 @@ def _tls(core: client.CoreV1Api, namespace: str) -> dict[str, str]:
     return {key: base64.b64decode(value).decode() for key, value in data.items()}
 
 
+def _issued(core: client.CoreV1Api, namespace: str, text: str) -> list[str]:
+    events = core.list_namespaced_event(namespace, field_selector="reason=CertificateIssued")
+    return [event.message for event in events.items if text in event.message]
+
+
 def test_short_lived_certificate_is_rotated_before_expiry(
     kube_api: client.ApiClient, namespace: str
 ) -> None:
@@ -67,8 +72,11 @@ def test_short_lived_certificate_is_rotated_before_expiry(
         apps.read_namespaced_deployment("short", namespace).metadata.generation
         == deployment.metadata.generation
     )
-    issued = core.list_namespaced_event(namespace, field_selector="reason=CertificateIssued").items
-    assert len([e for e in issued if "serving certificate" in e.message]) >= 2
+    # Events are posted once the reconcile ends, a moment after the Secret is written.
+    eventually(
+        lambda: len(_issued(core, namespace, "serving certificate")) >= 2,
+        what="an Event for each serving certificate",
+    )
 
 
 OVERLAP_LIFETIME = pki.Lifetime(datetime.timedelta(seconds=40), datetime.timedelta(seconds=20))
@@ -169,8 +177,7 @@ def test_ca_rotation_keeps_clients_of_the_old_ca_working_through_an_overlap(
     )
     assert datetime.datetime.now(datetime.UTC) >= old_expiry
     assert tls()["ca.crt"] == new_ca_pem
-    issued = core.list_namespaced_event(namespace, field_selector="reason=CertificateIssued").items
-    assert any("previous CA stays trusted" in event.message for event in issued)
+    assert _issued(core, namespace, "previous CA stays trusted")
     # No restart: the pod template did not change.
     assert (
         apps.read_namespaced_deployment("overlap", namespace).metadata.generation
