@@ -36,6 +36,8 @@ class PodHistory:
         self.core = client.CoreV1Api(api)
         self.namespace = namespace
         self.states: list[dict[str, str]] = []
+        self.error: BaseException | None = None
+        self._stopping = threading.Event()
         self._watch = watch.Watch()
         selector = ",".join(f"{k}={v}" for k, v in names.gateway_selector(demo.GATEWAY).items())
         self._selector = selector
@@ -47,19 +49,27 @@ class PodHistory:
         self._started.wait(30)
 
     def _run(self) -> None:
-        listed = self.core.list_namespaced_pod(self.namespace, label_selector=self._selector)
-        self._started.set()
-        stream = self._watch.stream(
-            self.core.list_namespaced_pod,
-            self.namespace,
-            label_selector=self._selector,
-            resource_version=listed.metadata.resource_version,
-        )
-        for event in stream:
-            self.states.append(demo.pod_conditions(event["object"]))
+        try:
+            listed = self.core.list_namespaced_pod(self.namespace, label_selector=self._selector)
+            self._started.set()
+            stream = self._watch.stream(
+                self.core.list_namespaced_pod,
+                self.namespace,
+                label_selector=self._selector,
+                resource_version=listed.metadata.resource_version,
+            )
+            for event in stream:
+                self.states.append(demo.pod_conditions(event["object"]))
+        except Exception as error:  # reported by the test that reads the history
+            if not self._stopping.is_set():
+                self.error = error
+        finally:
+            self._started.set()
 
     def stop(self) -> None:
+        self._stopping.set()
         self._watch.stop()
+        self._thread.join(timeout=10)
 
 
 @dataclass
@@ -165,6 +175,7 @@ def test_gateway_pod_is_ready_only_once_its_sidecar_opens_the_gate(
     quickstart: Quickstart,
 ) -> None:
     gate = names.GATEWAY_READY_GATE
+    assert quickstart.history.error is None, f"the watch broke: {quickstart.history.error}"
     states = list(quickstart.history.states)
     assert states, "no gateway pod states observed"
     ready = [s for s in states if s.get("Ready") == "True"]
