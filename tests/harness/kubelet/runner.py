@@ -92,6 +92,9 @@ class ProcessKubelet:
         self.api_server = api_server
         self.pods: dict[str, Pod] = {}
         self.stopping = threading.Event()
+        self._leaving: list[threading.Thread] = []
+        """Pods being stopped, each in a thread of its own: as on a kubelet, one pod's grace
+        period never holds up another pod, nor the start of new ones."""
 
     # -- the loop -----------------------------------------------------------------------------
 
@@ -103,7 +106,9 @@ class ProcessKubelet:
                 log.exception("sync failed")
             self.stopping.wait(period)
         for uid in list(self.pods):
-            self.terminate(uid, delete=False)
+            self.stop_pod(uid, delete=False)
+        for thread in self._leaving:
+            thread.join()
 
     def sync_once(self) -> None:
         namespaces = {
@@ -118,7 +123,7 @@ class ProcessKubelet:
         for uid in list(self.pods):
             pod = wanted.get(uid)
             if pod is None or pod.metadata.deletion_timestamp is not None:
-                self.terminate(uid, delete=pod is not None)
+                self.stop_pod(uid, delete=pod is not None)
         for pod in wanted.values():
             if pod.metadata.deletion_timestamp is None:
                 self.sync_pod(pod)
@@ -250,9 +255,18 @@ class ProcessKubelet:
         log.info("%s/%s admitted on %s", state.namespace, state.name, ip)
         return state
 
-    def terminate(self, uid: str, delete: bool) -> None:
-        """SIGTERM every container, SIGKILL what outlives the grace period, then remove the pod."""
+    def stop_pod(self, uid: str, delete: bool) -> None:
+        """Stop a pod's containers in the background (see `terminate`)."""
         state = self.pods.pop(uid)
+        thread = threading.Thread(
+            target=self.terminate, args=(state, delete), name=f"stop-{state.name}", daemon=True
+        )
+        self._leaving = [t for t in self._leaving if t.is_alive()] + [thread]
+        thread.start()
+
+    def terminate(self, state: Pod, delete: bool) -> None:
+        """SIGTERM every container, SIGKILL what outlives the grace period, then remove the pod."""
+        uid = state.uid
         for container in state.containers:
             container.signal(signal.SIGTERM)
         deadline = time.monotonic() + state.grace_seconds

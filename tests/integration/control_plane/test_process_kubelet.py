@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import signal
 import urllib.request
 from pathlib import Path
 
@@ -247,3 +249,46 @@ def test_restart_policy_decides_whether_an_exited_container_runs_again(
     eventually(lambda: runs("again") >= 2, what="a failed container to run again")
     assert runs("once") == 1
     assert runs("never") == 1
+
+
+def test_a_pod_slow_to_stop_holds_up_no_other_pod(
+    kube_api: client.ApiClient, pod_namespace: str, process_kubelet: Path
+) -> None:
+    core = client.CoreV1Api(kube_api)
+    stubborn = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "print('ran', flush=True); time.sleep(3600)"
+    )
+
+    def create(name: str, program: str) -> None:
+        container = client.V1Container(
+            name="app", image="docker.io/library/python:3.11", command=["python", "-c", program]
+        )
+        spec = client.V1PodSpec(
+            automount_service_account_token=False,
+            termination_grace_period_seconds=600,
+            containers=[container],
+        )
+        core.create_namespaced_pod(
+            pod_namespace, client.V1Pod(metadata=client.V1ObjectMeta(name=name), spec=spec)
+        )
+
+    def ran(pod: str) -> bool:
+        return "ran" in container_log(process_kubelet, pod_namespace, pod, "app").read_text()
+
+    create("slow", stubborn)
+    eventually(lambda: ran("slow"), what="the slow pod to run")
+    core.delete_namespaced_pod("slow", pod_namespace)
+    create("next", "print('ran', flush=True)")
+    eventually(lambda: ran("next"), what="a new pod to start while another stops")
+    assert core.read_namespaced_pod("slow", pod_namespace).metadata.deletion_timestamp
+
+    # Let the slow one go now rather than at the end of its grace period.
+    log = container_log(process_kubelet, pod_namespace, "slow", "app")
+    os.killpg(int(log.with_suffix(".pid").read_text()), signal.SIGKILL)
+    eventually(
+        lambda: (
+            not core.list_namespaced_pod(pod_namespace, field_selector="metadata.name=slow").items
+        ),
+        what="the slow pod to be removed once its process is gone",
+    )
