@@ -101,6 +101,16 @@ def condition_is(
     return obj
 
 
+def warnings(api: client.ApiClient, namespace: str, reason: str) -> list[str]:
+    """The messages of the Warning Events with `reason`; AssertionError while there is none."""
+    events = client.CoreV1Api(api).list_namespaced_event(
+        namespace, field_selector=f"reason={reason},type=Warning"
+    )
+    messages = [event.message for event in events.items]
+    assert messages, f"no Warning event {reason}"
+    return messages
+
+
 def must(obj: dict[str, Any] | None) -> dict[str, Any]:
     assert obj is not None
     return obj

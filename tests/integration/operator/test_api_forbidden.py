@@ -69,15 +69,6 @@ def limited_operator(
         operator.start()
 
 
-def _warnings(api: client.ApiClient, namespace: str, reason: str) -> list[str]:
-    events = client.CoreV1Api(api).list_namespaced_event(
-        namespace, field_selector=f"reason={reason},type=Warning"
-    )
-    messages = [event.message for event in events.items]
-    assert messages, f"no Warning event {reason}"
-    return messages
-
-
 def test_missing_permission_degrades_then_recovers_when_granted(
     kube_api: client.ApiClient, namespace: str, limited_operator: LimitedOperator
 ) -> None:
@@ -105,7 +96,7 @@ def test_missing_permission_degrades_then_recovers_when_granted(
     )
     assert "HTTP 403" in message
     warnings = eventually(
-        lambda: _warnings(kube_api, namespace, "ApiForbidden"), what="a Warning event"
+        lambda: objects.warnings(kube_api, namespace, "ApiForbidden"), what="a Warning event"
     )
     assert warnings == [message]  # one Event, not one per retry
     # The steps before the refused one did their work; the operator retries rather than crashing.
@@ -118,7 +109,7 @@ def test_missing_permission_degrades_then_recovers_when_granted(
     first_passes = limited_operator.process.wait_for_resync_passes(2)["resyncPasses"]
     limited_operator.process.wait_for_resync_passes(first_passes + 2)
     assert limited_operator.process.alive()
-    assert len(_warnings(kube_api, namespace, "ApiForbidden")) == 1
+    assert len(objects.warnings(kube_api, namespace, "ApiForbidden")) == 1
     log = limited_operator.process.log_text()
     assert "Traceback" not in log
     assert "HTTP 403" in log

@@ -13,15 +13,6 @@ from integration.operator import objects, operator_process
 from runestone_gateway import config
 
 
-def _warnings(api: client.ApiClient, namespace: str, reason: str) -> list[str]:
-    events = client.CoreV1Api(api).list_namespaced_event(
-        namespace, field_selector=f"reason={reason},type=Warning"
-    )
-    messages = [event.message for event in events.items]
-    assert messages, f"no Warning event {reason}"
-    return messages
-
-
 def _degraded(api: client.ApiClient, namespace: str, plural: str, name: str, reason: str) -> str:
     obj = objects.condition_is(api, namespace, plural, name, "Degraded", "True", reason)
     return str(objects.must(objects.condition(obj, "Degraded"))["message"])
@@ -47,7 +38,7 @@ def test_unknown_pool_then_created(
     assert any(
         "'later'" in m
         for m in eventually(
-            lambda: _warnings(kube_api, namespace, "UnknownProviderPool"), what="event"
+            lambda: objects.warnings(kube_api, namespace, "UnknownProviderPool"), what="event"
         )
     )
     # Nothing half-configured was written.
@@ -95,7 +86,9 @@ def test_missing_secret_then_created(kube_api: client.ApiClient, namespace: str)
         what="the ProviderPool to be Degraded",
     )
     assert "'creds'" in pool_message
-    eventually(lambda: _warnings(kube_api, namespace, "MissingSecret"), what="a Warning event")
+    eventually(
+        lambda: objects.warnings(kube_api, namespace, "MissingSecret"), what="a Warning event"
+    )
 
     secret_value = "sk-test-not-a-real-key"
     core.create_namespaced_secret(
@@ -159,7 +152,9 @@ def test_model_no_provider_serves_keeps_the_last_good_children(
     )
     assert "'k'" in message
     assert "mock-chat" in message
-    eventually(lambda: _warnings(kube_api, namespace, "ModelNotServed"), what="a Warning event")
+    eventually(
+        lambda: objects.warnings(kube_api, namespace, "ModelNotServed"), what="a Warning event"
+    )
     kept = core.read_namespaced_config_map("picky-config", namespace)
     assert kept.metadata.resource_version == good.metadata.resource_version
     rendered = config.GatewayConfig.model_validate(yaml.safe_load(kept.data["config.yaml"]))

@@ -15,8 +15,8 @@ from runestone_operator import names, pki
 LIFETIME = pki.Lifetime(datetime.timedelta(seconds=60), datetime.timedelta(seconds=45))
 
 
-def _tls(core: client.CoreV1Api, namespace: str) -> dict[str, str]:
-    data = core.read_namespaced_secret("short-tls", namespace).data
+def _tls(core: client.CoreV1Api, namespace: str, gateway: str = "short") -> dict[str, str]:
+    data = core.read_namespaced_secret(names.tls_secret(gateway), namespace).data
     return {key: base64.b64decode(value).decode() for key, value in data.items()}
 
 
@@ -131,8 +131,7 @@ def test_ca_rotation_keeps_clients_of_the_old_ca_working_through_an_overlap(
     dns_names = names.service_dns_names("overlap", namespace)
 
     def tls() -> dict[str, str]:
-        data = core.read_namespaced_secret(names.tls_secret("overlap"), namespace).data
-        return {key: base64.b64decode(value).decode() for key, value in data.items()}
+        return _tls(core, namespace, "overlap")
 
     first = eventually(tls, timeout=60, what="the TLS Secret")
     assert _signed_by(first, old_ca.cert_pem, dns_names)
