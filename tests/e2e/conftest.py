@@ -4,21 +4,10 @@ the pods. A failed test's report carries the tails of the kubelet's and every co
 from __future__ import annotations
 
 from collections.abc import Generator
-from pathlib import Path
 
 import pytest
 
-
-def log_tails(workdir: Path, namespaces: list[str], lines: int = 30) -> str:
-    logs = [workdir / "kubelet.log"]
-    for namespace in namespaces:
-        logs += sorted((workdir / "pods" / namespace).glob("*/*.log"))
-    parts = []
-    for log in logs:
-        if log.exists():
-            tail = "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-            parts.append(f"===== {log.parent.name}/{log.name}\n{tail}")
-    return "\n".join(parts)
+from harness import demo
 
 
 @pytest.hookimpl(wrapper=True)
@@ -28,5 +17,7 @@ def pytest_runtest_makereport(
     report = yield
     platform = getattr(item, "funcargs", {}).get("quickstart")
     if report.failed and platform is not None:
-        report.sections.append(("pod logs", log_tails(platform.kubelet_dir, platform.namespaces)))
+        workdir = platform.kubelet_dir
+        tails = demo.log_tails(workdir / "kubelet.log", workdir / "pods", platform.namespaces)
+        report.sections.append(("pod logs", tails))
     return report

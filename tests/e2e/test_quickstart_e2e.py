@@ -109,15 +109,23 @@ def quickstart(
     with storage.provisioning(api, folder / "volumes"):
         demo.set_default_storage_class(api, True)
         try:
-            demo.install_chart(
-                kubeconfig, system_namespace, values, folder / "values.yaml", release
-            )
-            demo.wait_for_operator(api, system_namespace)
-            history.start()
-            applied = demo.apply_quickstart(kubeconfig, namespace)
-            demo.wait_for(
-                "the quickstart", lambda: demo.quickstart_progress(api, namespace), timeout=420
-            )
+            kubelet_log, pods_dir = kubelet_dir / "kubelet.log", kubelet_dir / "pods"
+            try:
+                demo.install_chart(
+                    kubeconfig, system_namespace, values, folder / "values.yaml", release
+                )
+                demo.wait_for_operator(api, system_namespace, 180, kubelet_log, pods_dir)
+                history.start()
+                applied = demo.apply_quickstart(kubeconfig, namespace)
+
+                def progress() -> list[str]:
+                    demo.check_not_crashing(kubelet_log, pods_dir, [system_namespace, namespace])
+                    return demo.quickstart_progress(api, namespace)
+
+                demo.wait_for("the quickstart", progress, timeout=420)
+            except Exception:
+                print(demo.log_tails(kubelet_log, pods_dir, [system_namespace, namespace]))
+                raise
             yield Quickstart(
                 api=api,
                 kubeconfig=kubeconfig,

@@ -23,6 +23,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -219,6 +220,44 @@ def quickstart_progress(api: client.ApiClient, namespace: str) -> list[str]:
     return [line for line in checks if line]
 
 
+_EXITED = re.compile(r" (\S+)/(\S+)\[(\S+)\] exited with (\S+); restarting")
+
+
+def check_not_crashing(
+    kubelet_log: Path, pods_dir: Path, namespaces: Sequence[str], limit: int = 3
+) -> None:
+    """Raise, with the container's last log lines, once a container of `namespaces` has exited
+    `limit` times: waiting longer for it would only wait out a crash loop."""
+    if not kubelet_log.exists():
+        return
+    exits: dict[tuple[str, str, str], int] = {}
+    for match in _EXITED.finditer(kubelet_log.read_text(errors="replace")):
+        namespace, pod, container, _ = match.groups()
+        if namespace in namespaces:
+            exits[(namespace, pod, container)] = exits.get((namespace, pod, container), 0) + 1
+    crashing = []
+    for (namespace, pod, container), count in exits.items():
+        if count >= limit:
+            logs = sorted((pods_dir / namespace).glob(f"{pod}-*/{container}.log"))
+            tail = logs[-1].read_text(errors="replace").splitlines()[-3:] if logs else []
+            crashing.append(f"{pod}[{container}] exited {count} times: " + " | ".join(tail))
+    if crashing:
+        raise RuntimeError("crash loop: " + "; ".join(crashing))
+
+
+def log_tails(kubelet_log: Path, pods_dir: Path, namespaces: Sequence[str], lines: int = 30) -> str:
+    """The last lines of the kubelet's log and of every container log in `namespaces`."""
+    logs = [kubelet_log]
+    for namespace in namespaces:
+        logs += sorted((pods_dir / namespace).glob("*/*.log"))
+    parts = []
+    for log in logs:
+        if log.exists():
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+            parts.append(f"===== {log.parent.name}/{log.name}\n{tail}")
+    return "\n".join(parts)
+
+
 def wait_for(
     what: str,
     progress: Callable[[], list[str]],
@@ -247,8 +286,16 @@ def wait_for(
         time.sleep(1)
 
 
-def wait_for_operator(api: client.ApiClient, namespace: str, timeout: float = 180) -> None:
+def wait_for_operator(
+    api: client.ApiClient,
+    namespace: str,
+    timeout: float = 180,
+    kubelet_log: Path | None = None,
+    pods_dir: Path | None = None,
+) -> None:
     def progress() -> list[str]:
+        if kubelet_log is not None and pods_dir is not None:
+            check_not_crashing(kubelet_log, pods_dir, [namespace])
         operator_health(api, namespace)
         return []
 
@@ -541,16 +588,19 @@ def up() -> int:
         ensure_namespace(api, namespace)
     _say(f"installing the Helm chart into {SYSTEM_NAMESPACE} (CRDs, RBAC, operator Deployment)")
     install_chart(kubeconfig, SYSTEM_NAMESPACE, harness_values(), demo_dir() / "values.yaml")
-    wait_for_operator(api, SYSTEM_NAMESPACE)
+    kubelet_log, pods_dir = demo_dir() / "kubelet.log", demo_dir() / "kubelet" / "pods"
+    wait_for_operator(api, SYSTEM_NAMESPACE, kubelet_log=kubelet_log, pods_dir=pods_dir)
 
     _say(f"kubectl apply -n {DEMO_NAMESPACE} -f {QUICKSTART.relative_to(cluster.REPO)}")
     for line in apply_quickstart(kubeconfig, DEMO_NAMESPACE).splitlines():
         _say(f"  {line}")
-    wait_for(
-        "quickstart (gateway + sidecar gate, 3 Weaviate members)",
-        lambda: quickstart_progress(api, DEMO_NAMESPACE),
-        timeout=600,
-    )
+    namespaces = (SYSTEM_NAMESPACE, DEMO_NAMESPACE)
+
+    def progress() -> list[str]:
+        check_not_crashing(kubelet_log, pods_dir, namespaces)
+        return quickstart_progress(api, DEMO_NAMESPACE)
+
+    wait_for("quickstart (gateway + sidecar gate, 3 Weaviate members)", progress, timeout=600)
     endpoint = gateway_endpoint(api, DEMO_NAMESPACE, demo_dir())
     script = demo_dir() / "hello.py"
     script.write_text(endpoint.sdk_script())
@@ -685,9 +735,8 @@ def _reporting_failures() -> Iterator[None]:
         yield
     except (RuntimeError, TimeoutError, ApiException, urllib.error.URLError) as error:
         _say(f"failed: {error}")
-        for log in sorted((demo_dir() / "kubelet" / "pods").glob("*/*/*.log")):
-            tail = log.read_text(errors="replace").splitlines()[-3:]
-            _say(f"{log.parent.name}/{log.name}: " + " | ".join(line[:160] for line in tail))
+        pods_dir, namespaces = demo_dir() / "kubelet" / "pods", [SYSTEM_NAMESPACE, DEMO_NAMESPACE]
+        print(log_tails(demo_dir() / "kubelet.log", pods_dir, namespaces, 5), file=sys.stderr)
         _say(f"logs: {demo_dir()} (kubelet.log, kubelet/pods/*/*/*.log); `make demo-down` stops it")
         raise SystemExit(1) from error
 
