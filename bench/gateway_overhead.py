@@ -6,8 +6,9 @@ Runestone gateway, and through LiteLLM proxy, measured in one run with the same 
 
 The upstream answers every chat completion after a fixed latency (5 ms), whole or streamed
 (bench/fast_upstream.py). The load generator (bench/loadgen.py) keeps `c` keep-alive connections
-busy, one request at a time each, for `--seconds` per cell, after a short warm-up. Both gateways
-run with auth on and the same worker count; only one target runs at a time.
+busy, one request at a time each, for `--seconds` per cell and target, split into `--rounds`
+that interleave the targets (so the machine's load falls on all alike), each after a short
+warm-up. Both gateways run with auth on and the same worker count.
 
 Per target: resident memory (the whole process tree) after start-up and a warm-up, then after
 `--soak-requests` more requests at concurrency 16 (half streamed; `--litellm-soak-requests` for
@@ -22,7 +23,7 @@ import argparse
 import math
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import uvloop
@@ -34,13 +35,20 @@ import procstats
 ADDED_P99_BUDGET = 0.005  # throughput is compared at cells whose added p99 stays under this
 
 
-@dataclass(frozen=True)
+@dataclass
 class Cell:
     target: str
     stream: bool
     concurrency: int
-    samples: loadgen.Samples
-    cpu: float  # CPU seconds the target's processes used during the cell
+    samples: loadgen.Samples = field(default_factory=loadgen.Samples)
+    cpu: float = 0.0  # CPU seconds the target's processes used while measured
+
+    def add(self, samples: loadgen.Samples, cpu: float) -> None:
+        self.samples.latencies += samples.latencies
+        self.samples.first_bytes += samples.first_bytes
+        self.samples.errors += samples.errors
+        self.samples.elapsed += samples.elapsed
+        self.cpu += cpu
 
     def p(self, q: float) -> float:
         return procstats.percentile(self.samples.latencies, q)
@@ -78,29 +86,39 @@ async def _drive(
     )
 
 
-async def measure(
-    target: gateways.Target, options: argparse.Namespace, memory: Memory
-) -> list[Cell]:
+async def soak(target: gateways.Target, requests: int, memory: Memory) -> None:
+    """Resident memory after a warm-up, and again after `requests` more (half streamed)."""
     memory.started = procstats.rss_mb(target.pid)
     for stream in (False, True):
         await _drive(target, stream, 16, requests=1000)
     memory.before = procstats.rss_mb(target.pid)
-    soak = options.litellm_soak_requests if target.name == "litellm" else options.soak_requests
-    half = soak // 2
     for stream in (False, True):
-        soaked = await _drive(target, stream, 16, requests=half)
+        soaked = await _drive(target, stream, 16, requests=requests // 2)
         memory.soak_requests += soaked.completed
         memory.soak_errors += soaked.errors
     memory.after = procstats.rss_mb(target.pid)
-    cells = []
-    for stream in (False, True):
-        for concurrency in options.concurrency:
-            await _drive(target, stream, concurrency, seconds=1.0)
-            cpu = procstats.cpu_seconds(target.pid)
-            samples = await _drive(target, stream, concurrency, seconds=options.seconds)
-            cpu = procstats.cpu_seconds(target.pid) - cpu
-            cells.append(Cell(target.name, stream, concurrency, samples, cpu))
-    return cells
+
+
+async def measure(targets: list[gateways.Target], options: argparse.Namespace) -> list[Cell]:
+    """Every cell for every target, interleaved: each round runs each cell on each target in
+    turn, so a change in the machine's load falls on all of them alike."""
+    cells = {
+        (target.name, stream, concurrency): Cell(target.name, stream, concurrency)
+        for stream in (False, True)
+        for concurrency in options.concurrency
+        for target in targets
+    }
+    window = options.seconds / options.rounds
+    for _ in range(options.rounds):
+        for stream in (False, True):
+            for concurrency in options.concurrency:
+                for target in targets:
+                    await _drive(target, stream, concurrency, seconds=min(1.0, window))
+                    cpu = procstats.cpu_seconds(target.pid)
+                    samples = await _drive(target, stream, concurrency, seconds=window)
+                    cpu = procstats.cpu_seconds(target.pid) - cpu
+                    cells[(target.name, stream, concurrency)].add(samples, cpu)
+    return list(cells.values())
 
 
 def _ms(value: float) -> str:
@@ -172,28 +190,36 @@ def targets_summary(
 
 
 async def main_async(options: argparse.Namespace) -> None:
-    cells: list[Cell] = []
     memories: dict[str, Memory] = {}
     with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
         workdir = Path(tmp)
         upstream = gateways.upstream(workdir, options.latency_ms, options.chunks)
+        targets: list[gateways.Target] = []
         try:
             for name in options.targets:
                 if name == "direct":
-                    target = upstream
+                    targets.append(upstream)
                 elif name == "runestone":
-                    target = gateways.runestone(workdir, upstream.port, options.workers)
+                    targets.append(gateways.runestone(workdir, upstream.port, options.workers))
                 else:
-                    target = gateways.litellm(workdir, upstream.port, options.workers)
-                try:
-                    memories[name] = Memory()
-                    started = time.monotonic()
-                    cells += await measure(target, options, memories[name])
-                    print(f"{name}: measured in {time.monotonic() - started:.0f}s", flush=True)
-                finally:
-                    if target is not upstream:
-                        target.stop()
+                    targets.append(gateways.litellm(workdir, upstream.port, options.workers))
+            for target in targets:
+                started = time.monotonic()
+                memories[target.name] = Memory()
+                requests = (
+                    options.litellm_soak_requests
+                    if target.name == "litellm"
+                    else options.soak_requests
+                )
+                await soak(target, requests, memories[target.name])
+                print(f"{target.name}: soaked in {time.monotonic() - started:.0f}s", flush=True)
+            started = time.monotonic()
+            cells = await measure(targets, options)
+            print(f"cells measured in {time.monotonic() - started:.0f}s", flush=True)
         finally:
+            for target in targets:
+                if target is not upstream:
+                    target.stop()
             upstream.stop()
     print()
     print(f"command: {procstats.command_line()}")
@@ -209,7 +235,8 @@ async def main_async(options: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--seconds", type=float, default=10.0, help="per cell")
+    parser.add_argument("--seconds", type=float, default=12.0, help="per cell and target")
+    parser.add_argument("--rounds", type=int, default=3, help="the seconds are split in rounds")
     parser.add_argument("--soak-requests", type=int, default=100_000)
     parser.add_argument(
         "--litellm-soak-requests",
