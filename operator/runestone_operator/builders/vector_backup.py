@@ -30,12 +30,13 @@ def claim_name(owner: meta.Owner, backup: vectorcluster.Backup) -> str | None:
 
 
 def backup_claim(owner: meta.Owner, storage: vectorcluster.Storage) -> meta.Manifest:
-    """`<name>-backups`, ReadWriteMany so every member writes its part of a backup.
+    """`<name>-backups` for the one member a filesystem backup allows (ReadWriteOnce, which
+    every provisioner offers).
 
     It has no owner reference on purpose: like the members' own claims, backups outlive the
     VectorCluster (delete the claim to drop them)."""
     spec: dict[str, Any] = {
-        "accessModes": ["ReadWriteMany"],
+        "accessModes": ["ReadWriteOnce"],
         "resources": {"requests": {"storage": storage.size}},
     }
     if storage.storage_class_name:

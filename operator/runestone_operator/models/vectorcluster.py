@@ -77,9 +77,10 @@ class Backup(common.Model):
     backend: Literal["filesystem", "s3"] = "filesystem"
     s3: S3Backup | None = None
     volume_claim_name: common.ObjectName | None = None
-    """filesystem backend: an existing ReadWriteMany claim that every member mounts for its
-    backups (share it to restore into another cluster). Unset, the operator creates
-    `<name>-backups` with the members' storage class and size."""
+    """filesystem backend (one member only: Weaviate takes filesystem backups of single-node
+    clusters alone): an existing claim the member keeps its backups on. Unset, the operator
+    creates `<name>-backups` with the member's storage class and size, and keeps it when the
+    VectorCluster is deleted; name it here in another VectorCluster to restore from it."""
 
 
 class VectorClusterSpec(common.Model):
@@ -95,6 +96,11 @@ class VectorClusterSpec(common.Model):
             common.cel(
                 "!has(self.replicationFactor) || self.replicationFactor <= self.replicas",
                 "replicationFactor cannot exceed replicas",
+            ),
+            common.cel(
+                "!has(self.backup) || self.backup.backend != 'filesystem' || self.replicas == 1",
+                "backup.backend filesystem needs replicas 1: Weaviate refuses filesystem backups "
+                "of a cluster with more than one member; use the s3 backend",
             ),
         )
     )

@@ -182,7 +182,7 @@ def test_the_filesystem_backend_shares_one_claim_that_outlives_the_cluster() -> 
     assert claim["metadata"]["name"] == "docs-backups"
     assert "ownerReferences" not in claim["metadata"]
     assert claim["spec"] == {
-        "accessModes": ["ReadWriteMany"],
+        "accessModes": ["ReadWriteOnce"],
         "resources": {"requests": {"storage": "5Gi"}},
         "storageClassName": "nfs",
     }
