@@ -30,10 +30,7 @@ def test_operator_builds_a_keyed_tls_cluster_whose_gate_follows_each_member(
     started = time.monotonic()
     clusters.create(
         NAME,
-        vectorclusters.spec(
-            replicationFactor=3,
-            backup={"schedule": "0 3 * * *", "backend": "filesystem"},
-        ),
+        vectorclusters.spec(replicationFactor=3),
     )
     clusters.wait_condition(NAME, "Ready", "True", timeout=400)
     print(f"Ready {time.monotonic() - started:.0f}s after the VectorCluster was created")
@@ -77,10 +74,6 @@ def test_operator_builds_a_keyed_tls_cluster_whose_gate_follows_each_member(
         fence.spec.ingress[0]._from[0].pod_selector.match_labels["app.kubernetes.io/instance"]
         == NAME
     )
-    cron = client.BatchV1Api(kube_api).read_namespaced_cron_job(
-        f"{NAME}-backup", clusters.namespace
-    )
-    assert cron.spec.schedule == "0 3 * * *"
     headless = clusters.core.read_namespaced_service(f"{NAME}-members", clusters.namespace)
     assert headless.spec.cluster_ip == "None"
     assert headless.spec.publish_not_ready_addresses

@@ -117,4 +117,8 @@ def test_new_member_joins_and_scale_down_waits_for_the_last_replica_to_move(
     eventually(lambda: len(clusters.pods(NAME)) == 5, timeout=300, what="scale-5 to go")
     clusters.wait_condition(NAME, "Ready", "True", timeout=300)
     assert first.count(COLLECTION) == OBJECTS
-    assert [m["pod"] for m in clusters.get(NAME)["status"]["members"]] == names[:5]
+    eventually(
+        lambda: [m["pod"] for m in clusters.get(NAME)["status"]["members"]] == names[:5],
+        timeout=60,
+        what="status.members without scale-5",
+    )
