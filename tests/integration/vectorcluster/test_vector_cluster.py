@@ -10,6 +10,7 @@ import httpx
 import pytest
 from kubernetes import client
 
+from harness import storage
 from harness import weaviate as wv
 from harness.kube import eventually
 from integration.vectorcluster import vectorclusters
@@ -28,10 +29,7 @@ def test_operator_builds_a_keyed_tls_cluster_whose_gate_follows_each_member(
     clusters: Clusters, kube_api: client.ApiClient
 ) -> None:
     started = time.monotonic()
-    clusters.create(
-        NAME,
-        vectorclusters.spec(replicationFactor=3),
-    )
+    clusters.create(NAME, vectorclusters.spec(replicationFactor=3))
     clusters.wait_condition(NAME, "Ready", "True", timeout=400)
     print(f"Ready {time.monotonic() - started:.0f}s after the VectorCluster was created")
 
@@ -45,8 +43,11 @@ def test_operator_builds_a_keyed_tls_cluster_whose_gate_follows_each_member(
     assert [g.condition_type for g in template.readiness_gates] == [vectorclusters.GATE]
     assert template.service_account_name == f"runestone-vector-{NAME}"
     assert template.termination_grace_period_seconds >= 60
+    assert [c.name for c in template.containers] == ["weaviate", "sidecar"]
     weaviate = next(c for c in template.containers if c.name == "weaviate")
     env = _env(weaviate)
+    hostname = next(e for e in weaviate.env if e.name == "CLUSTER_HOSTNAME")
+    assert hostname.value_from.field_ref.field_path == "metadata.name"
     assert env["RAFT_BOOTSTRAP_EXPECT"] == "3"
     assert env["RAFT_JOIN"] == "docs-0,docs-1,docs-2"
     assert env["CLUSTER_JOIN"].split(",")[0] == (
@@ -61,6 +62,16 @@ def test_operator_builds_a_keyed_tls_cluster_whose_gate_follows_each_member(
     }
     assert secret_env["AUTHENTICATION_APIKEY_ALLOWED_KEYS"] == f"{NAME}-weaviate-auth"
     assert "--tls-port" in weaviate.args
+    (claims,) = sts.spec.volume_claim_templates
+    assert claims.spec.storage_class_name == storage.STORAGE_CLASS
+    for i in range(3):  # each member's data lives on its own claim's volume
+        volume = storage.claim_directory(clusters.core, clusters.namespace, f"data-{NAME}-{i}")
+        assert volume is not None
+        assert (volume / "raft").is_dir()
+    service = clusters.core.read_namespaced_service(NAME, clusters.namespace)
+    assert {(p.port, p.target_port) for p in service.spec.ports if p.name == "https"} == {
+        (443, "client")
+    }
     policy = client.PolicyV1Api(kube_api).read_namespaced_pod_disruption_budget(
         NAME, clusters.namespace
     )
@@ -102,6 +113,16 @@ def test_operator_builds_a_keyed_tls_cluster_whose_gate_follows_each_member(
             timeout=60,
             what=f"{pod} to count every object",
         )
+    # status.members counts the shards Weaviate places on each member.
+    placed = {n["name"]: len(n.get("shards") or []) for n in admin.nodes(verbose=True)}
+    assert all(placed.values()), placed
+    eventually(
+        lambda: (
+            {m["pod"]: m.get("shards") for m in clusters.get(NAME)["status"]["members"]} == placed
+        ),
+        timeout=60,
+        what=f"status.members to count the shards {placed}",
+    )
     viewer = clusters.member(NAME, "docs-1", viewer_key)
     assert viewer.count(COLLECTION) == OBJECTS
     refused = viewer.request(
