@@ -14,6 +14,7 @@ from kubernetes.client.exceptions import ApiException
 
 from harness import chart
 from harness.kube import Cluster, eventually
+from integration.operator import objects
 
 DryRun = Callable[[str], str]
 
@@ -38,31 +39,12 @@ def dry_run(kube_cluster: Cluster) -> DryRun:
     return apply
 
 
-def _install_crd(api: client.ApiClient, document: dict[str, Any]) -> str:
-    extensions = client.ApiextensionsV1Api(api)
-    name = str(document["metadata"]["name"])
-    try:
-        extensions.create_custom_resource_definition(document)
-    except ApiException as error:
-        if error.status != 409:
-            raise
-        current = extensions.read_custom_resource_definition(name)
-        document["metadata"]["resourceVersion"] = current.metadata.resource_version
-        extensions.replace_custom_resource_definition(name, document)
-
-    def established() -> bool:
-        conditions = extensions.read_custom_resource_definition(name).status.conditions or []
-        return any(c.type == "Established" and c.status == "True" for c in conditions)
-
-    eventually(established, what=f"CRD {name} to be established")
-    return name
-
-
 @pytest.fixture(scope="session")
 def chart_crds(kube_cluster: Cluster) -> list[str]:
     """The chart's CRDs installed for real, so that custom resources can be dry-run."""
+    extensions = client.ApiextensionsV1Api(kube_cluster.api)
     return [
-        _install_crd(kube_cluster.api, yaml.safe_load(path.read_text()))
+        objects.install_crd(extensions, yaml.safe_load(path.read_text()))
         for path in sorted((chart.CHART / "crds").glob("*.yaml"))
     ]
 
@@ -73,7 +55,7 @@ def installed_crd(kube_api: client.ApiClient) -> Iterator[Callable[[dict[str, An
     installed: list[str] = []
 
     def install(document: dict[str, Any]) -> str:
-        installed.append(_install_crd(kube_api, document))
+        installed.append(objects.install_crd(client.ApiextensionsV1Api(kube_api), document))
         return installed[-1]
 
     yield install
