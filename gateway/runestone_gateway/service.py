@@ -16,7 +16,6 @@ from runestone_gateway import (
     limitstore,
     loader,
     metrics,
-    redisstore,
     runtime,
     tlsserve,
 )
@@ -148,6 +147,9 @@ class Gateway:
         if self._store is None or identity != self._store_identity:
             replaced = self._store
             if spec.type == "redis" and url:
+                # redis-py is imported only by gateways that use it (it is heavy to import).
+                from runestone_gateway import redisstore
+
                 self._store = redisstore.RedisStore(url, on_failure=self._store_failed)
             else:
                 self._store = limitstore.LocalStore()
