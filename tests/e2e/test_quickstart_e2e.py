@@ -69,7 +69,8 @@ class PodHistory:
     def stop(self) -> None:
         self._stopping.set()
         self._watch.stop()
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
 
 
 @dataclass

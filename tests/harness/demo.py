@@ -110,6 +110,9 @@ def install_chart(
     values_file.write_text(yaml.safe_dump(dict(values), sort_keys=False))
     command: list[str | Path] = [chart.helm_binary(), "upgrade", "--install", release, chart.CHART]
     command += ["--namespace", namespace, "--values", values_file, "--timeout", "5m"]
+    # The chart owns its CRDs: on a cluster where they were applied before by another hand
+    # (kubectl, the test suite), the chart's server-side apply takes their fields over.
+    command += ["--server-side", "true", "--force-conflicts"]
     chart.run(command, kubeconfig=kubeconfig)
 
 
