@@ -32,9 +32,19 @@ def parser() -> argparse.ArgumentParser:
     return parse
 
 
+class RequestError(Exception):
+    """Why a backup could not be requested (printed as is)."""
+
+
 async def request(namespace: str, name: str, token: str) -> None:
-    client = await kube.Kube.connect(FIELD_MANAGER)
     try:
+        client = await kube.Kube.connect(FIELD_MANAGER)
+    except Exception as error:  # the client library's own kinds: no identity, bad kubeconfig
+        raise RequestError(f"no access to the Kubernetes API: {error}") from None
+    try:
+        # Applying to a missing object would try to create one (and fail on its empty spec).
+        if await client.get(common.API_VERSION, vectorcluster.KIND, namespace, name) is None:
+            raise RequestError(f"VectorCluster {namespace}/{name} does not exist")
         await client.apply(
             {
                 "apiVersion": common.API_VERSION,
@@ -46,6 +56,8 @@ async def request(namespace: str, name: str, token: str) -> None:
                 },
             }
         )
+    except kube.ApiError as error:
+        raise RequestError(str(error)) from None
     finally:
         await client.close()
 
@@ -59,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     token = args.token or timestamps.render(datetime.datetime.now(datetime.UTC))
     try:
         asyncio.run(request(namespace, args.vectorcluster, token))
-    except kube.ApiError as error:
+    except RequestError as error:
         print(f"runestone backup: {error}", file=sys.stderr)
         return 1
     print(f"requested backup {token} of VectorCluster {namespace}/{args.vectorcluster}")

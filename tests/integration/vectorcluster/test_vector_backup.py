@@ -4,14 +4,17 @@ into a fresh VectorCluster with the same object count."""
 
 from __future__ import annotations
 
+import subprocess
 from typing import Any
 
 import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from harness import kube
 from harness import weaviate as wv
 from harness.kube import container_log, eventually
+from integration.operator import operator_process
 from integration.vectorcluster import vectorclusters
 from integration.vectorcluster.vectorclusters import COLLECTION, Clusters
 
@@ -40,8 +43,20 @@ def _weaviate_status(member: wv.Client, path: str) -> str:
 
 @pytest.mark.timeout(900)
 def test_backups_on_demand_and_on_schedule_restore_into_a_fresh_cluster(
-    clusters: Clusters, kube_api: client.ApiClient
+    clusters: Clusters, kube_api: client.ApiClient, kube_cluster: kube.Cluster
 ) -> None:
+    # Asking for a backup of a VectorCluster that does not exist says so.
+    missing = subprocess.run(
+        [str(operator_process.RUNESTONE), "backup", "--vectorcluster", NAME],
+        env={"KUBECONFIG": str(kube_cluster.kubeconfig), "POD_NAMESPACE": clusters.namespace},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert missing.returncode == 1
+    assert f"VectorCluster {clusters.namespace}/{NAME} does not exist" in missing.stderr
+
     # Weaviate takes filesystem backups of one-member clusters only; the API server says so.
     with pytest.raises(ApiException) as refused:
         clusters.create("wide", vectorclusters.spec(backup=BACKUP))
