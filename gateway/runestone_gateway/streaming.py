@@ -40,26 +40,34 @@ class Relay:
     async def run(self, opened: dispatch.Success[Opened]) -> None:
         stream, first = opened.result
         send = self._send
+        # The event that ends with [DONE] is the last by protocol: it is held back and leaves
+        # with the end of the body, one write instead of two. Nothing else waits.
+        held = b""
+
+        async def forward(events: bytes) -> None:
+            nonlocal held
+            if held:
+                await send({"type": "http.response.body", "body": held, "more_body": True})
+                held = b""
+            if events.endswith(sse.DONE_EVENT):
+                held = events
+            else:
+                await send({"type": "http.response.body", "body": events, "more_body": True})
+
         try:
             await send({"type": "http.response.start", "status": 200, "headers": asgi.SSE_HEADERS})
-            await send({"type": "http.response.body", "body": first, "more_body": True})
+            await forward(first)
             while True:
                 try:
                     event = await stream.next()
                 except base.UpstreamError as error:
                     self._broken(opened, error)
-                    await send(
-                        {
-                            "type": "http.response.body",
-                            "body": error_event(error),
-                            "more_body": True,
-                        }
-                    )
+                    await forward(error_event(error))
                     break
                 if event is None:
                     break
-                await send({"type": "http.response.body", "body": event, "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+                await forward(event)
+            await send({"type": "http.response.body", "body": held, "more_body": False})
         finally:
             # Also on cancellation (the client went away): closing the stream drops the
             # upstream connection, which cancels the upstream request.

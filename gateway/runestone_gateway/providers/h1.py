@@ -214,7 +214,8 @@ class Response:
         await self._head
 
     async def next_chunk(self) -> bytes | None:
-        """The next piece of the body as it arrived, or None at its end."""
+        """All of the body that has arrived since the last call (waiting for some if none
+        has), or None at its end. A relay makes one write of what came in together."""
         while not self._chunks:
             if self._error is not None:
                 raise self._error
@@ -222,9 +223,11 @@ class Response:
                 return None
             self._waiter = self._loop.create_future()
             await self._waiter
-        chunk = self._chunks.popleft()
-        self._buffered -= len(chunk)
-        if self._paused and self._buffered <= HIGH_WATER // 4 and self._connection:
+        chunks = self._chunks
+        chunk = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
+        chunks.clear()
+        self._buffered = 0
+        if self._paused and self._connection:
             self._paused = False
             self._connection.resume()
         return chunk

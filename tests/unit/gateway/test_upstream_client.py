@@ -125,6 +125,21 @@ async def test_chunked_bodies_arrive_in_pieces(serve: Callable[..., Awaitable[Se
     await pool.close()
 
 
+async def test_what_arrived_together_is_handed_over_together(
+    serve: Callable[..., Awaitable[Server]],
+) -> None:
+    events = [b"data: %d\n\n" % i for i in range(5)]
+    chunked = b"".join(b"%x\r\n%s\r\n" % (len(event), event) for event in events)
+    head = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+    server = await serve(say_and_hang_up(head + chunked + b"0\r\n\r\n"))
+    pool = h1.Pool(server.url, {})
+    response = await pool.request("POST", pool.path("/chat"), b"{}")
+    await asyncio.sleep(0.1)  # every chunk is in before the first read
+    assert await response.next_chunk() == b"".join(events)
+    assert await response.next_chunk() is None
+    await pool.close()
+
+
 async def test_an_answer_that_breaks_off_is_a_protocol_error(
     serve: Callable[..., Awaitable[Server]],
 ) -> None:
