@@ -43,6 +43,27 @@ class _Server(uvicorn.Server):
     def capture_signals(self) -> Iterator[None]:
         yield
 
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self.config.ssl is None:
+            await super().shutdown(sockets)
+            return
+        # A TLS connection the server has closed still waits, by default up to 30 s, for the
+        # client to answer its close_notify; idle pooled clients never do, and shutdown would
+        # wait on them. Such connections have sent their last response: drop them at once.
+        dropping = asyncio.create_task(self._drop_closing_connections())
+        try:
+            await super().shutdown(sockets)
+        finally:
+            dropping.cancel()
+
+    async def _drop_closing_connections(self) -> None:
+        while True:
+            for connection in list(self.server_state.connections):
+                transport = getattr(connection, "transport", None)
+                if transport is not None and transport.is_closing():
+                    transport.abort()
+            await asyncio.sleep(0.05)
+
 
 def bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET

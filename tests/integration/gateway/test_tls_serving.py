@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import ssl
 from pathlib import Path
 
@@ -81,6 +82,29 @@ def test_the_sdk_connects_over_https_and_rotation_needs_no_restart(
     assert not trusted(gateway, first / "ca.crt")
     assert gateway.process.pid == pid
     assert gateway.process.poll() is None
+
+
+def test_idle_https_clients_do_not_hold_up_shutdown(
+    start_gateway: gateway_process.GatewayStarter,
+    openai_upstream: running.Upstream,
+    tmp_path: Path,
+) -> None:
+    pair = pki.ensure(tmp_path / "pair")
+    tls = {"certFile": str(pair / "apiserver.crt"), "keyFile": str(pair / "apiserver.key")}
+    gateway = start_gateway(
+        {
+            "server": {"tls": tls, "gracefulShutdownSeconds": 120},
+            "providerPools": [pool("p", [provider("up", openai_upstream, models=[model("m")])])],
+        }
+    )
+    with https_client(gateway, pair / "ca.crt") as idle:
+        idle.models.list()  # leaves a pooled keep-alive connection open, never closed by us
+        gateway.process.send_signal(signal.SIGTERM)
+        # Without dropping it the server would wait for the client's TLS close_notify (30 s).
+        eventually(
+            lambda: gateway.process.poll() is not None, timeout=25, what="the gateway to exit"
+        )
+    assert gateway.process.returncode == 0
 
 
 def test_a_certificate_that_does_not_load_is_refused_at_start(
