@@ -6,7 +6,7 @@ exhausted quota.
 
 When the store is unreachable the configured fail mode decides: `open` serves the request
 unlimited, `closed` refuses it with 503. Either way it is counted and logged (at most one line
-per `LOG_EVERY_SECONDS`), and nothing raises past this module."""
+per `LOG_EVERY_SECONDS`); no store failure raises past this module."""
 
 from __future__ import annotations
 
