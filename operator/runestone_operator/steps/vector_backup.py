@@ -15,6 +15,8 @@ from runestone_operator.models import vectorcluster
 from runestone_operator.steps.vector_context import VectorContext, delete_owned
 
 FINISHED = {"SUCCESS": "Succeeded", "FAILED": "Failed", "CANCELED": "Failed"}
+REFUSED = frozenset({400, 422})
+"""Statuses with which Weaviate refuses to start a backup for reasons a retry cannot change."""
 
 
 async def ensure_backup_children(ctx: VectorContext) -> str | None:
@@ -70,22 +72,30 @@ async def ensure_backup_request(
             )
             return BackupState(last, running=backup_id)
     except weaviate.WeaviateError as error:
+        if error.status in REFUSED:
+            # Weaviate will not take this backup (nothing to back up, say): asking again every
+            # few seconds would not change that. The next request token tries afresh.
+            return _finished(ctx, backup_id, "Failed", str(error))
         return BackupState(last, running=backup_id, problem=f"backup {backup_id}: {error}")
     result = FINISHED.get(str(status.get("status", "")))
     if result is None:
         return BackupState(last, running=backup_id)
-    finished = vectorcluster.LastBackup(
-        id=backup_id,
-        time=ctx.now.astimezone(datetime.UTC),
-        result="Succeeded" if result == "Succeeded" else "Failed",
-    )
+    return _finished(ctx, backup_id, result, str(status.get("error") or ""))
+
+
+def _finished(ctx: VectorContext, backup_id: str, result: str, detail: str) -> BackupState:
     if result == "Succeeded":
         ctx.note(events.NORMAL, conditions.Reason.BACKUP_SUCCEEDED, f"backup {backup_id} done")
     else:
-        detail = str(status.get("error") or "")[:200]
         ctx.note(
             events.WARNING,
             conditions.Reason.BACKUP_FAILED,
-            f"backup {backup_id} failed{': ' + detail if detail else ''}",
+            f"backup {backup_id} failed{': ' + detail[:200] if detail else ''}",
         )
-    return BackupState(finished)
+    return BackupState(
+        vectorcluster.LastBackup(
+            id=backup_id,
+            time=ctx.now.astimezone(datetime.UTC),
+            result="Succeeded" if result == "Succeeded" else "Failed",
+        )
+    )

@@ -74,6 +74,18 @@ def test_backups_on_demand_and_on_schedule_restore_into_a_fresh_cluster(
     )
     assert not claim.metadata.owner_references  # backups outlive their VectorCluster
 
+    # Nothing to back up yet: Weaviate refuses, and the request is recorded as failed (not
+    # retried every few seconds until the next one).
+    clusters.annotate(NAME, "runestone.dev/backup", "empty")
+    empty = _last_backup(clusters, NAME)
+    assert empty["result"] == "Failed"
+    failed = clusters.core.list_namespaced_event(
+        clusters.namespace, field_selector=f"involvedObject.name={NAME},reason=BackupFailed"
+    ).items
+    print("refused backup:", failed[0].message)
+    assert "nothing to do" in failed[0].message
+    assert failed[0].type == "Warning"
+
     key = clusters.key(NAME, "gateway")
     source = clusters.member(NAME, f"{NAME}-0", key)
     source.create_collection(COLLECTION, replication_factor=1)
@@ -81,7 +93,7 @@ def test_backups_on_demand_and_on_schedule_restore_into_a_fresh_cluster(
 
     # On demand: a new value of the annotation is one backup.
     clusters.annotate(NAME, "runestone.dev/backup", "on-demand-1")
-    first = _last_backup(clusters, NAME)
+    first = _last_backup(clusters, NAME, other_than=empty["id"])
     print("on-demand backup:", first)
     assert first["result"] == "Succeeded"
     assert _weaviate_status(source, f"/v1/backups/filesystem/{first['id']}") == "SUCCESS"
