@@ -1,8 +1,9 @@
 """Per-key counters in Redis, shared by every gateway process and replica.
 
 Each admission and each settlement is one Lua script, so Redis runs it atomically: N replicas
-enforce a limit once. The scripts read the time from Redis itself (`TIME`), so replicas whose
-clocks disagree still agree on every bucket. A key's counters share one hash tag, `{scope}`.
+enforce a limit once; calls made together go out in one pipeline (`redisbatch`). The scripts
+read the time from Redis itself (`TIME`), so replicas whose clocks disagree still agree on every
+bucket. A key's counters share one hash tag, `{scope}`.
 
 Concurrent-request slots are leases in a sorted set, scored by when they lapse. This process
 renews the leases of its requests in flight; a replica that dies stops renewing, and its slots
@@ -28,7 +29,7 @@ import redis.exceptions
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from runestone_gateway import limitstore
+from runestone_gateway import limitstore, redisbatch
 
 log = logging.getLogger("runestone.gateway.limits")
 
@@ -184,9 +185,9 @@ class RedisStore(limitstore.Store):
             socket_connect_timeout=TIMEOUT_SECONDS,
             retry=Retry(NoBackoff(), 0),  # the fail mode decides, at once
         )
-        self._admit = self._client.register_script(ADMIT)
-        self._settle = self._client.register_script(SETTLE)
-        self._renew = self._client.register_script(RENEW)
+        self._scripts = redisbatch.Scripts(
+            self._client, {"admit": ADMIT, "settle": SETTLE, "renew": RENEW}
+        )
         self._on_failure = on_failure
         self._clock = clock
         self._down_until = 0.0
@@ -206,7 +207,7 @@ class RedisStore(limitstore.Store):
             ask.budget_nanos if ask.budget_nanos is not None and ask.period else -1,
         ]
         budget_key = key_names[3] + ":" + ask.period.name if ask.period else key_names[3]
-        reply = await self._call(self._admit, [*key_names[:3], budget_key], args)
+        reply = await self._call("admit", [*key_names[:3], budget_key], args)
         refused_raw, retry_ms, r_left, r_reset, t_left, t_reset = reply
         refused = refused_raw.decode() if refused_raw else None
         if refused is None and ask.max_concurrent:
@@ -242,7 +243,7 @@ class RedisStore(limitstore.Store):
             max(ttl, 0),
         ]
         spent_key = spent_key + ":" + period.name if period else spent_key
-        reply = await self._call(self._settle, [tokens_key, leases_key, spent_key], args)
+        reply = await self._call("settle", [tokens_key, leases_key, spent_key], args)
         return int(reply) if reply is not None else None
 
     async def close(self) -> None:
@@ -250,13 +251,14 @@ class RedisStore(limitstore.Store):
             self._renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._renewer
+        await self._scripts.close()
         await self._client.aclose()
 
-    async def _call(self, script: Any, key_names: list[str], args: list[Any]) -> Any:
+    async def _call(self, script: str, key_names: list[str], args: list[Any]) -> Any:
         if self._clock() < self._down_until:
             raise limitstore.Unavailable("Redis failed moments ago; not trying again yet")
         try:
-            return await script(keys=key_names, args=args)
+            return await self._scripts.call(script, key_names, args)
         except _FAILURES as error:
             self._down_until = self._clock() + RETRY_SECONDS
             raise limitstore.Unavailable(_describe(error)) from None
@@ -268,16 +270,14 @@ class RedisStore(limitstore.Store):
     async def _renew_forever(self) -> None:
         while self._leases:
             await asyncio.sleep(self._lease_ms / 3000)
-            leases = list(self._leases.items())
-            if not leases:
-                continue
-            try:
-                async with self._client.pipeline(transaction=False) as pipe:
-                    for lease, key in leases:
-                        await self._renew(keys=[key], args=[lease, self._lease_ms], client=pipe)
-                    await pipe.execute()
-            except _FAILURES as error:
-                self._on_failure("renew", _describe(error))
+            renewals = [
+                self._scripts.call("renew", [key], [lease, self._lease_ms])
+                for lease, key in self._leases.items()
+            ]
+            for outcome in await asyncio.gather(*renewals, return_exceptions=True):
+                if isinstance(outcome, _FAILURES):
+                    self._on_failure("renew", _describe(outcome))
+                    break
 
 
 def _describe(error: BaseException) -> str:
