@@ -57,6 +57,15 @@ def clients(
     return itertools.cycle([gateway.client(api_key=key.plaintext) for gateway in gateways])
 
 
+def admitted(client: openai.OpenAI) -> bool:
+    """Whether one chat request gets through the key's limits."""
+    try:
+        client.chat.completions.create(model="m", messages=ASK)
+    except openai.RateLimitError:
+        return False
+    return True
+
+
 def test_a_burst_over_three_gateways_gets_exactly_the_limit(
     gateways: list[gateway_process.GatewayProcess], redis: RedisServer
 ) -> None:
@@ -156,14 +165,7 @@ def test_the_concurrency_limit_holds_with_slow_streams(
         gate.open()
         module_upstream.behaviour.hold_after_first = None
 
-    def admitted() -> bool:
-        try:
-            third.chat.completions.create(model="m", messages=ASK)
-        except openai.RateLimitError:
-            return False
-        return True
-
-    eventually(admitted, what="a slot to free once the streams ended")
+    eventually(lambda: admitted(third), what="a slot to free once the streams ended")
 
 
 def test_keys_without_limits_get_no_rate_headers(
@@ -198,14 +200,7 @@ def test_a_reload_can_move_the_counters_to_redis(
 
     gateway.write_config({**document, "limits": {"store": {"type": "redis", "url": redis.url}}})
 
-    def admitted() -> bool:
-        try:
-            client.chat.completions.create(model="m", messages=ASK)
-        except openai.RateLimitError:
-            return False
-        return True
-
-    eventually(admitted, what="the new (empty) Redis counters to take over")
+    eventually(lambda: admitted(client), what="the new (empty) Redis counters to take over")
     client.chat.completions.create(model="m", messages=ASK)
     with pytest.raises(openai.RateLimitError):
         client.chat.completions.create(model="m", messages=ASK)
