@@ -239,7 +239,7 @@ class Client:
 
     base_url: str
     api_key: str | None = None
-    timeout: float = 10.0
+    timeout: float = 30.0  # schema changes go through Raft, which is slow on a loaded machine
     verify: Any = True  # an ssl.SSLContext, a CA bundle path or a bool, as httpx takes it
     sni_hostname: str | None = None
     """The name to verify the certificate against when `base_url` names a pod by address."""

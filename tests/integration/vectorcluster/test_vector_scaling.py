@@ -40,6 +40,17 @@ def _moved(member: wv.Client, operation: str) -> bool:
     return bool(state == "READY")
 
 
+def _events(clusters: Clusters) -> list[str]:
+    """Every Event of the namespace, oldest first: who replaced a member, and why."""
+    events = clusters.core.list_namespaced_event(clusters.namespace).items
+    events.sort(
+        key=lambda e: str(e.last_timestamp or e.event_time or e.metadata.creation_timestamp)
+    )
+    return [
+        f"{e.involved_object.kind}/{e.involved_object.name} {e.reason}: {e.message}" for e in events
+    ]
+
+
 @pytest.mark.timeout(1800)
 def test_new_member_joins_and_scale_down_waits_for_the_last_replica_to_move(
     clusters: Clusters, kube_api: client.ApiClient
@@ -63,7 +74,8 @@ def test_new_member_joins_and_scale_down_waits_for_the_last_replica_to_move(
     clusters.wait_condition(NAME, "Ready", "True", timeout=300)
     assert clusters.get(NAME)["status"]["readyReplicas"] == 6
     after = {p.metadata.name: p.metadata.uid for p in clusters.pods(NAME)}
-    assert all(after[name] == uid for name, uid in before.items())
+    replaced = sorted(name for name, uid in before.items() if after.get(name) != uid)
+    assert not replaced, (replaced, _events(clusters))
 
     # A collection without replication: one shard per member, the last one on scale-5 alone.
     first.create_collection(COLLECTION, replication_factor=1)
