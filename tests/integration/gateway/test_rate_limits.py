@@ -6,6 +6,7 @@ whole and streamed answers, and the concurrency limit holds while streams are sl
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -108,6 +109,7 @@ def test_tokens_per_minute_count_real_usage_of_whole_and_streamed_answers(
     accepted = 0
     remaining: list[int] = []
     refusal: openai.RateLimitError | None = None
+    started = time.monotonic()
     for index, client in enumerate(itertools.islice(clients(gateways, TOKENS), 10)):
         try:
             if index % 2:
@@ -127,14 +129,17 @@ def test_tokens_per_minute_count_real_usage_of_whole_and_streamed_answers(
         accepted += 1
         remaining.append(int(headers["x-ratelimit-remaining-tokens"]))
         assert headers["x-ratelimit-limit-tokens"] == str(TPM)
+    # The bucket refills at TPM/60 tokens a second: on a slow machine a few come back meanwhile.
+    refilled = int((time.monotonic() - started) * TPM / 60) + 1
     assert refusal is not None
     assert refusal.type == "tokens"
     assert refusal.response.headers["x-ratelimit-limit-tokens"] == str(TPM)
     assert int(refusal.response.headers["retry-after"]) >= 1
     # Taken at admission: 4 each, corrected to 16 afterwards: 6 x 16 + 4 = 100 admits a 7th,
     # 7 x 16 + 4 does not (16 tokens take 9.6 s to come back).
-    assert accepted == 7
-    assert remaining[:3] == [96, 80, 64]
+    assert 7 <= accepted <= 7 + refilled // 16
+    for seen, expected in zip(remaining[:3], [96, 80, 64], strict=True):
+        assert expected <= seen <= expected + refilled, (remaining, refilled)
 
 
 def test_the_concurrency_limit_holds_with_slow_streams(
