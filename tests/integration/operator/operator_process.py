@@ -25,6 +25,8 @@ from runestone_operator.builders import operator_rbac
 RUNESTONE = Path(sys.executable).with_name("runestone")
 TEST_IMAGE = "registry.example/runestone:integration"
 SERVICE_ACCOUNT = "runestone-operator"
+RESYNC_SECONDS = 3.0
+"""Short, so drift is corrected quickly; production runs with 30 s."""
 
 
 def free_port() -> int:
@@ -97,8 +99,15 @@ class Identity:
 class OperatorProcess:
     """`runestone operator --all-namespaces`, its log in a file, its liveness on a free port."""
 
-    def __init__(self, kubeconfig: Path, log: Path, resync_seconds: float) -> None:
+    def __init__(
+        self,
+        kubeconfig: Path,
+        log: Path,
+        resync_seconds: float,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.kubeconfig = kubeconfig
+        self.env = dict(env or {})
         self.log = log
         self.resync_seconds = resync_seconds
         self.port = free_port()
@@ -123,7 +132,12 @@ class OperatorProcess:
         ]
 
     def start(self) -> None:
-        env = dict(os.environ, KUBECONFIG=str(self.kubeconfig), RUNESTONE_IMAGE=TEST_IMAGE)
+        env = {
+            **os.environ,
+            **self.env,
+            "KUBECONFIG": str(self.kubeconfig),
+            "RUNESTONE_IMAGE": TEST_IMAGE,
+        }
         with open(self.log, "ab") as log:
             log.write(f"\n===== start #{self.starts + 1} =====\n".encode())
             log.flush()

@@ -17,7 +17,7 @@ import pytest
 from kubernetes import client
 
 from harness.kube import Cluster, eventually
-from integration.operator import conftest, objects, operator_process
+from integration.operator import objects, operator_process
 from runestone_operator.builders import operator_rbac
 
 REFUSED = {"create", "update", "patch"}
@@ -42,7 +42,7 @@ class LimitedOperator:
         )
         self.set_rules(_without_hpa_writes(operator_rbac.cluster_role())["rules"])
         self.process = operator_process.OperatorProcess(
-            kubeconfig, folder / "limited-operator.log", conftest.RESYNC_SECONDS
+            kubeconfig, folder / "limited-operator.log", operator_process.RESYNC_SECONDS
         )
 
     def set_rules(self, rules: list[dict[str, Any]]) -> None:
