@@ -2,13 +2,16 @@
 Runestone gateway, and through LiteLLM proxy, measured in one run with the same load generator.
 
     .venv/bin/python bench/gateway_overhead.py [--workers 1] [--seconds 10] \\
-        [--soak-requests 100000] [--concurrency 1,16,64] [--targets direct,runestone,litellm]
+        [--soak-requests 100000] [--concurrency 1,4,16,64] \\
+        [--targets direct,runestone,litellm[,floor-raw,floor-asgi]]
 
 The upstream answers every chat completion after a fixed latency (5 ms), whole or streamed
 (bench/fast_upstream.py). The load generator (bench/loadgen.py) keeps `c` keep-alive connections
 busy, one request at a time each, for `--seconds` per cell and target, split into `--rounds`
 that interleave the targets (so the machine's load falls on all alike), each after a short
-warm-up. Both gateways run with auth on and the same worker count.
+warm-up. Both gateways run with auth on and the same worker count. The optional targets
+`floor-raw` and `floor-asgi` (bench/floor_proxy.py) are bare Python proxies with no gateway
+logic: what one Python hop, and one ASGI app on uvicorn, cost on this machine.
 
 Per target: resident memory (the whole process tree) after start-up and a warm-up, then after
 `--soak-requests` more requests at concurrency 16 (half streamed; `--litellm-soak-requests` for
@@ -169,14 +172,19 @@ def targets_summary(
     by = {(c.target, c.stream, c.concurrency): c for c in cells}
     lines = ["comparisons (whole answers):"]
     for name in ("runestone", "litellm"):
-        best = 0.0
+        best, peak = 0.0, 0.0
         for cell in cells:
             floor = direct.get((cell.stream, cell.concurrency))
-            if cell.target != name or cell.stream or floor is None:
+            if cell.target != name or cell.stream or floor is None or cell.samples.errors:
                 continue
-            if cell.p(99) - floor.p(99) <= ADDED_P99_BUDGET and cell.samples.errors == 0:
-                best = max(best, cell.samples.throughput / workers)
-        lines.append(f"  {name:<10} best req/s per worker with added p99 <= 5 ms: {best:.0f}")
+            per_worker = cell.samples.throughput / workers
+            peak = max(peak, per_worker)
+            if cell.p(99) - floor.p(99) <= ADDED_P99_BUDGET:
+                best = max(best, per_worker)
+        lines.append(
+            f"  {name:<10} req/s per worker: best with added p99 <= 5 ms {best:.0f}, "
+            f"best at any latency {peak:.0f}"
+        )
     ours, theirs, floor16 = by.get(("runestone", False, 16)), by.get(("litellm", False, 16)), None
     floor16 = direct.get((False, 16))
     if ours and theirs and floor16:
@@ -201,6 +209,9 @@ async def main_async(options: argparse.Namespace) -> None:
                     targets.append(upstream)
                 elif name == "runestone":
                     targets.append(gateways.runestone(workdir, upstream.port, options.workers))
+                elif name.startswith("floor-"):
+                    kind = name.removeprefix("floor-")
+                    targets.append(gateways.floor_proxy(workdir, upstream.port, kind))
                 else:
                     targets.append(gateways.litellm(workdir, upstream.port, options.workers))
             for target in targets:
@@ -246,7 +257,7 @@ def main() -> None:
         "part of an hour",
     )
     parser.add_argument(
-        "--concurrency", type=lambda text: [int(c) for c in text.split(",")], default=[1, 16, 64]
+        "--concurrency", type=lambda text: [int(c) for c in text.split(",")], default=[1, 4, 16, 64]
     )
     parser.add_argument(
         "--targets",
@@ -256,7 +267,7 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=5.0)
     parser.add_argument("--chunks", type=int, default=8)
     options = parser.parse_args()
-    unknown = set(options.targets) - {"direct", "runestone", "litellm"}
+    unknown = set(options.targets) - {"direct", "runestone", "litellm", "floor-raw", "floor-asgi"}
     if unknown:
         parser.error(f"unknown targets: {sorted(unknown)}")
     uvloop.run(main_async(options))

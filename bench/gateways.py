@@ -79,6 +79,16 @@ def upstream(workdir: Path, latency_ms: float, chunks: int) -> Target:
     return target
 
 
+def floor_proxy(workdir: Path, upstream_port: int, kind: str) -> Target:
+    """bench/floor_proxy.py: a bare Python hop (`raw`) or a bare ASGI app on uvicorn (`asgi`)."""
+    port = procstats.free_port()
+    command = [sys.executable, str(BENCH / "floor_proxy.py"), "--kind", kind]
+    command += ["--port", str(port), "--upstream-port", str(upstream_port)]
+    target = Target(f"floor-{kind}", port, None, _spawn(command, workdir / f"floor-{kind}.log"), 1)
+    procstats.wait_http(f"http://127.0.0.1:{port}/v1/models", START_TIMEOUT, target.alive)
+    return target
+
+
 def runestone(
     workdir: Path,
     upstream_port: int,
