@@ -4,6 +4,7 @@ the pool, that its Secrets exist) and report the models it serves."""
 from __future__ import annotations
 
 import datetime
+import logging
 
 import pydantic
 
@@ -12,7 +13,9 @@ from runestone_operator.builders import config as config_builder
 from runestone_operator.builders import meta
 from runestone_operator.conditions import Observation, Reason
 from runestone_operator.models import common, providerpool
-from runestone_operator.steps import pools, status
+from runestone_operator.steps import context, pools, status
+
+logger = logging.getLogger(__name__)
 
 
 def _observations(problem: tuple[str, str] | None) -> list[Observation]:
@@ -56,9 +59,16 @@ async def reconcile(
             f"the gateway would refuse this pool: {pools.describe(error)}",
         )
     if problem is None:
-        missing = await pools.pool_secret_problems(client, namespace, name, spec)
-        if missing:
-            problem = (Reason.MISSING_SECRET, "; ".join(missing))
+        try:
+            missing = await pools.pool_secret_problems(client, namespace, name, spec)
+        except kube.ApiError as error:
+            # The server's own words (kept out of conditions and Events) help the admin.
+            logger.warning("providerpool %s/%s: %s", namespace, name, error)
+            failure = context.api_failure(error)
+            problem = (failure.reason, failure.message)
+        else:
+            if missing:
+                problem = (Reason.MISSING_SECRET, "; ".join(missing))
 
     moment = timestamps.truncate(now)
     merged = conditions.merge(current.conditions, _observations(problem), generation, moment)

@@ -23,12 +23,19 @@ from runestone_operator.builders import operator_rbac
 REFUSED = {"create", "update", "patch"}
 
 
-def _without_hpa_writes(role: dict[str, Any]) -> dict[str, Any]:
-    limited = copy.deepcopy(role)
-    for rule in limited["rules"]:
-        if rule["resources"] == ["horizontalpodautoscalers"]:
-            rule["verbs"] = [verb for verb in rule["verbs"] if verb not in REFUSED]
-    return limited
+def _without(resource: str, refused: set[str]) -> list[dict[str, Any]]:
+    """The operator's own rules, less the verbs `refused` on `resource`."""
+    rules: list[dict[str, Any]] = []
+    for rule in copy.deepcopy(operator_rbac.rules()):
+        if resource not in rule["resources"]:
+            rules.append(rule)
+            continue
+        others = [name for name in rule["resources"] if name != resource]
+        if others:
+            rules.append({**rule, "resources": others})
+        verbs = [verb for verb in rule["verbs"] if verb not in refused]
+        rules.append({**rule, "resources": [resource], "verbs": verbs})
+    return rules
 
 
 class LimitedOperator:
@@ -40,7 +47,7 @@ class LimitedOperator:
         kubeconfig = operator_process.token_kubeconfig(
             api, self.identity.create(), folder / "kubeconfig"
         )
-        self.set_rules(_without_hpa_writes(operator_rbac.cluster_role())["rules"])
+        self.set_rules(_without("horizontalpodautoscalers", REFUSED))
         self.process = operator_process.OperatorProcess(
             kubeconfig, folder / "limited-operator.log", operator_process.RESYNC_SECONDS
         )
@@ -129,3 +136,56 @@ def test_missing_permission_degrades_then_recovers_when_granted(
         namespace, field_selector="reason=Reconciled,type=Normal"
     )
     assert any(event.message == "the problem is resolved" for event in resolved.items)
+
+
+def test_a_provider_pool_whose_secret_cannot_be_read_is_degraded_until_granted(
+    kube_api: client.ApiClient, namespace: str, limited_operator: LimitedOperator
+) -> None:
+    limited_operator.set_rules(_without("secrets", {"get"}))
+    client.CoreV1Api(kube_api).create_namespaced_secret(
+        namespace,
+        client.V1Secret(
+            metadata=client.V1ObjectMeta(name="creds"), string_data={"api-key": "sk-not-real"}
+        ),
+    )
+    pool = {
+        "apiVersion": "runestone.dev/v1alpha1",
+        "kind": "ProviderPool",
+        "metadata": {"name": "upstream"},
+        "spec": {
+            "providers": [
+                {
+                    "name": "openai",
+                    "type": "openai",
+                    "baseURL": "http://upstream.example:8000/v1",
+                    "apiKeySecretRef": {"name": "creds", "key": "api-key"},
+                    "models": [{"name": "gpt-4o-mini"}],
+                }
+            ]
+        },
+    }
+    objects.create(kube_api, namespace, pool)
+    degraded = eventually(
+        lambda: objects.condition_is(
+            kube_api, namespace, "providerpools", "upstream", "Degraded", "True", "ApiForbidden"
+        ),
+        timeout=90,
+        what="the ProviderPool Degraded with ApiForbidden",
+    )
+    message = objects.must(objects.condition(degraded, "Degraded"))["message"]
+    assert f"get secrets 'creds' in namespace {namespace!r}" in message
+    assert "HTTP 403" in message
+    eventually(
+        lambda: objects.warnings(kube_api, namespace, "ApiForbidden"), what="a Warning event"
+    )
+    assert limited_operator.process.alive()
+    assert "Traceback" not in limited_operator.process.log_text()
+
+    limited_operator.set_rules(operator_rbac.rules())
+    eventually(
+        lambda: objects.condition_is(
+            kube_api, namespace, "providerpools", "upstream", "Ready", "True"
+        ),
+        timeout=120,
+        what="the pool Ready once the permission is granted",
+    )
