@@ -78,7 +78,8 @@ async def reconcile(
         blocker = readiness.Blocker(blocked.reason, blocked.message, blocked.waiting)
         await status.ensure_status(ctx, blocker, plan)
         return workqueue.Outcome(retry=True)
-    await status.ensure_status(ctx, None, plan)
+    if not await status.ensure_status(ctx, None, plan):
+        return workqueue.Outcome(retry=True)
     wake = _earliest(serving.renew_at, keyplan.next_change(plan.keys))
     if wake is None:
         return workqueue.Outcome()

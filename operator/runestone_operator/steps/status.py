@@ -3,6 +3,7 @@ changed, and the Events that go with what happened."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -12,6 +13,8 @@ from runestone_operator import conditions, keyplan, kube, names, readiness
 from runestone_operator.builders import events, meta, service
 from runestone_operator.models import common, gateway
 from runestone_operator.steps import context
+
+logger = logging.getLogger(__name__)
 
 
 def _document(status: pydantic.BaseModel) -> dict[str, Any]:
@@ -72,27 +75,54 @@ def _key_statuses(ctx: context.Context, plan: keyplan.Plan) -> list[gateway.ApiK
 
 async def ensure_status(
     ctx: context.Context, blocker: readiness.Blocker | None, plan: keyplan.Plan | None
-) -> None:
-    deployment = await ctx.kube.get("apps/v1", "Deployment", ctx.namespace, ctx.name)
-    selector = ",".join(f"{key}={value}" for key, value in names.gateway_selector(ctx.name).items())
-    pods = await ctx.kube.list("v1", "Pod", ctx.namespace, selector) if deployment else []
-    rollout = readiness.rollout(deployment)
-    ready = readiness.ready_pods(pods)
-    merged = conditions.merge(
-        ctx.status.conditions,
-        readiness.gateway_observations(rollout, ready, blocker),
-        ctx.generation,
-        ctx.now,
-    )
-    new = gateway.GatewayStatus(
-        observed_generation=ctx.generation,
-        conditions=merged,
-        url=service.url(ctx.owner, ctx.spec),
-        replicas=rollout.desired if rollout else None,
-        ready_replicas=ready if rollout else None,
-        api_keys=_key_statuses(ctx, plan) if plan is not None else ctx.status.api_keys,
-    )
+) -> bool:
+    """Write the Gateway's status from its Deployment and pods. False when the API server would
+    not show them: then Degraded says so (unless a step before was blocked, which says more),
+    and Ready and Progressing stay as last observed rather than guessed."""
+    try:
+        deployment = await ctx.kube.get("apps/v1", "Deployment", ctx.namespace, ctx.name)
+        selector = ",".join(f"{k}={v}" for k, v in names.gateway_selector(ctx.name).items())
+        pods = await ctx.kube.list("v1", "Pod", ctx.namespace, selector) if deployment else []
+    except kube.ApiError as error:
+        # The server's own words (kept out of conditions and Events) help the operator's admin.
+        logger.warning("gateway %s/%s status: %s", ctx.namespace, ctx.name, error)
+        if blocker is None or blocker.waiting:
+            failure = context.api_failure(error)
+            blocker = readiness.Blocker(failure.reason, failure.message)
+        observed = [
+            conditions.Observation(
+                conditions.DEGRADED, conditions.TRUE, blocker.reason, blocker.message
+            )
+        ]
+        merged = conditions.merge(ctx.status.conditions, observed, ctx.generation, ctx.now)
+        new = ctx.status.model_copy(
+            update={
+                "observed_generation": ctx.generation,
+                "conditions": merged,
+                "api_keys": _key_statuses(ctx, plan) if plan is not None else ctx.status.api_keys,
+            }
+        )
+        seen = False
+    else:
+        rollout = readiness.rollout(deployment)
+        ready = readiness.ready_pods(pods)
+        merged = conditions.merge(
+            ctx.status.conditions,
+            readiness.gateway_observations(rollout, ready, blocker),
+            ctx.generation,
+            ctx.now,
+        )
+        new = gateway.GatewayStatus(
+            observed_generation=ctx.generation,
+            conditions=merged,
+            url=service.url(ctx.owner, ctx.spec),
+            replicas=rollout.desired if rollout else None,
+            ready_replicas=ready if rollout else None,
+            api_keys=_key_statuses(ctx, plan) if plan is not None else ctx.status.api_keys,
+        )
+        seen = True
     await write_status(ctx.kube, ctx.owner, _document(ctx.status), new)
     await degraded_events(ctx.kube, ctx.owner, ctx.status.conditions, merged, ctx.now)
     for event_type, reason, message in ctx.notes:
         await context.record_event(ctx.kube, ctx.owner, event_type, reason, message, ctx.now)
+    return seen

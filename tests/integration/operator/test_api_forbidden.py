@@ -189,3 +189,39 @@ def test_a_provider_pool_whose_secret_cannot_be_read_is_degraded_until_granted(
         timeout=120,
         what="the pool Ready once the permission is granted",
     )
+
+
+def test_a_gateway_whose_deployment_cannot_be_read_is_degraded_until_granted(
+    kube_api: client.ApiClient, namespace: str, limited_operator: LimitedOperator
+) -> None:
+    # The operator applies the Deployment (patch) but may not read it back for the status.
+    limited_operator.set_rules(_without("deployments", {"get"}))
+    objects.create(kube_api, namespace, objects.mock_pool("mock"))
+    objects.create(kube_api, namespace, objects.gateway("unseen", tls={"mode": "none"}))
+    degraded = eventually(
+        lambda: objects.condition_is(
+            kube_api, namespace, "gateways", "unseen", "Degraded", "True", "ApiForbidden"
+        ),
+        timeout=90,
+        what="the Gateway Degraded with ApiForbidden",
+    )
+    message = objects.must(objects.condition(degraded, "Degraded"))["message"]
+    assert f"get deployments.apps 'unseen' in namespace {namespace!r}" in message
+    # Readiness is not guessed while the Deployment cannot be seen.
+    assert objects.condition(degraded, "Ready") is None or (
+        objects.must(objects.condition(degraded, "Ready"))["status"] != "True"
+    )
+    assert objects.exists(
+        client.AppsV1Api(kube_api).read_namespaced_deployment, "unseen", namespace
+    )
+    assert "Traceback" not in limited_operator.process.log_text()
+
+    limited_operator.set_rules(operator_rbac.rules())
+    eventually(
+        lambda: objects.condition_is(
+            kube_api, namespace, "gateways", "unseen", "Degraded", "False", "Reconciled"
+        ),
+        timeout=120,
+        what="Degraded=False once the permission is granted",
+    )
+    objects.wait_ready(kube_api, namespace, "unseen", replicas=1)
