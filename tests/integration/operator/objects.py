@@ -33,6 +33,23 @@ def mock_pool(name: str, models: list[dict[str, Any]] | None = None) -> dict[str
     }
 
 
+def openai_pool(name: str, secret: str) -> dict[str, Any]:
+    """A pool of one OpenAI-compatible provider whose key is in Secret `secret`, key `api-key`."""
+    provider = {
+        "name": "openai",
+        "type": "openai",
+        "baseURL": "http://upstream.example:8000/v1",
+        "apiKeySecretRef": {"name": secret, "key": "api-key"},
+        "models": [{"name": "gpt-4o-mini"}],
+    }
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "ProviderPool",
+        "metadata": {"name": name},
+        "spec": {"providers": [provider]},
+    }
+
+
 def gateway(name: str, **spec: Any) -> dict[str, Any]:
     body: dict[str, Any] = {"providerPools": [{"name": "mock"}], "replicas": 1}
     body.update(spec)

@@ -148,23 +148,7 @@ def test_a_provider_pool_whose_secret_cannot_be_read_is_degraded_until_granted(
             metadata=client.V1ObjectMeta(name="creds"), string_data={"api-key": "sk-not-real"}
         ),
     )
-    pool = {
-        "apiVersion": "runestone.dev/v1alpha1",
-        "kind": "ProviderPool",
-        "metadata": {"name": "upstream"},
-        "spec": {
-            "providers": [
-                {
-                    "name": "openai",
-                    "type": "openai",
-                    "baseURL": "http://upstream.example:8000/v1",
-                    "apiKeySecretRef": {"name": "creds", "key": "api-key"},
-                    "models": [{"name": "gpt-4o-mini"}],
-                }
-            ]
-        },
-    }
-    objects.create(kube_api, namespace, pool)
+    objects.create(kube_api, namespace, objects.openai_pool("upstream", "creds"))
     degraded = eventually(
         lambda: objects.condition_is(
             kube_api, namespace, "providerpools", "upstream", "Degraded", "True", "ApiForbidden"

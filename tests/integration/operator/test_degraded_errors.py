@@ -55,23 +55,7 @@ def test_unknown_pool_then_created(
 
 def test_missing_secret_then_created(kube_api: client.ApiClient, namespace: str) -> None:
     core = client.CoreV1Api(kube_api)
-    pool = {
-        "apiVersion": "runestone.dev/v1alpha1",
-        "kind": "ProviderPool",
-        "metadata": {"name": "upstream"},
-        "spec": {
-            "providers": [
-                {
-                    "name": "openai",
-                    "type": "openai",
-                    "baseURL": "http://upstream.example:8000/v1",
-                    "apiKeySecretRef": {"name": "creds", "key": "api-key"},
-                    "models": [{"name": "gpt-4o-mini"}],
-                }
-            ]
-        },
-    }
-    objects.create(kube_api, namespace, pool)
+    objects.create(kube_api, namespace, objects.openai_pool("upstream", "creds"))
     objects.create(
         kube_api, namespace, objects.gateway("needs-creds", providerPools=[{"name": "upstream"}])
     )
