@@ -38,6 +38,46 @@ def _without(resource: str, refused: set[str]) -> list[dict[str, Any]]:
     return rules
 
 
+def _until(
+    api: client.ApiClient,
+    namespace: str,
+    plural: str,
+    name: str,
+    kind: str,
+    status: str,
+    reason: str | None = None,
+    *,
+    timeout: float,
+    what: str,
+) -> dict[str, Any]:
+    """The object once its condition `kind` is `status` (and `reason`) for its generation."""
+    return eventually(
+        lambda: objects.condition_is(api, namespace, plural, name, kind, status, reason),
+        timeout=timeout,
+        what=what,
+    )
+
+
+def _forbidden(
+    api: client.ApiClient, namespace: str, plural: str, name: str
+) -> tuple[dict[str, Any], str]:
+    """The object once it is Degraded with ApiForbidden, and that condition's message."""
+    degraded = _until(
+        api,
+        namespace,
+        plural,
+        name,
+        "Degraded",
+        "True",
+        "ApiForbidden",
+        timeout=90,
+        what=f"{plural}/{name} Degraded with ApiForbidden",
+    )
+    message = objects.must(objects.condition(degraded, "Degraded"))["message"]
+    assert "HTTP 403" in message
+    return degraded, message
+
+
 class LimitedOperator:
     """`runestone operator` under its own ServiceAccount, whose ClusterRole the test changes."""
 
@@ -90,14 +130,7 @@ def test_missing_permission_degrades_then_recovers_when_granted(
             tls={"mode": "none"},
         ),
     )
-    degraded = eventually(
-        lambda: objects.condition_is(
-            kube_api, namespace, "gateways", "denied", "Degraded", "True", "ApiForbidden"
-        ),
-        timeout=90,
-        what="Degraded ApiForbidden",
-    )
-    message = objects.must(objects.condition(degraded, "Degraded"))["message"]
+    _, message = _forbidden(kube_api, namespace, "gateways", "denied")
     assert f"patch horizontalpodautoscalers.autoscaling 'denied' in namespace {namespace!r}" in (
         message
     )
@@ -122,10 +155,14 @@ def test_missing_permission_degrades_then_recovers_when_granted(
     assert "HTTP 403" in log
 
     limited_operator.set_rules(operator_rbac.rules())
-    eventually(
-        lambda: objects.condition_is(
-            kube_api, namespace, "gateways", "denied", "Degraded", "False", "Reconciled"
-        ),
+    _until(
+        kube_api,
+        namespace,
+        "gateways",
+        "denied",
+        "Degraded",
+        "False",
+        "Reconciled",
         timeout=120,
         what="Degraded=False once the permission is granted",
     )
@@ -149,16 +186,8 @@ def test_a_provider_pool_whose_secret_cannot_be_read_is_degraded_until_granted(
         ),
     )
     objects.create(kube_api, namespace, objects.openai_pool("upstream", "creds"))
-    degraded = eventually(
-        lambda: objects.condition_is(
-            kube_api, namespace, "providerpools", "upstream", "Degraded", "True", "ApiForbidden"
-        ),
-        timeout=90,
-        what="the ProviderPool Degraded with ApiForbidden",
-    )
-    message = objects.must(objects.condition(degraded, "Degraded"))["message"]
+    _, message = _forbidden(kube_api, namespace, "providerpools", "upstream")
     assert f"get secrets 'creds' in namespace {namespace!r}" in message
-    assert "HTTP 403" in message
     eventually(
         lambda: objects.warnings(kube_api, namespace, "ApiForbidden"), what="a Warning event"
     )
@@ -166,10 +195,13 @@ def test_a_provider_pool_whose_secret_cannot_be_read_is_degraded_until_granted(
     assert "Traceback" not in limited_operator.process.log_text()
 
     limited_operator.set_rules(operator_rbac.rules())
-    eventually(
-        lambda: objects.condition_is(
-            kube_api, namespace, "providerpools", "upstream", "Ready", "True"
-        ),
+    _until(
+        kube_api,
+        namespace,
+        "providerpools",
+        "upstream",
+        "Ready",
+        "True",
         timeout=120,
         what="the pool Ready once the permission is granted",
     )
@@ -182,14 +214,7 @@ def test_a_gateway_whose_deployment_cannot_be_read_is_degraded_until_granted(
     limited_operator.set_rules(_without("deployments", {"get"}))
     objects.create(kube_api, namespace, objects.mock_pool("mock"))
     objects.create(kube_api, namespace, objects.gateway("unseen", tls={"mode": "none"}))
-    degraded = eventually(
-        lambda: objects.condition_is(
-            kube_api, namespace, "gateways", "unseen", "Degraded", "True", "ApiForbidden"
-        ),
-        timeout=90,
-        what="the Gateway Degraded with ApiForbidden",
-    )
-    message = objects.must(objects.condition(degraded, "Degraded"))["message"]
+    degraded, message = _forbidden(kube_api, namespace, "gateways", "unseen")
     assert f"get deployments.apps 'unseen' in namespace {namespace!r}" in message
     # Readiness is not guessed while the Deployment cannot be seen.
     assert objects.condition(degraded, "Ready") is None or (
@@ -201,10 +226,14 @@ def test_a_gateway_whose_deployment_cannot_be_read_is_degraded_until_granted(
     assert "Traceback" not in limited_operator.process.log_text()
 
     limited_operator.set_rules(operator_rbac.rules())
-    eventually(
-        lambda: objects.condition_is(
-            kube_api, namespace, "gateways", "unseen", "Degraded", "False", "Reconciled"
-        ),
+    _until(
+        kube_api,
+        namespace,
+        "gateways",
+        "unseen",
+        "Degraded",
+        "False",
+        "Reconciled",
         timeout=120,
         what="Degraded=False once the permission is granted",
     )
