@@ -87,9 +87,20 @@ async def reconcile(
             restart=restart,
             backup=backup,
         )
-    except context.Blocked as blocked:
-        logger.info("vectorcluster %s/%s blocked: %s: %s", namespace, name, blocked.reason, blocked)
-        statefulset = await client.get("apps/v1", "StatefulSet", namespace, name)
+    except (context.Blocked, kube.ApiError) as problem:
+        if isinstance(problem, kube.ApiError):
+            # The server's own words (kept out of conditions and Events) help the operator's admin.
+            logger.warning("vectorcluster %s/%s: %s", namespace, name, problem)
+            blocked = context.api_failure(problem)
+        else:
+            blocked = problem
+            logger.info(
+                "vectorcluster %s/%s blocked: %s: %s", namespace, name, blocked.reason, blocked
+            )
+        try:
+            statefulset = await client.get("apps/v1", "StatefulSet", namespace, name)
+        except kube.ApiError:
+            statefulset = None  # the status says what it can without it
         blocker = readiness.Blocker(blocked.reason, blocked.message, blocked.waiting)
         findings = vector_status.Findings(blocker=blocker, statefulset=statefulset)
         await vector_status.ensure_status(ctx, pods, None, findings)

@@ -1,9 +1,11 @@
-"""An API call the operator's RBAC does not allow makes the Gateway Degraded (ApiForbidden) with a
+"""An API call the operator's RBAC does not allow makes the object Degraded (ApiForbidden) with a
 message naming the refused verb, resource and namespace, and a Warning Event; the operator keeps
-running and retries, and recovers by itself once the permission is granted.
+running and retries, and recovers by itself once the permission is granted. Shown for each kind:
+a Gateway (HPA writes refused; its Deployment unreadable for the status), a ProviderPool (its
+credential Secret unreadable) and a VectorCluster (NetworkPolicy writes refused).
 
-The session's operator is stopped for this test: an operator whose ClusterRole lacks `patch` and
-`create` on HorizontalPodAutoscalers runs in its place, under its own ServiceAccount."""
+The session's operator is stopped for these tests: an operator whose ClusterRole the test
+narrows runs in its place, under its own ServiceAccount."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from kubernetes import client
 
 from harness.kube import Cluster, eventually
 from integration.operator import objects, operator_process
+from integration.vectorcluster import vectorclusters
 from runestone_operator.builders import operator_rbac
 
 REFUSED = {"create", "update", "patch"}
@@ -238,3 +241,37 @@ def test_a_gateway_whose_deployment_cannot_be_read_is_degraded_until_granted(
         what="Degraded=False once the permission is granted",
     )
     objects.wait_ready(kube_api, namespace, "unseen", replicas=1)
+
+
+def test_a_vector_cluster_the_operator_may_not_fence_is_degraded_until_granted(
+    kube_api: client.ApiClient, namespace: str, limited_operator: LimitedOperator
+) -> None:
+    limited_operator.set_rules(_without("networkpolicies", REFUSED))
+    objects.create(
+        kube_api,
+        namespace,
+        {
+            "apiVersion": "runestone.dev/v1alpha1",
+            "kind": "VectorCluster",
+            "metadata": {"name": "vec"},
+            "spec": vectorclusters.spec(replicas=1),
+        },
+    )
+    _, message = _forbidden(kube_api, namespace, "vectorclusters", "vec")
+    assert f"networkpolicies.networking.k8s.io 'vec-members' in namespace {namespace!r}" in (
+        message
+    )
+    assert "Traceback" not in limited_operator.process.log_text()
+
+    limited_operator.set_rules(operator_rbac.rules())
+    _until(
+        kube_api,
+        namespace,
+        "vectorclusters",
+        "vec",
+        "Degraded",
+        "False",
+        timeout=120,
+        what="Degraded=False once the permission is granted",
+    )
+    assert objects.exists(client.AppsV1Api(kube_api).read_namespaced_stateful_set, "vec", namespace)
