@@ -261,6 +261,9 @@ def test_a_vector_cluster_the_operator_may_not_fence_is_degraded_until_granted(
     assert f"networkpolicies.networking.k8s.io 'vec-members' in namespace {namespace!r}" in (
         message
     )
+    eventually(
+        lambda: objects.warnings(kube_api, namespace, "ApiForbidden"), what="a Warning event"
+    )
     assert "Traceback" not in limited_operator.process.log_text()
 
     limited_operator.set_rules(operator_rbac.rules())
