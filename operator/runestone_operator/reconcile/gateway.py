@@ -4,7 +4,6 @@ blocked."""
 from __future__ import annotations
 
 import datetime
-import logging
 
 import pydantic
 
@@ -22,8 +21,6 @@ from runestone_operator.steps import (
     tls,
     workload,
 )
-
-logger = logging.getLogger(__name__)
 
 
 def _status(body: dict[str, object]) -> gateway.GatewayStatus:
@@ -66,15 +63,7 @@ async def reconcile(
         await workload.ensure_workload(ctx, serving.secret_name, resolved.mounts)
         await scaling.ensure_scaling(ctx)
     except (context.Blocked, kube.ApiError) as problem:
-        if isinstance(problem, kube.ApiError):
-            # The server's own words (kept out of conditions and Events) help the operator's admin.
-            logger.warning("gateway %s/%s: %s", namespace, name, problem)
-            blocked = context.api_failure(problem)
-        else:
-            blocked = problem
-            logger.info(
-                "gateway %s/%s blocked: %s: %s", namespace, name, blocked.reason, blocked.message
-            )
+        blocked = context.blocked_by(problem, f"gateway {namespace}/{name}")
         blocker = readiness.Blocker(blocked.reason, blocked.message, blocked.waiting)
         await status.ensure_status(ctx, blocker, plan)
         return workqueue.Outcome(retry=True)

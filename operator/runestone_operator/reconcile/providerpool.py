@@ -4,7 +4,6 @@ the pool, that its Secrets exist) and report the models it serves."""
 from __future__ import annotations
 
 import datetime
-import logging
 
 import pydantic
 
@@ -14,8 +13,6 @@ from runestone_operator.builders import meta
 from runestone_operator.conditions import Observation, Reason
 from runestone_operator.models import common, providerpool
 from runestone_operator.steps import context, pools, status
-
-logger = logging.getLogger(__name__)
 
 
 def _observations(problem: tuple[str, str] | None) -> list[Observation]:
@@ -62,9 +59,7 @@ async def reconcile(
         try:
             missing = await pools.pool_secret_problems(client, namespace, name, spec)
         except kube.ApiError as error:
-            # The server's own words (kept out of conditions and Events) help the admin.
-            logger.warning("providerpool %s/%s: %s", namespace, name, error)
-            failure = context.api_failure(error)
+            failure = context.blocked_by(error, f"providerpool {namespace}/{name}")
             problem = (failure.reason, failure.message)
         else:
             if missing:

@@ -88,15 +88,7 @@ async def reconcile(
             backup=backup,
         )
     except (context.Blocked, kube.ApiError) as problem:
-        if isinstance(problem, kube.ApiError):
-            # The server's own words (kept out of conditions and Events) help the operator's admin.
-            logger.warning("vectorcluster %s/%s: %s", namespace, name, problem)
-            blocked = context.api_failure(problem)
-        else:
-            blocked = problem
-            logger.info(
-                "vectorcluster %s/%s blocked: %s: %s", namespace, name, blocked.reason, blocked
-            )
+        blocked = context.blocked_by(problem, f"vectorcluster {namespace}/{name}")
         try:
             statefulset = await client.get("apps/v1", "StatefulSet", namespace, name)
         except kube.ApiError:

@@ -49,6 +49,17 @@ def api_failure(error: kube.ApiError) -> Blocked:
     )
 
 
+def blocked_by(problem: Blocked | kube.ApiError, what: str) -> Blocked:
+    """Why the reconcile of `what` (e.g. "gateway team/main") stopped, logged: a step's own
+    Blocked as it is, an API failure as `api_failure` describes it. The server's words go to the
+    log only, where they help the operator's admin; conditions and Events never carry them."""
+    if isinstance(problem, kube.ApiError):
+        logger.warning("%s: %s", what, problem)
+        return api_failure(problem)
+    logger.info("%s blocked: %s: %s", what, problem.reason, problem.message)
+    return problem
+
+
 @dataclass(frozen=True)
 class Context:
     """One reconcile of one Gateway, as read at its start."""

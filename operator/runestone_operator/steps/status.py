@@ -3,7 +3,6 @@ changed, and the Events that go with what happened."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -13,8 +12,6 @@ from runestone_operator import conditions, keyplan, kube, names, readiness
 from runestone_operator.builders import events, meta, service
 from runestone_operator.models import common, gateway
 from runestone_operator.steps import context
-
-logger = logging.getLogger(__name__)
 
 
 def _document(status: pydantic.BaseModel) -> dict[str, Any]:
@@ -84,10 +81,8 @@ async def ensure_status(
         selector = ",".join(f"{k}={v}" for k, v in names.gateway_selector(ctx.name).items())
         pods = await ctx.kube.list("v1", "Pod", ctx.namespace, selector) if deployment else []
     except kube.ApiError as error:
-        # The server's own words (kept out of conditions and Events) help the operator's admin.
-        logger.warning("gateway %s/%s status: %s", ctx.namespace, ctx.name, error)
+        failure = context.blocked_by(error, f"gateway {ctx.namespace}/{ctx.name} status")
         if blocker is None or blocker.waiting:
-            failure = context.api_failure(error)
             blocker = readiness.Blocker(failure.reason, failure.message)
         observed = [
             conditions.Observation(
