@@ -7,7 +7,7 @@ from collections.abc import Generator
 
 import pytest
 
-from harness import demo
+from harness import install
 
 
 @pytest.hookimpl(wrapper=True)
@@ -18,6 +18,6 @@ def pytest_runtest_makereport(
     platform = getattr(item, "funcargs", {}).get("quickstart")
     if report.failed and platform is not None:
         workdir = platform.kubelet_dir
-        tails = demo.log_tails(workdir / "kubelet.log", workdir / "pods", platform.namespaces)
+        tails = install.log_tails(workdir / "kubelet.log", workdir / "pods", platform.namespaces)
         report.sections.append(("pod logs", tails))
     return report

@@ -19,7 +19,7 @@ import pytest
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
-from harness import demo, gobuild, storage, versions
+from harness import gobuild, install, storage, versions
 from harness.kube import Cluster
 from runestone_operator import names
 from runestone_operator.builders import operator_rbac
@@ -39,7 +39,7 @@ class PodHistory:
         self.error: BaseException | None = None
         self._stopping = threading.Event()
         self._watch = watch.Watch()
-        selector = ",".join(f"{k}={v}" for k, v in names.gateway_selector(demo.GATEWAY).items())
+        selector = ",".join(f"{k}={v}" for k, v in names.gateway_selector(install.GATEWAY).items())
         self._selector = selector
         self._started = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -59,7 +59,7 @@ class PodHistory:
                 resource_version=listed.metadata.resource_version,
             )
             for event in stream:
-                self.states.append(demo.pod_conditions(event["object"]))
+                self.states.append(install.pod_conditions(event["object"]))
         except Exception as error:  # reported by the test that reads the history
             if not self._stopping.is_set():
                 self.error = error
@@ -81,7 +81,7 @@ class Quickstart:
     system_namespace: str
     namespace: str
     kubelet_dir: Path
-    endpoint: demo.Endpoint
+    endpoint: install.Endpoint
     history: PodHistory
     applied: str
     namespaces: list[str] = field(default_factory=list)
@@ -100,32 +100,32 @@ def quickstart(
     release = f"e2e-{suffix}"
     system_namespace, namespace = f"e2e-{suffix}-system", f"e2e-{suffix}-demo"
     for name in (system_namespace, namespace):
-        demo.ensure_namespace(api, name)
+        install.ensure_namespace(api, name)
     history = PodHistory(api, namespace)
     policies_exist = _admission_policies_exist(api)
-    values = demo.harness_values()
+    values = install.harness_values()
     # The sidecar admission policies are cluster-wide objects of fixed names: when another
     # release (or the sidecar tests) installed them, they are in force already.
     values["sidecarAdmissionPolicy"] = {"enabled": not policies_exist}
     with storage.provisioning(api, folder / "volumes"):
-        demo.set_default_storage_class(api, True)
+        install.set_default_storage_class(api, True)
         try:
             kubelet_log, pods_dir = kubelet_dir / "kubelet.log", kubelet_dir / "pods"
             try:
-                demo.install_chart(
+                install.install_chart(
                     kubeconfig, system_namespace, values, folder / "values.yaml", release
                 )
-                demo.wait_for_operator(api, system_namespace, 180, kubelet_log, pods_dir)
+                install.wait_for_operator(api, system_namespace, 180, kubelet_log, pods_dir)
                 history.start()
-                applied = demo.apply_quickstart(kubeconfig, namespace)
+                applied = install.apply_quickstart(kubeconfig, namespace)
 
                 def progress() -> list[str]:
-                    demo.check_not_crashing(kubelet_log, pods_dir, [system_namespace, namespace])
-                    return demo.quickstart_progress(api, namespace)
+                    install.check_not_crashing(kubelet_log, pods_dir, [system_namespace, namespace])
+                    return install.quickstart_progress(api, namespace)
 
-                demo.wait_for("the quickstart", progress, timeout=420)
+                install.wait_for("the quickstart", progress, timeout=420)
             except Exception:
-                print(demo.log_tails(kubelet_log, pods_dir, [system_namespace, namespace]))
+                print(install.log_tails(kubelet_log, pods_dir, [system_namespace, namespace]))
                 raise
             yield Quickstart(
                 api=api,
@@ -134,17 +134,17 @@ def quickstart(
                 system_namespace=system_namespace,
                 namespace=namespace,
                 kubelet_dir=kubelet_dir,
-                endpoint=demo.gateway_endpoint(api, namespace, folder),
+                endpoint=install.gateway_endpoint(api, namespace, folder),
                 history=history,
                 applied=applied,
                 namespaces=[system_namespace, namespace],
             )
         finally:
             history.stop()
-            demo.set_default_storage_class(api, False)
+            install.set_default_storage_class(api, False)
             core = client.CoreV1Api(api)
             core.delete_namespace(namespace)
-            demo.uninstall_chart(kubeconfig, system_namespace, release)
+            install.uninstall_chart(kubeconfig, system_namespace, release)
             core.delete_namespace(system_namespace)
 
 
@@ -171,10 +171,10 @@ def test_chart_installed_crds_rbac_and_a_running_operator(quickstart: Quickstart
     assert quickstart.api.sanitize_for_serialization(role.rules) == operator_rbac.rules()
     # The operator is the chart's Deployment: its pod, under the chart's ServiceAccount, is a
     # real process that answers its liveness endpoint and reconciled everything above.
-    pod = demo.operator_pod(quickstart.api, quickstart.system_namespace)
+    pod = install.operator_pod(quickstart.api, quickstart.system_namespace)
     assert pod is not None
     assert pod.spec.service_account_name == role_name
-    report = demo.operator_health(quickstart.api, quickstart.system_namespace)
+    report = install.operator_health(quickstart.api, quickstart.system_namespace)
     assert report["activity"]["watchEvents"] > 0
     assert "gateway.runestone.dev/quickstart created" in quickstart.applied
     assert "vectorcluster.runestone.dev/docs created" in quickstart.applied
@@ -193,7 +193,7 @@ def test_gateway_pod_is_ready_only_once_its_sidecar_opens_the_gate(
     # Running containers alone did not make it Ready: it waited on the gate.
     assert any(s.get("ContainersReady") == "True" and s.get("Ready") != "True" for s in states)
     # The gate was opened by the sidecar itself (its pod-bound token, its field manager).
-    (pod,) = demo.gateway_pods(quickstart.api, quickstart.namespace)
+    (pod,) = install.gateway_pods(quickstart.api, quickstart.namespace)
     (condition,) = [c for c in pod.status.conditions if c.type == gate]
     assert condition.status == "True"
     assert condition.reason == "TargetReady"
@@ -207,7 +207,7 @@ def test_gateway_pod_is_ready_only_once_its_sidecar_opens_the_gate(
 
 def test_vector_cluster_members_are_ready(quickstart: Quickstart) -> None:
     obj = client.CustomObjectsApi(quickstart.api).get_namespaced_custom_object(
-        "runestone.dev", "v1alpha1", quickstart.namespace, "vectorclusters", demo.VECTOR_CLUSTER
+        "runestone.dev", "v1alpha1", quickstart.namespace, "vectorclusters", install.VECTOR_CLUSTER
     )
     assert obj["status"]["readyReplicas"] == 3
     assert sorted(m["pod"] for m in obj["status"]["members"] if m["ready"]) == [
@@ -220,7 +220,7 @@ def test_vector_cluster_members_are_ready(quickstart: Quickstart) -> None:
 def test_openai_sdk_chat_through_the_gateway(quickstart: Quickstart) -> None:
     sdk = quickstart.endpoint.openai_client()
     reply = sdk.chat.completions.create(
-        model=demo.CHAT_MODEL, messages=[{"role": "user", "content": "Hello from e2e"}]
+        model=install.CHAT_MODEL, messages=[{"role": "user", "content": "Hello from e2e"}]
     )
     assert reply.choices[0].message.content
     assert reply.usage is not None
@@ -231,7 +231,7 @@ def test_openai_sdk_streams_through_the_gateway(quickstart: Quickstart) -> None:
     sdk = quickstart.endpoint.openai_client()
     chunks: list[Any] = list(
         sdk.chat.completions.create(
-            model=demo.CHAT_MODEL,
+            model=install.CHAT_MODEL,
             messages=[{"role": "user", "content": "Stream to me"}],
             stream=True,
         )
@@ -247,6 +247,6 @@ def test_a_wrong_key_is_refused(quickstart: Quickstart) -> None:
     sdk = quickstart.endpoint.openai_client(api_key=wrong)
     with pytest.raises(openai.AuthenticationError) as refused:
         sdk.chat.completions.create(
-            model=demo.CHAT_MODEL, messages=[{"role": "user", "content": "Hello"}]
+            model=install.CHAT_MODEL, messages=[{"role": "user", "content": "Hello"}]
         )
     assert refused.value.status_code == 401
