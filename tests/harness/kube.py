@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ import pytest
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from harness import cluster
+from harness import cluster, processes
 
 T = TypeVar("T")
 
@@ -140,11 +139,7 @@ def process_kubelet(
     try:
         yield workdir
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        processes.stop(process)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -4,7 +4,6 @@ helpers to write its config, reach it with the official OpenAI SDK and read its 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -19,6 +18,7 @@ import openai
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from harness import processes
 from harness.upstreams import running
 from runestone_gateway import apikeys
 
@@ -132,13 +132,7 @@ class GatewayProcess:
         return self.stderr_path.read_text(errors="replace")
 
     def stop(self, timeout: float = 60) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait(10)
+        return processes.stop(self.process, timeout)
 
 
 class GatewayStarter:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from typing import Any
 import yaml
 from kubernetes import client
 
+from harness import processes
 from harness.kube import eventually
 from runestone_operator.builders import operator_rbac
 
@@ -158,14 +158,7 @@ class OperatorProcess:
         process, self._process = self._process, None
         if process is None:
             return None
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                return process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                return process.wait(timeout=10)
-        return process.returncode
+        return processes.stop(process, grace=30)
 
     def restart(self) -> None:
         self.stop()

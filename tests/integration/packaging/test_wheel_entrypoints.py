@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -19,7 +18,7 @@ import openai
 import pytest
 import yaml
 
-from harness import chart
+from harness import chart, processes
 from harness.kube import eventually
 from runestone_operator.builders import deployment
 
@@ -144,12 +143,7 @@ def gateway(installed: Path, tmp_path: Path) -> Iterator[tuple[int, int, Path]]:
     try:
         yield port, health_port, out
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        processes.stop(process)
         print((tmp_path / "gateway.log").read_text(errors="replace")[-3000:])
 
 

@@ -3,13 +3,13 @@ turns the condition True; stopping the gateway turns it False; starting it again
 
 from __future__ import annotations
 
-import signal
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from harness import processes
 from integration.sidecar import podenv, process, recorder
 
 
@@ -45,12 +45,7 @@ class Gateway:
 
     def stop(self) -> int:
         assert self.popen is not None
-        self.popen.send_signal(signal.SIGTERM)
-        try:
-            return self.popen.wait(60)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            return self.popen.wait(10)
+        return processes.stop(self.popen)
 
     def log(self) -> str:
         return (self.workdir / f"gateway-{self.runs}.log").read_text(errors="replace")

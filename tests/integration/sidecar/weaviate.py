@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-from harness import gobuild
+from harness import gobuild, processes
 from integration.sidecar import process
 
 API_KEY = "weaviate-admin-key-for-tests"
@@ -76,13 +75,7 @@ class WeaviateNode:
             return int(error.code), error.read().decode(errors="replace")
 
     def stop(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(60)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(10)
+        processes.stop(self.popen)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-5000:]
