@@ -9,10 +9,11 @@ arrives (streams included):
 
 - `raw`: an asyncio protocol on uvloop with httptools parsing and one write per answer chunk; no
   ASGI server, no framework. The floor of a Python hop.
-- `asgi`: the same forwarding as an ASGI app of a dozen lines under uvicorn (uvloop, httptools),
-  the server the gateway runs on. The difference to `raw` is the server's share; the difference
-  between this and the gateway is what the gateway's own work (auth, limits, routing, metrics,
-  logs, JSON) costs.
+- `asgi`: the same forwarding as an ASGI app of a dozen lines under uvicorn with its own
+  httptools protocol (and uvloop). The difference to `raw` is what a general ASGI server costs
+  per request; it is why the gateway serves its API port with its own protocol
+  (runestone_gateway.http1) under uvicorn's server, and why the gateway can come in between
+  the two floors.
 
 No auth, no parsing of the body, no metrics: not a gateway, a measuring stick."""
 

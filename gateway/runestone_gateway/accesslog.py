@@ -44,8 +44,9 @@ class Exchange:
     """What one request did, filled in as it goes."""
 
     __slots__ = (
-        "cost_nanos",
+        "answered",
         "error_type",
+        "finished",
         "headers",
         "key_id",
         "method",
@@ -60,6 +61,7 @@ class Exchange:
         "target",
         "tenant",
         "ttft",
+        "upstream_seconds",
         "usage",
     )
 
@@ -77,8 +79,14 @@ class Exchange:
         self.stream = False
         self.target: routing.Target | None = None
         self.usage: base.Usage | None = None
-        self.cost_nanos = 0
         self.ttft: float | None = None
+        """Seconds to the first token, for streams."""
+        self.upstream_seconds = 0.0
+        """Of the time to the answer (or first token), what the upstream took."""
+        self.answered: float | None = None
+        """perf_counter when the answer was complete, if it was."""
+        self.finished = 0.0
+        """perf_counter when the request was done with."""
         self.error_type = ""
         self.prompt: str | None = None
 

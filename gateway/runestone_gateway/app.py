@@ -108,18 +108,7 @@ class GatewayApp:
             with contextlib.suppress(RuntimeError):
                 await asgi.send_error(reply, errors.internal())
         finally:
-            self._observe(exchange)
-
-    def _observe(self, exchange: accesslog.Exchange) -> None:
-        self.gateway.metrics.requests.labels(
-            exchange.key_id,
-            exchange.operation,
-            exchange.model,
-            exchange.provider,
-            str(exchange.status),
-        ).inc()
-        if self.gateway.access_log is not None:
-            self.gateway.access_log.write(exchange, time.perf_counter() - exchange.started)
+            self.gateway.ledger.add(exchange)
 
     async def _models(
         self, path: str, scope: asgi.Scope, send: asgi.Send, exchange: accesslog.Exchange
@@ -166,9 +155,9 @@ class GatewayApp:
                 exchange.headers.extend(ticket.headers)
             try:
                 if request.stream:
-                    await self._stream(request, route, receive, send, exchange)
+                    await self._stream(request, route, scope, receive, send, exchange)
                 else:
-                    await self._answer(request, route, receive, send, exchange)
+                    await self._answer(request, route, scope, receive, send, exchange)
             finally:
                 if ticket is not None:
                     await _settle(ticket, exchange)
@@ -179,6 +168,7 @@ class GatewayApp:
         self,
         request: validate.Request,
         route: routing.Route,
+        scope: asgi.Scope,
         receive: asgi.Receive,
         send: asgi.Send,
         exchange: accesslog.Exchange,
@@ -197,18 +187,16 @@ class GatewayApp:
             await asgi.send_json(send, 200, success.result.body)
             return success
 
-        completed, success = await asgi.unless_disconnected(receive, work())
+        completed, success = await asgi.unless_disconnected(scope, receive, work())
         if completed and success is not None:
-            self._record(request, success.target, exchange, success.result.usage, "")
-            elapsed = time.perf_counter() - exchange.started
-            gateway.metrics.overhead.labels(_OPERATIONS[request.kind]).observe(
-                max(elapsed - success.upstream_seconds, 0.0)
-            )
+            exchange.upstream_seconds = success.upstream_seconds
+            _answered(exchange, success.target, success.result.usage, "")
 
     async def _stream(
         self,
         request: validate.Request,
         route: routing.Route,
+        scope: asgi.Scope,
         receive: asgi.Receive,
         send: asgi.Send,
         exchange: accesslog.Exchange,
@@ -228,61 +216,29 @@ class GatewayApp:
                 route, attempt, rng=gateway.rng, metrics=gateway.metrics
             )
             opened.append(success)
-            target = exchange.target = success.target
-            operation = _OPERATIONS[request.kind]
-            ttft = exchange.ttft = time.perf_counter() - exchange.started
-            gateway.metrics.time_to_first_token.labels(*_request_labels(operation, target)).observe(
-                ttft
-            )
-            # For a stream the gateway's own time is what it adds before the first token.
-            gateway.metrics.overhead.labels(operation).observe(
-                max(ttft - success.upstream_seconds, 0.0)
-            )
+            exchange.target = success.target
+            exchange.ttft = time.perf_counter() - exchange.started
+            exchange.upstream_seconds = success.upstream_seconds
             await relay.run(success)
 
-        completed, _ = await asgi.unless_disconnected(receive, work())
+        completed, _ = await asgi.unless_disconnected(scope, receive, work())
         if opened:
             failure = relay.failure or ("" if completed else "client_disconnected")
             stream = opened[0].result[0]
-            self._record(request, opened[0].target, exchange, stream.usage, failure)
-
-    def _record(
-        self,
-        request: validate.Request,
-        target: routing.Target,
-        exchange: accesslog.Exchange,
-        usage: base.Usage | None,
-        error_type: str,
-    ) -> None:
-        metrics = self.gateway.metrics
-        labels = _request_labels(_OPERATIONS[request.kind], target)
-        exchange.usage = usage
-        if error_type:
-            exchange.error_type = error_type
-        metrics.request_duration.labels(*labels, error_type).observe(
-            time.perf_counter() - exchange.started
-        )
-        if usage is None:
-            return
-        for token_type, count in (("input", usage.input_tokens), ("output", usage.output_tokens)):
-            metrics.token_usage.labels(*labels, token_type).observe(count)
-        cost = budget.cost_nanos(target.model.price, usage.input_tokens, usage.output_tokens)
-        exchange.cost_nanos = cost
-        if cost:
-            metrics.cost.labels(
-                target.pool, target.provider_name, target.model.name, exchange.key_id
-            ).inc(budget.nanos_to_usd(cost))
+            _answered(exchange, opened[0].target, stream.usage, failure)
 
 
-def _request_labels(operation: str, target: routing.Target) -> tuple[str, str, str, str, str]:
-    """operation, provider type, requested model, response model, provider name."""
-    return (
-        operation,
-        target.provider.spec.type,
-        target.model.name,
-        target.upstream_model,
-        target.provider_name,
-    )
+def _answered(
+    exchange: accesslog.Exchange,
+    target: routing.Target,
+    usage: base.Usage | None,
+    error_type: str,
+) -> None:
+    exchange.answered = time.perf_counter()
+    exchange.target = target
+    exchange.usage = usage
+    if error_type:
+        exchange.error_type = error_type
 
 
 def _authenticate(
@@ -298,12 +254,14 @@ def _authenticate(
 
 async def _settle(ticket: limits.Ticket, exchange: accesslog.Exchange) -> None:
     """Tokens: the real count; none when no upstream answered; the estimate when unknown."""
-    usage = exchange.usage
-    if usage is not None:
+    usage, target = exchange.usage, exchange.target
+    cost = 0
+    if usage is not None and target is not None:
         used: int | None = usage.input_tokens + usage.output_tokens
+        cost = budget.cost_nanos(target.model.price, usage.input_tokens, usage.output_tokens)
     else:
-        used = 0 if exchange.target is None else None
-    await ticket.settle(used, exchange.cost_nanos)
+        used = 0 if target is None else None
+    await ticket.settle(used, cost)
 
 
 _OPERATIONS: dict[config.Kind, str] = {

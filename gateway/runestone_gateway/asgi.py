@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
 from typing import Any, TypeVar
 
-from runestone_gateway import errors
+from runestone_gateway import errors, http1
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -82,30 +82,41 @@ async def _disconnect(receive: Receive) -> None:
 
 
 async def unless_disconnected(
-    receive: Receive, work: Coroutine[Any, Any, T]
+    scope: Scope, receive: Receive, work: Coroutine[Any, Any, T]
 ) -> tuple[bool, T | None]:
     """Run `work` while listening for the client to disconnect; if it does, cancel the work
     (which closes any upstream connection the work holds). Returns (completed, result).
 
-    The work runs in the calling task; only the listener gets a task of its own."""
+    The work runs in the calling task. Under the gateway's own HTTP server the disconnect comes
+    as a callback (http1.DISCONNECT_HOOK); under any other ASGI server a listener task waits on
+    `receive` for it."""
     task = asyncio.current_task()
     assert task is not None
     gone = False
 
-    async def listen() -> None:
+    def cancel() -> None:
         nonlocal gone
-        await _disconnect(receive)
         gone = True
         task.cancel()
 
-    listener = asyncio.ensure_future(listen())
+    hook = scope.get("extensions", {}).get(http1.DISCONNECT_HOOK)
+    if hook is not None:
+        stop: Callable[[], object] = hook(cancel)
+    else:
+
+        async def listen() -> None:
+            await _disconnect(receive)
+            cancel()
+
+        listener = asyncio.ensure_future(listen())
+        stop = listener.cancel
     try:
         result = await work
     except asyncio.CancelledError:
-        # Ours only if the listener asked and nobody else cancelled the request too.
+        # Ours only if the client left and nobody else cancelled the request too.
         if gone and task.uncancel() == 0:
             return False, None
         raise
     finally:
-        listener.cancel()
+        stop()
     return True, result

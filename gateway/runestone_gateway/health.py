@@ -30,6 +30,7 @@ class HealthApp:
             ready, reason = self.gateway.readiness()
             await _text(send, 200 if ready else 503, (reason + "\n").encode())
         elif path == "/metrics":
+            self.gateway.ledger.settle()
             body = self.gateway.metrics.render()
             await send(
                 {

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import uvicorn
 import uvloop
 
-from runestone_gateway import accesslog, app, config, health, service, tlsserve
+from runestone_gateway import accesslog, app, config, health, http1, service, tlsserve
 
 log = logging.getLogger("runestone.gateway")
 
@@ -36,7 +36,7 @@ class Listen:
     """Serve the API over HTTPS with this pair (the health port stays plain HTTP for probes)."""
 
 
-class _Server(uvicorn.Server):
+class Server(uvicorn.Server):
     """A uvicorn server that leaves signals to `serve` (two servers share one process)."""
 
     @contextlib.contextmanager
@@ -91,11 +91,12 @@ async def serve(
 ) -> bool:
     api_app = app.create_app(settings)
     gateway = api_app.gateway
-    gateway.access_log = accesslog.Writer(sys.stdout.fileno())
+    gateway.ledger.access_log = accesslog.Writer(sys.stdout.fileno())
     api_sock, health_sock = sockets
     api_config = uvicorn.Config(
         api_app,
-        http="httptools",
+        http=http1.Protocol,
+        proxy_headers=False,  # nothing reads the client address; spares a wrapper per request
         lifespan="on",
         access_log=False,
         log_config=None,
@@ -111,8 +112,8 @@ async def serve(
         api_config.load()
         # The context stays the same object for the server's life; rotation loads into it.
         api_config.ssl = gateway.certificates.context
-    api_server = _Server(api_config)
-    health_server = _Server(
+    api_server = Server(api_config)
+    health_server = Server(
         uvicorn.Config(
             health.HealthApp(gateway),
             http="httptools",
@@ -145,7 +146,8 @@ async def serve(
         await health_task
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
-        gateway.access_log.close()
+        gateway.ledger.settle()
+        gateway.ledger.access_log.close()
     return gateway.started
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runestone_gateway import (
-    accesslog,
+    accounting,
     health,
     limits,
     limitstore,
@@ -52,8 +52,7 @@ class Gateway:
         self._store_failures = limits.FailureLog()
         self.certificates: tlsserve.Certificates | None = None
         """Set by the server when it serves HTTPS; reloads refresh it."""
-        self.access_log: accesslog.Writer | None = None
-        """Set by the server (the app itself does no I/O)."""
+        self.ledger = accounting.Ledger(self.metrics)
         self.metrics.describe_keys(self._key_facts)
 
     @property

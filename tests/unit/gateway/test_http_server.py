@@ -1,0 +1,295 @@
+"""The API port's HTTP/1.1 protocol (runestone_gateway.http1) under uvicorn's server, spoken to
+over real loopback sockets: framing, keep-alive and pipelining, 100-continue, refused requests,
+app failures, disconnects and shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import uvicorn
+
+from runestone_gateway import http1, server
+
+App = Callable[[Any, Any, Any], Awaitable[None]]
+
+
+@dataclass
+class Running:
+    server: server.Server
+    port: int
+
+    async def connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        return await asyncio.open_connection("127.0.0.1", self.port)
+
+    async def ask(self, data: bytes) -> bytes:
+        """Send `data`, return everything until the server closes the connection."""
+        reader, writer = await self.connect()
+        writer.write(data)
+        answer = await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+        return answer
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Callable[..., Awaitable[Running]]]:
+    started: list[tuple[server.Server, asyncio.Task[None]]] = []
+
+    async def start(app: App, keep_alive: float = 5.0) -> Running:
+        config = uvicorn.Config(
+            app,
+            http=http1.Protocol,
+            lifespan="off",
+            log_config=None,
+            proxy_headers=False,
+            timeout_keep_alive=keep_alive,  # type: ignore[arg-type]
+            timeout_graceful_shutdown=5,
+        )
+        running = server.Server(config)
+        sock = server.bind("127.0.0.1", 0)
+        task = asyncio.create_task(running.serve(sockets=[sock]))
+        started.append((running, task))
+        for _ in range(500):
+            if running.started:
+                break
+            await asyncio.sleep(0.01)
+        assert running.started, "the server did not start"
+        return Running(running, sock.getsockname()[1])
+
+    yield start
+    for running, task in started:
+        running.should_exit = True
+        await asyncio.wait_for(task, 10)
+
+
+async def read_answer(reader: asyncio.StreamReader) -> tuple[bytes, dict[bytes, bytes], bytes]:
+    """One answer from a kept-alive connection: status line, headers, body (chunked decoded)."""
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    status, *lines = head[:-4].split(b"\r\n")
+    headers = dict(line.lower().split(b": ", 1) for line in lines)
+    if b"content-length" in headers:
+        return status, headers, await reader.readexactly(int(headers[b"content-length"]))
+    body = b""
+    while True:
+        size = int((await reader.readuntil(b"\r\n"))[:-2], 16)
+        chunk = await reader.readexactly(size + 2)
+        if size == 0:
+            return status, headers, body
+        body += chunk[:-2]
+
+
+async def read_body(receive: Any) -> bytes:
+    body = b""
+    while True:
+        message = await receive()
+        body += bytes(message.get("body", b""))
+        if not message.get("more_body"):
+            return body
+
+
+def echo(stream: bool = False) -> App:
+    """Answers with the request's method, path and body; as three chunks when `stream`."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        body = await read_body(receive)
+        text = b"%s %s %s" % (scope["method"].encode(), scope["path"].encode(), body)
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"x-a", b"1")]})
+        if stream:
+            for part in (text[:3], text[3:6], text[6:]):
+                await send({"type": "http.response.body", "body": part, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        else:
+            await send({"type": "http.response.body", "body": text})
+
+    return app
+
+
+def post(path: bytes, body: bytes, *extra: bytes) -> bytes:
+    lines = [b"POST %s HTTP/1.1" % path, b"host: x", b"content-length: %d" % len(body), *extra]
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+async def test_answers_are_framed_and_connections_kept_alive(serve: Any) -> None:
+    running = await serve(echo())
+    reader, writer = await running.connect()
+    for index in range(3):
+        writer.write(post(b"/v1/%d" % index, b"hello"))
+        status, headers, body = await read_answer(reader)
+        assert status == b"HTTP/1.1 200 OK"
+        assert body == b"POST /v1/%d hello" % index
+        assert headers[b"content-length"] == b"%d" % len(body), "the length is computed"
+        assert headers[b"x-a"] == b"1"
+        assert b"date" in headers
+        assert b"connection" not in headers
+    writer.close()
+
+
+async def test_streamed_answers_are_chunked(serve: Any) -> None:
+    running = await serve(echo(stream=True))
+    reader, writer = await running.connect()
+    writer.write(post(b"/s", b"abc"))
+    _, headers, body = await read_answer(reader)
+    assert headers[b"transfer-encoding"] == b"chunked"
+    assert body == b"POST /s abc"
+    writer.write(post(b"/t", b""))  # still usable afterwards
+    assert (await read_answer(reader))[2] == b"POST /t "
+    writer.close()
+
+
+async def test_pipelined_requests_are_answered_in_order(serve: Any) -> None:
+    running = await serve(echo())
+    reader, writer = await running.connect()
+    writer.write(post(b"/one", b"1") + post(b"/two", b"22") + post(b"/three", b"333"))
+    bodies = [(await read_answer(reader))[2] for _ in range(3)]
+    assert bodies == [b"POST /one 1", b"POST /two 22", b"POST /three 333"]
+    writer.close()
+
+
+async def test_a_large_body_arrives_whole(serve: Any) -> None:
+    sizes: list[int] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        body = await read_body(receive)
+        sizes.append(len(body))
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body[-10:]})
+
+    running = await serve(app)
+    body = bytes(range(256)) * 8192  # 2 MiB, far above the high-water mark
+    reader, writer = await running.connect()
+    writer.write(post(b"/big", body))
+    assert (await read_answer(reader))[2] == body[-10:]
+    assert sizes == [len(body)]
+    writer.close()
+
+
+async def test_head_answers_carry_no_body(serve: Any) -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"content-length", b"5")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"hello"})
+
+    running = await serve(app)
+    answer = await running.ask(b"HEAD / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"content-length: 5\r\n" in answer
+    assert answer.endswith(b"\r\n\r\n"), "no body after the head"
+
+
+async def test_expect_continue_is_answered_when_the_body_is_asked_for(serve: Any) -> None:
+    running = await serve(echo())
+    reader, writer = await running.connect()
+    writer.write(
+        b"POST /c HTTP/1.1\r\nhost: x\r\ncontent-length: 4\r\nexpect: 100-continue\r\n\r\n"
+    )
+    assert await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10) == (
+        b"HTTP/1.1 100 Continue\r\n\r\n"
+    )
+    writer.write(b"body")
+    assert (await read_answer(reader))[2] == b"POST /c body"
+    writer.close()
+
+
+async def test_http_1_0_and_connection_close_end_the_connection(serve: Any) -> None:
+    running = await serve(echo())
+    for request in (
+        b"POST /a HTTP/1.0\r\ncontent-length: 1\r\n\r\nx",
+        post(b"/b", b"y", b"connection: close"),
+    ):
+        answer = await running.ask(request)  # returns only once the server closed
+        assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert b"connection: close\r\n" in answer
+
+
+async def test_garbage_and_oversized_heads_are_refused(serve: Any) -> None:
+    running = await serve(echo())
+    garbage = await running.ask(b"NOT HTTP AT ALL\r\n\r\n")
+    assert garbage.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    huge = b"GET / HTTP/1.1\r\nx-big: " + b"a" * (http1.MAX_HEAD_BYTES + 1) + b"\r\n\r\n"
+    answer = await running.ask(huge)
+    assert answer.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n")
+
+
+async def test_app_failures_become_500_or_a_closed_connection(serve: Any) -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["path"] == "/late":
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"part", "more_body": True})
+        elif scope["path"] == "/header":
+            headers = [(b"x-injected", b"a\r\nset-cookie: b")]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+        raise RuntimeError("boom")
+
+    running = await serve(app)
+    early = await running.ask(post(b"/early", b""))
+    assert early.startswith(b"HTTP/1.1 500 Internal Server Error\r\n")
+    injected = await running.ask(post(b"/header", b""))
+    assert injected.startswith(b"HTTP/1.1 500 Internal Server Error\r\n")
+    assert b"set-cookie" not in injected
+    late = await running.ask(post(b"/late", b""))
+    assert late.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert not late.endswith(b"0\r\n\r\n"), "the broken stream is cut, not ended cleanly"
+
+
+async def test_a_disconnect_reaches_the_hook_and_receive(serve: Any) -> None:
+    hooked = asyncio.Event()
+    received: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await read_body(receive)
+        scope["extensions"][http1.DISCONNECT_HOOK](hooked.set)
+        received.append((await receive())["type"])  # waits until the client leaves
+
+    running = await serve(app)
+    _, writer = await running.connect()
+    writer.write(post(b"/wait", b"x"))
+    await asyncio.sleep(0.2)
+    writer.close()
+    await asyncio.wait_for(hooked.wait(), 10)
+    for _ in range(100):
+        if received:
+            break
+        await asyncio.sleep(0.02)
+    assert received == ["http.disconnect"]
+
+
+async def test_shutdown_lets_the_answer_in_progress_finish(serve: Any) -> None:
+    release = asyncio.Event()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await read_body(receive)
+        await release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"done"})
+
+    running = await serve(app)
+    idle_reader, idle_writer = await running.connect()
+    busy_reader, busy_writer = await running.connect()
+    busy_writer.write(post(b"/slow", b""))
+    await asyncio.sleep(0.2)
+    running.server.should_exit = True
+    assert await asyncio.wait_for(idle_reader.read(), 10) == b"", "the idle connection is closed"
+    release.set()
+    answer = await asyncio.wait_for(busy_reader.read(), 10)
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"connection: close\r\n" in answer
+    assert answer.endswith(b"done")
+    for writer in (idle_writer, busy_writer):
+        writer.close()
+
+
+async def test_idle_connections_are_closed_after_the_keep_alive_timeout(serve: Any) -> None:
+    running = await serve(echo(), keep_alive=0.3)
+    reader, writer = await running.connect()
+    writer.write(post(b"/a", b""))
+    await read_answer(reader)
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+    silent_reader, silent_writer = await running.connect()
+    silent_writer.write(b"GET / HTTP/1.1\r\n")  # never finishes its head
+    assert await asyncio.wait_for(silent_reader.read(), 5) == b""
+    for each in (writer, silent_writer):
+        each.close()
