@@ -3,7 +3,7 @@ Runestone gateway, and through LiteLLM proxy, measured in one run with the same 
 
     .venv/bin/python bench/gateway_overhead.py [--workers 1] [--seconds 10] \\
         [--soak-requests 100000] [--concurrency 1,4,16,64] \\
-        [--targets direct,runestone,litellm[,floor-raw,floor-asgi]]
+        [--targets direct,runestone,litellm[,floor-raw,floor-asgi,before]] [--before DIR]
 
 The upstream answers every chat completion after a fixed latency (5 ms), whole or streamed
 (bench/fast_upstream.py). The load generator (bench/loadgen.py) keeps `c` keep-alive connections
@@ -11,7 +11,9 @@ busy, one request at a time each, for `--seconds` per cell and target, split int
 that interleave the targets (so the machine's load falls on all alike), each after a short
 warm-up. Both gateways run with auth on and the same worker count. The optional targets
 `floor-raw` and `floor-asgi` (bench/floor_proxy.py) are bare Python proxies with no gateway
-logic: what one Python hop, and one ASGI app on uvicorn, cost on this machine.
+logic: what one Python hop, and one ASGI app on uvicorn, cost on this machine. The target
+`before` is the gateway from another checkout (`--before DIR`, e.g. a worktree of an earlier
+commit), measured side by side with this one.
 
 Per target: resident memory (the whole process tree) after start-up and a warm-up, then after
 `--soak-requests` more requests at concurrency 16 (half streamed; `--litellm-soak-requests` for
@@ -103,8 +105,10 @@ async def soak(target: gateways.Target, requests: int, memory: Memory) -> None:
 
 
 async def measure(targets: list[gateways.Target], options: argparse.Namespace) -> list[Cell]:
-    """Every cell for every target, interleaved: each round runs each cell on each target in
-    turn, so a change in the machine's load falls on all of them alike."""
+    """Every cell for every target, the targets interleaved: each round of a cell runs it on
+    each target in turn, so a change in the machine's load falls on all of them alike. A cell's
+    rounds are done before the next cell starts, so what a heavy cell leaves behind (idle
+    connections timing out, a gateway's backlog) never lands in a light cell's rounds."""
     cells = {
         (target.name, stream, concurrency): Cell(target.name, stream, concurrency)
         for stream in (False, True)
@@ -112,9 +116,9 @@ async def measure(targets: list[gateways.Target], options: argparse.Namespace) -
         for target in targets
     }
     window = options.seconds / options.rounds
-    for _ in range(options.rounds):
-        for stream in (False, True):
-            for concurrency in options.concurrency:
+    for stream in (False, True):
+        for concurrency in options.concurrency:
+            for _ in range(options.rounds):
                 for target in targets:
                     await _drive(target, stream, concurrency, seconds=min(1.0, window))
                     cpu = procstats.cpu_seconds(target.pid)
@@ -185,6 +189,13 @@ def targets_summary(
             f"  {name:<10} req/s per worker: best with added p99 <= 5 ms {best:.0f}, "
             f"best at any latency {peak:.0f}"
         )
+    for stream, what in ((False, "whole answers"), (True, "time to first token")):
+        single, floor1 = by.get(("runestone", stream, 1)), direct.get((stream, 1))
+        if single and floor1:
+            added = (single.ttft(50) if stream else single.p(50)) - (
+                floor1.ttft(50) if stream else floor1.p(50)
+            )
+            lines.append(f"  added p50 at c=1 ({what}): runestone {added * 1000:.2f} ms")
     ours, theirs, floor16 = by.get(("runestone", False, 16)), by.get(("litellm", False, 16)), None
     floor16 = direct.get((False, 16))
     if ours and theirs and floor16:
@@ -209,6 +220,16 @@ async def main_async(options: argparse.Namespace) -> None:
                     targets.append(upstream)
                 elif name == "runestone":
                     targets.append(gateways.runestone(workdir, upstream.port, options.workers))
+                elif name == "before":
+                    targets.append(
+                        gateways.runestone(
+                            workdir,
+                            upstream.port,
+                            options.workers,
+                            name="before",
+                            source=options.before,
+                        )
+                    )
                 elif name.startswith("floor-"):
                     kind = name.removeprefix("floor-")
                     targets.append(gateways.floor_proxy(workdir, upstream.port, kind))
@@ -264,12 +285,18 @@ def main() -> None:
         type=lambda text: text.split(","),
         default=["direct", "runestone", "litellm"],
     )
+    parser.add_argument(
+        "--before", type=Path, help="a checkout whose gateway is the target `before`"
+    )
     parser.add_argument("--latency-ms", type=float, default=5.0)
     parser.add_argument("--chunks", type=int, default=8)
     options = parser.parse_args()
-    unknown = set(options.targets) - {"direct", "runestone", "litellm", "floor-raw", "floor-asgi"}
+    known = {"direct", "runestone", "litellm", "floor-raw", "floor-asgi", "before"}
+    unknown = set(options.targets) - known
     if unknown:
         parser.error(f"unknown targets: {sorted(unknown)}")
+    if ("before" in options.targets) != (options.before is not None):
+        parser.error("the target `before` and --before DIR go together")
     uvloop.run(main_async(options))
 
 

@@ -97,9 +97,12 @@ def runestone(
     name: str = "runestone",
     keys: list[dict[str, object]] | None = None,
     store: dict[str, str] | None = None,
+    source: Path | None = None,
 ) -> Target:
     """The gateway with one unlimited key, or with the key-table entries `keys` (then the
-    target's api_key is None) and the rate-limit store `store`."""
+    target's api_key is None) and the rate-limit store `store`. With `source` (another checkout
+    of this repository, e.g. an earlier commit's worktree) its code is run instead of this one's,
+    through PYTHONPATH, which comes before the venv's editable paths."""
     key = apikeys.generate() if keys is None else None
     entries = keys if key is None else [{"id": "bench", "sha256": apikeys.digest(key)}]
     table = workdir / f"{name}-keys.yaml"
@@ -128,7 +131,11 @@ def runestone(
     command = [str(Path(sys.executable).with_name("runestone")), "gateway", "--config", str(path)]
     command += ["--port", str(port), "--health-port", str(health_port)]
     command += ["--workers", str(workers), "--log-level", "warning"]
-    target = Target(name, port, key, _spawn(command, workdir / f"{name}.log"), workers)
+    env = None
+    if source is not None:
+        packages = [str(source / part) for part in ("cli", "gateway", "operator", "sidecar")]
+        env = {"PYTHONPATH": os.pathsep.join(packages)}
+    target = Target(name, port, key, _spawn(command, workdir / f"{name}.log", env), workers)
     procstats.wait_http(f"http://127.0.0.1:{health_port}/readyz", START_TIMEOUT, target.alive)
     return target
 
