@@ -174,8 +174,19 @@ def test_chart_installed_crds_rbac_and_a_running_operator(quickstart: Quickstart
     pod = install.operator_pod(quickstart.api, quickstart.system_namespace)
     assert pod is not None
     assert pod.spec.service_account_name == role_name
-    report = install.operator_health(quickstart.api, quickstart.system_namespace)
-    assert report["activity"]["watchEvents"] > 0
+    # Just after its CRDs are established the API server may answer the operator's first list
+    # and watch requests with 429 ("storage is (re)initializing"); kopf retries them with
+    # backoff while a resync pass already reconciles, so the watches can start seconds later.
+    install.wait(
+        "the operator to receive watch events",
+        lambda: (
+            install.operator_health(quickstart.api, quickstart.system_namespace)["activity"][
+                "watchEvents"
+            ]
+            > 0
+        ),
+        timeout=120,
+    )
     assert "gateway.runestone.dev/quickstart created" in quickstart.applied
     assert "vectorcluster.runestone.dev/docs created" in quickstart.applied
 
