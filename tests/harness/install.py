@@ -26,6 +26,7 @@ from kubernetes.client.exceptions import ApiException
 
 from harness import chart, storage
 from harness import weaviate as weaviate_harness
+from harness.kube import exists
 from harness.kubelet import containers, runner
 from runestone_operator import names, vectornames
 
@@ -447,16 +448,6 @@ Look around:
 
 Stop it all: make demo-down
 """
-
-
-def exists(read: Callable[..., Any], *args: str) -> bool:
-    try:
-        read(*args)
-    except ApiException as error:
-        if error.status == 404:
-            return False
-        raise
-    return True
 
 
 def wait(what: str, check: Callable[[], bool], timeout: float = 60, strict: bool = True) -> None:

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 from kubernetes import client, config
@@ -84,6 +84,17 @@ def namespace(kube_api: client.ApiClient, request: pytest.FixtureRequest) -> Ite
         except ApiException as error:
             if error.status != 404:
                 raise
+
+
+def exists(read: Callable[..., Any], *args: Any) -> bool:
+    """Whether the object `read(*args)` reads is there (404: no; other errors raise)."""
+    try:
+        read(*args)
+    except ApiException as error:
+        if error.status == 404:
+            return False
+        raise
+    return True
 
 
 def eventually(

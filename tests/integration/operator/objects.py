@@ -9,6 +9,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from harness.kube import eventually
+from harness.kube import exists as exists  # re-exported: the operator tests call objects.exists
 from runestone_operator import names
 
 GROUP, VERSION = "runestone.dev", "v1alpha1"
@@ -118,6 +119,26 @@ def condition_is(
     return obj
 
 
+def wait_condition(
+    api: client.ApiClient,
+    namespace: str,
+    plural: str,
+    name: str,
+    kind: str,
+    status: str,
+    reason: str | None = None,
+    *,
+    timeout: float,
+    what: str,
+) -> dict[str, Any]:
+    """The object once its condition `kind` is `status` (and `reason`) for its generation."""
+    return eventually(
+        lambda: condition_is(api, namespace, plural, name, kind, status, reason),
+        timeout=timeout,
+        what=what,
+    )
+
+
 def warnings(api: client.ApiClient, namespace: str, reason: str) -> list[str]:
     """The messages of the Warning Events with `reason`; AssertionError while there is none."""
     events = client.CoreV1Api(api).list_namespaced_event(
@@ -136,16 +157,6 @@ def must(obj: dict[str, Any] | None) -> dict[str, Any]:
 def secret_text(api: client.ApiClient, namespace: str, name: str, key: str) -> str:
     secret = client.CoreV1Api(api).read_namespaced_secret(name, namespace)
     return base64.b64decode(secret.data[key]).decode()
-
-
-def exists(read_call: Any, *args: Any) -> bool:
-    try:
-        read_call(*args)
-    except ApiException as error:
-        if error.status == 404:
-            return False
-        raise
-    return True
 
 
 def gateway_pods(api: client.ApiClient, namespace: str, gateway_name: str) -> list[client.V1Pod]:

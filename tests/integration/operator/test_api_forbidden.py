@@ -24,6 +24,7 @@ from integration.vectorcluster import vectorclusters
 from runestone_operator.builders import operator_rbac
 
 REFUSED = {"create", "update", "patch"}
+GRANTED_TIMEOUT = 120  # from the permission granted back to the object reconciled
 
 
 def _without(resource: str, refused: set[str]) -> list[dict[str, Any]]:
@@ -41,31 +42,11 @@ def _without(resource: str, refused: set[str]) -> list[dict[str, Any]]:
     return rules
 
 
-def _until(
-    api: client.ApiClient,
-    namespace: str,
-    plural: str,
-    name: str,
-    kind: str,
-    status: str,
-    reason: str | None = None,
-    *,
-    timeout: float,
-    what: str,
-) -> dict[str, Any]:
-    """The object once its condition `kind` is `status` (and `reason`) for its generation."""
-    return eventually(
-        lambda: objects.condition_is(api, namespace, plural, name, kind, status, reason),
-        timeout=timeout,
-        what=what,
-    )
-
-
 def _forbidden(
     api: client.ApiClient, namespace: str, plural: str, name: str
 ) -> tuple[dict[str, Any], str]:
     """The object once it is Degraded with ApiForbidden, and that condition's message."""
-    degraded = _until(
+    degraded = objects.wait_condition(
         api,
         namespace,
         plural,
@@ -97,6 +78,10 @@ class LimitedOperator:
 
     def set_rules(self, rules: list[dict[str, Any]]) -> None:
         self.rbac.patch_cluster_role(self.identity.role_name, {"rules": rules})
+
+    def grant_all(self) -> None:
+        """Give the operator back every rule the chart grants it."""
+        self.set_rules(operator_rbac.rules())
 
     def close(self) -> None:
         self.process.stop()
@@ -157,8 +142,8 @@ def test_missing_permission_degrades_then_recovers_when_granted(
     assert "Traceback" not in log
     assert "HTTP 403" in log
 
-    limited_operator.set_rules(operator_rbac.rules())
-    _until(
+    limited_operator.grant_all()
+    objects.wait_condition(
         kube_api,
         namespace,
         "gateways",
@@ -166,7 +151,7 @@ def test_missing_permission_degrades_then_recovers_when_granted(
         "Degraded",
         "False",
         "Reconciled",
-        timeout=120,
+        timeout=GRANTED_TIMEOUT,
         what="Degraded=False once the permission is granted",
     )
     hpa = autoscaling.read_namespaced_horizontal_pod_autoscaler("denied", namespace)
@@ -197,15 +182,15 @@ def test_a_provider_pool_whose_secret_cannot_be_read_is_degraded_until_granted(
     assert limited_operator.process.alive()
     assert "Traceback" not in limited_operator.process.log_text()
 
-    limited_operator.set_rules(operator_rbac.rules())
-    _until(
+    limited_operator.grant_all()
+    objects.wait_condition(
         kube_api,
         namespace,
         "providerpools",
         "upstream",
         "Ready",
         "True",
-        timeout=120,
+        timeout=GRANTED_TIMEOUT,
         what="the pool Ready once the permission is granted",
     )
 
@@ -228,8 +213,8 @@ def test_a_gateway_whose_deployment_cannot_be_read_is_degraded_until_granted(
     )
     assert "Traceback" not in limited_operator.process.log_text()
 
-    limited_operator.set_rules(operator_rbac.rules())
-    _until(
+    limited_operator.grant_all()
+    objects.wait_condition(
         kube_api,
         namespace,
         "gateways",
@@ -237,7 +222,7 @@ def test_a_gateway_whose_deployment_cannot_be_read_is_degraded_until_granted(
         "Degraded",
         "False",
         "Reconciled",
-        timeout=120,
+        timeout=GRANTED_TIMEOUT,
         what="Degraded=False once the permission is granted",
     )
     objects.wait_ready(kube_api, namespace, "unseen", replicas=1)
@@ -266,15 +251,15 @@ def test_a_vector_cluster_the_operator_may_not_fence_is_degraded_until_granted(
     )
     assert "Traceback" not in limited_operator.process.log_text()
 
-    limited_operator.set_rules(operator_rbac.rules())
-    _until(
+    limited_operator.grant_all()
+    objects.wait_condition(
         kube_api,
         namespace,
         "vectorclusters",
         "vec",
         "Degraded",
         "False",
-        timeout=120,
+        timeout=GRANTED_TIMEOUT,
         what="Degraded=False once the permission is granted",
     )
     assert objects.exists(client.AppsV1Api(kube_api).read_namespaced_stateful_set, "vec", namespace)
