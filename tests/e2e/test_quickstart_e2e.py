@@ -20,7 +20,7 @@ from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
 from harness import gobuild, install, storage, versions
-from harness.kube import Cluster
+from harness.kube import Cluster, eventually
 from runestone_operator import names
 from runestone_operator.builders import operator_rbac
 
@@ -177,8 +177,7 @@ def test_chart_installed_crds_rbac_and_a_running_operator(quickstart: Quickstart
     # Just after its CRDs are established the API server may answer the operator's first list
     # and watch requests with 429 ("storage is (re)initializing"); kopf retries them with
     # backoff while a resync pass already reconciles, so the watches can start seconds later.
-    install.wait(
-        "the operator to receive watch events",
+    eventually(
         lambda: (
             install.operator_health(quickstart.api, quickstart.system_namespace)["activity"][
                 "watchEvents"
@@ -186,6 +185,7 @@ def test_chart_installed_crds_rbac_and_a_running_operator(quickstart: Quickstart
             > 0
         ),
         timeout=120,
+        what="the operator to receive watch events",
     )
     assert "gateway.runestone.dev/quickstart created" in quickstart.applied
     assert "vectorcluster.runestone.dev/docs created" in quickstart.applied
