@@ -76,6 +76,7 @@ async def ensure_status(
     """Write the Gateway's status from its Deployment and pods. False when the API server would
     not show them: then Degraded says so (unless a step before was blocked, which says more),
     and Ready and Progressing stay as last observed rather than guessed."""
+    api_keys = _key_statuses(ctx, plan) if plan is not None else ctx.status.api_keys
     try:
         deployment = await ctx.kube.get("apps/v1", "Deployment", ctx.namespace, ctx.name)
         selector = ",".join(f"{k}={v}" for k, v in names.gateway_selector(ctx.name).items())
@@ -94,7 +95,7 @@ async def ensure_status(
             update={
                 "observed_generation": ctx.generation,
                 "conditions": merged,
-                "api_keys": _key_statuses(ctx, plan) if plan is not None else ctx.status.api_keys,
+                "api_keys": api_keys,
             }
         )
         seen = False
@@ -113,7 +114,7 @@ async def ensure_status(
             url=service.url(ctx.owner, ctx.spec),
             replicas=rollout.desired if rollout else None,
             ready_replicas=ready if rollout else None,
-            api_keys=_key_statuses(ctx, plan) if plan is not None else ctx.status.api_keys,
+            api_keys=api_keys,
         )
         seen = True
     await write_status(ctx.kube, ctx.owner, _document(ctx.status), new)
