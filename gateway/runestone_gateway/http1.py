@@ -322,9 +322,6 @@ class Protocol(asyncio.Protocol):
         except httptools.HttpParserError:
             self._refuse(400, b"invalid HTTP request")
 
-    def eof_received(self) -> bool | None:
-        return None
-
     def pause_writing(self) -> None:
         self.write_paused = True
 
