@@ -44,12 +44,15 @@ def test_workers_share_ports_and_metrics(
 
 def worker_pids(gateway: gateway_process.GatewayProcess) -> list[int]:
     pid = gateway.process.pid
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return [
-        int(child)
-        for child in children
-        if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()
-    ]
+    workers = []
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        try:
+            command = Path(f"/proc/{child}/cmdline").read_bytes()
+        except FileNotFoundError:
+            continue  # a killed worker reaped since the listing
+        if b"spawn_main" in command:
+            workers.append(int(child))
+    return workers
 
 
 def test_a_dead_worker_is_replaced(
