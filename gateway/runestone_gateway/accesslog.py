@@ -45,6 +45,7 @@ class Exchange:
 
     __slots__ = (
         "answered",
+        "attempts",
         "error_type",
         "finished",
         "headers",
@@ -78,6 +79,8 @@ class Exchange:
         self.model = ""
         self.stream = False
         self.target: routing.Target | None = None
+        self.attempts: list[tuple[routing.Target, str]] = []
+        """Every upstream call made for the request, and its outcome."""
         self.usage: base.Usage | None = None
         self.ttft: float | None = None
         """Seconds to the first token, for streams."""

@@ -51,6 +51,8 @@ class Ledger:
             exchange.provider,
             str(exchange.status),
         ).inc()
+        for tried, outcome in exchange.attempts:
+            meters.attempts.labels(tried.pool, tried.provider_name, tried.model.name, outcome).inc()
         target = exchange.target
         if target is not None:
             labels = request_labels(exchange.operation, target)

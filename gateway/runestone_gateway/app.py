@@ -181,7 +181,7 @@ class GatewayApp:
 
         async def work() -> dispatch.Success[base.Answer]:
             success: dispatch.Success[base.Answer] = await dispatch.first_success(
-                route, attempt, rng=gateway.rng, metrics=gateway.metrics
+                route, attempt, rng=gateway.rng, attempts=exchange.attempts
             )
             exchange.target = success.target
             await asgi.send_json(send, 200, success.result.body)
@@ -213,7 +213,7 @@ class GatewayApp:
 
         async def work() -> None:
             success = await dispatch.first_success(
-                route, attempt, rng=gateway.rng, metrics=gateway.metrics
+                route, attempt, rng=gateway.rng, attempts=exchange.attempts
             )
             opened.append(success)
             exchange.target = success.target

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from runestone_gateway import breaker, errors, metrics, routing
+from runestone_gateway import breaker, errors, routing
 from runestone_gateway.providers import base
 
 T = TypeVar("T")
@@ -29,8 +29,10 @@ async def first_success(
     attempt: Callable[[routing.Target], Awaitable[T]],
     *,
     rng: random.Random,
-    metrics: metrics.Metrics,
+    attempts: list[tuple[routing.Target, str]],
 ) -> Success[T]:
+    """The first attempt that succeeds. Each attempt's outcome is appended to `attempts` for
+    the metrics, which are counted after the answer has gone out."""
     last_error: base.UpstreamError | None = None
     for tier in route.tiers:
         target = routing.pick(tier, route.strategy, rng)
@@ -41,7 +43,7 @@ async def first_success(
         try:
             result = await attempt(target)
         except base.UpstreamError as error:
-            _count(metrics, target, error.kind.value)
+            attempts.append((target, error.kind.value))
             if not error.retryable:
                 target.breaker.success(permit)  # the upstream is alive; the request was bad
                 raise rejected(error) from None
@@ -54,13 +56,9 @@ async def first_success(
         elapsed = time.perf_counter() - started
         target.breaker.success(permit)
         target.latency.observe(elapsed)
-        _count(metrics, target, "success")
+        attempts.append((target, "success"))
         return Success(target, result, permit, elapsed)
     raise exhausted(route.model, last_error)
-
-
-def _count(metrics: metrics.Metrics, target: routing.Target, outcome: str) -> None:
-    metrics.attempts.labels(target.pool, target.provider_name, target.model.name, outcome).inc()
 
 
 def rejected(error: base.UpstreamError) -> errors.GatewayError:

@@ -274,6 +274,7 @@ class Protocol(asyncio.Protocol):
         self._active: Exchange | None = None
         self._queued: deque[Exchange] = deque()
         self._idle_timer: asyncio.TimerHandle | None = None
+        self._idle_since: float | None = None  # loop time; None while a request is in hand
         self._closing = False
 
     # -- asyncio.Protocol
@@ -289,7 +290,8 @@ class Protocol(asyncio.Protocol):
             "client": _address(transport.get_extra_info("peername")),
             "root_path": "",
         }
-        self._arm_idle_timer()
+        self._idle_since = self.loop.time()
+        self._idle_timer = self.loop.call_later(self.keep_alive_seconds, self._check_idle)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server_state.connections.discard(self)
@@ -350,7 +352,7 @@ class Protocol(asyncio.Protocol):
         self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:
-        self._cancel_idle_timer()
+        self._idle_since = None
         parser = self._parser
         url = httptools.parse_url(self._url)
         raw_path: bytes = url.path
@@ -410,7 +412,7 @@ class Protocol(asyncio.Protocol):
         if self._queued:
             self._start(self._queued.popleft())
         else:
-            self._arm_idle_timer()
+            self._idle_since = self.loop.time()
         self.resume_reading()
 
     def shutdown(self) -> None:
@@ -455,20 +457,29 @@ class Protocol(asyncio.Protocol):
             )
         self.transport.close()
 
-    def _arm_idle_timer(self) -> None:
-        self._cancel_idle_timer()
-        self._idle_timer = self.loop.call_later(self.keep_alive_seconds, self._idle)
-
     def _cancel_idle_timer(self) -> None:
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
 
-    def _idle(self) -> None:
+    def _check_idle(self) -> None:
+        """The keep-alive timer: one per connection, not one per request. It closes a
+        connection idle (or short of a whole head) for the keep-alive timeout, and otherwise
+        looks again when that could next be so."""
         self._idle_timer = None
-        if self._active is None and not self.transport.is_closing():
-            self._closing = True
-            self.transport.close()
+        if self.transport.is_closing():
+            return
+        now = self.loop.time()
+        idle_since = self._idle_since
+        if idle_since is not None and self._active is None:
+            if now - idle_since >= self.keep_alive_seconds:
+                self._closing = True
+                self.transport.close()
+                return
+            when = idle_since + self.keep_alive_seconds
+        else:
+            when = now + self.keep_alive_seconds
+        self._idle_timer = self.loop.call_at(when, self._check_idle)
 
 
 def _address(value: Any) -> tuple[str, int] | None:

@@ -6,7 +6,8 @@ uses (cookie jars, redirects, multipart, tracing hooks, a body-writer task per r
 gateway makes one such call per client request, so that cost was most of its overhead. This
 client does only what the providers need: POST/GET with bytes in, a status, headers and a body
 (whole or as chunks) out, over plain TCP or TLS. Timeouts are the caller's (`asyncio.timeout`):
-a cancelled request closes its connection, which is how the upstream learns of it.
+a cancelled request closes its connection, which is how the upstream learns of it. A streamed
+body's wait for each next piece is bounded by `Response.limit_silence`, one timer per stream.
 
 Errors: `TimeoutError` from the caller's timeout, `ConnectError` when nothing answered,
 `ProtocolError` for an answer that broke off or is not HTTP."""
@@ -43,7 +44,8 @@ class _Connection(asyncio.Protocol):
         self._parser = httptools.HttpResponseParser(self)
         self.transport: asyncio.Transport | None = None
         self.closed = False
-        self._idle_handle: asyncio.TimerHandle | None = None
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._parked_at: float | None = None  # loop time it went back to the pool; None in use
         self._response: Response | None = None
         self._header_name = b""
 
@@ -101,15 +103,28 @@ class _Connection(asyncio.Protocol):
     # used by Pool and Response
     def send(self, data: bytes, response: Response) -> None:
         assert self.transport is not None
-        if self._idle_handle is not None:
-            self._idle_handle.cancel()
-            self._idle_handle = None
+        self._parked_at = None
         self._response = response
         self.transport.write(data)
 
     def park(self) -> None:
-        """Idle in the pool; closed if nobody uses it for IDLE_SECONDS."""
-        self._idle_handle = self._loop.call_later(IDLE_SECONDS, self.close)
+        """Idle in the pool; closed if nobody uses it for IDLE_SECONDS. One timer per
+        connection that looks again when that could next be so, not one per request."""
+        self._parked_at = self._loop.time()
+        if self._idle_timer is None:
+            self._idle_timer = self._loop.call_at(self._parked_at + IDLE_SECONDS, self._check_idle)
+
+    def _check_idle(self) -> None:
+        self._idle_timer = None
+        if self.closed:
+            return
+        parked_at = self._parked_at
+        if parked_at is None:  # in use: it parks again when done
+            return
+        if self._loop.time() - parked_at >= IDLE_SECONDS:
+            self.close()
+            return
+        self._idle_timer = self._loop.call_at(parked_at + IDLE_SECONDS, self._check_idle)
 
     def pause(self) -> None:
         if self.transport is not None and not self.closed:
@@ -120,9 +135,9 @@ class _Connection(asyncio.Protocol):
             self.transport.resume_reading()
 
     def close(self) -> None:
-        if self._idle_handle is not None:
-            self._idle_handle.cancel()
-            self._idle_handle = None
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
         self.closed = True
         self._pool.forget(self)
         if self.transport is not None:
@@ -152,6 +167,10 @@ class Response:
         self._keep_alive = False
         self._paused = False
         self._decoder: zlib._Decompress | None = None
+        self._silence = 0.0
+        self._heard = 0.0  # loop time of the latest data, or of the start of the current wait
+        self._timer: asyncio.TimerHandle | None = None
+        """The deadline of the whole answer, or the silence watchdog of a streamed body."""
 
     # fed by the connection
     def started(self) -> None:
@@ -174,6 +193,7 @@ class Response:
                 self.fail(ProtocolError("a compressed body that does not decompress"))
                 return
         if data:
+            self._heard = self._loop.time()
             self._chunks.append(data)
             self._buffered += len(data)
             if self._buffered > HIGH_WATER and not self._paused and self._connection:
@@ -184,12 +204,14 @@ class Response:
     def finish(self, keep_alive: bool) -> None:
         self._complete = True
         self._keep_alive = keep_alive
+        self._stop_timer()
         self._wake()
 
     def fail(self, error: BaseException) -> None:
         if self._complete or self._error is not None:
             return
         self._error = error
+        self._stop_timer()
         if not self._head.done():
             self._head.set_exception(error)
             self._head.exception()  # retrieved: a caller that gave up must not log it
@@ -209,9 +231,49 @@ class Response:
         """A body without length or chunking ends when the connection does (RFC 9112 6.3)."""
         return "content-length" not in self.headers and "transfer-encoding" not in self.headers
 
-    # used by callers
-    async def head(self) -> None:
-        await self._head
+    def _check_silence(self) -> None:
+        """The watchdog: fail the body once a reader has waited `_silence` seconds with nothing
+        arriving. While no reader waits (it is busy with the last piece) the clock does not
+        run: a slow consumer is not a silent upstream, and its next wait restarts the clock."""
+        self._timer = None
+        now = self._loop.time()
+        deadline = self._heard + self._silence
+        waiting = self._waiter is not None
+        if waiting and now >= deadline:
+            self.fail(TimeoutError(f"no data from the upstream for {self._silence:g} s"))
+            return
+        when = deadline if waiting else max(deadline, now + self._silence)
+        self._timer = self._loop.call_at(when, self._check_silence)
+
+    def _expire(self) -> None:
+        self._timer = None
+        self.fail(TimeoutError("the upstream did not answer in time"))
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    # used by Pool and callers
+    def set_deadline(self, when: float) -> None:
+        """Fail with TimeoutError unless the whole answer has arrived by loop time `when`."""
+        self._stop_timer()
+        if not self._complete and self._error is None:
+            self._timer = self._loop.call_at(when, self._expire)
+
+    def head(self) -> asyncio.Future[None]:
+        """Done when the status line and headers have arrived."""
+        return self._head
+
+    def limit_silence(self, seconds: float) -> None:
+        """From now on (instead of any deadline), `next_chunk` raises TimeoutError once it has
+        waited `seconds` without any of the body arriving. One timer for the whole body, not
+        one per wait: a stream of many small pieces would otherwise set and cancel one each."""
+        self._stop_timer()
+        self._silence = seconds
+        self._heard = self._loop.time()
+        if not self._complete and self._error is None:
+            self._timer = self._loop.call_at(self._heard + seconds, self._check_silence)
 
     async def next_chunk(self) -> bytes | None:
         """All of the body that has arrived since the last call (waiting for some if none
@@ -221,6 +283,8 @@ class Response:
                 raise self._error
             if self._complete:
                 return None
+            if self._silence:
+                self._heard = self._loop.time()
             self._waiter = self._loop.create_future()
             await self._waiter
         chunks = self._chunks
@@ -247,6 +311,7 @@ class Response:
 
     def release(self) -> None:
         """Done with the answer: a connection that finished it cleanly goes back to the pool."""
+        self._stop_timer()
         connection, self._connection = self._connection, None
         if connection is None:
             return
@@ -257,6 +322,7 @@ class Response:
 
     def close(self) -> None:
         """Abandon the answer and its connection (the upstream sees the request cancelled)."""
+        self._stop_timer()
         connection, self._connection = self._connection, None
         if connection is not None:
             connection.close()
@@ -286,16 +352,31 @@ class Pool:
         return self.prefix + suffix
 
     async def request(
-        self, method: str, path: str, body: bytes = b"", headers: bytes = b""
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        headers: bytes = b"",
+        answer_within: float | None = None,
     ) -> Response:
         """Send a request and wait for the status line and headers. `headers` are extra lines,
-        each ending in CRLF. Raises ConnectError, ProtocolError (or the caller's TimeoutError)."""
+        each ending in CRLF. With `answer_within`, the connection, the head and the body must
+        all have arrived within that many seconds: one timer on the answer instead of a
+        timeout scope around the call. Raises ConnectError, ProtocolError or TimeoutError."""
         if self._closed:
             raise ConnectError("the client is closed")
+        loop = asyncio.get_running_loop()
+        deadline = None if answer_within is None else loop.time() + answer_within
         connection = self._take()
         if connection is None:
-            connection = await self._connect()
+            if deadline is None:
+                connection = await self._connect()
+            else:
+                async with asyncio.timeout_at(deadline):
+                    connection = await self._connect()
         response = Response(connection)
+        if deadline is not None:
+            response.set_deadline(deadline)
         data = b"".join(
             (
                 f"{method} {path} HTTP/1.1\r\n".encode("latin-1"),

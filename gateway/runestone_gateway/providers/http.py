@@ -3,7 +3,6 @@ and the mapping of transport failures and upstream statuses to `UpstreamError`."
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -21,7 +20,8 @@ TRANSPORT_ERRORS = (TimeoutError, OSError, h1.ProtocolError)  # h1.ConnectError 
 
 class Upstream:
     """Kept-alive connections to one provider. `timeout` bounds a whole answer, or for a stream
-    the wait for its headers and each silence between chunks."""
+    the wait for its headers and each silence between chunks (both timed by the client's own
+    timers on the answer, not by a timeout scope per call or per chunk)."""
 
     def __init__(self, base_url: str, headers: dict[str, str], timeout: float, provider: str):
         self.pool = h1.Pool(base_url, {"user-agent": "runestone-gateway", **headers})
@@ -31,40 +31,38 @@ class Upstream:
     async def post(self, path: str, body: bytes) -> bytes:
         """The body of a 200 answer; anything else raises UpstreamError."""
         try:
-            async with asyncio.timeout(self.timeout):
-                response = await self.pool.request("POST", path, body, JSON_BODY)
-                try:
-                    if response.status != 200:
-                        raise await status_error(response, self.provider)
-                    raw = await response.read()
-                except BaseException:
-                    response.close()
-                    raise
-                response.release()
-                return raw
+            response = await self.pool.request("POST", path, body, JSON_BODY, self.timeout)
+            try:
+                if response.status != 200:
+                    raise await status_error(response, self.provider)
+                raw = await response.read()
+            except BaseException:
+                response.close()
+                raise
+            response.release()
+            return raw
         except TRANSPORT_ERRORS as error:
             raise transport_error(error, self.provider) from None
 
     async def open_stream(self, path: str, body: bytes) -> h1.Response:
         """A 200 answer whose body is still to come; anything else raises UpstreamError."""
         try:
-            async with asyncio.timeout(self.timeout):
-                response = await self.pool.request("POST", path, body, JSON_BODY)
-                if response.status != 200:
-                    try:
-                        raise await status_error(response, self.provider)
-                    finally:
-                        response.close()
-                return response
+            response = await self.pool.request("POST", path, body, JSON_BODY, self.timeout)
+            if response.status != 200:
+                try:
+                    raise await status_error(response, self.provider)
+                finally:
+                    response.close()
+            return response
         except TRANSPORT_ERRORS as error:
             raise transport_error(error, self.provider) from None
 
     async def chunks(self, response: h1.Response) -> AsyncGenerator[bytes, None]:
         """The body as it arrives; a silence longer than the timeout is a TIMEOUT failure."""
+        response.limit_silence(self.timeout)
         while True:
             try:
-                async with asyncio.timeout(self.timeout):
-                    chunk = await response.next_chunk()
+                chunk = await response.next_chunk()
             except TRANSPORT_ERRORS as error:
                 raise transport_error(error, self.provider) from None
             if chunk is None:

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from runestone_gateway import breaker, config, dispatch, errors, metrics, routing
+from runestone_gateway import breaker, config, dispatch, errors, routing
 from runestone_gateway.providers import base
 
 
@@ -60,11 +60,14 @@ def route(*tiers: list[Scripted], threshold: int = 5) -> routing.Route:
     return routing.build_route("m", "p", "weighted", targets)
 
 
-async def run(r: routing.Route) -> dispatch.Success[base.Answer]:
+async def run(
+    r: routing.Route, attempts: list[tuple[routing.Target, str]] | None = None
+) -> dispatch.Success[base.Answer]:
     def attempt(target: routing.Target) -> object:
         return target.provider.answer(base.Call("chat", {}, target.upstream_model))
 
-    return await dispatch.first_success(r, attempt, rng=random.Random(1), metrics=metrics.Metrics())  # type: ignore[arg-type]
+    tried = [] if attempts is None else attempts
+    return await dispatch.first_success(r, attempt, rng=random.Random(1), attempts=tried)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -79,10 +82,13 @@ async def run(r: routing.Route) -> dispatch.Success[base.Answer]:
 )
 async def test_retryable_failures_fall_through_to_the_next_tier(kind: base.FailureKind) -> None:
     first, second = Scripted("first", failure(kind)), Scripted("second")
-    success = await run(route([first], [second]))
+    attempts: list[tuple[routing.Target, str]] = []
+    success = await run(route([first], [second]), attempts)
     assert success.result.body == b"second"
     assert (first.calls, second.calls) == (1, 1)
     assert success.target.latency.value is not None
+    outcomes = [(target.provider_name, outcome) for target, outcome in attempts]
+    assert outcomes == [("first", kind.value), ("second", "success")]
 
 
 async def test_one_attempt_per_tier() -> None:

@@ -125,6 +125,70 @@ async def test_chunked_bodies_arrive_in_pieces(serve: Callable[..., Awaitable[Se
     await pool.close()
 
 
+def chunked_pieces(*steps: bytes | float) -> Handler:
+    """A chunked 200 answer: each bytes step is sent as a chunk, each float is a pause (s)."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+        for step in steps:
+            if isinstance(step, float):
+                await asyncio.sleep(step)
+            else:
+                writer.write(b"%x\r\n%s\r\n" % (len(step), step))
+            await writer.drain()
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+
+    return handle
+
+
+async def test_a_stream_silent_longer_than_its_limit_fails_with_a_timeout(
+    serve: Callable[..., Awaitable[Server]],
+) -> None:
+    server = await serve(chunked_pieces(b"first", 5.0, b"too late"))
+    pool = h1.Pool(server.url, {})
+    response = await pool.request("POST", pool.path("/chat"), b"{}")
+    response.limit_silence(0.5)
+    assert await response.next_chunk() == b"first"
+    with pytest.raises(TimeoutError):
+        await response.next_chunk()
+    response.close()
+    await pool.close()
+
+
+async def test_the_silence_limit_is_per_wait_not_for_the_whole_stream(
+    serve: Callable[..., Awaitable[Server]],
+) -> None:
+    steps: list[bytes | float] = []
+    for index in range(8):  # 1.6 s in all, never more than 0.2 s apart
+        steps += [b"piece %d;" % index, 0.2]
+    server = await serve(chunked_pieces(*steps))
+    pool = h1.Pool(server.url, {})
+    response = await pool.request("POST", pool.path("/chat"), b"{}")
+    response.limit_silence(1.0)
+    body = await response.read()
+    assert body == b"".join(b"piece %d;" % index for index in range(8))
+    response.release()
+    await pool.close()
+
+
+async def test_a_busy_reader_is_not_a_silent_upstream(
+    serve: Callable[..., Awaitable[Server]],
+) -> None:
+    """The reader spends longer than the limit on a piece; the next one arrives soon after it
+    starts waiting again. The clock runs only while the reader waits."""
+    server = await serve(chunked_pieces(b"first", 2.4, b"second"))
+    pool = h1.Pool(server.url, {})
+    response = await pool.request("POST", pool.path("/chat"), b"{}")
+    response.limit_silence(1.0)
+    assert await response.next_chunk() == b"first"
+    await asyncio.sleep(2.0)  # busy: nothing arrives, and nobody is waiting for it
+    assert await response.next_chunk() == b"second"
+    assert await response.next_chunk() is None
+    response.release()
+    await pool.close()
+
+
 async def test_what_arrived_together_is_handed_over_together(
     serve: Callable[..., Awaitable[Server]],
 ) -> None:
@@ -227,6 +291,72 @@ async def test_a_cancelled_request_closes_its_connection(
     await pool.close()
 
 
+async def test_an_answer_past_its_deadline_fails_and_closes_its_connection(
+    serve: Callable[..., Awaitable[Server]],
+) -> None:
+    hung_up = asyncio.Event()
+
+    async def head_then_silence(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nthe start")
+        await writer.drain()
+        await reader.read()  # until the client hangs up
+        hung_up.set()
+        writer.close()
+
+    server = await serve(head_then_silence)
+    pool = h1.Pool(server.url, {})
+    response = await pool.request("POST", pool.path("/chat"), b"{}", answer_within=0.5)
+    assert response.status == 200  # the head came in time; the rest of the body never does
+    with pytest.raises(TimeoutError):
+        await response.read()
+    response.close()
+    await asyncio.wait_for(hung_up.wait(), 10)
+
+    await pool.close()
+
+    silent = h1.Pool((await serve(lambda reader, writer: reader.read())).url, {})
+    with pytest.raises(TimeoutError):  # no head at all
+        await silent.request("POST", silent.path("/chat"), b"{}", answer_within=0.3)
+    await silent.close()
+
+
+async def test_an_answer_within_its_deadline_keeps_its_connection(
+    serve: Callable[..., Awaitable[Server]],
+) -> None:
+    server = await serve(chunked_pieces(b"slow ", 0.3, b"but in time"))
+    pool = h1.Pool(server.url, {})
+    for _ in range(2):
+        response = await pool.request("POST", pool.path("/chat"), b"{}", answer_within=5.0)
+        assert await response.read() == b"slow but in time"
+        response.release()
+    await asyncio.sleep(0.2)  # a deadline left armed would fire on the idle connection
+    response = await pool.request("POST", pool.path("/chat"), b"{}", answer_within=5.0)
+    assert await response.read() == b"slow but in time"
+    response.release()
+    await pool.close()
+    assert server.connections == 1
+
+
 def test_only_http_urls_are_accepted() -> None:
     with pytest.raises(ValueError, match="not an http"):
         h1.Pool("ftp://example.invalid/", {})
+
+
+async def test_a_pooled_connection_idle_too_long_is_closed(
+    serve: Callable[..., Awaitable[Server]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(h1, "IDLE_SECONDS", 0.6)
+    server = await serve(answer(b"{}"))
+    pool = h1.Pool(server.url, {})
+    for _ in range(3):  # used again within the idle limit: the same connection each time
+        response = await pool.request("POST", pool.path("/chat"), b"{}")
+        await response.read()
+        response.release()
+        await asyncio.sleep(0.4)
+    assert server.connections == 1
+    await asyncio.sleep(1.0)  # now idle for longer than the limit
+    response = await pool.request("POST", pool.path("/chat"), b"{}")
+    await response.read()
+    response.release()
+    assert server.connections == 2
+    await pool.close()
