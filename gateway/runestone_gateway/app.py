@@ -9,6 +9,7 @@ and nothing per request that could be done once per config generation."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import Awaitable
@@ -65,6 +66,10 @@ class GatewayApp:
                     log.error("cannot start: %s", error)
                     await send({"type": "lifespan.startup.failed", "message": str(error)})
                     return
+                # What start-up built (modules, config, metrics, clients) lives as long as
+                # the process: kept out of the collector's full passes, which would otherwise
+                # walk all of it, a pause of tens of milliseconds, every few thousand requests.
+                gc.freeze()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.gateway.stop()
