@@ -45,7 +45,9 @@ _STATUS_LINES = {
     status.value: b"HTTP/1.1 %d %s\r\n" % (status.value, status.phrase.encode())
     for status in http.HTTPStatus
 }
-_TOKEN = re.compile(rb"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_TOKENS = re.compile(rb"%s(?:\n%s)*\Z" % (_TOKEN, _TOKEN))
+"""Header names joined by newlines, all checked by one match."""
 _BAD_VALUE = re.compile(rb"[\x00\r\n]")
 _DISCONNECT: Message = {"type": "http.disconnect"}
 _NO_BODY_STATUSES = frozenset({204, 304})
@@ -195,9 +197,15 @@ class Exchange:
         lines = [_STATUS_LINES.get(status) or b"HTTP/1.1 %d \r\n" % status]
         length: int | None = None
         chunked = False
-        for name, value in self._headers:
-            if not _TOKEN.match(name) or _BAD_VALUE.search(value):
-                raise RuntimeError("invalid header in the answer")
+        headers = self._headers
+        # Two checks for all the headers together: no CR, LF or NUL anywhere (which also makes
+        # newline-joined names a faithful list), and every name a token.
+        if headers and (
+            _BAD_VALUE.search(b"".join([part for header in headers for part in header]))
+            or not _TOKENS.match(b"\n".join([name for name, _ in headers]))
+        ):
+            raise RuntimeError("invalid header in the answer")
+        for name, value in headers:
             name = name.lower()
             if name == b"content-length":
                 length = int(value)
@@ -345,7 +353,9 @@ class Protocol(asyncio.Protocol):
         self._count(len(url))
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._count(len(name) + len(value))
+        self._head_bytes += len(name) + len(value)
+        if self._head_bytes > MAX_HEAD_BYTES:
+            raise _HeadTooLarge
         name = name.lower()
         if name == b"expect" and value.lower() == b"100-continue":
             self._expect_continue = True

@@ -213,13 +213,23 @@ async def test_garbage_and_oversized_heads_are_refused(serve: Any) -> None:
     assert answer.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n")
 
 
+BAD_HEADERS = {
+    "/value": (b"x-injected", b"a\r\nset-cookie: b"),
+    "/name": (b"x-injected\r\nset-cookie", b"b"),
+    "/newline-name": (b"x-injected\nset-cookie", b"b"),
+    "/space-name": (b"bad name", b"b"),
+    "/empty-name": (b"", b"b"),
+}
+"""Headers an app must not get onto the wire: each answer is a 500 instead."""
+
+
 async def test_app_failures_become_500_or_a_closed_connection(serve: Any) -> None:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         if scope["path"] == "/late":
             await send({"type": "http.response.start", "status": 200, "headers": []})
             await send({"type": "http.response.body", "body": b"part", "more_body": True})
-        elif scope["path"] == "/header":
-            headers = [(b"x-injected", b"a\r\nset-cookie: b")]
+        elif scope["path"] in BAD_HEADERS:
+            headers = [(b"x-fine", b"1"), BAD_HEADERS[scope["path"]]]
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
         raise RuntimeError("boom")
@@ -227,9 +237,11 @@ async def test_app_failures_become_500_or_a_closed_connection(serve: Any) -> Non
     running = await serve(app)
     early = await running.ask(post(b"/early", b""))
     assert early.startswith(b"HTTP/1.1 500 Internal Server Error\r\n")
-    injected = await running.ask(post(b"/header", b""))
-    assert injected.startswith(b"HTTP/1.1 500 Internal Server Error\r\n")
-    assert b"set-cookie" not in injected
+    for path in BAD_HEADERS:
+        injected = await running.ask(post(path.encode(), b""))
+        assert injected.startswith(b"HTTP/1.1 500 Internal Server Error\r\n"), path
+        assert b"set-cookie" not in injected, path
+        assert b"x-fine" not in injected, path
     late = await running.ask(post(b"/late", b""))
     assert late.startswith(b"HTTP/1.1 200 OK\r\n")
     assert not late.endswith(b"0\r\n\r\n"), "the broken stream is cut, not ended cleanly"
