@@ -98,11 +98,13 @@ def runestone(
     keys: list[dict[str, object]] | None = None,
     store: dict[str, str] | None = None,
     source: Path | None = None,
+    probe: Path | None = None,
 ) -> Target:
     """The gateway with one unlimited key, or with the key-table entries `keys` (then the
     target's api_key is None) and the rate-limit store `store`. With `source` (another checkout
     of this repository, e.g. an earlier commit's worktree) its code is run instead of this one's,
-    through PYTHONPATH, which comes before the venv's editable paths."""
+    through PYTHONPATH, which comes before the venv's editable paths. With `probe` it runs under
+    bench/path_probe.py, which writes its timings to that file when the gateway exits."""
     key = apikeys.generate() if keys is None else None
     entries = keys if key is None else [{"id": "bench", "sha256": apikeys.digest(key)}]
     table = workdir / f"{name}-keys.yaml"
@@ -131,10 +133,13 @@ def runestone(
     command = [str(Path(sys.executable).with_name("runestone")), "gateway", "--config", str(path)]
     command += ["--port", str(port), "--health-port", str(health_port)]
     command += ["--workers", str(workers), "--log-level", "warning"]
-    env = None
+    env: dict[str, str] = {}
     if source is not None:
         packages = [str(source / part) for part in ("cli", "gateway", "operator", "sidecar")]
-        env = {"PYTHONPATH": os.pathsep.join(packages)}
+        env["PYTHONPATH"] = os.pathsep.join(packages)
+    if probe is not None:
+        command[0:1] = [sys.executable, str(BENCH / "path_probe.py")]
+        env["RUNESTONE_PATH_PROBE_OUT"] = str(probe)
     target = Target(name, port, key, _spawn(command, workdir / f"{name}.log", env), workers)
     procstats.wait_http(f"http://127.0.0.1:{health_port}/readyz", START_TIMEOUT, target.alive)
     return target
