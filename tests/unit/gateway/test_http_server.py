@@ -217,6 +217,7 @@ BAD_HEADERS = {
     "/value": (b"x-injected", b"a\r\nset-cookie: b"),
     "/name": (b"x-injected\r\nset-cookie", b"b"),
     "/newline-name": (b"x-injected\nset-cookie", b"b"),
+    "/trailing-newline-name": (b"x-injected\n", b"b"),
     "/space-name": (b"bad name", b"b"),
     "/empty-name": (b"", b"b"),
 }
