@@ -114,6 +114,10 @@ async def _events(
         "stop_sequence": None,
         "usage": {"input_tokens": INPUT_TOKENS, "output_tokens": 1},
     }
+    if behaviour.stream_error is not None:
+        failure = {"type": behaviour.stream_error, "message": "The stand-in is overloaded."}
+        yield _event("error", {"error": failure})
+        return
     yield _event("message_start", {"message": message})
     yield _event("ping", {})
     yield _event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}})

@@ -60,6 +60,9 @@ class Behaviour:
     """Answer chat requests that offer tools with a call to this (name, arguments)."""
     stop_reason: str | None = None
     """Anthropic only: force this stop reason (e.g. "max_tokens")."""
+    stream_error: str | None = None
+    """Anthropic only: a stream answers 200, then sends nothing but an `error` event of this
+    type (e.g. "overloaded_error"), as Anthropic does when it fails after accepting a request."""
     models_status: int = 200
     """Status of GET /v1/models, which the gateway's active health check uses."""
 

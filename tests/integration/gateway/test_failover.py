@@ -96,6 +96,27 @@ def test_anthropic_tier_0_overloaded_fails_over_to_openai(
     assert len(tier0.record.posts()) == 3
 
 
+def test_an_anthropic_stream_failing_before_its_first_event_fails_over(
+    start_upstream: Callable[[str], running.Upstream], start_gateway: Starter
+) -> None:
+    """Anthropic can accept a streamed request (200) and then send only an `error` event; no
+    byte has reached the client yet, so the next tier answers."""
+    tier0, tier1 = start_upstream("anthropic"), start_upstream("openai")
+    tier0.behaviour.stream_error = "overloaded_error"
+    tier1.behaviour.text = "from the backup"
+    gateway = start_gateway(two_tiers(primary(tier0), tier1))
+    streamed = gateway.client().chat.completions.create(model="m", messages=ASK, stream=True)
+    assert (
+        "".join(c.choices[0].delta.content or "" for c in streamed if c.choices)
+        == "from the backup"
+    )
+    assert (len(tier0.record.posts()), len(tier1.record.posts())) == (1, 1)
+    failed = gateway.metric(
+        "runestone_upstream_attempts_total", runestone_provider="primary", outcome="status"
+    )
+    assert failed == 1
+
+
 async def test_failover_with_the_async_client(
     start_upstream: Callable[[str], running.Upstream], start_gateway: Starter
 ) -> None:
