@@ -5,12 +5,13 @@ General clients (aiohttp, httpx) spend 200-300 µs of CPU per request on things 
 uses (cookie jars, redirects, multipart, tracing hooks, a body-writer task per request); the
 gateway makes one such call per client request, so that cost was most of its overhead. This
 client does only what the providers need: POST/GET with bytes in, a status, headers and a body
-(whole or as chunks) out, over plain TCP or TLS. Timeouts are the caller's (`asyncio.timeout`):
-a cancelled request closes its connection, which is how the upstream learns of it. A streamed
-body's wait for each next piece is bounded by `Response.limit_silence`, one timer per stream.
+(whole or as chunks) out, over plain TCP or TLS. Time limits are one timer per answer:
+`Pool.request(answer_within=…)` bounds the whole answer, `Response.limit_silence` the waits of a
+streamed body. A caller may also cancel (e.g. by `asyncio.timeout`): a cancelled request closes
+its connection, which is how the upstream learns of it.
 
-Errors: `TimeoutError` from the caller's timeout, `ConnectError` when nothing answered,
-`ProtocolError` for an answer that broke off or is not HTTP."""
+Errors: `TimeoutError` from a time limit, `ConnectError` when nothing answered, `ProtocolError`
+for an answer that broke off or is not HTTP."""
 
 from __future__ import annotations
 
