@@ -39,11 +39,22 @@ def gate_patch(condition: str, status: str) -> dict[str, Any]:
     }
 
 
-def refused(call: Callable[[], object]) -> str:
-    with pytest.raises(ApiException) as caught:
+def refusal(call: Callable[[], object]) -> str:
+    """The API server's message when it refuses `call` (403); "" when it accepts it, which
+    `eventually` takes as "not yet" (a failed `pytest.raises` is no exception it retries on)."""
+    try:
         call()
-    assert caught.value.status == 403, caught.value.body
-    return str(caught.value.body)
+    except ApiException as error:
+        if error.status != 403:
+            raise
+        return str(error.body)
+    return ""
+
+
+def refused(call: Callable[[], object]) -> str:
+    message = refusal(call)
+    assert message, "the API server accepted the call"
+    return message
 
 
 def test_bound_tokens_carry_the_pod_name_and_uid(
@@ -88,7 +99,7 @@ def test_policy_refuses_other_pods_and_other_conditions_and_accepts_its_own(
         # RBAC allows the patch (same namespace, pods/status): only the policy can refuse it.
         # Policies take effect shortly after they are created; wait for that.
         message = eventually(
-            lambda: refused(
+            lambda: refusal(
                 lambda: as_sidecar.patch_namespaced_pod_status(
                     other.name, namespace, gate_patch(other.condition, "True")
                 )
@@ -177,7 +188,7 @@ def test_any_pod_bound_token_changes_gate_conditions_only_on_its_own_pod(
     )
     with as_token(kube_cluster, token) as as_stranger:
         message = eventually(
-            lambda: refused(
+            lambda: refusal(
                 lambda: as_stranger.patch_namespaced_pod_status(
                     gateway.name, namespace, gate_patch(gateway.condition, "True")
                 )
