@@ -28,6 +28,8 @@ from typing import Any
 
 import httptools
 
+from runestone_gateway import inactivity
+
 log = logging.getLogger("runestone.gateway")
 
 Message = MutableMapping[str, Any]
@@ -281,7 +283,7 @@ class Protocol(asyncio.Protocol):
         self._parsing: Exchange | None = None
         self._active: Exchange | None = None
         self._queued: deque[Exchange] = deque()
-        self._idle_timer: asyncio.TimerHandle | None = None
+        self._idle_timer: inactivity.Inactivity | None = None
         self._idle_since: float | None = None  # loop time; None while a request is in hand
         self._closing = False
 
@@ -298,8 +300,11 @@ class Protocol(asyncio.Protocol):
             "client": _address(transport.get_extra_info("peername")),
             "root_path": "",
         }
+        # Closes the connection once idle (or short of a whole head) for the keep-alive timeout.
         self._idle_since = self.loop.time()
-        self._idle_timer = self.loop.call_later(self.keep_alive_seconds, self._check_idle)
+        self._idle_timer = inactivity.Inactivity(
+            self.loop, self.keep_alive_seconds, self._idle_moment, self._idle
+        )
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server_state.connections.discard(self)
@@ -472,24 +477,14 @@ class Protocol(asyncio.Protocol):
             self._idle_timer.cancel()
             self._idle_timer = None
 
-    def _check_idle(self) -> None:
-        """The keep-alive timer: one per connection, not one per request. It closes a
-        connection idle (or short of a whole head) for the keep-alive timeout, and otherwise
-        looks again when that could next be so."""
+    def _idle_moment(self) -> float | None:
+        return self._idle_since if self._active is None else None
+
+    def _idle(self) -> None:
         self._idle_timer = None
-        if self.transport.is_closing():
-            return
-        now = self.loop.time()
-        idle_since = self._idle_since
-        if idle_since is not None and self._active is None:
-            if now - idle_since >= self.keep_alive_seconds:
-                self._closing = True
-                self.transport.close()
-                return
-            when = idle_since + self.keep_alive_seconds
-        else:
-            when = now + self.keep_alive_seconds
-        self._idle_timer = self.loop.call_at(when, self._check_idle)
+        if not self.transport.is_closing():
+            self._closing = True
+            self.transport.close()
 
 
 def _address(value: Any) -> tuple[str, int] | None:

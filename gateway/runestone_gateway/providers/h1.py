@@ -24,6 +24,8 @@ from typing import cast
 
 import httptools
 
+from runestone_gateway import inactivity
+
 HIGH_WATER = 256 * 1024  # stop reading from the socket while this much body waits unread
 IDLE_SECONDS = 30.0  # a kept-alive connection unused this long is closed
 
@@ -45,7 +47,7 @@ class _Connection(asyncio.Protocol):
         self._parser = httptools.HttpResponseParser(self)
         self.transport: asyncio.Transport | None = None
         self.closed = False
-        self._idle_timer: asyncio.TimerHandle | None = None
+        self._idle_timer: inactivity.Inactivity | None = None
         self._parked_at: float | None = None  # loop time it went back to the pool; None in use
         self._response: Response | None = None
         self._header_name = b""
@@ -109,23 +111,12 @@ class _Connection(asyncio.Protocol):
         self.transport.write(data)
 
     def park(self) -> None:
-        """Idle in the pool; closed if nobody uses it for IDLE_SECONDS. One timer per
-        connection that looks again when that could next be so, not one per request."""
+        """Idle in the pool; closed if nobody uses it for IDLE_SECONDS."""
         self._parked_at = self._loop.time()
         if self._idle_timer is None:
-            self._idle_timer = self._loop.call_at(self._parked_at + IDLE_SECONDS, self._check_idle)
-
-    def _check_idle(self) -> None:
-        self._idle_timer = None
-        if self.closed:
-            return
-        parked_at = self._parked_at
-        if parked_at is None:  # in use: it parks again when done
-            return
-        if self._loop.time() - parked_at >= IDLE_SECONDS:
-            self.close()
-            return
-        self._idle_timer = self._loop.call_at(parked_at + IDLE_SECONDS, self._check_idle)
+            self._idle_timer = inactivity.Inactivity(
+                self._loop, IDLE_SECONDS, lambda: self._parked_at, self.close
+            )
 
     def pause(self) -> None:
         if self.transport is not None and not self.closed:
@@ -170,7 +161,7 @@ class Response:
         self._decoder: zlib._Decompress | None = None
         self._silence = 0.0
         self._heard = 0.0  # loop time of the latest data, or of the start of the current wait
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.TimerHandle | inactivity.Inactivity | None = None
         """The deadline of the whole answer, or the silence watchdog of a streamed body."""
 
     # fed by the connection
@@ -232,19 +223,14 @@ class Response:
         """A body without length or chunking ends when the connection does (RFC 9112 6.3)."""
         return "content-length" not in self.headers and "transfer-encoding" not in self.headers
 
-    def _check_silence(self) -> None:
-        """The watchdog: fail the body once a reader has waited `_silence` seconds with nothing
-        arriving. While no reader waits (it is busy with the last piece) the clock does not
-        run: a slow consumer is not a silent upstream, and its next wait restarts the clock."""
+    def _silent_since(self) -> float | None:
+        """Since when a reader has waited with nothing arriving; None while no reader waits
+        (it is busy with the last piece): a slow consumer is not a silent upstream."""
+        return self._heard if self._waiter is not None else None
+
+    def _silent_too_long(self) -> None:
         self._timer = None
-        now = self._loop.time()
-        deadline = self._heard + self._silence
-        waiting = self._waiter is not None
-        if waiting and now >= deadline:
-            self.fail(TimeoutError(f"no data from the upstream for {self._silence:g} s"))
-            return
-        when = deadline if waiting else max(deadline, now + self._silence)
-        self._timer = self._loop.call_at(when, self._check_silence)
+        self.fail(TimeoutError(f"no data from the upstream for {self._silence:g} s"))
 
     def _expire(self) -> None:
         self._timer = None
@@ -274,7 +260,9 @@ class Response:
         self._silence = seconds
         self._heard = self._loop.time()
         if not self._complete and self._error is None:
-            self._timer = self._loop.call_at(self._heard + seconds, self._check_silence)
+            self._timer = inactivity.Inactivity(
+                self._loop, seconds, self._silent_since, self._silent_too_long
+            )
 
     async def next_chunk(self) -> bytes | None:
         """All of the body that has arrived since the last call (waiting for some if none
