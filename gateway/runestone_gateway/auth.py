@@ -4,7 +4,11 @@ Keys arrive in `Authorization: Bearer <key>` (OpenAI's SDKs) or `x-api-key: <key
 The gateway never holds a plaintext key: the key table names keys by their SHA-256 digest, and a
 presented key is digested at once. Digests are found through a table keyed by a per-process
 secret (BLAKE2b keyed hash of the digest), so the table's lookup timing tells a caller nothing it
-could use, and the match is confirmed with `hmac.compare_digest`.
+could use, and the match is confirmed with `hmac.compare_digest`. A key once confirmed is
+remembered for the config generation by a keyed BLAKE2b tag of the key itself (another
+per-process secret): a key seen again costs one short hash and a lookup instead of SHA-256, a
+second hash and the compare. Only keys of the table are remembered, so unknown keys cannot grow
+it, and a reload (a key disabled, rotated or removed) starts a new, empty memo.
 
 Outcomes follow DESIGN.md contract 6: no key, an unknown key or a disabled key is 401 (all three
 look the same to the caller); an expired key, or a model outside the key's allow-list, is 403.
@@ -88,12 +92,15 @@ def generated(digest: str) -> Principal:
 class KeyRing:
     """The accepted keys of one config generation."""
 
-    __slots__ = ("_by_tag", "_secret", "principals")
+    __slots__ = ("_by_tag", "_memo", "_memo_secret", "_secret", "principals")
 
     def __init__(self, principals: Iterable[Principal]) -> None:
         self._secret = os.urandom(32)
+        self._memo_secret = os.urandom(32)
         self.principals = tuple(principals)
         self._by_tag = {self._tag(p.sha256): p for p in self.principals}
+        self._memo: dict[bytes, Principal] = {}
+        """Confirmed keys by their keyed tag; at most one entry per principal."""
 
     @classmethod
     def from_table(cls, table: config.KeyTable) -> KeyRing:
@@ -104,10 +111,15 @@ class KeyRing:
 
     def find(self, key: bytes) -> Principal | None:
         """The entry for a presented key, disabled or not; None for an unknown key."""
+        tag = hashlib.blake2b(key, key=self._memo_secret, digest_size=32).digest()
+        found = self._memo.get(tag)
+        if found is not None:
+            return found
         digest = hashlib.sha256(key).hexdigest()
         found = self._by_tag.get(self._tag(digest))
         if found is None or not hmac.compare_digest(found.sha256, digest):
             return None
+        self._memo[tag] = found
         return found
 
     def authenticate(

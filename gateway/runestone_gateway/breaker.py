@@ -47,6 +47,8 @@ class CircuitBreaker:
         self._opened_at = 0.0
         self._probes_in_flight = 0
         self._probe_successes = 0
+        self._closed_permit = Permit(self._epoch, probe=False)
+        """The permit of every call while closed, made once per epoch, not once per call."""
 
     @property
     def state(self) -> State:
@@ -62,6 +64,8 @@ class CircuitBreaker:
         return state is State.HALF_OPEN and self._probes_in_flight < self._probes_allowed
 
     def acquire(self) -> Permit | None:
+        if self._state is State.CLOSED:
+            return self._closed_permit
         if not self.available():
             return None
         probe = self._state is State.HALF_OPEN
@@ -99,6 +103,7 @@ class CircuitBreaker:
     def _enter(self, state: State) -> None:
         self._state = state
         self._epoch += 1
+        self._closed_permit = Permit(self._epoch, probe=False)
         self._failures = 0
         self._probes_in_flight = 0
         self._probe_successes = 0

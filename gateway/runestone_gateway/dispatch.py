@@ -16,7 +16,7 @@ from runestone_gateway.providers import base
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # one per request: not frozen, which would triple its cost
 class Success(Generic[T]):
     target: routing.Target
     result: T

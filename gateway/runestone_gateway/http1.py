@@ -369,8 +369,12 @@ class Protocol(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         self._idle_since = None
         parser = self._parser
-        url = httptools.parse_url(self._url)
-        raw_path: bytes = url.path
+        target = self._url
+        if target[:1] == b"/" and b"?" not in target and b"#" not in target:
+            raw_path, query = target, b""  # the usual request target: a bare path
+        else:
+            url = httptools.parse_url(target)
+            raw_path, query = url.path, url.query or b""
         path = raw_path.decode("latin-1")
         version = parser.get_http_version()
         scope = {
@@ -379,7 +383,7 @@ class Protocol(asyncio.Protocol):
             "method": parser.get_method().decode("ascii"),
             "path": urllib.parse.unquote(path) if "%" in path else path,
             "raw_path": raw_path,
-            "query_string": url.query or b"",
+            "query_string": query,
             "headers": self._headers,
         }
         keep_alive = version != "1.0" and parser.should_keep_alive()

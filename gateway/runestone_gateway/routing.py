@@ -92,6 +92,8 @@ def pick(
     tier: Sequence[Target], strategy: config.RoutingStrategy, rng: random.Random
 ) -> Target | None:
     """The target of this tier to try, or None when none may be called now."""
+    if len(tier) == 1:  # the common case, without building a list of candidates
+        return tier[0] if tier[0].available() else None
     candidates = [target for target in tier if target.available()]
     if len(candidates) <= 1:
         return candidates[0] if candidates else None

@@ -139,6 +139,32 @@ async def test_streamed_answers_are_chunked(serve: Any) -> None:
     writer.close()
 
 
+REQUEST_TARGETS = {
+    b"/v1/models": ("/v1/models", b"/v1/models", b""),
+    b"/v1/models?limit=2&after=x": ("/v1/models", b"/v1/models", b"limit=2&after=x"),
+    b"/v1/a%20b": ("/v1/a b", b"/v1/a%20b", b""),
+    b"/v1/models#part": ("/v1/models", b"/v1/models", b""),
+    b"http://x/v1/models?q=1": ("/v1/models", b"/v1/models", b"q=1"),
+}
+"""Request target -> the scope's path, raw_path and query_string."""
+
+
+async def test_the_request_target_becomes_path_and_query(serve: Any) -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen = repr((scope["path"], scope["raw_path"], scope["query_string"])).encode()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": seen})
+
+    running = await serve(app)
+    reader, writer = await running.connect()
+    for target, expected in REQUEST_TARGETS.items():
+        writer.write(post(target, b""))
+        status, _, body = await read_answer(reader)
+        assert status == b"HTTP/1.1 200 OK", target
+        assert body == repr(expected).encode(), target
+    writer.close()
+
+
 async def test_pipelined_requests_are_answered_in_order(serve: Any) -> None:
     running = await serve(echo())
     reader, writer = await running.connect()

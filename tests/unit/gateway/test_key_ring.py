@@ -110,6 +110,40 @@ def test_a_key_with_the_same_digest_prefix_is_still_refused() -> None:
     assert keys.find(key[:-1].encode()) is None
 
 
+def test_a_key_seen_again_is_checked_as_strictly() -> None:
+    """The second sight of a key takes the remembered path: it must give the same verdicts."""
+    key, off, spent = apikeys.generate(), apikeys.generate(), apikeys.generate()
+    keys = ring(
+        entry(key),
+        entry(off, id="off", disabled=True),
+        entry(spent, id="spent", expiresAt=NOW.isoformat()),
+    )
+    for _ in range(2):
+        assert keys.authenticate(f"Bearer {key}".encode(), None, now=NOW.timestamp()).id == "team"
+        assert refusal(keys, f"Bearer {off}".encode()).status == 401
+        assert refusal(keys, f"Bearer {spent}".encode()).code == "key_expired"
+        assert refusal(keys, f"Bearer {key[:-1]}".encode()).status == 401
+
+
+def test_only_keys_of_the_table_are_remembered() -> None:
+    """Unknown keys, however many, leave nothing behind; each table key at most one entry."""
+    key = apikeys.generate()
+    keys = ring(entry(key))
+    for _ in range(100):
+        assert keys.find(apikeys.generate().encode()) is None
+    for _ in range(3):
+        assert keys.find(key.encode()) is not None
+    assert len(keys._memo) == 1
+    assert key.encode() not in repr(keys._memo).encode()
+
+
+def test_a_reload_forgets_what_the_old_ring_remembered() -> None:
+    key = apikeys.generate()
+    assert ring(entry(key)).find(key.encode()) is not None
+    reloaded = ring(entry(key, disabled=True))
+    assert refusal(reloaded, f"Bearer {key}".encode()).status == 401
+
+
 def test_expiries_and_budgets_per_key_id() -> None:
     new, old, forever, off = (apikeys.generate() for _ in range(4))
     later = NOW + datetime.timedelta(days=30)
