@@ -5,10 +5,11 @@ General clients (aiohttp, httpx) spend 200-300 µs of CPU per request on things 
 uses (cookie jars, redirects, multipart, tracing hooks, a body-writer task per request); the
 gateway makes one such call per client request, so that cost was most of its overhead. This
 client does only what the providers need: POST/GET with bytes in, a status, headers and a body
-(whole or as chunks) out, over plain TCP or TLS. Time limits are one timer per answer:
-`Pool.request(answer_within=…)` bounds the whole answer, `Response.limit_silence` the waits of a
-streamed body. A caller may also cancel (e.g. by `asyncio.timeout`): a cancelled request closes
-its connection, which is how the upstream learns of it.
+(whole or as chunks) out, over plain TCP or TLS. Time limits cost no timer per request:
+`Pool.request(answer_within=…)` bounds the whole answer through one watchdog per connection, and
+`Response.limit_silence` the waits of a streamed body through one watchdog per stream, armed the
+first time a reader has to wait. A caller may also cancel (e.g. by `asyncio.timeout`): a
+cancelled request closes its connection, which is how the upstream learns of it.
 
 Errors: `TimeoutError` from a time limit, `ConnectError` when nothing answered, `ProtocolError`
 for an answer that broke off or is not HTTP."""
@@ -49,7 +50,9 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self._idle_timer: inactivity.Inactivity | None = None
         self._parked_at: float | None = None  # loop time it went back to the pool; None in use
-        self._response: Response | None = None
+        self._response: Response | None = None  # the answer still arriving
+        self._due_timer: inactivity.Inactivity | None = None
+        self._due_since: float | None = None  # loop time the request with a time limit began
         self._header_name = b""
 
     # asyncio.Protocol
@@ -104,11 +107,36 @@ class _Connection(asyncio.Protocol):
             response.finish(keep_alive=self._parser.should_keep_alive())
 
     # used by Pool and Response
-    def send(self, data: bytes, response: Response) -> None:
+    def send(
+        self, data: bytes, response: Response, began: float, within: float | None = None
+    ) -> None:
+        """Write a request; with `within`, its whole answer must arrive by `began + within`."""
         assert self.transport is not None
         self._parked_at = None
         self._response = response
+        if within is not None:
+            self._due_since = began
+            timer = self._due_timer
+            if timer is None or timer.seconds > within:  # a shorter limit must look sooner
+                if timer is not None:
+                    timer.cancel()
+                self._due_timer = inactivity.Inactivity(
+                    self._loop, within, self._arriving_since, self._late
+                )
+            else:
+                timer.seconds = within
         self.transport.write(data)
+
+    def lift_deadline(self) -> None:
+        self._due_since = None
+
+    def _arriving_since(self) -> float | None:
+        return self._due_since if self._response is not None else None
+
+    def _late(self) -> None:
+        self._due_timer = None
+        if self._response is not None:
+            self._response.fail(TimeoutError("the upstream did not answer in time"))
 
     def park(self) -> None:
         """Idle in the pool; closed if nobody uses it for IDLE_SECONDS."""
@@ -127,9 +155,10 @@ class _Connection(asyncio.Protocol):
             self.transport.resume_reading()
 
     def close(self) -> None:
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
-            self._idle_timer = None
+        for timer in (self._idle_timer, self._due_timer):
+            if timer is not None:
+                timer.cancel()
+        self._idle_timer = self._due_timer = None
         self.closed = True
         self._pool.forget(self)
         if self.transport is not None:
@@ -161,8 +190,8 @@ class Response:
         self._decoder: zlib._Decompress | None = None
         self._silence = 0.0
         self._heard = 0.0  # loop time of the latest data, or of the start of the current wait
-        self._timer: asyncio.TimerHandle | inactivity.Inactivity | None = None
-        """The deadline of the whole answer, or the silence watchdog of a streamed body."""
+        self._timer: inactivity.Inactivity | None = None
+        """The silence watchdog of a streamed body, once a reader has had to wait."""
 
     # fed by the connection
     def started(self) -> None:
@@ -232,22 +261,12 @@ class Response:
         self._timer = None
         self.fail(TimeoutError(f"no data from the upstream for {self._silence:g} s"))
 
-    def _expire(self) -> None:
-        self._timer = None
-        self.fail(TimeoutError("the upstream did not answer in time"))
-
     def _stop_timer(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
 
     # used by Pool and callers
-    def set_deadline(self, when: float) -> None:
-        """Fail with TimeoutError unless the whole answer has arrived by loop time `when`."""
-        self._stop_timer()
-        if not self._complete and self._error is None:
-            self._timer = self._loop.call_at(when, self._expire)
-
     def head(self) -> asyncio.Future[None]:
         """Done when the status line and headers have arrived."""
         return self._head
@@ -255,14 +274,11 @@ class Response:
     def limit_silence(self, seconds: float) -> None:
         """From now on (instead of any deadline), `next_chunk` raises TimeoutError once it has
         waited `seconds` without any of the body arriving. One timer for the whole body, not
-        one per wait: a stream of many small pieces would otherwise set and cancel one each."""
-        self._stop_timer()
+        one per wait (a stream of many small pieces would otherwise set and cancel one each),
+        armed when a reader first has to wait: not before the first event is relayed."""
+        if self._connection is not None:
+            self._connection.lift_deadline()
         self._silence = seconds
-        self._heard = self._loop.time()
-        if not self._complete and self._error is None:
-            self._timer = inactivity.Inactivity(
-                self._loop, seconds, self._silent_since, self._silent_too_long
-            )
 
     async def next_chunk(self) -> bytes | None:
         """All of the body that has arrived since the last call (waiting for some if none
@@ -274,6 +290,10 @@ class Response:
                 return None
             if self._silence:
                 self._heard = self._loop.time()
+                if self._timer is None:
+                    self._timer = inactivity.Inactivity(
+                        self._loop, self._silence, self._silent_since, self._silent_too_long
+                    )
             self._waiter = self._loop.create_future()
             await self._waiter
         chunks = self._chunks
@@ -355,17 +375,15 @@ class Pool:
         if self._closed:
             raise ConnectError("the client is closed")
         loop = asyncio.get_running_loop()
-        deadline = None if answer_within is None else loop.time() + answer_within
+        began = loop.time()
         connection = self._take()
         if connection is None:
-            if deadline is None:
+            if answer_within is None:
                 connection = await self._connect()
             else:
-                async with asyncio.timeout_at(deadline):
+                async with asyncio.timeout_at(began + answer_within):
                     connection = await self._connect()
         response = Response(connection)
-        if deadline is not None:
-            response.set_deadline(deadline)
         data = b"".join(
             (
                 f"{method} {path} HTTP/1.1\r\n".encode("latin-1"),
@@ -375,7 +393,7 @@ class Pool:
                 body,
             )
         )
-        connection.send(data, response)
+        connection.send(data, response, began, answer_within)
         try:
             await response.head()
         except BaseException:

@@ -337,6 +337,36 @@ async def test_an_answer_within_its_deadline_keeps_its_connection(
     assert server.connections == 1
 
 
+async def test_each_request_on_a_kept_connection_has_its_own_deadline(
+    serve: Callable[..., Awaitable[Server]],
+) -> None:
+    """The deadline watchdog belongs to the connection: it must time each request from that
+    request's start, and honour a shorter limit than the one it was made for."""
+    answered = 0
+
+    async def slower_each_time(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal answered
+        answered += 1
+        if answered == 3:
+            return  # the third request gets no answer at all
+        await asyncio.sleep(0.3)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+        await writer.drain()
+
+    server = await serve(slower_each_time)
+    pool = h1.Pool(server.url, {})
+    for pause in (0.0, 0.4):  # the second starts after the first request's limit has passed
+        await asyncio.sleep(pause)
+        response = await pool.request("POST", pool.path("/chat"), b"{}", answer_within=0.5)
+        assert await response.read() == b"ok"
+        response.release()
+    with pytest.raises(TimeoutError, match="did not answer in time"):
+        async with asyncio.timeout(5):  # its own TimeoutError says nothing: the match fails
+            await pool.request("POST", pool.path("/chat"), b"{}", answer_within=0.2)
+    await pool.close()
+    assert server.connections == 1
+
+
 def test_only_http_urls_are_accepted() -> None:
     with pytest.raises(ValueError, match="not an http"):
         h1.Pool("ftp://example.invalid/", {})
