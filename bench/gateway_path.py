@@ -1,6 +1,6 @@
 """The gateway's own work on a request at concurrency 1, timed inside the gateway process.
 
-    .venv/bin/python bench/gateway_path.py [--requests 4000] [--rounds 4] [--before DIR]
+    .venv/bin/python bench/gateway_path.py [--requests 4000] [--rounds 4] [--before DIR] [--points]
 
 At c=1 the added latency of bench/gateway_overhead.py is the gateway's own code plus the
 wake-ups of the processes around it (two more per request through any proxy), and the wake-ups
@@ -14,13 +14,16 @@ It also counts the garbage collector's passes and their longest pause.
 The fast upstream (bench/fast_upstream.py, 5 ms) and the load generator are those of
 bench/gateway_overhead.py; whole and streamed requests, the targets' rounds interleaved. With
 `--before DIR` another checkout's gateway (e.g. a worktree of an earlier commit) is measured
-side by side. Added p50 against the upstream direct is printed for context. Asserts nothing.
+side by side. Added p50 against the upstream direct is printed for context. With `--points`
+the probe also marks the steps in between (bench/path_probe.py POINTS) and the median time from
+each mark to the next is printed: where the `in` and `out` stretches go. Asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +45,7 @@ class Result:
     collections: list[tuple[int, int]]  # (generation, nanoseconds) of every pass
     requests: int  # all the gateway served, warm-up included
     added: list[float]  # added p50 (ms) against direct, per round
+    segments: dict[str, list[int]]  # "mark -> next mark": nanoseconds, with --points
 
 
 async def _p50(target: gateways.Target, stream: bool, requests: int) -> float:
@@ -61,6 +65,8 @@ def _us(values: list[int], q: float) -> float:
 
 async def main_async(options: argparse.Namespace) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="runestone-bench-path-"))
+    if options.points:
+        os.environ["RUNESTONE_PATH_PROBE_POINTS"] = "1"  # the gateways inherit it
     sources: dict[str, Path | None] = {"runestone": None}
     if options.before:
         sources = {"before": options.before, **sources}
@@ -95,6 +101,7 @@ async def main_async(options: argparse.Namespace) -> None:
                 [tuple(entry) for entry in report["collections"]],
                 len(report["inbound"]),
                 added[name],
+                {step: values[WARM_UP:] for step, values in report.get("segments", {}).items()},
             )
     upstream.stop()
     _report(results, options)
@@ -124,6 +131,30 @@ def _report(results: dict[str, Result], options: argparse.Namespace) -> None:
             f" {_us(sums, 50):8.1f} {per_1k:>22} {longest:14.1f} "
             + " ".join(f"{value:.2f}" for value in result.added)
         )
+    if options.points:
+        _report_points(results)
+
+
+def _report_points(results: dict[str, Result]) -> None:
+    """Per mode, the median microseconds from each mark to the next, the targets side by side.
+    Steps seen in fewer than half the requests (a path taken now and then) are left out."""
+    for mode in ("whole", "stream"):
+        names = [name for name in results if name.endswith(mode)]
+        steps: dict[str, None] = {}
+        for name in reversed(names):  # this checkout's order first
+            result = results[name]
+            for step, values in result.segments.items():
+                if len(values) * 2 >= len(result.inbound):
+                    steps.setdefault(step)
+        print()
+        print(f"{mode}: median µs from one mark to the next")
+        print(" ".join(f"{name.rsplit(' ', 1)[0]:>10}" for name in names) + "  step")
+        for step in steps:
+            cells = []
+            for name in names:
+                durations = results[name].segments.get(step)
+                cells.append(f"{_us(durations, 50):10.1f}" if durations else f"{'-':>10}")
+            print(" ".join(cells) + f"  {step}")
 
 
 def main() -> None:
@@ -135,6 +166,7 @@ def main() -> None:
     )
     parser.add_argument("--latency-ms", type=float, default=5.0)
     parser.add_argument("--chunks", type=int, default=8)
+    parser.add_argument("--points", action="store_true", help="also time the steps in between")
     uvloop.run(main_async(parser.parse_args()))
 
 

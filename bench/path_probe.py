@@ -10,12 +10,21 @@ event) is written to the client. Between those marks the gateway runs its own co
 their differences are its work per request, without the wake-ups of the processes around it.
 It also times the garbage collector's passes. At exit the durations (microseconds) are written
 as JSON to $RUNESTONE_PATH_PROBE_OUT. Meant for one request at a time: with several in flight
-the marks of different requests would mix."""
+the marks of different requests would mix.
+
+With RUNESTONE_PATH_PROBE_POINTS=1 it also marks the steps in between (the functions in POINTS,
+at their call and, for some, their return) and keeps, per pair of successive marks, how long
+the gateway took from one to the next. Each mark costs a wrapper call, so the `in` and `out`
+figures of such a run are a little larger; functions a checkout does not have are skipped."""
 
 from __future__ import annotations
 
 import atexit
+import collections
+import functools
 import gc
+import inspect
+import itertools
 import os
 import sys
 import time
@@ -23,8 +32,8 @@ from typing import Any
 
 import orjson
 
-from runestone_gateway import http1
-from runestone_gateway.providers import h1
+from runestone_gateway import app, asgi, auth, dispatch, http1, streaming, validate
+from runestone_gateway.providers import h1, http, openai
 
 _clock = time.perf_counter_ns
 _marks: dict[str, int] = {}
@@ -32,6 +41,33 @@ _inbound: list[int] = []  # request bytes in -> request out to the upstream
 _outbound: list[int] = []  # upstream answer in -> answer out to the client
 _collections: list[tuple[int, int]] = []  # (generation, duration)
 _collecting = [0]
+_steps: list[tuple[str, int]] = []  # (mark, time) of the request in hand, with POINTS on
+_segments: dict[str, list[int]] = collections.defaultdict(list)  # "a -> b": durations
+
+POINTS: list[tuple[Any, str, bool]] = [
+    # (owner, function, also mark its return), in the order a request meets them
+    (http1.Protocol, "on_headers_complete", False),
+    (http1.Protocol, "_start", True),
+    (app.GatewayApp, "_http", False),
+    (auth.KeyRing, "authenticate", True),
+    (asgi, "read_body", True),
+    (validate, "parse", True),
+    (asgi, "unless_disconnected", False),
+    (dispatch, "first_success", True),
+    (streaming, "open_stream", True),
+    (openai.OpenAIProvider, "answer", True),
+    (openai.OpenAIProvider, "stream", True),
+    (http.Upstream, "post", True),
+    (http.Upstream, "open_stream", True),
+    (h1.Pool, "request", True),
+    (h1._Connection, "on_headers_complete", False),
+    (h1.Response, "finish", False),
+    (http, "json_object", True),
+    (asgi, "send_json", False),
+    (streaming.Relay, "run", False),
+    (http1.Exchange, "send", False),
+    (http1.Exchange, "_head", True),
+]
 
 
 def _wrap(cls: Any, name: str, before: Any) -> None:
@@ -44,17 +80,56 @@ def _wrap(cls: Any, name: str, before: Any) -> None:
     setattr(cls, name, wrapper)
 
 
+def _step(label: str) -> None:
+    _steps.append((label, _clock()))
+
+
+def _mark_calls(owner: Any, name: str, returns: bool) -> None:
+    original = getattr(owner, name, None)
+    if original is None:
+        return
+    label = f"{owner.__name__.rpartition('.')[2]}.{name}"
+    end = f"{label} done"
+    if inspect.iscoroutinefunction(original):
+
+        @functools.wraps(original)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            _step(label)
+            try:
+                return await original(*args, **kwargs)
+            finally:
+                if returns:
+                    _step(end)
+
+    else:
+
+        @functools.wraps(original)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            _step(label)
+            try:
+                return original(*args, **kwargs)
+            finally:
+                if returns:
+                    _step(end)
+
+    setattr(owner, name, wrapper)
+
+
 def _request_in() -> None:
     _marks.clear()
     _marks["in"] = _clock()
+    _steps.clear()
+    _step("request in")
 
 
 def _upstream_out() -> None:
     _marks.setdefault("upstream_out", _clock())
+    _step("request out")
 
 
 def _upstream_in() -> None:
     _marks.setdefault("upstream_in", _clock())
+    _step("answer in")
 
 
 def _client_out() -> None:
@@ -62,7 +137,11 @@ def _client_out() -> None:
     if "upstream_in" in marks and "upstream_out" in marks and "in" in marks:
         _inbound.append(marks["upstream_out"] - marks["in"])
         _outbound.append(_clock() - marks["upstream_in"])
+        _step("answer out")
+        for (before, then), (after, now) in itertools.pairwise(_steps):
+            _segments[f"{before} -> {after}"].append(now - then)
     marks.clear()
+    _steps.clear()
 
 
 def _gc(phase: str, info: dict[str, int]) -> None:
@@ -75,7 +154,12 @@ def _gc(phase: str, info: dict[str, int]) -> None:
 def _dump() -> None:
     path = os.environ.get("RUNESTONE_PATH_PROBE_OUT")
     if path:
-        report = {"inbound": _inbound, "outbound": _outbound, "collections": _collections}
+        report = {
+            "inbound": _inbound,
+            "outbound": _outbound,
+            "collections": _collections,
+            "segments": dict(_segments),
+        }
         with open(path, "wb") as out:
             out.write(orjson.dumps(report))
 
@@ -85,6 +169,9 @@ def main() -> int:
     _wrap(h1._Connection, "send", _upstream_out)
     _wrap(h1._Connection, "data_received", _upstream_in)
     _wrap(http1.Protocol, "write", _client_out)
+    if os.environ.get("RUNESTONE_PATH_PROBE_POINTS") == "1":
+        for owner, name, returns in POINTS:
+            _mark_calls(owner, name, returns)
     gc.callbacks.append(_gc)
     atexit.register(_dump)
     from runestone_cli.main import main as runestone
