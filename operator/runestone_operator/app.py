@@ -1,12 +1,12 @@
 """Wire the operator together and run it: Kopf (watches, index, liveness), the work queue's
-workers and the periodic resync, until a signal stops Kopf or any of them fails."""
+workers and the periodic resync, until a signal stops them or any of them fails."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
 import logging
+import signal
 
 import kopf
 
@@ -75,7 +75,28 @@ async def resync(
         await asyncio.sleep(config.resync_seconds)
 
 
+async def _signalled(kopf_started: asyncio.Event) -> signal.Signals:
+    """The first SIGTERM or SIGINT, once Kopf has started.
+
+    Kopf installs its own handlers for both as it starts, and on a signal it cancels every task
+    created after its start, the work queue's workers among them, five seconds later. Taking the
+    signals back lets `run` stop in order instead: workers first, then Kopf's watches."""
+    await kopf_started.wait()
+    loop = asyncio.get_running_loop()
+    received: asyncio.Future[signal.Signals] = loop.create_future()
+
+    def receive(signum: signal.Signals) -> None:
+        if not received.done():
+            received.set_result(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, receive, signum)
+    return await received
+
+
 async def run(config: settings.Settings) -> None:
+    """Run until a signal or until any part fails; either way stop the work queue before Kopf's
+    watches, then close the API client. A signal is a clean stop: nothing is raised."""
     client = await kube.Kube.connect(names.FIELD_MANAGER)
     heartbeat = health.Heartbeat()
     queue: workqueue.WorkQueue[handlers.Key] = workqueue.WorkQueue(
@@ -84,6 +105,7 @@ async def run(config: settings.Settings) -> None:
         backoff=workqueue.Backoff(config.retry_base_seconds, config.retry_max_seconds),
     )
     registry = handlers.build_registry(queue.add, queue.pending, heartbeat, config)
+    kopf_started, kopf_stop = asyncio.Event(), asyncio.Event()
     operator = asyncio.create_task(
         kopf.operator(
             registry=registry,
@@ -92,20 +114,31 @@ async def run(config: settings.Settings) -> None:
             clusterwide=config.all_namespaces,
             namespaces=list(config.namespaces),
             liveness_endpoint=config.liveness_endpoint,
+            stop_flag=kopf_stop,
+            ready_flag=kopf_started,
         ),
         name="kopf",
     )
-    workers = asyncio.create_task(queue.run(), name="workers")
-    resyncing = asyncio.create_task(resync(client, config, queue, heartbeat), name="resync")
-    tasks = {operator, workers, resyncing}
+    signals = asyncio.create_task(_signalled(kopf_started), name="signals")
+    ours = (
+        signals,
+        asyncio.create_task(queue.run(), name="workers"),
+        asyncio.create_task(resync(client, config, queue, heartbeat), name="resync"),
+    )
     try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait({operator, *ours}, return_when=asyncio.FIRST_COMPLETED)
         for task in done:
-            task.result()  # re-raise what stopped it
+            # A cancelled task is Kopf stopping on a signal that came before it had started.
+            if task.cancelled():
+                continue
+            if task is signals:
+                logger.warning("%s received: stopping", signals.result().name)
+            else:
+                task.result()  # re-raise what stopped it
     finally:
-        for task in tasks:
+        for task in ours:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.wait(ours)
+        kopf_stop.set()
+        await asyncio.wait([operator])
         await client.close()

@@ -27,6 +27,7 @@ TEST_IMAGE = "registry.example/runestone:integration"
 SERVICE_ACCOUNT = "runestone-operator"
 RESYNC_SECONDS = 3.0
 """Short, so drift is corrected quickly; production runs with 30 s."""
+START_MARK = "===== start #"
 
 
 def free_port() -> int:
@@ -139,7 +140,7 @@ class OperatorProcess:
             "RUNESTONE_IMAGE": TEST_IMAGE,
         }
         with open(self.log, "ab") as log:
-            log.write(f"\n===== start #{self.starts + 1} =====\n".encode())
+            log.write(f"\n{START_MARK}{self.starts + 1} =====\n".encode())
             log.flush()
             self._process = subprocess.Popen(
                 self.command(),
@@ -192,6 +193,10 @@ class OperatorProcess:
         if not self.log.exists():
             return ""
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def last_run_log(self) -> str:
+        """The log of the latest start only."""
+        return self.log_text().rpartition(START_MARK)[2]
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""

@@ -1,5 +1,6 @@
-"""Restarting the operator changes nothing: no key is regenerated and no child is rewritten
-(every resourceVersion stays the same). Repeated resync passes are no-ops as well."""
+"""Stopping the operator is clean, and restarting it changes nothing: no key is regenerated and
+no child is rewritten (every resourceVersion stays the same). Repeated resync passes are no-ops
+as well."""
 
 from __future__ import annotations
 
@@ -63,8 +64,13 @@ def test_restart_regenerates_nothing_and_rewrites_nothing(
     operator.wait_for_resync_passes(report["resyncPasses"] + 2)
     assert _snapshot(kube_api, namespace) == before
 
+    # SIGTERM is a clean stop: the operator stops its workers, then its watches, and exits 0.
     starts = operator.starts
-    operator.restart()
+    assert operator.stop() == 0
+    last_run = operator.last_run_log()
+    assert "SIGTERM received: stopping" in last_run
+    assert "Traceback" not in last_run, last_run
+    operator.start()
     assert operator.starts == starts + 1
     # The new process has listed everything, queued it twice and drained its queue.
     operator.wait_for_resync_passes(2)
