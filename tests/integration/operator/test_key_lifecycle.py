@@ -143,7 +143,7 @@ def test_keys_are_issued_revoked_and_rotated(kube_api: client.ApiClient, namespa
     status = eventually(rotation_status, what="the rotation in status")
     rotated_at = datetime.datetime.fromisoformat(status["rotatedAt"])
     assert old.expires_at == rotated_at + datetime.timedelta(seconds=20)
-    assert _events(kube_api, namespace, "KeyRotated")
+    eventually(lambda: _events(kube_api, namespace, "KeyRotated"), what="a KeyRotated event")
 
     # Idempotent: a later reconcile (a spec change) with the annotation still there rotates nothing.
     generation = _set_keys(kube_api, namespace, [{"name": "a"}, {"name": "c"}])
