@@ -332,3 +332,49 @@ async def test_idle_connections_are_closed_after_the_keep_alive_timeout(serve: A
     assert await asyncio.wait_for(silent_reader.read(), 5) == b""
     for each in (writer, silent_writer):
         each.close()
+
+
+async def test_one_task_serves_a_connection_and_a_busy_one_gets_another(serve: Any) -> None:
+    """Requests one after another on a connection run in the same task; a request that arrives
+    while the app is still busy after its previous answer (e.g. settling limits) is not held
+    up; once the connection closes, its idle task ends."""
+    tasks: list[asyncio.Task[Any] | None] = []
+    first_done = asyncio.Event()
+    second_seen = asyncio.Event()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await read_body(receive)
+        tasks.append(asyncio.current_task())
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": scope["path"].encode()})
+        if scope["path"] == "/busy":  # keeps working after its answer went out
+            await asyncio.wait_for(second_seen.wait(), 10)
+            first_done.set()
+        elif scope["path"] == "/meanwhile":
+            second_seen.set()
+
+    running = await serve(app)
+    reader, writer = await running.connect()
+    for path in (b"/a", b"/b", b"/c"):
+        writer.write(post(path, b""))
+        assert (await read_answer(reader))[2] == path
+    assert tasks[0] is tasks[1] is tasks[2], "one task for requests one after another"
+
+    writer.write(post(b"/busy", b""))
+    assert (await read_answer(reader))[2] == b"/busy"
+    writer.write(post(b"/meanwhile", b""))
+    assert (await read_answer(reader))[2] == b"/meanwhile"
+    await asyncio.wait_for(first_done.wait(), 10)
+    assert tasks[4] is not tasks[3], "the busy task did not hold up the next request"
+
+    writer.write(post(b"/d", b""))
+    assert (await read_answer(reader))[2] == b"/d"
+    assert tasks[5] in (tasks[3], tasks[4]), "a finished task stays as the idle one"
+    state = running.server.server_state
+    assert len(state.tasks) == 1, "one idle task for the one open connection"
+    writer.close()
+    for _ in range(250):
+        if not state.tasks:
+            break
+        await asyncio.sleep(0.02)
+    assert not state.tasks, "the idle task ends with its connection"
