@@ -29,6 +29,9 @@ from runestone_gateway import inactivity
 
 HIGH_WATER = 256 * 1024  # stop reading from the socket while this much body waits unread
 IDLE_SECONDS = 30.0  # a kept-alive connection unused this long is closed
+KEPT_HEADERS = frozenset((b"content-encoding", b"content-length", b"transfer-encoding"))
+"""The answer's headers the client acts on (decoding and framing); a provider's answer carries
+a score of others (rate-limit state, tracing, cookies) that nobody reads, and are not kept."""
 
 
 class ConnectError(OSError):
@@ -88,8 +91,9 @@ class _Connection(asyncio.Protocol):
 
     # httptools callbacks
     def on_header(self, name: bytes, value: bytes) -> None:
-        if self._response is not None:
-            self._response.headers[name.lower().decode("latin-1")] = value.decode("latin-1")
+        name = name.lower()
+        if name in KEPT_HEADERS and self._response is not None:
+            self._response.headers[name.decode("latin-1")] = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:
         response = self._response
@@ -171,8 +175,9 @@ class _Connection(asyncio.Protocol):
 
 
 class Response:
-    """An answer as it arrives: `status` and `headers` once `Pool.request` returns, the body
-    by `read()` or `chunks()`. Always `release()` (keeps the connection) or `close()`."""
+    """An answer as it arrives: `status` and `headers` (those of KEPT_HEADERS) once
+    `Pool.request` returns, the body by `read()` or `next_chunk()`. Always `release()` (keeps
+    the connection) or `close()`."""
 
     def __init__(self, connection: _Connection) -> None:
         self.status = 0
@@ -189,7 +194,7 @@ class Response:
         self._paused = False
         self._decoder: zlib._Decompress | None = None
         self._silence = 0.0
-        self._heard = 0.0  # loop time of the latest data, or of the start of the current wait
+        self._heard = 0.0  # loop time a reader began its current wait (data arriving ends it)
         self._timer: inactivity.Inactivity | None = None
         """The silence watchdog of a streamed body, once a reader has had to wait."""
 
@@ -214,7 +219,6 @@ class Response:
                 self.fail(ProtocolError("a compressed body that does not decompress"))
                 return
         if data:
-            self._heard = self._loop.time()
             self._chunks.append(data)
             self._buffered += len(data)
             if self._buffered > HIGH_WATER and not self._paused and self._connection:
