@@ -29,9 +29,12 @@ from runestone_gateway import inactivity
 
 HIGH_WATER = 256 * 1024  # stop reading from the socket while this much body waits unread
 IDLE_SECONDS = 30.0  # a kept-alive connection unused this long is closed
-KEPT_HEADERS = frozenset((b"content-encoding", b"content-length", b"transfer-encoding"))
-"""The answer's headers the client acts on (decoding and framing); a provider's answer carries
-a score of others (rate-limit state, tracing, cookies) that nobody reads, and are not kept."""
+KEPT_HEADERS = frozenset(
+    (b"content-type", b"content-encoding", b"content-length", b"transfer-encoding")
+)
+"""The answer's headers kept in `Response.headers`: what the body is and how it is framed. A
+provider's answer carries a score of others (rate-limit state, tracing, cookies) that nobody
+reads; they are not kept."""
 
 
 class ConnectError(OSError):

@@ -99,6 +99,25 @@ async def test_kept_alive_connections_are_reused(serve: Callable[..., Awaitable[
         assert line in first
 
 
+async def test_the_headers_that_describe_the_body_are_kept(
+    serve: Callable[..., Awaitable[Server]],
+) -> None:
+    server = await serve(
+        answer(
+            b"{}",
+            b"Content-Type: application/json\r\n",
+            b"x-ratelimit-remaining-requests: 99\r\n",
+            b"set-cookie: a=b\r\n",
+        )
+    )
+    pool = h1.Pool(server.url, {})
+    response = await pool.request("GET", pool.path("/models"))
+    assert response.headers == {"content-length": "2", "content-type": "application/json"}
+    assert await response.read() == b"{}"
+    response.release()
+    await pool.close()
+
+
 async def test_gzip_bodies_are_decompressed(serve: Callable[..., Awaitable[Server]]) -> None:
     server = await serve(answer(gzip.compress(b"hello " * 100), b"content-encoding: gzip\r\n"))
     pool = h1.Pool(server.url, {})
