@@ -320,9 +320,7 @@ class Protocol(asyncio.Protocol):
         for exchange in self._queued:
             exchange.disconnected()
         self._queued.clear()
-        idle, self._idle_runner = self._idle_runner, None
-        if idle is not None and not idle.done():
-            idle.set_result(None)
+        self._hand_to_idle_runner(None)  # it ends
         self.resume_writing()
 
     def data_received(self, data: bytes) -> None:
@@ -464,9 +462,7 @@ class Protocol(asyncio.Protocol):
     # -- internals
     def _start(self, exchange: Exchange) -> None:
         self._active = exchange
-        idle, self._idle_runner = self._idle_runner, None
-        if idle is not None and not idle.done():
-            idle.set_result(exchange)
+        if self._hand_to_idle_runner(exchange):
             return
         task = self.loop.create_task(self._run(exchange))
         tasks = self.server_state.tasks
@@ -486,6 +482,15 @@ class Protocol(asyncio.Protocol):
                 return
             self._idle_runner = idle = self.loop.create_future()
             exchange = await idle
+
+    def _hand_to_idle_runner(self, exchange: Exchange | None) -> bool:
+        """Wake the connection's idle task with its next exchange (None: the connection is
+        gone); False if no task is idle."""
+        idle, self._idle_runner = self._idle_runner, None
+        if idle is None or idle.done():
+            return False
+        idle.set_result(exchange)
+        return True
 
     def _count(self, size: int) -> None:
         self._head_bytes += size
