@@ -161,10 +161,6 @@ class OperatorProcess:
             return None
         return processes.stop(process, grace=30)
 
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
     def health(self) -> dict[str, Any] | None:
         """The liveness report of the running process, or None when it does not answer 200."""
         if not self.alive():
