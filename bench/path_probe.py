@@ -15,7 +15,8 @@ the marks of different requests would mix.
 With RUNESTONE_PATH_PROBE_POINTS=1 it also marks the steps in between (the functions in POINTS,
 at their call and, for some, their return) and keeps, per pair of successive marks, how long
 the gateway took from one to the next. Each mark costs a wrapper call, so the `in` and `out`
-figures of such a run are a little larger; functions a checkout does not have are skipped."""
+figures of such a run are a little larger; functions (and classes) a checkout does not
+have are skipped."""
 
 from __future__ import annotations
 
@@ -53,6 +54,7 @@ POINTS: list[tuple[Any, str, bool]] = [
     (asgi, "read_body", True),
     (validate, "parse", True),
     (asgi, "unless_disconnected", False),
+    (getattr(asgi, "CancelOnDisconnect", None), "__enter__", False),
     (dispatch, "first_success", True),
     (streaming, "open_stream", True),
     (openai.OpenAIProvider, "answer", True),
@@ -85,7 +87,7 @@ def _step(label: str) -> None:
 
 
 def _mark_calls(owner: Any, name: str, returns: bool) -> None:
-    original = getattr(owner, name, None)
+    original = getattr(owner, name, None) if owner is not None else None
     if original is None:
         return
     label = f"{owner.__name__.rpartition('.')[2]}.{name}"

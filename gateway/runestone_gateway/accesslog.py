@@ -93,6 +93,12 @@ class Exchange:
         self.error_type = ""
         self.prompt: str | None = None
 
+    def answering(self, status: int) -> list[tuple[bytes, bytes]]:
+        """Note the status the answer goes out with; the headers every answer carries (the
+        request id, the key's limits), for its http.response.start."""
+        self.status = status
+        return self.headers
+
     @property
     def provider(self) -> str:
         return self.target.provider_name if self.target is not None else ""

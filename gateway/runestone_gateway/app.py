@@ -83,35 +83,30 @@ class GatewayApp:
             method, path, accesslog.request_id(asgi.header(scope, b"x-request-id"))
         )
 
-        async def reply(message: asgi.Message) -> None:
-            if message["type"] == "http.response.start":
-                exchange.status = message["status"]
-                message["headers"] = [*message["headers"], *exchange.headers]
-            await send(message)
-
         try:
             kind = GENERATE_PATHS.get(path)
             if kind is not None:
                 if method != "POST":
                     raise errors.method_not_allowed(method, path)
-                await self._generate(kind, scope, receive, reply, exchange)
+                await self._generate(kind, scope, receive, send, exchange)
             elif path == MODELS_PATH or path.startswith(MODELS_PATH + "/"):
                 if method != "GET":
                     raise errors.method_not_allowed(method, path)
-                await self._models(path, scope, reply, exchange)
+                await self._models(path, scope, send, exchange)
             else:
                 raise errors.route_not_found(method, path)
         except errors.GatewayError as error:
             exchange.error_type = error.code or error.type
-            await asgi.send_error(reply, error)
+            await asgi.send_error(send, error, exchange.answering(error.status))
         except asgi.ClientGone:
             exchange.error_type = "client_disconnected"
         except Exception:
             log.exception("unexpected error handling %s %s", method, path)
             exchange.error_type = "internal"
-            # If the response had already started this fails, and uvicorn closes the connection.
+            # If the response had already started this fails, and the server closes the
+            # connection.
             with contextlib.suppress(RuntimeError):
-                await asgi.send_error(reply, errors.internal())
+                await asgi.send_error(send, errors.internal(), exchange.answering(500))
         finally:
             self.gateway.ledger.add(exchange)
 
@@ -121,7 +116,7 @@ class GatewayApp:
         current = self.gateway.runtime
         who = _authenticate(current, scope, exchange)
         if path == MODELS_PATH:
-            await asgi.send_json(send, 200, current.models_body_for(who))
+            await asgi.send_json(send, 200, current.models_body_for(who), exchange.answering(200))
             return
         model = path[len(MODELS_PATH) + 1 :]
         body = current.model_bodies.get(model)
@@ -129,7 +124,7 @@ class GatewayApp:
             raise errors.model_not_found(model)
         auth.check_model(who, model)
         exchange.model = model
-        await asgi.send_json(send, 200, body)
+        await asgi.send_json(send, 200, body, exchange.answering(200))
 
     async def _generate(
         self,
@@ -184,16 +179,12 @@ class GatewayApp:
             call = base.Call(request.kind, request.body, target.upstream_model)
             return target.provider.answer(call)
 
-        async def work() -> dispatch.Success[base.Answer]:
-            success: dispatch.Success[base.Answer] = await dispatch.first_success(
+        with asgi.CancelOnDisconnect(scope, receive):
+            success = await dispatch.first_success(
                 route, attempt, rng=gateway.rng, attempts=exchange.attempts
             )
             exchange.target = success.target
-            await asgi.send_json(send, 200, success.result.body)
-            return success
-
-        completed, success = await asgi.unless_disconnected(scope, receive, work())
-        if completed and success is not None:
+            await asgi.send_json(send, 200, success.result.body, exchange.answering(200))
             exchange.upstream_seconds = success.upstream_seconds
             _answered(exchange, success.target, success.result.usage, "")
 
@@ -208,7 +199,7 @@ class GatewayApp:
     ) -> None:
         gateway = self.gateway
         relay = streaming.Relay(send)
-        opened: list[dispatch.Success[streaming.Opened]] = []
+        success: dispatch.Success[streaming.Opened] | None = None
 
         def attempt(target: routing.Target) -> Awaitable[streaming.Opened]:
             call = base.Call(
@@ -216,21 +207,18 @@ class GatewayApp:
             )
             return streaming.open_stream(target, call)
 
-        async def work() -> None:
+        with asgi.CancelOnDisconnect(scope, receive) as watch:
             success = await dispatch.first_success(
                 route, attempt, rng=gateway.rng, attempts=exchange.attempts
             )
-            opened.append(success)
             exchange.target = success.target
             exchange.ttft = time.perf_counter() - exchange.started
             exchange.upstream_seconds = success.upstream_seconds
-            await relay.run(success)
-
-        completed, _ = await asgi.unless_disconnected(scope, receive, work())
-        if opened:
-            failure = relay.failure or ("" if completed else "client_disconnected")
-            stream = opened[0].result[0]
-            _answered(exchange, opened[0].target, stream.usage, failure)
+            await relay.run(success, exchange.answering(200))
+        if success is not None:
+            failure = relay.failure or ("client_disconnected" if watch.gone else "")
+            stream = success.result[0]
+            _answered(exchange, success.target, stream.usage, failure)
 
 
 def _answered(

@@ -4,8 +4,8 @@ that is cancelled when the client goes away."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from typing import Any
 
 from runestone_gateway import errors, http1
 
@@ -13,8 +13,6 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-
-T = TypeVar("T")
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
 SSE_HEADERS = [
@@ -58,7 +56,7 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
 
 
 async def send_json(
-    send: Send, status: int, body: bytes, headers: tuple[tuple[bytes, bytes], ...] = ()
+    send: Send, status: int, body: bytes, headers: Sequence[tuple[bytes, bytes]] = ()
 ) -> None:
     # A declared length spares the server chunked framing and the client its decoding.
     length = (b"content-length", b"%d" % len(body))
@@ -72,51 +70,63 @@ async def send_json(
     await send({"type": "http.response.body", "body": body})
 
 
-async def send_error(send: Send, error: errors.GatewayError) -> None:
-    await send_json(send, error.status, error.body(), error.headers)
+async def send_error(
+    send: Send, error: errors.GatewayError, headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
+    await send_json(send, error.status, error.body(), [*error.headers, *headers])
 
 
-async def _disconnect(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
+class CancelOnDisconnect:
+    """`with CancelOnDisconnect(scope, receive) as watch:` cancels the block's work when the
+    client goes away (which closes any upstream connection the work holds); that cancellation
+    ends with the block, and `watch.gone` says it happened. A cancellation from elsewhere
+    (shutdown, a deadline) goes on as usual.
 
+    A context manager rather than a wrapper coroutine: the block runs in the calling task,
+    with no extra coroutine and closure per request. Under the gateway's own HTTP server the
+    disconnect comes as a callback (http1.DISCONNECT_HOOK); under any other ASGI server a
+    listener task waits on `receive` for it."""
 
-async def unless_disconnected(
-    scope: Scope, receive: Receive, work: Coroutine[Any, Any, T]
-) -> tuple[bool, T | None]:
-    """Run `work` while listening for the client to disconnect; if it does, cancel the work
-    (which closes any upstream connection the work holds). Returns (completed, result).
+    __slots__ = ("_receive", "_scope", "_stop", "_task", "gone")
 
-    The work runs in the calling task. Under the gateway's own HTTP server the disconnect comes
-    as a callback (http1.DISCONNECT_HOOK); under any other ASGI server a listener task waits on
-    `receive` for it."""
-    task = asyncio.current_task()
-    assert task is not None
-    gone = False
+    def __init__(self, scope: Scope, receive: Receive) -> None:
+        self._scope = scope
+        self._receive = receive
+        self._task: asyncio.Task[Any] | None = None
+        self._stop: Callable[[], object] | None = None
+        self.gone = False
 
-    def cancel() -> None:
-        nonlocal gone
-        gone = True
-        task.cancel()
+    def __enter__(self) -> CancelOnDisconnect:
+        self._task = asyncio.current_task()
+        assert self._task is not None, "used outside a task"
+        extensions = self._scope.get("extensions")
+        hook = extensions.get(http1.DISCONNECT_HOOK) if extensions else None
+        if hook is not None:
+            self._stop = hook(self._cancel)
+        else:
+            self._stop = asyncio.ensure_future(self._listen()).cancel
+        return self
 
-    hook = scope.get("extensions", {}).get(http1.DISCONNECT_HOOK)
-    if hook is not None:
-        stop: Callable[[], object] = hook(cancel)
-    else:
-
-        async def listen() -> None:
-            await _disconnect(receive)
-            cancel()
-
-        listener = asyncio.ensure_future(listen())
-        stop = listener.cancel
-    try:
-        result = await work
-    except asyncio.CancelledError:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: Any
+    ) -> bool:
+        if self._stop is not None:
+            self._stop()
+            self._stop = None
         # Ours only if the client left and nobody else cancelled the request too.
-        if gone and task.uncancel() == 0:
-            return False, None
-        raise
-    finally:
-        stop()
-    return True, result
+        return (
+            kind is asyncio.CancelledError
+            and self.gone
+            and self._task is not None
+            and self._task.uncancel() == 0
+        )
+
+    def _cancel(self) -> None:
+        self.gone = True
+        if self._task is not None:
+            self._task.cancel()
+
+    async def _listen(self) -> None:
+        while (await self._receive())["type"] != "http.disconnect":
+            pass
+        self._cancel()

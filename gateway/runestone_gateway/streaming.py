@@ -5,6 +5,7 @@ a broken upstream ends the client's stream with an error event and is never retr
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import orjson
 
@@ -37,7 +38,10 @@ class Relay:
         self._send = send
         self.failure = ""
 
-    async def run(self, opened: dispatch.Success[Opened]) -> None:
+    async def run(
+        self, opened: dispatch.Success[Opened], headers: Sequence[tuple[bytes, bytes]] = ()
+    ) -> None:
+        """Relay the stream, its answer carrying `headers` besides the SSE ones."""
         stream, first = opened.result
         send = self._send
         # The event that ends with [DONE] is the last by protocol: it is held back and leaves
@@ -55,7 +59,8 @@ class Relay:
                 await send({"type": "http.response.body", "body": events, "more_body": True})
 
         try:
-            await send({"type": "http.response.start", "status": 200, "headers": asgi.SSE_HEADERS})
+            start_headers = [*asgi.SSE_HEADERS, *headers]
+            await send({"type": "http.response.start", "status": 200, "headers": start_headers})
             await forward(first)
             while True:
                 try:

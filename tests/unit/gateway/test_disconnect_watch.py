@@ -1,6 +1,7 @@
-"""asgi.unless_disconnected: the work is cancelled when the client goes away, whether the server
-says so through the gateway's disconnect hook or only through `receive`; finished work returns
-its result and leaves nothing behind."""
+"""asgi.CancelOnDisconnect: the block's work is cancelled when the client goes away, whether the
+server says so through the gateway's disconnect hook or only through `receive`, and the
+cancellation ends with the block; finished work leaves nothing behind; a cancellation from
+elsewhere goes on."""
 
 from __future__ import annotations
 
@@ -37,6 +38,14 @@ async def never_disconnects() -> dict[str, Any]:
     raise AssertionError("unreachable")
 
 
+async def watched(scope: Any, receive: Any, work: Any) -> tuple[bool, Any]:
+    """(whether the client went away, what the work returned if it finished)."""
+    result = None
+    with asgi.CancelOnDisconnect(scope, receive) as watch:
+        result = await work
+    return watch.gone, result
+
+
 async def slow(cancelled: list[bool]) -> str:
     try:
         await asyncio.sleep(30)
@@ -51,15 +60,15 @@ async def test_the_hook_cancels_the_work() -> None:
     scope = {"extensions": {http1.DISCONNECT_HOOK: hook}}
     cancelled: list[bool] = []
     asyncio.get_running_loop().call_later(0.05, hook.leave)
-    result = await asgi.unless_disconnected(scope, never_disconnects, slow(cancelled))
-    assert result == (False, None)
+    result = await watched(scope, never_disconnects, slow(cancelled))
+    assert result == (True, None)
     assert cancelled == [True]
 
 
 async def test_receive_cancels_the_work_without_the_hook() -> None:
     cancelled: list[bool] = []
-    result = await asgi.unless_disconnected({}, receive_disconnect_after(0.05), slow(cancelled))
-    assert result == (False, None)
+    result = await watched({}, receive_disconnect_after(0.05), slow(cancelled))
+    assert result == (True, None)
     assert cancelled == [True]
 
 
@@ -70,7 +79,7 @@ async def test_finished_work_returns_and_lets_go_of_the_hook() -> None:
     async def quick() -> str:
         return "answer"
 
-    assert await asgi.unless_disconnected(scope, never_disconnects, quick()) == (True, "answer")
+    assert await watched(scope, never_disconnects, quick()) == (False, "answer")
     assert hook.callbacks == []
 
 
@@ -78,9 +87,7 @@ async def test_a_cancellation_from_elsewhere_is_not_taken_for_a_disconnect() -> 
     hook = Hook()
     scope = {"extensions": {http1.DISCONNECT_HOOK: hook}}
     cancelled: list[bool] = []
-    task = asyncio.ensure_future(
-        asgi.unless_disconnected(scope, never_disconnects, slow(cancelled))
-    )
+    task = asyncio.ensure_future(watched(scope, never_disconnects, slow(cancelled)))
     await asyncio.sleep(0.05)
     task.cancel()
     try:
