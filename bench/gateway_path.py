@@ -42,6 +42,8 @@ WARM_UP = 300
 class Result:
     inbound: list[int]  # nanoseconds per request, after the warm-up
     outbound: list[int]
+    after: list[int]  # the answer's last write -> the app done with the request
+    turnaround: list[int]  # the answer's last write -> the next request's bytes in
     collections: list[tuple[int, int]]  # (generation, nanoseconds) of every pass
     requests: int  # all the gateway served, warm-up included
     added: list[float]  # added p50 (ms) against direct, per round
@@ -98,6 +100,8 @@ async def main_async(options: argparse.Namespace) -> None:
             results[f"{name} {mode}"] = Result(
                 report["inbound"][WARM_UP:],
                 report["outbound"][WARM_UP:],
+                report.get("after", [])[WARM_UP:],
+                report.get("turnaround", [])[WARM_UP:],
                 [tuple(entry) for entry in report["collections"]],
                 len(report["inbound"]),
                 added[name],
@@ -112,10 +116,14 @@ def _report(results: dict[str, Result], options: argparse.Namespace) -> None:
     print(f"load average at the end: {procstats.load_average()}")
     print(f"upstream latency {options.latency_ms} ms; concurrency 1; rounds {options.rounds}")
     print("microseconds of the gateway's own code per request: in = request bytes in -> request")
-    print("out to the upstream; out = upstream answer in -> answer (first event) out to the client")
+    print("out to the upstream; out = upstream answer in -> answer (first event) out to the")
+    print("client; after = the answer's last write done -> the app done with the request; next =")
+    print("the answer's last write done -> the next request in (after > next: the gateway held up")
+    print("the next request)")
     print()
     print(
         f"{'target':17} {'in p50':>7} {'p90':>7} {'out p50':>8} {'p90':>7} {'sum p50':>8}"
+        f" {'after p50':>9} {'next p50':>8}"
         f" {'gc/1k req (gen 0/1/2)':>22} {'longest gc ms':>14}  added p50 ms by round"
     )
     for name, result in results.items():
@@ -128,8 +136,8 @@ def _report(results: dict[str, Result], options: argparse.Namespace) -> None:
         print(
             f"{name:17} {_us(result.inbound, 50):7.1f} {_us(result.inbound, 90):7.1f}"
             f" {_us(result.outbound, 50):8.1f} {_us(result.outbound, 90):7.1f}"
-            f" {_us(sums, 50):8.1f} {per_1k:>22} {longest:14.1f} "
-            + " ".join(f"{value:.2f}" for value in result.added)
+            f" {_us(sums, 50):8.1f} {_us(result.after, 50):9.1f} {_us(result.turnaround, 50):8.1f}"
+            f" {per_1k:>22} {longest:14.1f} " + " ".join(f"{value:.2f}" for value in result.added)
         )
     if options.points:
         _report_points(results)

@@ -8,7 +8,10 @@ upstream client) to take a timestamp when a request's bytes arrive, when the req
 the upstream, when the upstream's answer arrives and when the answer (for a stream: its first
 event) is written to the client. Between those marks the gateway runs its own code only, so
 their differences are its work per request, without the wake-ups of the processes around it.
-It also times the garbage collector's passes. At exit the durations (microseconds) are written
+It also times the garbage collector's passes, and what follows the answer's last write: until
+the app is done with the request (`after`: work that holds up the next request on the
+connection if it outlasts the client's turnaround) and until the next request arrives
+(`turnaround`). At exit the durations (microseconds) are written
 as JSON to $RUNESTONE_PATH_PROBE_OUT. Meant for one request at a time: with several in flight
 the marks of different requests would mix.
 
@@ -40,6 +43,9 @@ _clock = time.perf_counter_ns
 _marks: dict[str, int] = {}
 _inbound: list[int] = []  # request bytes in -> request out to the upstream
 _outbound: list[int] = []  # upstream answer in -> answer out to the client
+_after: list[int] = []  # the answer's last write -> the app done with the request
+_turnaround: list[int] = []  # the answer's last write -> the next request's bytes in
+_last_write = [0]
 _collections: list[tuple[int, int]] = []  # (generation, duration)
 _collecting = [0]
 _steps: list[tuple[str, int]] = []  # (mark, time) of the request in hand, with POINTS on
@@ -119,7 +125,10 @@ def _mark_calls(owner: Any, name: str, returns: bool) -> None:
 
 def _request_in() -> None:
     _marks.clear()
-    _marks["in"] = _clock()
+    _marks["in"] = now = _clock()
+    if _last_write[0]:
+        _turnaround.append(now - _last_write[0])
+        _last_write[0] = 0
     _steps.clear()
     _step("request in")
 
@@ -146,6 +155,39 @@ def _client_out() -> None:
     _steps.clear()
 
 
+def _written() -> None:
+    _last_write[0] = _clock()
+
+
+def _wrap_returns(cls: Any, name: str, after: Any) -> None:
+    original = getattr(cls, name)
+
+    def wrapper(self: Any, *args: Any) -> Any:
+        try:
+            return original(self, *args)
+        finally:
+            after()
+
+    setattr(cls, name, wrapper)
+
+
+def _app_done() -> None:
+    if _last_write[0]:
+        _after.append(_clock() - _last_write[0])
+
+
+def _wrap_after(cls: Any, name: str, after: Any) -> None:
+    original = getattr(cls, name)
+
+    async def wrapper(self: Any, *args: Any) -> Any:
+        try:
+            return await original(self, *args)
+        finally:
+            after()
+
+    setattr(cls, name, wrapper)
+
+
 def _gc(phase: str, info: dict[str, int]) -> None:
     if phase == "start":
         _collecting[0] = _clock()
@@ -159,6 +201,8 @@ def _dump() -> None:
         report = {
             "inbound": _inbound,
             "outbound": _outbound,
+            "after": _after,
+            "turnaround": _turnaround,
             "collections": _collections,
             "segments": dict(_segments),
         }
@@ -171,6 +215,8 @@ def main() -> int:
     _wrap(h1._Connection, "send", _upstream_out)
     _wrap(h1._Connection, "data_received", _upstream_in)
     _wrap(http1.Protocol, "write", _client_out)
+    _wrap_returns(http1.Protocol, "write", _written)
+    _wrap_after(http1.Exchange, "run", _app_done)
     if os.environ.get("RUNESTONE_PATH_PROBE_POINTS") == "1":
         for owner, name, returns in POINTS:
             _mark_calls(owner, name, returns)
