@@ -1,13 +1,16 @@
 """A minimal, fast OpenAI-compatible upstream for gateway benchmarks: every POST is answered after
 a fixed latency, as one chat completion or as a stream of chat chunks ending in `[DONE]`.
 
-    .venv/bin/python bench/fast_upstream.py --port 9000 [--latency-ms 5] [--chunks 8]
+    .venv/bin/python bench/fast_upstream.py --port 9000 [--latency-ms 5] [--chunks 8] \
+        [--provider-headers]
 
 A raw asyncio protocol with httptools parsing and pre-rendered answers, so that one process
 answers far more requests per second than any gateway in front of it (about 8,000 a second at
 concurrency 64 here): it is the floor of the measurement, never its bottleneck. It reads
 `"stream": true` from the body and nothing else; `GET` on any path answers a model listing (for
-gateways' health checks).
+gateways' health checks). Its answers carry only the headers that frame them, unless
+`--provider-headers` adds the score of others a hosted provider sends with every answer
+(PROVIDER_HEADERS), which every client and gateway in front of it then has to read past.
 
 It runs on the standard event loop by default (`--loop uvloop` is there to compare): uvloop
 keeps time in whole milliseconds of a clock read once per loop turn, so its 5 ms timer fires
@@ -30,6 +33,37 @@ import orjson
 import uvloop
 
 MODEL = "bench-model"
+PROVIDER_HEADERS = (
+    b"date: Fri, 04 Dec 2026 06:00:00 GMT\r\n"
+    b"connection: keep-alive\r\n"
+    b"access-control-expose-headers: X-Request-ID\r\n"
+    b"openai-organization: org-bench\r\n"
+    b"openai-processing-ms: 412\r\n"
+    b"openai-project: proj_0123456789abcdefghijklmn\r\n"
+    b"openai-version: 2020-10-01\r\n"
+    b"x-envoy-upstream-service-time: 415\r\n"
+    b"x-ratelimit-limit-requests: 10000\r\n"
+    b"x-ratelimit-limit-tokens: 30000000\r\n"
+    b"x-ratelimit-remaining-requests: 9999\r\n"
+    b"x-ratelimit-remaining-tokens: 29999984\r\n"
+    b"x-ratelimit-reset-requests: 6ms\r\n"
+    b"x-ratelimit-reset-tokens: 0s\r\n"
+    b"x-request-id: req_0123456789abcdef0123456789abcdef\r\n"
+    b"strict-transport-security: max-age=31536000; includeSubDomains; preload\r\n"
+    b"cf-cache-status: DYNAMIC\r\n"
+    b"set-cookie: __cf_bm=0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghij"
+    b"-1733292000-1.0.1.1;"
+    b" path=/; expires=Fri, 04-Dec-26 06:30:00 GMT; domain=.provider.example; HttpOnly; Secure;"
+    b" SameSite=None\r\n"
+    b"set-cookie: _cfuvid=0123456789abcdefghijklmnopqrstuvwxyz0123-1733292000000-0.0.1.1;"
+    b" path=/; domain=.provider.example; HttpOnly; Secure; SameSite=None\r\n"
+    b"x-content-type-options: nosniff\r\n"
+    b"server: cloudflare\r\n"
+    b"cf-ray: 8ed0123456789abc-FRA\r\n"
+    b'alt-svc: h3=":443"; ma=86400\r\n'
+)
+"""What a hosted provider sends besides the framing headers, the shape of OpenAI's API: date,
+rate-limit state, tracing, CDN cookies (values made up, sizes alike)."""
 
 
 @dataclass(frozen=True)
@@ -44,10 +78,13 @@ class Answers:
     gap: float  # seconds between the first streamed event and the rest
 
 
-def _response(body: bytes) -> bytes:
+def _response(body: bytes, extra: bytes) -> bytes:
     head = (
         b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
-        b"content-length: " + str(len(body)).encode() + b"\r\n\r\n"
+        + extra
+        + b"content-length: "
+        + str(len(body)).encode()
+        + b"\r\n\r\n"
     )
     return head + body
 
@@ -60,7 +97,7 @@ def _event(document: object) -> bytes:
     return b"data: " + orjson.dumps(document) + b"\n\n"
 
 
-def render(latency: float, chunks: int, gap: float) -> Answers:
+def render(latency: float, chunks: int, gap: float, extra_headers: bytes = b"") -> Answers:
     usage = {"prompt_tokens": 12, "completion_tokens": chunks, "total_tokens": 12 + chunks}
     whole = {
         "id": "chatcmpl-bench",
@@ -94,15 +131,17 @@ def render(latency: float, chunks: int, gap: float) -> Answers:
     events.append(b"data: [DONE]\n\n")
     stream_head = (
         b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-        b"transfer-encoding: chunked\r\n\r\n" + _chunked(events[0])
+        + extra_headers
+        + b"transfer-encoding: chunked\r\n\r\n"
+        + _chunked(events[0])
     )
     stream_tail = b"".join(_chunked(event) for event in events[1:]) + b"0\r\n\r\n"
     listing = {"object": "list", "data": [{"id": MODEL, "object": "model", "owned_by": "bench"}]}
     return Answers(
-        _response(orjson.dumps(whole)),
+        _response(orjson.dumps(whole), extra_headers),
         stream_head,
         stream_tail,
-        _response(orjson.dumps(listing)),
+        _response(orjson.dumps(listing), extra_headers),
         latency,
         gap,
     )
@@ -182,10 +221,14 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=8, help="content events per stream")
     parser.add_argument("--gap-ms", type=float, default=1.0, help="first event to the rest")
     parser.add_argument(
+        "--provider-headers", action="store_true", help="answers carry PROVIDER_HEADERS too"
+    )
+    parser.add_argument(
         "--loop", choices=["asyncio", "uvloop"], default="asyncio", help="see the module's notes"
     )
     options = parser.parse_args()
-    answers = render(options.latency_ms / 1000, options.chunks, options.gap_ms / 1000)
+    extra = PROVIDER_HEADERS if options.provider_headers else b""
+    answers = render(options.latency_ms / 1000, options.chunks, options.gap_ms / 1000, extra)
     sock = listen(options.host, options.port)
     with contextlib.suppress(KeyboardInterrupt):
         if options.loop == "uvloop":

@@ -3,7 +3,8 @@ Runestone gateway, and through LiteLLM proxy, measured in one run with the same 
 
     .venv/bin/python bench/gateway_overhead.py [--workers 1] [--seconds 10] \\
         [--soak-requests 100000] [--concurrency 1,4,16,64] \\
-        [--targets direct,runestone,litellm[,floor-raw,floor-asgi,before]] [--before DIR]
+        [--targets direct,runestone,litellm[,floor-raw,floor-asgi,before]] [--before DIR] \
+        [--real-headers]
 
 The upstream answers every chat completion after a fixed latency (5 ms), whole or streamed
 (bench/fast_upstream.py). The load generator (bench/loadgen.py) keeps `c` keep-alive connections
@@ -19,7 +20,9 @@ Per target: resident memory (the whole process tree) after start-up and a warm-u
 `--soak-requests` more requests at concurrency 16 (half streamed; `--litellm-soak-requests` for
 LiteLLM, which is far slower), then the cells. Added latency
 is the gateway's percentile minus the direct percentile of the same cell; for streams the first
-column is time to first token (first event). Prints a table and the command; asserts nothing.
+column is time to first token (first event). With `--real-headers` the requests carry the
+headers of the official `openai` SDK and the upstream's answers those of a hosted provider (see
+bench/gateway_path.py). Prints a table and the command; asserts nothing.
 """
 
 from __future__ import annotations
@@ -78,8 +81,11 @@ async def _drive(
     *,
     requests: int | None = None,
     seconds: float | None = None,
+    sdk_headers: bool = False,
 ) -> loadgen.Samples:
-    payload = loadgen.chat_request("127.0.0.1", target.port, gateways.MODEL, target.api_key, stream)
+    payload = loadgen.chat_request(
+        "127.0.0.1", target.port, gateways.MODEL, target.api_key, stream, sdk_headers
+    )
     return await loadgen.run(
         "127.0.0.1",
         target.port,
@@ -91,14 +97,16 @@ async def _drive(
     )
 
 
-async def soak(target: gateways.Target, requests: int, memory: Memory) -> None:
+async def soak(
+    target: gateways.Target, requests: int, memory: Memory, sdk_headers: bool = False
+) -> None:
     """Resident memory after a warm-up, and again after `requests` more (half streamed)."""
     memory.started = procstats.rss_mb(target.pid)
     for stream in (False, True):
-        await _drive(target, stream, 16, requests=1000)
+        await _drive(target, stream, 16, requests=1000, sdk_headers=sdk_headers)
     memory.before = procstats.rss_mb(target.pid)
     for stream in (False, True):
-        soaked = await _drive(target, stream, 16, requests=requests // 2)
+        soaked = await _drive(target, stream, 16, requests=requests // 2, sdk_headers=sdk_headers)
         memory.soak_requests += soaked.completed
         memory.soak_errors += soaked.errors
     memory.after = procstats.rss_mb(target.pid)
@@ -116,13 +124,18 @@ async def measure(targets: list[gateways.Target], options: argparse.Namespace) -
         for target in targets
     }
     window = options.seconds / options.rounds
+    real = options.real_headers
     for stream in (False, True):
         for concurrency in options.concurrency:
             for _ in range(options.rounds):
                 for target in targets:
-                    await _drive(target, stream, concurrency, seconds=min(1.0, window))
+                    await _drive(
+                        target, stream, concurrency, seconds=min(1.0, window), sdk_headers=real
+                    )
                     cpu = procstats.cpu_seconds(target.pid)
-                    samples = await _drive(target, stream, concurrency, seconds=window)
+                    samples = await _drive(
+                        target, stream, concurrency, seconds=window, sdk_headers=real
+                    )
                     cpu = procstats.cpu_seconds(target.pid) - cpu
                     cells[(target.name, stream, concurrency)].add(samples, cpu)
     return list(cells.values())
@@ -212,7 +225,9 @@ async def main_async(options: argparse.Namespace) -> None:
     memories: dict[str, Memory] = {}
     with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
         workdir = Path(tmp)
-        upstream = gateways.upstream(workdir, options.latency_ms, options.chunks)
+        upstream = gateways.upstream(
+            workdir, options.latency_ms, options.chunks, provider_headers=options.real_headers
+        )
         targets: list[gateways.Target] = []
         try:
             for name in options.targets:
@@ -243,7 +258,7 @@ async def main_async(options: argparse.Namespace) -> None:
                     if target.name == "litellm"
                     else options.soak_requests
                 )
-                await soak(target, requests, memories[target.name])
+                await soak(target, requests, memories[target.name], options.real_headers)
                 print(f"{target.name}: soaked in {time.monotonic() - started:.0f}s", flush=True)
             started = time.monotonic()
             cells = await measure(targets, options)
@@ -258,7 +273,8 @@ async def main_async(options: argparse.Namespace) -> None:
     print(
         f"upstream latency {options.latency_ms} ms, {options.chunks} content events per stream; "
         f"{options.workers} worker(s) per gateway; litellm {gateways.LITELLM_VERSION}; "
-        f"load generator: bench/loadgen.py (uvloop + httptools, closed loop, keep-alive)"
+        f"load generator: bench/loadgen.py (uvloop + httptools, closed loop, keep-alive); "
+        f"headers: {'SDK and provider' if options.real_headers else 'framing and key only'}"
     )
     print(f"load average at the end: {procstats.load_average()}")
     print(report(cells, memories, options.workers, options))
@@ -290,6 +306,11 @@ def main() -> None:
     )
     parser.add_argument("--latency-ms", type=float, default=5.0)
     parser.add_argument("--chunks", type=int, default=8)
+    parser.add_argument(
+        "--real-headers",
+        action="store_true",
+        help="the SDK's request and a provider's answer headers",
+    )
     options = parser.parse_args()
     known = {"direct", "runestone", "litellm", "floor-raw", "floor-asgi", "before"}
     unknown = set(options.targets) - known

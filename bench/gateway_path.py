@@ -1,6 +1,7 @@
 """The gateway's own work on a request at concurrency 1, timed inside the gateway process.
 
     .venv/bin/python bench/gateway_path.py [--requests 4000] [--rounds 4] [--before DIR] [--points]
+        [--real-headers]
 
 At c=1 the added latency of bench/gateway_overhead.py is the gateway's own code plus the
 wake-ups of the processes around it (two more per request through any proxy), and the wake-ups
@@ -16,7 +17,10 @@ bench/gateway_overhead.py; whole and streamed requests, the targets' rounds inte
 `--before DIR` another checkout's gateway (e.g. a worktree of an earlier commit) is measured
 side by side. Added p50 against the upstream direct is printed for context. With `--points`
 the probe also marks the steps in between (bench/path_probe.py POINTS) and the median time from
-each mark to the next is printed: where the `in` and `out` stretches go. Asserts nothing.
+each mark to the next is printed: where the `in` and `out` stretches go. With `--real-headers`
+the requests carry the headers of the official `openai` SDK (loadgen.SDK_HEADERS) and the
+upstream's answers those of a hosted provider (fast_upstream.PROVIDER_HEADERS), 17 and 25
+headers instead of 4 and 2. Asserts nothing.
 """
 
 from __future__ import annotations
@@ -50,8 +54,12 @@ class Result:
     segments: dict[str, list[int]]  # "mark -> next mark": nanoseconds, with --points
 
 
-async def _p50(target: gateways.Target, stream: bool, requests: int) -> float:
-    payload = loadgen.chat_request("127.0.0.1", target.port, gateways.MODEL, target.api_key, stream)
+async def _p50(
+    target: gateways.Target, stream: bool, requests: int, sdk_headers: bool = False
+) -> float:
+    payload = loadgen.chat_request(
+        "127.0.0.1", target.port, gateways.MODEL, target.api_key, stream, sdk_headers
+    )
     await loadgen.run("127.0.0.1", target.port, payload, stream=stream, concurrency=1, requests=50)
     samples = await loadgen.run(
         "127.0.0.1", target.port, payload, stream=stream, concurrency=1, requests=requests
@@ -72,7 +80,10 @@ async def main_async(options: argparse.Namespace) -> None:
     sources: dict[str, Path | None] = {"runestone": None}
     if options.before:
         sources = {"before": options.before, **sources}
-    upstream = gateways.upstream(workdir, options.latency_ms, options.chunks)
+    upstream = gateways.upstream(
+        workdir, options.latency_ms, options.chunks, provider_headers=options.real_headers
+    )
+    real = options.real_headers
     results: dict[str, Result] = {}
     for stream in (False, True):
         mode = "stream" if stream else "whole"
@@ -86,11 +97,11 @@ async def main_async(options: argparse.Namespace) -> None:
         added: dict[str, list[float]] = collections.defaultdict(list)
         try:
             for target in targets:  # warm-up, left out of the probe's figures below
-                await _p50(target, stream, WARM_UP - 50)
+                await _p50(target, stream, WARM_UP - 50, real)
             for _ in range(options.rounds):
-                direct = await _p50(upstream, stream, options.requests // options.rounds)
+                direct = await _p50(upstream, stream, options.requests // options.rounds, real)
                 for target in targets:
-                    through = await _p50(target, stream, options.requests // options.rounds)
+                    through = await _p50(target, stream, options.requests // options.rounds, real)
                     added[target.name].append((through - direct) * 1000)
         finally:
             for target in targets:
@@ -114,7 +125,10 @@ async def main_async(options: argparse.Namespace) -> None:
 def _report(results: dict[str, Result], options: argparse.Namespace) -> None:
     print(f"command: {procstats.command_line()}")
     print(f"load average at the end: {procstats.load_average()}")
-    print(f"upstream latency {options.latency_ms} ms; concurrency 1; rounds {options.rounds}")
+    print(
+        f"upstream latency {options.latency_ms} ms; concurrency 1; rounds {options.rounds};"
+        f" headers: {'SDK and provider' if options.real_headers else 'framing and key only'}"
+    )
     print("microseconds of the gateway's own code per request: in = request bytes in -> request")
     print("out to the upstream; out = upstream answer in -> answer (first event) out to the")
     print("client; after = the answer's last write done -> the app done with the request; next =")
@@ -175,6 +189,11 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=5.0)
     parser.add_argument("--chunks", type=int, default=8)
     parser.add_argument("--points", action="store_true", help="also time the steps in between")
+    parser.add_argument(
+        "--real-headers",
+        action="store_true",
+        help="the SDK's request and a provider's answer headers",
+    )
     uvloop.run(main_async(parser.parse_args()))
 
 

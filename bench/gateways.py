@@ -70,10 +70,14 @@ def _spawn(
         )
 
 
-def upstream(workdir: Path, latency_ms: float, chunks: int) -> Target:
+def upstream(
+    workdir: Path, latency_ms: float, chunks: int, provider_headers: bool = False
+) -> Target:
     port = procstats.free_port()
     command = [sys.executable, str(BENCH / "fast_upstream.py"), "--port", str(port)]
     command += ["--latency-ms", str(latency_ms), "--chunks", str(chunks)]
+    if provider_headers:
+        command.append("--provider-headers")
     target = Target("direct", port, None, _spawn(command, workdir / "upstream.log"))
     procstats.wait_http(f"http://127.0.0.1:{port}/v1/models", START_TIMEOUT, target.alive)
     return target

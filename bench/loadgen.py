@@ -22,8 +22,35 @@ PATH = "/v1/chat/completions"
 PROMPT = [{"role": "user", "content": "Say hello to the benchmark."}]
 
 
-def chat_request(host: str, port: int, model: str, api_key: str | None, stream: bool) -> bytes:
-    """One chat completion request as bytes on the wire."""
+SDK_HEADERS = [
+    "accept-encoding: gzip, deflate",
+    "connection: keep-alive",
+    "accept: application/json",
+    "user-agent: AsyncOpenAI/Python 3.54.0",
+    "x-stainless-lang: python",
+    "x-stainless-package-version: 3.54.0",
+    "x-stainless-os: Linux",
+    "x-stainless-arch: x64",
+    "x-stainless-runtime: CPython",
+    "x-stainless-runtime-version: 3.11.7",
+    "x-stainless-async: async:asyncio",
+    "x-stainless-retry-count: 0",
+    "x-stainless-read-timeout: 600",
+]
+"""The headers the official `openai` Python SDK (3.54.0, AsyncOpenAI) sends besides host,
+content-type, content-length and authorization, as read off the wire."""
+
+
+def chat_request(
+    host: str,
+    port: int,
+    model: str,
+    api_key: str | None,
+    stream: bool,
+    sdk_headers: bool = False,
+) -> bytes:
+    """One chat completion request as bytes on the wire; with `sdk_headers`, with the headers
+    the official SDK sends too."""
     document: dict[str, object] = {"model": model, "messages": PROMPT, "max_tokens": 16}
     if stream:
         document["stream"] = True
@@ -36,6 +63,8 @@ def chat_request(host: str, port: int, model: str, api_key: str | None, stream: 
     ]
     if api_key:
         lines.append(f"authorization: Bearer {api_key}")
+    if sdk_headers:
+        lines += SDK_HEADERS
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
