@@ -274,7 +274,7 @@ async def main_async(options: argparse.Namespace) -> None:
         f"upstream latency {options.latency_ms} ms, {options.chunks} content events per stream; "
         f"{options.workers} worker(s) per gateway; litellm {gateways.LITELLM_VERSION}; "
         f"load generator: bench/loadgen.py (uvloop + httptools, closed loop, keep-alive); "
-        f"headers: {'SDK and provider' if options.real_headers else 'framing and key only'}"
+        f"headers: {gateways.headers_label(options.real_headers)}"
     )
     print(f"load average at the end: {procstats.load_average()}")
     print(report(cells, memories, options.workers, options))
@@ -306,11 +306,7 @@ def main() -> None:
     )
     parser.add_argument("--latency-ms", type=float, default=5.0)
     parser.add_argument("--chunks", type=int, default=8)
-    parser.add_argument(
-        "--real-headers",
-        action="store_true",
-        help="the SDK's request and a provider's answer headers",
-    )
+    gateways.add_headers_option(parser)
     options = parser.parse_args()
     known = {"direct", "runestone", "litellm", "floor-raw", "floor-asgi", "before"}
     unknown = set(options.targets) - known

@@ -127,7 +127,7 @@ def _report(results: dict[str, Result], options: argparse.Namespace) -> None:
     print(f"load average at the end: {procstats.load_average()}")
     print(
         f"upstream latency {options.latency_ms} ms; concurrency 1; rounds {options.rounds};"
-        f" headers: {'SDK and provider' if options.real_headers else 'framing and key only'}"
+        f" headers: {gateways.headers_label(options.real_headers)}"
     )
     print("microseconds of the gateway's own code per request: in = request bytes in -> request")
     print("out to the upstream; out = upstream answer in -> answer (first event) out to the")
@@ -189,11 +189,7 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=5.0)
     parser.add_argument("--chunks", type=int, default=8)
     parser.add_argument("--points", action="store_true", help="also time the steps in between")
-    parser.add_argument(
-        "--real-headers",
-        action="store_true",
-        help="the SDK's request and a provider's answer headers",
-    )
+    gateways.add_headers_option(parser)
     uvloop.run(main_async(parser.parse_args()))
 
 

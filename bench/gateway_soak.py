@@ -64,11 +64,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400_000)
     parser.add_argument("--step", type=int, default=25_000)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument(
-        "--real-headers",
-        action="store_true",
-        help="the SDK's request and a provider's answer headers",
-    )
+    gateways.add_headers_option(parser)
     uvloop.run(main_async(parser.parse_args()))
 
 

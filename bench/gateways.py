@@ -6,6 +6,7 @@ project's venv, never into the repo), at the pinned version below."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import subprocess
@@ -28,6 +29,20 @@ LITELLM_EXTRAS = ["httptools==0.9.0"]
 pure-Python h11 parser. The same parser as Runestone's, so the comparison is of the gateways."""
 MODEL = "bench-model"
 START_TIMEOUT = 180.0
+
+
+def add_headers_option(parser: argparse.ArgumentParser) -> None:
+    """`--real-headers`: requests with the official SDK's headers (loadgen.SDK_HEADERS) and
+    answers with a hosted provider's (fast_upstream.PROVIDER_HEADERS)."""
+    parser.add_argument(
+        "--real-headers",
+        action="store_true",
+        help="the SDK's request and a provider's answer headers",
+    )
+
+
+def headers_label(real_headers: bool) -> str:
+    return "SDK and provider" if real_headers else "framing and key only"
 
 
 @dataclass
