@@ -32,6 +32,7 @@ import itertools
 import os
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -78,14 +79,40 @@ POINTS: list[tuple[Any, str, bool]] = [
 ]
 
 
-def _wrap(cls: Any, name: str, before: Any) -> None:
-    original = getattr(cls, name)
+Hook = Callable[[], None] | None
 
-    def wrapper(self: Any, *args: Any) -> Any:
-        before()
-        return original(self, *args)
 
-    setattr(cls, name, wrapper)
+def _wrap(owner: Any, name: str, before: Hook = None, after: Hook = None) -> None:
+    """Call `before` as `owner.name` is called and `after` as it returns (a coroutine function:
+    as its coroutine ends); an owner or function this checkout does not have is skipped."""
+    original = getattr(owner, name, None) if owner is not None else None
+    if original is None:
+        return
+    if inspect.iscoroutinefunction(original):
+
+        @functools.wraps(original)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if before is not None:
+                before()
+            try:
+                return await original(*args, **kwargs)
+            finally:
+                if after is not None:
+                    after()
+
+    else:
+
+        @functools.wraps(original)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if before is not None:
+                before()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                if after is not None:
+                    after()
+
+    setattr(owner, name, wrapper)
 
 
 def _step(label: str) -> None:
@@ -93,34 +120,11 @@ def _step(label: str) -> None:
 
 
 def _mark_calls(owner: Any, name: str, returns: bool) -> None:
-    original = getattr(owner, name, None) if owner is not None else None
-    if original is None:
+    if owner is None:
         return
     label = f"{owner.__name__.rpartition('.')[2]}.{name}"
-    end = f"{label} done"
-    if inspect.iscoroutinefunction(original):
-
-        @functools.wraps(original)
-        async def wrapper(*args: Any, **kwargs: Any) -> Any:
-            _step(label)
-            try:
-                return await original(*args, **kwargs)
-            finally:
-                if returns:
-                    _step(end)
-
-    else:
-
-        @functools.wraps(original)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            _step(label)
-            try:
-                return original(*args, **kwargs)
-            finally:
-                if returns:
-                    _step(end)
-
-    setattr(owner, name, wrapper)
+    end = functools.partial(_step, f"{label} done") if returns else None
+    _wrap(owner, name, functools.partial(_step, label), end)
 
 
 def _request_in() -> None:
@@ -159,33 +163,9 @@ def _written() -> None:
     _last_write[0] = _clock()
 
 
-def _wrap_returns(cls: Any, name: str, after: Any) -> None:
-    original = getattr(cls, name)
-
-    def wrapper(self: Any, *args: Any) -> Any:
-        try:
-            return original(self, *args)
-        finally:
-            after()
-
-    setattr(cls, name, wrapper)
-
-
 def _app_done() -> None:
     if _last_write[0]:
         _after.append(_clock() - _last_write[0])
-
-
-def _wrap_after(cls: Any, name: str, after: Any) -> None:
-    original = getattr(cls, name)
-
-    async def wrapper(self: Any, *args: Any) -> Any:
-        try:
-            return await original(self, *args)
-        finally:
-            after()
-
-    setattr(cls, name, wrapper)
 
 
 def _gc(phase: str, info: dict[str, int]) -> None:
@@ -211,12 +191,11 @@ def _dump() -> None:
 
 
 def main() -> int:
-    _wrap(http1.Protocol, "data_received", _request_in)
-    _wrap(h1._Connection, "send", _upstream_out)
-    _wrap(h1._Connection, "data_received", _upstream_in)
-    _wrap(http1.Protocol, "write", _client_out)
-    _wrap_returns(http1.Protocol, "write", _written)
-    _wrap_after(http1.Exchange, "run", _app_done)
+    _wrap(http1.Protocol, "data_received", before=_request_in)
+    _wrap(h1._Connection, "send", before=_upstream_out)
+    _wrap(h1._Connection, "data_received", before=_upstream_in)
+    _wrap(http1.Protocol, "write", before=_client_out, after=_written)
+    _wrap(http1.Exchange, "run", after=_app_done)
     if os.environ.get("RUNESTONE_PATH_PROBE_POINTS") == "1":
         for owner, name, returns in POINTS:
             _mark_calls(owner, name, returns)
