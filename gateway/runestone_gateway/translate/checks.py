@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class TranslationError(Exception):
@@ -17,22 +19,22 @@ class TranslationError(Exception):
         self.message = message
 
 
-def obj(value: object, param: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise TranslationError(param=param, message=f"'{param}' must be an object.")
+def _typed(value: object, kind: type[T], param: str, what: str) -> T:
+    if not isinstance(value, kind):
+        raise TranslationError(param=param, message=f"'{param}' must be {what}.")
     return value
+
+
+def obj(value: object, param: str) -> dict[str, Any]:
+    return _typed(value, dict, param, "an object")
 
 
 def array(value: object, param: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise TranslationError(param=param, message=f"'{param}' must be an array.")
-    return value
+    return _typed(value, list, param, "an array")
 
 
 def string(value: object, param: str) -> str:
-    if not isinstance(value, str):
-        raise TranslationError(param=param, message=f"'{param}' must be a string.")
-    return value
+    return _typed(value, str, param, "a string")
 
 
 def name(value: object, param: str) -> str:
@@ -56,9 +58,7 @@ def positive_int(value: object, param: str) -> int:
 
 
 def boolean(value: object, param: str) -> bool:
-    if not isinstance(value, bool):
-        raise TranslationError(param=param, message=f"'{param}' must be a boolean.")
-    return value
+    return _typed(value, bool, param, "a boolean")
 
 
 def unsupported(param: str, what: str) -> TranslationError:

@@ -42,33 +42,31 @@ def _details(usage: dict[str, Any], name: str) -> dict[str, Any]:
     return details if isinstance(details, dict) else {}
 
 
-def from_chat(usage: object) -> Usage | None:
-    """A Chat Completions `usage` object, or None when there is none."""
+def _openai(usage: object, input: str, output: str) -> Usage | None:
+    """Chat's and Responses' usage differ only in names: `prompt`/`input`,
+    `completion`/`output`."""
     if not isinstance(usage, dict):
         return None
-    prompt = _details(usage, "prompt_tokens_details")
-    completion = _details(usage, "completion_tokens_details")
+    input_details = _details(usage, f"{input}_tokens_details")
     return Usage(
-        input_tokens=_count(usage.get("prompt_tokens")),
-        output_tokens=_count(usage.get("completion_tokens")),
-        cache_read_tokens=_count(prompt.get("cached_tokens")),
-        cache_write_tokens=_count(prompt.get("cache_write_tokens")),
-        reasoning_tokens=_count(completion.get("reasoning_tokens")),
+        input_tokens=_count(usage.get(f"{input}_tokens")),
+        output_tokens=_count(usage.get(f"{output}_tokens")),
+        cache_read_tokens=_count(input_details.get("cached_tokens")),
+        cache_write_tokens=_count(input_details.get("cache_write_tokens")),
+        reasoning_tokens=_count(
+            _details(usage, f"{output}_tokens_details").get("reasoning_tokens")
+        ),
     )
+
+
+def from_chat(usage: object) -> Usage | None:
+    """A Chat Completions `usage` object, or None when there is none."""
+    return _openai(usage, "prompt", "completion")
 
 
 def from_responses(usage: object) -> Usage | None:
     """A Responses `usage` object (a Responses upstream, or a stored response)."""
-    if not isinstance(usage, dict):
-        return None
-    input_details = _details(usage, "input_tokens_details")
-    return Usage(
-        input_tokens=_count(usage.get("input_tokens")),
-        output_tokens=_count(usage.get("output_tokens")),
-        cache_read_tokens=_count(input_details.get("cached_tokens")),
-        cache_write_tokens=_count(input_details.get("cache_write_tokens")),
-        reasoning_tokens=_count(_details(usage, "output_tokens_details").get("reasoning_tokens")),
-    )
+    return _openai(usage, "input", "output")
 
 
 def from_messages(usage: object) -> Usage | None:

@@ -148,6 +148,42 @@ def stream_of(answer: dict[str, Any], *, size: int = 3, interleave: bool = False
     return events
 
 
+WEATHER = '{"city": "Oslo", "unit": "celsius", "days": [1, 2, 3]}'
+
+# Parallel calls, to be streamed with their arguments' pieces taking turns.
+THREE_CALLS = [
+    tool_call("call_a", "get_weather", WEATHER),
+    tool_call("call_b", "get_weather", '{"city": "Rome"}'),
+    tool_call("call_c", "get_time", '{"zone": "UTC"}'),
+]
+
+# Answers whose streams must come out as their whole translations do.
+ANSWERS = {
+    "text": chat_answer("The weather in Oslo is cold today."),
+    "unicode": chat_answer("Grüße 世界 👋🏽 — naïve café"),
+    "whitespace": chat_answer("  \n  "),
+    "text and two tools": chat_answer(
+        "Checking both.",
+        tool_calls=[
+            tool_call("call_1", "get_weather", WEATHER),
+            tool_call("call_2", "get_time", '{"zone": "Europe/Oslo"}'),
+        ],
+        finish="tool_calls",
+    ),
+    "tools only": chat_answer(
+        None, tool_calls=[tool_call("call_1", "get_weather", WEATHER)], finish="tool_calls"
+    ),
+    "a tool without arguments": chat_answer(
+        None, tool_calls=[tool_call("call_1", "now", "")], finish="tool_calls"
+    ),
+    "refusal": chat_answer(None, refusal="I can't help with that."),
+    "empty": chat_answer(""),
+    "cached and reasoning usage": chat_answer(
+        "Hi", usage=chat_usage(2048, 90, cached=1024, written=512, reasoning=64)
+    ),
+}
+
+
 # --- reading what the translations send
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from runestone_gateway.translate import checks, messages_request
+from unit.gateway.translate import oracles
 
 TOOL = {"name": "get_weather", "description": "The weather.", "input_schema": {"type": "object"}}
 ASKED = {
@@ -16,6 +17,17 @@ ASKED = {
         {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Oslo"}}
     ],
 }
+
+
+def after_a_call(*blocks: dict[str, Any]) -> dict[str, Any]:
+    """Messages whose last user turn answers ASKED's call with `blocks`."""
+    return {
+        "messages": [
+            {"role": "user", "content": "Hi"},
+            ASKED,
+            {"role": "user", "content": list(blocks)},
+        ]
+    }
 
 
 def chat(**body: Any) -> dict[str, Any]:
@@ -120,16 +132,8 @@ def test_a_tool_round_trip() -> None:
             "role": "assistant",
             "content": "Checking.",
             "tool_calls": [
-                {
-                    "id": "toolu_1",
-                    "type": "function",
-                    "function": {"name": "get_weather", "arguments": '{"city":"Oslo"}'},
-                },
-                {
-                    "id": "toolu_2",
-                    "type": "function",
-                    "function": {"name": "get_weather", "arguments": '{"city":"Rome"}'},
-                },
+                oracles.tool_call("toolu_1", "get_weather", '{"city":"Oslo"}'),
+                oracles.tool_call("toolu_2", "get_weather", '{"city":"Rome"}'),
             ],
         },
         {"role": "tool", "tool_call_id": "toolu_1", "content": "4 °C"},
@@ -149,14 +153,7 @@ def test_a_tool_round_trip() -> None:
 
 
 def test_a_turn_of_tool_results_only_and_results_without_content() -> None:
-    request = chat(
-        messages=[
-            {"role": "user", "content": "Go"},
-            ASKED,
-            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1"}]},
-        ],
-        tools=[TOOL],
-    )
+    request = chat(**after_a_call({"type": "tool_result", "tool_use_id": "toolu_1"}), tools=[TOOL])
     assert request["messages"][-1] == {"role": "tool", "tool_call_id": "toolu_1", "content": ""}
 
 
@@ -355,37 +352,17 @@ def test_count_tokens_requests_need_no_max_tokens_but_are_checked() -> None:
             "messages[0].content[0].tool_use_id",
         ),
         (
-            {
-                "messages": [
-                    {"role": "user", "content": "Hi"},
-                    ASKED,
-                    {
-                        "role": "user",
-                        "content": [
-                            {"type": "tool_result", "tool_use_id": "toolu_1", "is_error": "yes"}
-                        ],
-                    },
-                ]
-            },
+            after_a_call({"type": "tool_result", "tool_use_id": "toolu_1", "is_error": "yes"}),
             "messages[2].content[0].is_error",
         ),
         (
-            {
-                "messages": [
-                    {"role": "user", "content": "Hi"},
-                    ASKED,
-                    {
-                        "role": "user",
-                        "content": [
-                            {
-                                "type": "tool_result",
-                                "tool_use_id": "toolu_1",
-                                "content": [{"type": "image", "source": {}}],
-                            }
-                        ],
-                    },
-                ]
-            },
+            after_a_call(
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "toolu_1",
+                    "content": [{"type": "image", "source": {}}],
+                }
+            ),
             "messages[2].content[0].content[0].type",
         ),
         (

@@ -12,7 +12,6 @@ from runestone_gateway.translate import messages_answer, messages_stream, stream
 from unit.gateway.translate import oracles
 
 REQUEST: dict[str, Any] = {"model": "client-model", "max_tokens": 100, "messages": []}
-WEATHER = '{"city": "Oslo", "unit": "celsius", "days": [1, 2, 3]}'
 
 
 def streamed(
@@ -55,32 +54,11 @@ def assert_blocks_one_at_a_time(raw: bytes) -> None:
 
 
 ANSWERS = {
-    "text": oracles.chat_answer("The weather in Oslo is cold today."),
-    "unicode": oracles.chat_answer("Grüße 世界 👋🏽 — naïve café"),
-    "whitespace": oracles.chat_answer(" \n "),
-    "text and two tools": oracles.chat_answer(
-        "Checking both.",
-        tool_calls=[
-            oracles.tool_call("call_1", "get_weather", WEATHER),
-            oracles.tool_call("call_2", "get_time", '{"zone": "Europe/Oslo"}'),
-        ],
-        finish="tool_calls",
-    ),
-    "tools only": oracles.chat_answer(
-        None, tool_calls=[oracles.tool_call("call_1", "get_weather", WEATHER)], finish="tool_calls"
-    ),
-    "a tool without arguments": oracles.chat_answer(
-        None, tool_calls=[oracles.tool_call("call_1", "now", "")], finish="tool_calls"
-    ),
-    "refusal": oracles.chat_answer(
-        None, refusal="I can't help with that.", finish="content_filter"
-    ),
-    "empty": oracles.chat_answer(""),
+    **oracles.ANSWERS,
+    "refusal": oracles.chat_answer(None, refusal="I can't help.", finish="content_filter"),
     "cut short": oracles.chat_answer("Once upon a", finish="length"),
-    "cached and reasoning usage": oracles.chat_answer(
-        "Hi", usage=oracles.chat_usage(2048, 90, cached=1024, written=512, reasoning=64)
-    ),
 }
+WEATHER = oracles.WEATHER
 
 
 @pytest.mark.parametrize("name", list(ANSWERS))
@@ -123,13 +101,7 @@ def test_arguments_split_into_single_characters_stream_live() -> None:
 
 def test_interleaved_parallel_tool_calls_keep_blocks_in_order() -> None:
     answer = oracles.chat_answer(
-        "Three calls.",
-        tool_calls=[
-            oracles.tool_call("call_a", "get_weather", WEATHER),
-            oracles.tool_call("call_b", "get_weather", '{"city": "Rome"}'),
-            oracles.tool_call("call_c", "get_time", '{"zone": "UTC"}'),
-        ],
-        finish="tool_calls",
+        "Three calls.", tool_calls=oracles.THREE_CALLS, finish="tool_calls"
     )
     raw, _ = streamed(answer, size=2, interleave=True)
     assert_blocks_one_at_a_time(raw)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from runestone_gateway.translate import checks, responses_request
+from unit.gateway.translate import oracles
 
 
 def chat(**body: Any) -> dict[str, Any]:
@@ -139,16 +140,8 @@ def test_a_function_call_round_trip() -> None:
             "role": "assistant",
             "content": "Checking.",
             "tool_calls": [
-                {
-                    "id": "call_1",
-                    "type": "function",
-                    "function": {"name": "get_weather", "arguments": '{"city":"Oslo"}'},
-                },
-                {
-                    "id": "call_2",
-                    "type": "function",
-                    "function": {"name": "get_weather", "arguments": '{"city":"Rome"}'},
-                },
+                oracles.tool_call("call_1", "get_weather", '{"city":"Oslo"}'),
+                oracles.tool_call("call_2", "get_weather", '{"city":"Rome"}'),
             ],
         },
         {"role": "tool", "tool_call_id": "call_1", "content": "4 °C"},

@@ -13,7 +13,6 @@ from runestone_gateway.translate import responses_answer, responses_stream, stre
 from unit.gateway.translate import oracles
 
 REQUEST: dict[str, Any] = {"model": "client-model", "input": "Hi"}
-WEATHER = '{"city": "Oslo", "unit": "celsius", "days": [1, 2, 3]}'
 
 
 def translator(request: dict[str, Any] = REQUEST) -> responses_stream.StreamTranslator:
@@ -36,30 +35,8 @@ def whole(answer: dict[str, Any]) -> dict[str, Any]:
     return responses_answer.to_response(answer, responses_answer.context(REQUEST, store=False))
 
 
-ANSWERS = {
-    "text": oracles.chat_answer("The weather in Oslo is cold today."),
-    "unicode": oracles.chat_answer("Grüße 世界 👋🏽 — naïve café"),
-    "whitespace": oracles.chat_answer("  \n  "),
-    "text and two tools": oracles.chat_answer(
-        "Checking both.",
-        tool_calls=[
-            oracles.tool_call("call_1", "get_weather", WEATHER),
-            oracles.tool_call("call_2", "get_time", '{"zone": "Europe/Oslo"}'),
-        ],
-        finish="tool_calls",
-    ),
-    "tools only": oracles.chat_answer(
-        None, tool_calls=[oracles.tool_call("call_1", "get_weather", WEATHER)], finish="tool_calls"
-    ),
-    "a tool without arguments": oracles.chat_answer(
-        None, tool_calls=[oracles.tool_call("call_1", "now", "")], finish="tool_calls"
-    ),
-    "refusal": oracles.chat_answer(None, refusal="I can't help with that."),
-    "empty": oracles.chat_answer(""),
-    "cached and reasoning usage": oracles.chat_answer(
-        "Hi", usage=oracles.chat_usage(2048, 90, cached=1024, written=512, reasoning=64)
-    ),
-}
+ANSWERS = oracles.ANSWERS
+WEATHER = oracles.WEATHER
 
 
 def assert_same_response(raw: bytes, answer: dict[str, Any]) -> None:
@@ -99,15 +76,7 @@ def test_arguments_split_into_single_characters() -> None:
 
 
 def test_parallel_tool_calls_with_interleaved_deltas() -> None:
-    answer = oracles.chat_answer(
-        None,
-        tool_calls=[
-            oracles.tool_call("call_a", "get_weather", WEATHER),
-            oracles.tool_call("call_b", "get_weather", '{"city": "Rome"}'),
-            oracles.tool_call("call_c", "get_time", '{"zone": "UTC"}'),
-        ],
-        finish="tool_calls",
-    )
+    answer = oracles.chat_answer(None, tool_calls=oracles.THREE_CALLS, finish="tool_calls")
     raw, _ = streamed(answer, size=2, interleave=True)
     deltas = [
         event["output_index"]
