@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from runestone_gateway.translate import ids, reasons
+from runestone_gateway.translate import chat, ids, reasons
 from runestone_gateway.translate import usage as usage_
 
 EMPTY_USAGE = usage_.Usage(0, 0)
@@ -41,36 +41,26 @@ def tool_input(arguments: str) -> dict[str, Any]:
 
 
 def to_message(
-    chat: dict[str, Any], request: dict[str, Any], *, message_id: str | None = None
+    answer: dict[str, Any], request: dict[str, Any], *, message_id: str | None = None
 ) -> dict[str, Any]:
     """A whole Chat Completions answer as the Message a Messages request gets."""
-    choices = chat.get("choices")
-    choice = choices[0] if isinstance(choices, list) and choices else {}
-    answer = choice.get("message") or {}
+    reply = chat.reply(answer)
     content: list[dict[str, Any]] = []
-    text = (answer.get("content") or "") if isinstance(answer.get("content"), str) else ""
-    refusal = answer.get("refusal")
-    text += refusal if isinstance(refusal, str) else ""
-    if text:
-        content.append({"type": "text", "text": text})
-    calls = answer.get("tool_calls") or []
-    for call in calls:
-        function = call.get("function") or {}
+    if reply.text or reply.refusal:
+        content.append({"type": "text", "text": reply.text + reply.refusal})
+    for call in reply.tool_calls:
         content.append(
             {
                 "type": "tool_use",
-                "id": call.get("id") or ids.call(),
-                "name": str(function.get("name") or ""),
-                "input": tool_input(str(function.get("arguments") or "")),
+                "id": call.id,
+                "name": call.name,
+                "input": tool_input(call.arguments),
             }
         )
     body = message_shell(
-        message_id or ids.message_item(),
-        str(request.get("model", "")),
-        usage_.from_chat(chat.get("usage")),
-        content,
+        message_id or ids.message_item(), str(request.get("model", "")), reply.usage, content
     )
     body["stop_reason"], body["stop_sequence"] = reasons.stop_reason(
-        choice.get("finish_reason"), choice.get("stop_reason"), request, bool(calls)
+        reply.finish_reason, reply.matched_stop, request, bool(reply.tool_calls)
     )
     return body

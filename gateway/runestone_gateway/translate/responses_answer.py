@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from runestone_gateway.translate import ids, reasons
+from runestone_gateway.translate import chat, ids, reasons
 from runestone_gateway.translate import usage as usage_
 
 
@@ -122,48 +122,23 @@ def mark_last(output: list[dict[str, Any]], status: str) -> None:
         output[-1]["status"] = "incomplete"
 
 
-def to_response(chat: dict[str, Any], context: Context) -> dict[str, Any]:
+def to_response(answer: dict[str, Any], context: Context) -> dict[str, Any]:
     """A whole Chat Completions answer as the response object."""
-    choices = chat.get("choices")
-    choice = choices[0] if isinstance(choices, list) and choices else {}
-    message = choice.get("message") or {}
-    text = _text(message.get("content"))
-    refusal = message.get("refusal") if isinstance(message.get("refusal"), str) else ""
-    tool_calls = message.get("tool_calls") or []
+    reply = chat.reply(answer)
     output: list[dict[str, Any]] = []
-    if text or refusal or not tool_calls:
-        parts = [text_part(text)] if text or not refusal else []
-        if refusal:
-            parts.append(refusal_part(refusal))
+    if reply.text or reply.refusal or not reply.tool_calls:
+        parts = [text_part(reply.text)] if reply.text or not reply.refusal else []
+        if reply.refusal:
+            parts.append(refusal_part(reply.refusal))
         output.append(message_item(ids.message_item(), parts, "completed"))
-    for call in tool_calls:
-        function = call.get("function") or {}
-        item = function_call_item(
-            ids.function_call_item(),
-            call.get("id") or ids.call(),
-            str(function.get("name") or ""),
-            str(function.get("arguments") or ""),
-            "completed",
+    for call in reply.tool_calls:
+        output.append(
+            function_call_item(
+                ids.function_call_item(), call.id, call.name, call.arguments, "completed"
+            )
         )
-        output.append(item)
-    status, reason = status_of(choice.get("finish_reason"))
+    status, reason = status_of(reply.finish_reason)
     mark_last(output, status)
     return response_object(
-        context,
-        status=status,
-        output=output,
-        usage=usage_.from_chat(chat.get("usage")),
-        incomplete_reason=reason,
+        context, status=status, output=output, usage=reply.usage, incomplete_reason=reason
     )
-
-
-def _text(content: object) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # a few servers answer in parts
-        return "".join(
-            part["text"]
-            for part in content
-            if isinstance(part, dict) and isinstance(part.get("text"), str)
-        )
-    return ""

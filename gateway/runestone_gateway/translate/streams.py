@@ -157,23 +157,29 @@ class ChatStreamReader(abc.ABC):
         if chunk.get("usage"):
             self.usage = usage_.from_chat(chunk["usage"])
         choices = chunk.get("choices")
-        if not choices:
+        if not choices or not isinstance(choices, list):
             return
-        choice = choices[0]  # one choice: a translated request never asks for more
+        # One choice: a translated request never asks for more. A part in the wrong shape is
+        # left out, as chat.reply leaves it out of a whole answer.
+        choice = choices[0]
+        if not isinstance(choice, dict):
+            return
         delta = choice.get("delta")
-        if delta:
+        if delta and isinstance(delta, dict):
             text = delta.get("content")
-            if text:
+            if text and isinstance(text, str):
                 self._text(text)
             refusal = delta.get("refusal")
-            if refusal:
+            if refusal and isinstance(refusal, str):
                 self._refusal(refusal)
             calls = delta.get("tool_calls")
-            if calls:
+            if calls and isinstance(calls, list):
                 for call in calls:
-                    self._tool_delta(call)
-        if choice.get("finish_reason"):
-            self.finish_reason = choice["finish_reason"]
+                    if isinstance(call, dict):
+                        self._tool_delta(call)
+        finish = choice.get("finish_reason")
+        if finish and isinstance(finish, str):
+            self.finish_reason = finish
             self.matched_stop = choice.get("stop_reason")
 
     def _fail(self, message: str) -> None:
@@ -186,17 +192,24 @@ class ChatStreamReader(abc.ABC):
         self._failed(message)
 
     def _tool_delta(self, delta: dict[str, Any]) -> None:
-        index = delta.get("index", 0)
-        function = delta.get("function") or {}
+        index = delta.get("index")
+        if not isinstance(index, int):
+            index = 0
+        function = delta.get("function")
+        if not isinstance(function, dict):
+            function = {}
+        name = function.get("name")
+        name = name if isinstance(name, str) else ""
         call = self.tool_calls.get(index)
         if call is None:
-            call = ToolCall(index, delta.get("id") or ids.call(), function.get("name") or "")
-            self.tool_calls[index] = call
+            call_id = delta.get("id")
+            call_id = call_id if isinstance(call_id, str) and call_id else ids.call()
+            call = self.tool_calls[index] = ToolCall(index, call_id, name)
             self._tool_started(call)
-        elif function.get("name") and not call.name:
-            call.name = function["name"]
+        elif name and not call.name:
+            call.name = name
         fragment = function.get("arguments")
-        if fragment:
+        if fragment and isinstance(fragment, str):
             call.arguments.append(fragment)
             self._tool_arguments(call, fragment)
 

@@ -139,3 +139,17 @@ def test_usage_without_cache_or_reasoning() -> None:
         "cache_creation_input_tokens": 0,
         "cache_read_input_tokens": 0,
     }
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {},
+        {"choices": [{"message": None, "finish_reason": None}]},
+        {"choices": [{"message": {"content": 5, "tool_calls": [3, {"id": 4, "function": []}]}}]},
+    ],
+)
+def test_an_answer_in_the_wrong_shape_still_gives_a_message(answer: dict[str, Any]) -> None:
+    message = oracles.sdk_message(translate(answer))
+    assert message.stop_reason in ("end_turn", "tool_use")
+    assert all(block.type == "tool_use" for block in message.content)

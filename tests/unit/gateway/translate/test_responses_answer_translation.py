@@ -264,3 +264,24 @@ def test_structured_output_parses_in_the_sdk() -> None:
         model="client-model", input="Weather in Oslo?", text_format=Weather
     )
     assert parsed.output_parsed == Weather(city="Oslo", celsius=4)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {},
+        {"choices": "x"},
+        {"choices": [None]},
+        {"choices": [{"message": ["Hello"]}]},
+        {
+            "choices": [
+                {"message": {"content": 5, "refusal": 3, "tool_calls": [3, {"function": "f"}]}}
+            ]
+        },
+        {"choices": [{"message": {"content": [{"type": "text", "text": "Hello"}, 3]}}], "usage": 9},
+    ],
+)
+def test_an_answer_in_the_wrong_shape_still_gives_a_response(answer: dict[str, Any]) -> None:
+    response = oracles.sdk_response(translate(answer))
+    assert response.output_text in ("", "Hello")
+    assert response.usage is None

@@ -265,3 +265,30 @@ def test_a_stream_that_finished_but_lost_done_completes_at_its_end() -> None:
     assert not translating.closed
     raw += translating.end()
     assert oracles.named_events(raw)[-1]["type"] == "response.completed"
+
+
+def test_parts_of_chunks_in_the_wrong_shape_are_left_out() -> None:
+    translating = translator()
+    odd: list[dict[str, Any]] = [
+        {"choices": ["x"]},
+        {"choices": "x"},
+        {"choices": [{"delta": "text"}]},
+        {"choices": [{"delta": {"content": 5, "refusal": ["no"], "tool_calls": "f"}}]},
+        {"choices": [{"delta": {"tool_calls": [5, {"index": "0", "id": 7, "function": "f"}]}}]},
+        {
+            "choices": [
+                {"delta": {"tool_calls": [{"index": 0, "function": {"name": 3, "arguments": {}}}]}}
+            ]
+        },
+        {"choices": [{"delta": {}, "finish_reason": 5}]},
+        {"usage": "lots"},
+    ]
+    raw = b"".join(translating.feed(oracles.event(chunk)) for chunk in odd)
+    raw += translating.feed(oracles.event(oracles.chunk({"content": "Hi"}, "stop")) + oracles.DONE)
+    sdk = oracles.SdkResponseStream(raw)
+    assert sdk.final is not None
+    assert sdk.final.status == "completed"
+    assert sdk.final.output_text == "Hi"
+    [call] = [item for item in sdk.final.output if item.type == "function_call"]
+    assert (call.name, call.arguments) == ("", "")
+    assert call.call_id.startswith("call_")
