@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from runestone_gateway.translate import checks, responses_request
+from runestone_gateway.translate import checks, responses_request, responses_tools
 from unit.gateway.translate import oracles
 
 
@@ -308,7 +308,7 @@ def test_file_search_is_refused_until_vector_stores_are_served() -> None:
     )
     assert error.param == "tools[0].type"
     assert "file_search" in error.message
-    assert set(responses_request.TOOLS) == {"function", "file_search"}
+    assert set(responses_tools.TOOLS) == {"function", "file_search"}
 
 
 @pytest.mark.parametrize(
