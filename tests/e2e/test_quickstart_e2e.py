@@ -19,8 +19,8 @@ import pytest
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
-from harness import gobuild, install, storage, versions
-from harness.kube import Cluster, eventually
+from devcluster import gobuild, install, storage, versions
+from devcluster.kube import Cluster, eventually
 from runestone_operator import names
 from runestone_operator.builders import operator_rbac
 

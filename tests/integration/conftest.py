@@ -16,9 +16,10 @@ import pytest
 import yaml
 from kubernetes import client
 
-from harness import weaviate as wv
-from harness.kube import Cluster
-from integration.operator import objects, operator_process
+from devcluster import operator_process
+from devcluster import weaviate as wv
+from devcluster.kube import Cluster
+from integration.operator import objects
 
 REPO = Path(__file__).resolve().parents[2]
 

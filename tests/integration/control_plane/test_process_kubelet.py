@@ -11,8 +11,8 @@ from pathlib import Path
 
 from kubernetes import client
 
-from harness.kube import container_log, eventually
-from harness.kubelet import containers
+from devcluster.kube import container_log, eventually
+from devcluster.kubelet import containers
 
 # The pod's program: serves what it can observe about its own environment.
 PROGRAM = r"""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kubernetes import client
 
-from harness.kube import eventually
+from devcluster.kube import eventually
 
 GATE = "runestone.dev/test-ready"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kubernetes import client
 
-from harness.kube import eventually
+from devcluster.kube import eventually
 
 
 def test_deployment_pods_are_created_scheduled_and_running(

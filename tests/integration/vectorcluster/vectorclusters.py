@@ -17,10 +17,10 @@ import httpx
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from harness import storage, versions
-from harness import weaviate as wv
-from harness.kube import eventually
-from harness.kubelet import containers
+from devcluster import storage, versions
+from devcluster import weaviate as wv
+from devcluster.kube import eventually
+from devcluster.kubelet import containers
 
 GROUP, VERSION, PLURAL = "runestone.dev", "v1alpha1", "vectorclusters"
 GATE = "runestone.dev/member-ready"
@@ -28,7 +28,7 @@ COLLECTION = "Article"
 
 
 def spec(**overrides: Any) -> dict[str, Any]:
-    """A VectorCluster spec for this host: small volumes of the harness StorageClass."""
+    """A VectorCluster spec for this host: small volumes of the local StorageClass."""
     base: dict[str, Any] = {
         "version": versions.WEAVIATE.version.removeprefix("v"),
         "replicas": 3,
