@@ -65,3 +65,15 @@ def container_log(workdir: Path, namespace: str, pod: str, container: str) -> Pa
     if not candidates:
         raise LookupError(f"no log yet for {namespace}/{pod}[{container}]")
     return candidates[-1]
+
+
+PULL_FAILURES = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
+
+
+def image_pull_failure(pod: client.V1Pod) -> tuple[str, str] | None:
+    """(image, reason) when a container of `pod` waits for an image its node cannot pull."""
+    for status in (pod.status.container_statuses or []) if pod.status else []:
+        waiting = status.state.waiting if status.state else None
+        if waiting is not None and waiting.reason in PULL_FAILURES:
+            return str(status.image), str(waiting.reason)
+    return None

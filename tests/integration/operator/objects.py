@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import pytest
 from kubernetes import client
 
+from devcluster import kube
 from devcluster.kube import eventually
 from devcluster.kube import exists as exists  # re-exported: the operator tests call objects.exists
 from devcluster.resources import GROUP as GROUP  # re-exported with the other object helpers
@@ -144,6 +146,7 @@ def open_gates(api: client.ApiClient, namespace: str, gateway_name: str, replica
     core = client.CoreV1Api(api)
 
     def running() -> list[client.V1Pod]:
+        _fail_without_image(gateway_pods(api, namespace, gateway_name))
         pods = [
             pod
             for pod in gateway_pods(api, namespace, gateway_name)
@@ -168,6 +171,21 @@ def open_gates(api: client.ApiClient, namespace: str, gateway_name: str, replica
                 }
             }
             core.patch_namespaced_pod_status(pod.metadata.name, namespace, body)
+
+
+def _fail_without_image(pods: list[client.V1Pod]) -> None:
+    """Stop at once, saying what to do, when the cluster's nodes cannot pull the image: the
+    local control plane needs none (kwok runs the pods), another cluster needs it loaded."""
+    for pod in pods:
+        failure = kube.image_pull_failure(pod)
+        if failure is not None:
+            image, reason = failure
+            pytest.fail(
+                f"pod {pod.metadata.name} cannot start: {reason} for {image}. The operator the "
+                f"tests run gives gateway pods the image {image}; on a cluster with real nodes, "
+                f"build it and load it first: `docker build -t {image} .` then "
+                f"`kind load docker-image {image}` (kind), or push it where the nodes pull from"
+            )
 
 
 def wait_ready(

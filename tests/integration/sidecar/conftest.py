@@ -54,6 +54,7 @@ def admission_policy(kube_cluster: Cluster) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def make_pod(
+    kwok_nodes: None,
     kube_cluster: Cluster,
     namespace: str,
     tmp_path: Path,
