@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import dataclasses
 import fcntl
+import ipaddress
 import json
 import os
 import shutil
@@ -37,6 +38,8 @@ REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 STAGES = HERE / "kwok-stages.yaml"
 """kwok's pod and node stages: pods honour readiness gates as on a kubelet."""
+POD_ADDRESS_POLICY = HERE / "pod-address-policy.yaml"
+"""Marks the pods whose address the process kubelet gives (see devcluster.kubelet.network)."""
 SERVICE_CIDR = "10.96.0.0/16"
 NODES = ("kwok-node-0", "kwok-node-1", "kwok-node-2")
 NODE_ANNOTATION = "kwok.x-k8s.io/node"
@@ -59,15 +62,28 @@ class Ports:
         return cls(base, base + 1, base + 2, base + 3, base + 4, base + 5)
 
 
-def pod_cidr(ports: Ports) -> str:
-    """The slice of the pod network this cluster's pods get addresses from.
+def _block(ports: Ports) -> int:
+    """Several local clusters may run side by side (one per port base); each takes a /20 of its
+    own in the networks below, chosen by its port base, so their pods never share an address."""
+    return (ports.etcd_client // 100) % 16 * 16
 
-    Several local clusters may run side by side (one per developer task); pod addresses become
-    loopback addresses on the one host, so each cluster takes a /20 of its own, chosen by its
-    port base, and their pods never share an address.
-    """
-    block = (ports.etcd_client // 100) % 16
-    return f"10.244.{block * 16}.1/20"
+
+def pod_cidr(ports: Ports) -> str:
+    """The range kwok gives a pod an address from when it starts the pod. Pods whose containers
+    the process kubelet runs get an address of `process_network` instead (see
+    devcluster.kubelet.network)."""
+    return f"10.244.{_block(ports)}.1/20"
+
+
+def process_network(ports: Ports) -> ipaddress.IPv4Network:
+    """The addresses the process kubelet gives the pods it runs, local to this host."""
+    return ipaddress.IPv4Network(f"10.245.{_block(ports)}.0/20")
+
+
+def networks(ports: Ports) -> tuple[ipaddress.IPv4Network, ipaddress.IPv4Network]:
+    """kwok's range and the process network: both put on the loopback interface by the process
+    kubelet, so that connecting to any pod address fails at once when nothing listens there."""
+    return ipaddress.IPv4Network(pod_cidr(ports), strict=False), process_network(ports)
 
 
 def cluster_dir() -> Path:
@@ -252,6 +268,12 @@ class State:
         self.path().write_text(json.dumps(dataclasses.asdict(self), indent=2))
 
 
+def current_ports() -> Ports:
+    """The ports of the control plane `up` started here, or those the environment asks for."""
+    state = State.load()
+    return state.ports if state is not None else Ports.from_env()
+
+
 def _ssl_context(root: Path) -> ssl.SSLContext:
     context = ssl.create_default_context(cafile=str(root / "pki" / "ca.crt"))
     context.load_cert_chain(root / "pki" / "admin.crt", root / "pki" / "admin.key")
@@ -369,6 +391,7 @@ def _up() -> Path:
         _say(f"{name} is up (pid {process.pid})")
 
     _register_nodes()
+    kubectl("apply", "-f", str(POD_ADDRESS_POLICY))
     _wait_for_default_service_account()
     _say(
         f"control plane ready in {time.monotonic() - started:.1f}s; kubeconfig: {kubeconfig_path()}"

@@ -5,9 +5,9 @@
 
 `up` builds (or reuses) the pinned Go programs, starts the local control plane, and starts two
 helpers in the background: the process kubelet, which runs the containers of pods in namespaces
-labelled for it as real processes on loopback addresses, and a volume provisioner for the
-members' claims. It then installs the Helm chart (CRDs, RBAC, the operator Deployment, whose pod
-the process kubelet runs under the chart's ServiceAccount), applies
+labelled for it as real processes, each pod on an address of its own, and a volume provisioner
+for the members' claims. It then installs the Helm chart (CRDs, RBAC, the operator Deployment,
+whose pod the process kubelet runs under the chart's ServiceAccount), applies
 deploy/examples/quickstart.yaml, waits until the gateway's sidecar has opened the readiness
 gate and the Weaviate members are ready, and prints how to call the gateway with the key the
 operator issued. Everything it started is recorded in `.cluster/demo/state.json`.
@@ -47,7 +47,6 @@ from devcluster.install import (
     check_not_crashing,
     ensure_namespace,
     gateway_endpoint,
-    harness_values,
     install_chart,
     log_tails,
     quickstart_progress,
@@ -60,6 +59,7 @@ from devcluster.install import (
     wait_for,
     wait_for_operator,
 )
+from devcluster.kubelet import network
 
 PROGRAMS = (versions.ETCD, versions.KUBERNETES, versions.KWOK, versions.WEAVIATE, versions.HELM)
 
@@ -111,7 +111,7 @@ def _background(name: str, command: list[str], state: State) -> None:
         say(f"{name} already running (pid {running.pid})")
         return
     log = demo_dir() / f"{name}.log"
-    env = dict(os.environ, PYTHONPATH=str(cluster.REPO / "tests"))
+    env = dict(os.environ, PYTHONPATH=str(cluster.REPO / "devcluster"))
     with open(log, "ab") as output:
         process = subprocess.Popen(
             command,
@@ -187,7 +187,7 @@ def up() -> int:
     for namespace in (SYSTEM_NAMESPACE, DEMO_NAMESPACE):
         ensure_namespace(api, namespace)
     say(f"installing the Helm chart into {SYSTEM_NAMESPACE} (CRDs, RBAC, operator Deployment)")
-    install_chart(kubeconfig, SYSTEM_NAMESPACE, harness_values(), demo_dir() / "values.yaml")
+    install_chart(kubeconfig, SYSTEM_NAMESPACE, {}, demo_dir() / "values.yaml")
     kubelet_log, pods_dir = demo_dir() / "kubelet.log", demo_dir() / "kubelet" / "pods"
     wait_for_operator(api, SYSTEM_NAMESPACE, kubelet_log=kubelet_log, pods_dir=pods_dir)
 
@@ -251,6 +251,7 @@ def down() -> int:
         if kubelet.alive():
             kubelet.stop(grace=0)
             _stop_leftover_containers()
+            network.remove_from_loopback(cluster.networks(cluster.current_ports()))
         say(f"stopped kubelet (pid {kubelet.pid})")
     provisioner = state.processes.get("provisioner")
     if provisioner is not None and provisioner.alive():

@@ -25,9 +25,8 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from devcluster import chart, storage
-from devcluster import weaviate as weaviate_runner
 from devcluster.kube import exists
-from devcluster.kubelet import containers, runner
+from devcluster.kubelet import runner
 from runestone_operator import names, vectornames
 
 SYSTEM_NAMESPACE = chart.NAMESPACE
@@ -46,12 +45,6 @@ def say(message: str) -> None:
 
 
 # -- installing and following the quickstart ---------------------------------------------------
-
-
-def harness_values() -> dict[str, Any]:
-    """Chart values for this host: pod IPs are reached through their loopback stand-ins."""
-    network_map = {"name": "RUNESTONE_POD_NETWORK_MAP", "value": weaviate_runner.POD_NETWORK_MAP}
-    return {"operator": {"extraEnv": [network_map]}}
 
 
 def ensure_namespace(api: client.ApiClient, name: str) -> None:
@@ -125,7 +118,7 @@ def operator_health(api: client.ApiClient, namespace: str, port: int = 8080) -> 
     pod = operator_pod(api, namespace)
     if pod is None or not pod.status.pod_ip:
         raise LookupError("the operator pod has no address yet")
-    url = f"http://{containers.loopback_ip(pod.status.pod_ip)}:{port}/healthz"
+    url = f"http://{pod.status.pod_ip}:{port}/healthz"
     with urllib.request.urlopen(url, timeout=3) as response:
         report: dict[str, Any] = json.loads(response.read())
         return report
@@ -298,7 +291,7 @@ def issued_key(
 
 @dataclasses.dataclass(frozen=True)
 class Endpoint:
-    """How a client on this host reaches a gateway pod: at the pod's loopback address (there is
+    """How a client on this host reaches a gateway pod: at the pod's address (there is
     no kube-proxy here), over HTTPS when the gateway serves it, verifying the certificate
     against the operator's CA and the Service's DNS name."""
 
@@ -402,7 +395,7 @@ def gateway_endpoint(
     pods = [p for p in gateway_pods(api, namespace, gateway) if p.status.pod_ip]
     if not pods:
         raise LookupError(f"gateway {gateway} has no pod with an address")
-    address = f"{containers.loopback_ip(pods[0].status.pod_ip)}:{names.API_PORT}"
+    address = f"{pods[0].status.pod_ip}:{names.API_PORT}"
     api_key = issued_key(api, namespace, gateway, key)
     if not serves_tls(address):
         return Endpoint(f"http://{address}/v1", api_key)
@@ -416,11 +409,7 @@ def gateway_endpoint(
 def vector_members(api: client.ApiClient, namespace: str, cluster_name: str) -> list[str]:
     selector = vectornames.label_selector(cluster_name)
     pods = client.CoreV1Api(api).list_namespaced_pod(namespace, label_selector=selector).items
-    return sorted(
-        f"{p.metadata.name}={containers.loopback_ip(p.status.pod_ip)}"
-        for p in pods
-        if p.status.pod_ip
-    )
+    return sorted(f"{p.metadata.name}={p.status.pod_ip}" for p in pods if p.status.pod_ip)
 
 
 def snippet(endpoint: Endpoint, script: Path, kubeconfig: Path, namespace: str) -> str:
@@ -430,7 +419,7 @@ def snippet(endpoint: Endpoint, script: Path, kubeconfig: Path, namespace: str) 
     )
     return f"""
 Runestone is running. Gateway `{GATEWAY}` in namespace {namespace} answers at {endpoint.address},
-its pod's loopback address (there is no kube-proxy on this machine), with the key the operator
+its pod's address (there is no kube-proxy on this machine), with the key the operator
 issued into Secret {names.key_secret(GATEWAY, KEY)}.
 
 curl:

@@ -2,14 +2,14 @@
 
 A VectorCluster pod's Weaviate container is rendered for a real cluster: every member uses the
 same ports, peers are named by their StatefulSet DNS names, and the data lives on a PVC. On this
-host all pods share one network namespace, with a loopback address each (127.244.x.y). Weaviate
+host all pods share one network namespace, with an address each (their podIP). Weaviate
 binds memberlist (gossip), Raft and Raft RPC to `CLUSTER_BIND_ADDR`, and the REST API to
 `--host`, so those keep their ports. Three listeners always bind every interface: the
 cluster-internal data API (`CLUSTER_DATA_BIND_PORT`), the client gRPC API (`GRPC_PORT`) and the
 optional metrics and profiling endpoints, so the adapter gives each member its own numbers for
 those, derived from its address (`host_ports`). Peers learn each other's data port from
 memberlist metadata, so nothing else needs to know. `CLUSTER_JOIN` names pods by DNS, which
-nothing resolves here, so the adapter replaces each name with that pod's loopback address.
+nothing resolves here, so the adapter replaces each name with that pod's address.
 """
 
 from __future__ import annotations
@@ -31,18 +31,15 @@ import httpx
 from kubernetes import client
 
 from devcluster import gobuild, kube, storage, versions
-from devcluster.kubelet import containers
+from devcluster.kubelet import containers, network
 
 log = logging.getLogger("devcluster.weaviate")
 
 REST_PORT = 8080
-POD_NETWORK_MAP = "10.244.0.0/16=127.244.0.0/16"
-"""How a process on this host reaches pod IPs (the process kubelet's loopback addresses), in the
-form of the operator's RUNESTONE_POD_NETWORK_MAP."""
 GOSSIP_PORT = 7100
 SHARED_BINARIES = Path("/var/tmp/runestone-devcluster")
 HOST_PORT_BASE = 28000  # below the ephemeral range (32768+), away from the control plane
-HOST_PORT_SLOTS = 1000
+HOST_PORT_SLOTS = network.POOL_SIZE  # distinct for the addresses of any two live pods
 CLUSTER_DOMAIN = "cluster.local"
 # The weaviate-server builds an image tag may ask for (`<repository>:<version>`).
 RELEASES: tuple[versions.GoProgram, ...] = (versions.WEAVIATE, versions.WEAVIATE_PREVIOUS)
@@ -82,9 +79,10 @@ class HostPorts:
     profiling: int
 
 
-def host_ports(loopback_ip: str) -> HostPorts:
-    """Ports for the member at `loopback_ip` (127.244.a.b); distinct for distinct live pods."""
-    _, _, high, low = (int(octet) for octet in loopback_ip.split("."))
+def host_ports(pod_ip: str) -> HostPorts:
+    """Ports for the member at `pod_ip`. The process kubelet gives live pods addresses from a
+    pool of HOST_PORT_SLOTS consecutive ones, so two live members never get the same ports."""
+    _, _, high, low = (int(octet) for octet in pod_ip.split("."))
     slot = (high * 256 + low) % HOST_PORT_SLOTS
     base = HOST_PORT_BASE + slot * 4
     return HostPorts(data=base, grpc=base + 1, metrics=base + 2, profiling=base + 3)
@@ -147,7 +145,7 @@ def _dns_labels(host: str) -> list[str]:
 
 
 def resolve_join(core: client.CoreV1Api, join: str) -> tuple[str, list[str]]:
-    """Replace the Kubernetes DNS names in a `CLUSTER_JOIN` list with loopback addresses.
+    """Replace the Kubernetes DNS names in a `CLUSTER_JOIN` list with pod addresses.
 
     `<pod>.<service>.<namespace>.svc[.cluster.local]` becomes that pod's address;
     `<service>.<namespace>.svc[...]` becomes every selected pod's. Names of pods that have no
@@ -186,7 +184,7 @@ def _addresses(core: client.CoreV1Api, labels: list[str]) -> list[str]:
             for p in pods
             if selector and all((p.metadata.labels or {}).get(k) == v for k, v in selector.items())
         ]
-    return [containers.loopback_ip(p.status.pod_ip) for p in chosen]
+    return [str(p.status.pod_ip) for p in chosen]
 
 
 def kubelet_adapter(api: client.ApiClient, workdir: Path) -> containers.Adapter:
@@ -229,8 +227,8 @@ def _pre_stop_sleep(container: Any) -> int:
 # -- reaching a member ----------------------------------------------------------------------------
 
 
-def member_url(loopback_ip: str, port: int = REST_PORT, scheme: str = "http") -> str:
-    return f"{scheme}://{loopback_ip}:{port}"
+def member_url(pod_ip: str, port: int = REST_PORT, scheme: str = "http") -> str:
+    return f"{scheme}://{pod_ip}:{port}"
 
 
 @dataclasses.dataclass

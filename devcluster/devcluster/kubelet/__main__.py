@@ -12,7 +12,7 @@ from kubernetes import config
 
 from devcluster import cluster, gobuild, versions
 from devcluster import weaviate as weaviate_runner
-from devcluster.kubelet import containers, runner
+from devcluster.kubelet import containers, network, runner
 
 
 def _program_folders() -> tuple[str, ...]:
@@ -34,6 +34,8 @@ def main() -> int:
     )
 
     api = config.new_client_from_config(config_file=args.kubeconfig)
+    kwok_range, process_network = cluster.networks(cluster.current_ports())
+    network.add_to_loopback([kwok_range, process_network])
     weaviate = None
     if gobuild.is_built(versions.WEAVIATE):
         weaviate = str(gobuild.binary(versions.WEAVIATE, "weaviate-server"))
@@ -47,14 +49,23 @@ def main() -> int:
         },
         keep_visible=_program_folders(),
     )
-    kubelet = runner.ProcessKubelet(api, Path(args.workdir), programs, api.configuration.host)
+    kubelet = runner.ProcessKubelet(
+        api,
+        Path(args.workdir),
+        programs,
+        api.configuration.host,
+        network.Addresses(process_network),
+    )
 
     def stop(signum: int, frame: FrameType | None) -> None:
         kubelet.stopping.set()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    kubelet.run(args.period)
+    try:
+        kubelet.run(args.period)
+    finally:
+        network.remove_from_loopback([kwok_range, process_network])
     return 0
 
 

@@ -3,8 +3,8 @@
 Each container runs in its own mount namespace where the pod's volumes appear at their declared
 mount paths (over a private overlay of the host directory, so the host is left untouched), as
 the user its securityContext names, with a read-only root filesystem when it asks for one. Pods
-share the host's network, so each pod gets its own loopback address (127.244.x.y for pod IP
-10.244.x.y) and pod-local addresses in its args and env are mapped to it.
+share the host's network, so each pod has an address of its own on this host (its podIP, see
+devcluster.kubelet.network) and pod-local addresses in its args and env are mapped to it.
 """
 
 from __future__ import annotations
@@ -24,12 +24,6 @@ from kubernetes import client
 from devcluster.kubelet import volumes
 
 POD_LOCAL = re.compile(r"(?<![\w.-])(127\.0\.0\.1|localhost|0\.0\.0\.0)(?![\w.-])")
-
-
-def loopback_ip(pod_ip: str) -> str:
-    """The loopback address standing in for a pod IP: 10.244.x.y -> 127.244.x.y."""
-    octets = pod_ip.split(".")
-    return "127." + ".".join(octets[1:])
 
 
 @dataclass(frozen=True)
@@ -57,7 +51,7 @@ class Launch:
 
 
 Adapter = Callable[[Any, Any, list[str], dict[str, str], str], list[str]]
-"""(pod, container, argv, env, loopback_ip) -> argv: adapts a program to run on one host."""
+"""(pod, container, argv, env, pod_ip) -> argv: adapts a program to run on one host."""
 
 
 @dataclass

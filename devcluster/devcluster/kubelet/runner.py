@@ -5,6 +5,9 @@ e2e tests exercise the very processes the operator's pod specs describe: the sam
 env, volumes (kept in sync like a kubelet's), user and read-only root. It watches namespaces that
 carry the label `devcluster.runestone.dev/processes=true`.
 
+Each pod it runs gets an address of its own, held until its last process has exited (see
+devcluster.kubelet.network), reported as the pod's `status.podIP` before the first process starts.
+
 A container that exits is started again (with a growing delay) as the pod's `restartPolicy`
 asks: always, only after a failure (`OnFailure`), or never.
 
@@ -29,10 +32,13 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from devcluster.kubelet import containers, volumes
+from devcluster.kubelet import containers, network, volumes
 
 NAMESPACE_LABEL = "devcluster.runestone.dev/processes"
 POD_ANNOTATION = "devcluster.runestone.dev/processes"
+"""Set on a pod once this kubelet runs its containers (kwok then leaves its deletion to it)."""
+ADDRESS_ANNOTATION = "devcluster.runestone.dev/pod-address"
+"""Set at admission on the pods of NAMESPACE_LABEL namespaces: this kubelet gives their address."""
 BACKOFF_START, BACKOFF_CAP = 1.0, 20.0
 
 log = logging.getLogger("devcluster.kubelet")
@@ -74,6 +80,7 @@ class Pod:
     name: str
     directory: Path
     ip: str
+    """The pod's own address, where its processes listen."""
     grace_seconds: float
     source: volumes.VolumeSource
     restart_policy: str = "Always"
@@ -83,9 +90,15 @@ class Pod:
 
 class ProcessKubelet:
     def __init__(
-        self, api: client.ApiClient, workdir: Path, programs: containers.Programs, api_server: str
+        self,
+        api: client.ApiClient,
+        workdir: Path,
+        programs: containers.Programs,
+        api_server: str,
+        addresses: network.Addresses,
     ) -> None:
         self.api = api
+        self.addresses = addresses
         self.core = client.CoreV1Api(api)
         self.workdir = workdir
         self.programs = programs
@@ -95,6 +108,8 @@ class ProcessKubelet:
         self._leaving: list[threading.Thread] = []
         """Pods being stopped, each in a thread of its own: as on a kubelet, one pod's grace
         period never holds up another pod, nor the start of new ones."""
+        self._stopping: set[str] = set()
+        """The uids of those pods: each holds its address until its processes are gone."""
 
     # -- the loop -----------------------------------------------------------------------------
 
@@ -115,18 +130,37 @@ class ProcessKubelet:
             ns.metadata.name
             for ns in self.core.list_namespace(label_selector=f"{NAMESPACE_LABEL}=true").items
         }
+        listed: set[str] = set()
         wanted: dict[str, Any] = {}
         for namespace in namespaces:
             for pod in self.core.list_namespaced_pod(namespace).items:
+                listed.add(pod.metadata.uid)
                 if pod.status.pod_ip and pod.status.phase == "Running":
                     wanted[pod.metadata.uid] = pod
+                elif _awaits_address(pod):
+                    self.give_address(pod)
         for uid in list(self.pods):
             pod = wanted.get(uid)
             if pod is None or pod.metadata.deletion_timestamp is not None:
                 self.stop_pod(uid, delete=pod is not None)
+        for uid in self.addresses.owners() - listed - set(self.pods) - self._stopping:
+            self.addresses.release(uid)  # a pod deleted before it started
         for pod in wanted.values():
             if pod.metadata.deletion_timestamp is None:
                 self.sync_pod(pod)
+
+    def give_address(self, pod: Any) -> None:
+        """Report an address of the process network as the pod's podIP; kwok starts the pod then
+        (its pod-start stage waits for it)."""
+        ip = self.addresses.take(pod.metadata.uid)
+        try:
+            self._report_address(pod.metadata.name, pod.metadata.namespace, ip)
+        except ApiException as error:
+            if error.status != 404:
+                raise
+            self.addresses.release(pod.metadata.uid)
+            return
+        log.info("%s/%s gets address %s", pod.metadata.namespace, pod.metadata.name, ip)
 
     # -- one pod --------------------------------------------------------------------------------
 
@@ -190,7 +224,33 @@ class ProcessKubelet:
             )
 
     def admit(self, pod: Any) -> Pod | None:
-        ip = containers.loopback_ip(pod.status.pod_ip)
+        if _marked(pod):
+            # Normally the address given before kwok started the pod; after a kubelet restart
+            # the pod keeps the one it has.
+            ip = self.addresses.take(pod.metadata.uid, pod.status.pod_ip)
+        else:
+            # Created before its namespace was labelled: it runs on kwok's address, which kwok
+            # may hand to another pod while this one's processes still stop.
+            ip = str(pod.status.pod_ip)
+        state = self._prepare(pod, ip)
+        if state is None:
+            return None
+        if state.ip != pod.status.pod_ip:
+            self._report_address(state.name, state.namespace, state.ip)
+        body = {"metadata": {"annotations": {POD_ANNOTATION: "true"}}}
+        self.core.patch_namespaced_pod(state.name, state.namespace, body)
+        log.info("%s/%s admitted on %s", state.namespace, state.name, state.ip)
+        return state
+
+    def _report_address(self, name: str, namespace: str, ip: str) -> None:
+        patch = [
+            {"op": "add", "path": "/status/podIP", "value": ip},
+            {"op": "add", "path": "/status/podIPs", "value": [{"ip": ip}]},
+        ]
+        self.core.patch_namespaced_pod_status(name, namespace, patch)
+
+    def _prepare(self, pod: Any, ip: str) -> Pod | None:
+        """The pod's containers as launches on address `ip`; None when none can run here."""
         directory = (
             self.workdir
             / "pods"
@@ -250,13 +310,11 @@ class ProcessKubelet:
             path.mkdir(parents=True, exist_ok=True)
             state.volume_dirs[volume.name] = path
         _chown_tree(directory / "volumes", *_owner(state))
-        body = {"metadata": {"annotations": {POD_ANNOTATION: "true"}}}
-        self.core.patch_namespaced_pod(state.name, state.namespace, body)
-        log.info("%s/%s admitted on %s", state.namespace, state.name, ip)
         return state
 
     def stop_pod(self, uid: str, delete: bool) -> None:
         """Stop a pod's containers in the background (see `terminate`)."""
+        self._stopping.add(uid)
         state = self.pods.pop(uid)
         thread = threading.Thread(
             target=self.terminate, args=(state, delete), name=f"stop-{state.name}", daemon=True
@@ -276,7 +334,9 @@ class ProcessKubelet:
             container.signal(signal.SIGKILL)
             if container.process is not None:
                 container.process.wait()
-        log.info("%s/%s terminated", state.namespace, state.name)
+        self.addresses.release(uid)
+        self._stopping.discard(uid)
+        log.info("%s/%s terminated; %s released", state.namespace, state.name, state.ip)
         if delete:
             with contextlib.suppress(ApiException):
                 # In the body: the API server ignores query options when a body is sent.
@@ -285,6 +345,20 @@ class ProcessKubelet:
                 )
                 self.core.delete_namespaced_pod(state.name, state.namespace, body=options)
         shutil.rmtree(state.directory / "scratch", ignore_errors=True)
+
+
+def _marked(pod: Any) -> bool:
+    return (pod.metadata.annotations or {}).get(ADDRESS_ANNOTATION) == "kubelet"
+
+
+def _awaits_address(pod: Any) -> bool:
+    """A marked pod, scheduled and not deleted, that has no address yet."""
+    return (
+        _marked(pod)
+        and bool(pod.spec.node_name)
+        and not pod.status.pod_ip
+        and pod.metadata.deletion_timestamp is None
+    )
 
 
 def _owner(state: Pod) -> tuple[int | None, int | None]:

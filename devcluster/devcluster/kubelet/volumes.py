@@ -74,7 +74,7 @@ class VolumeSource:
 
     api: client.ApiClient
     pod: Any  # V1Pod
-    loopback_ip: str
+    pod_ip: str
     _token_expiry: float = 0.0
     _token_cache: bytes = b""
 
@@ -177,20 +177,20 @@ class VolumeSource:
         for item in items:
             if item.field_ref is None:
                 continue
-            value = field_value(self.pod, item.field_ref.field_path, self.loopback_ip)
+            value = field_value(self.pod, item.field_ref.field_path, self.pod_ip)
             files[item.path] = File(value.encode(), item.mode or default_mode)
         return files
 
 
-def field_value(pod: Any, path: str, loopback_ip: str) -> str:
-    """A downward-API field. The pod IP is the pod's loopback address on this host."""
+def field_value(pod: Any, path: str, pod_ip: str) -> str:
+    """A downward-API field. The pod IP is the address the kubelet gave the pod."""
     simple = {
         "metadata.name": pod.metadata.name,
         "metadata.namespace": pod.metadata.namespace,
         "metadata.uid": pod.metadata.uid,
         "spec.nodeName": pod.spec.node_name,
         "spec.serviceAccountName": pod.spec.service_account_name or "default",
-        "status.podIP": loopback_ip,
+        "status.podIP": pod_ip,
         "status.hostIP": "127.0.0.1",
     }
     if path in simple:

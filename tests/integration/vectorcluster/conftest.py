@@ -1,6 +1,6 @@
 """Fixtures for VectorCluster tests: claim-backed storage, namespaces whose pods really run, and
-the session's operator (tests/integration/conftest.py), which reaches members' loopback addresses
-through RUNESTONE_POD_NETWORK_MAP."""
+the session's operator (tests/integration/conftest.py), which reaches members at their pod
+addresses."""
 
 from __future__ import annotations
 

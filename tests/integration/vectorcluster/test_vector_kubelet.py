@@ -19,7 +19,6 @@ from kubernetes import client
 from devcluster import storage
 from devcluster import weaviate as wv
 from devcluster.kube import eventually
-from devcluster.kubelet import containers
 
 NAME = "wv"
 HEADLESS = "wv-members"
@@ -147,7 +146,7 @@ def _member(core: client.CoreV1Api, namespace: str, index: int, key: str | None)
     pod = core.read_namespaced_pod(f"{NAME}-{index}", namespace)
     if not pod.status.pod_ip:
         raise LookupError(f"{pod.metadata.name} has no IP yet")
-    return wv.Client(wv.member_url(containers.loopback_ip(pod.status.pod_ip)), key)
+    return wv.Client(wv.member_url(pod.status.pod_ip), key)
 
 
 def _cluster_formed(core: client.CoreV1Api, namespace: str, replicas: int) -> bool:
