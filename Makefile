@@ -6,7 +6,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-HARNESS := PYTHONPATH=tests $(PY) -m
+# The local platform (devcluster/) and the generators (hack/) run from the checkout, not the wheel.
+DEVCLUSTER := PYTHONPATH=devcluster $(PY) -m
+GENERATE := PYTHONPATH=devcluster:hack $(PY) -m
 
 .PHONY: help venv system-deps tools cluster-up cluster-down cluster-status check lint format \
         typecheck imports test test-unit test-integration test-e2e crds manifests demo demo-down clean
@@ -30,16 +32,16 @@ system-deps:
 	@bash hack/system-deps.sh
 
 tools: venv
-	$(HARNESS) harness.gobuild
+	$(DEVCLUSTER) devcluster.gobuild
 
 cluster-up: venv
-	$(HARNESS) harness.cluster up
+	$(DEVCLUSTER) devcluster.cluster up
 
 cluster-down: venv
-	$(HARNESS) harness.cluster down
+	$(DEVCLUSTER) devcluster.cluster down
 
 cluster-status: venv
-	$(HARNESS) harness.cluster status
+	$(DEVCLUSTER) devcluster.cluster status
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -50,25 +52,25 @@ format: venv
 	$(VENV)/bin/ruff format .
 
 # Folders that hold Python code; empty ones (not yet in git) are skipped.
-CODE_DIRS = $(wildcard cli operator gateway sidecar tests bench)
+CODE_DIRS = $(wildcard cli operator gateway sidecar devcluster hack tests bench)
 
 typecheck: venv
 	$(VENV)/bin/mypy $(CODE_DIRS)
 
 imports: venv
-	$(VENV)/bin/lint-imports
+	PYTHONPATH=devcluster $(VENV)/bin/lint-imports
 
 check: lint typecheck imports
 
 # CRDs are generated from the operator's typed models (a unit test fails when they drift).
 crds: venv
 	$(PY) -m runestone_operator.crdgen .
-	$(HARNESS) harness.chart --crds-only
+	$(GENERATE) manifestgen --crds-only
 
 # Generated from the operator and the chart (packaging tests fail on drift): the chart's operator
 # RBAC (helm/runestone/files/) and the kustomize base (deploy/base/).
 manifests: venv
-	$(HARNESS) harness.chart
+	$(GENERATE) manifestgen
 
 test: venv system-deps tools
 	$(VENV)/bin/pytest tests
@@ -84,10 +86,10 @@ test-e2e: venv system-deps tools
 
 # The demo builds only the Go programs it runs (not the previous Weaviate release the tests use).
 demo: venv system-deps
-	$(HARNESS) harness.demo up
+	$(DEVCLUSTER) devcluster.demo up
 
 demo-down: venv
-	$(HARNESS) harness.demo down
+	$(DEVCLUSTER) devcluster.demo down
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -33,8 +33,8 @@ import loadgen
 import procstats
 from runestone_gateway import apikeys, auth, config, limits, limitstore, metrics, redisstore
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from harness.redis_server import RedisServer  # the tests' harness, by path
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "devcluster"))
+from devcluster.redis import RedisServer
 
 ROUNDS = 4
 HIGH = {"requestsPerMinute": 10**9, "tokensPerMinute": 10**12, "maxConcurrentRequests": 10**6}

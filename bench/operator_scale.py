@@ -35,10 +35,9 @@ from kubernetes import client, config
 
 import procstats
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "devcluster"))
 
-from harness import cluster
-from integration.operator import objects, operator_process
+from devcluster import cluster, operator_process, resources
 from runestone_operator import names, vectornames
 
 BENCH = Path(__file__).resolve().parent
@@ -106,7 +105,7 @@ def missing(present: dict[str, set[str]], gateways: list[str], vectors: list[str
 def statuses_pending(api: client.ApiClient, namespace: str, plural: str) -> int:
     """How many objects lack a status for their current generation."""
     listing = client.CustomObjectsApi(api).list_namespaced_custom_object(
-        objects.GROUP, objects.VERSION, namespace, plural
+        resources.GROUP, resources.VERSION, namespace, plural
     )
     pending = 0
     for item in listing["items"]:
@@ -140,7 +139,7 @@ def apiserver_requests(api: client.ApiClient) -> dict[str, float]:
 def create_all(api: client.ApiClient, namespace: str, bodies: list[dict[str, Any]]) -> float:
     """Create every object from 8 threads; returns when the last create answered."""
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        for future in [pool.submit(objects.create, api, namespace, body) for body in bodies]:
+        for future in [pool.submit(resources.create, api, namespace, body) for body in bodies]:
             future.result()
     return time.monotonic()
 
@@ -159,7 +158,7 @@ def run(options: argparse.Namespace, api: client.ApiClient, workdir: Path) -> No
     core = client.CoreV1Api(api)
     extensions = client.ApiextensionsV1Api(api)
     for path in sorted((REPO / "crds").glob("*.yaml")):
-        objects.install_crd(extensions, yaml.safe_load(path.read_text()))
+        resources.install_crd(extensions, yaml.safe_load(path.read_text()))
     namespace = f"bench-scale-{uuid.uuid4().hex[:6]}"
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
     identity = operator_process.Identity(api, uuid.uuid4().hex[:6])
@@ -167,7 +166,7 @@ def run(options: argparse.Namespace, api: client.ApiClient, workdir: Path) -> No
     kubeconfig = operator_process.token_kubeconfig(api, token, workdir / "kubeconfig")
     process = TimedOperator(kubeconfig, workdir, options.resync_seconds, options.workers)
     try:
-        objects.create(api, namespace, objects.mock_pool("mock"))
+        resources.create(api, namespace, resources.mock_pool("mock"))
         process.start()
         pid = process.pid
         time.sleep(2)  # let the watches settle
@@ -175,10 +174,10 @@ def run(options: argparse.Namespace, api: client.ApiClient, workdir: Path) -> No
         before = apiserver_requests(api)
         gateways = [f"gw-{i:03d}" for i in range(options.gateways)]
         vectors = [f"vc-{i:03d}" for i in range(options.vectorclusters)]
-        bodies = [objects.gateway(name) for name in gateways]
+        bodies = [resources.gateway(name) for name in gateways]
         bodies += [
             {
-                "apiVersion": f"{objects.GROUP}/{objects.VERSION}",
+                "apiVersion": f"{resources.GROUP}/{resources.VERSION}",
                 "kind": "VectorCluster",
                 "metadata": {"name": name},
                 "spec": vector_spec(),

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "devcluster"))
 
-from integration.sidecar import benchenv, process
+from devcluster.sidecar import benchenv, process
 
 FIELDS = ("VmRSS", "RssAnon", "RssFile", "VmHWM", "Threads")
 

@@ -16,10 +16,10 @@ import signal
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "devcluster"))
 
 import endpoints
-from integration.sidecar import benchenv, process, propagation, recorder
+from devcluster.sidecar import benchenv, process, propagation, recorder
 
 SERVICE = "gw"
 

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Debian packages the tests and the demo run for real: Redis (shared rate limits).
+# Debian packages the tests and the demo run for real: Redis (shared rate limits), and iproute2,
+# whose `ip` the process kubelet puts the pod network on the loopback interface with.
 set -euo pipefail
 
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 if ! command -v go >/dev/null 2>&1; then
   echo "[system-deps] Go 1.26 is needed to build the control plane (https://go.dev/dl/)" >&2
   exit 1

@@ -1,1 +1,1 @@
-pytest_plugins = ["harness.kube", "harness.redis_server", "harness.upstreams.fixtures"]
+pytest_plugins = ["fixtures.kube", "fixtures.redis", "fixtures.upstreams.fixtures"]

@@ -11,11 +11,10 @@ from collections.abc import Mapping, Sequence
 
 import yaml
 
-from runestone_operator import crdgen, names, settings, vectorplan
+from runestone_operator import crdgen, names, settings
 from runestone_operator.builders import operator_rbac
 
 RESYNC_ENV = "RUNESTONE_RESYNC_SECONDS"
-POD_NETWORK_MAP_ENV = "RUNESTONE_POD_NETWORK_MAP"
 NAMESPACE_ENV = "RUNESTONE_WATCH_NAMESPACE"
 
 
@@ -77,7 +76,6 @@ def build_settings(args: argparse.Namespace, env: Mapping[str, str]) -> settings
         liveness_endpoint=None if args.liveness == "off" else args.liveness,
         liveness_max_age_seconds=args.liveness_max_age_seconds,
         workers=max(1, args.workers),
-        pod_network_map=vectorplan.parse_network_map(env.get(POD_NETWORK_MAP_ENV, "")),
     )
 
 

@@ -26,9 +26,6 @@ class Settings:
     """Objects reconciled concurrently (one object is never reconciled twice at once)."""
     retry_base_seconds: float = 1.0
     retry_max_seconds: float = 300.0
-    pod_network_map: tuple[tuple[str, str], ...] = ()
-    """(pod network, network the operator reaches it through) pairs, for clusters whose pod IPs
-    the operator sees translated (the local test control plane); empty everywhere else."""
 
     @property
     def all_namespaces(self) -> bool:

@@ -6,7 +6,6 @@ act on the answers."""
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -183,32 +182,3 @@ def members_status(
     return [
         vectorcluster.Member(pod=m.name, ready=m.ready, shards=counts.get(m.name)) for m in members
     ]
-
-
-# -- reaching pods --------------------------------------------------------------------------------
-
-
-def map_address(address: str, network_map: Sequence[tuple[str, str]]) -> str:
-    """A pod IP as this operator reaches it: unchanged, unless a (from, to) network pair of the
-    same size maps it (e.g. a local test cluster whose pods listen on loopback addresses)."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    for source, target in network_map:
-        src, dst = ipaddress.ip_network(source), ipaddress.ip_network(target)
-        if ip.version == src.version and ip in src:
-            return str(dst.network_address + (int(ip) - int(src.network_address)))
-    return address
-
-
-def parse_network_map(text: str) -> tuple[tuple[str, str], ...]:
-    """`10.244.0.0/16=127.244.0.0/16[,...]` -> pairs; ValueError when malformed."""
-    pairs = []
-    for item in (part.strip() for part in text.split(",") if part.strip()):
-        source, sep, target = item.partition("=")
-        src, dst = ipaddress.ip_network(source.strip()), ipaddress.ip_network(target.strip())
-        if not sep or src.prefixlen != dst.prefixlen or src.version != dst.version:
-            raise ValueError(f"not a network mapping of equal sizes: {item!r}")
-        pairs.append((str(src), str(dst)))
-    return tuple(pairs)

@@ -7,7 +7,7 @@ from collections.abc import Generator
 
 import pytest
 
-from harness import install
+from devcluster import install
 
 
 @pytest.hookimpl(wrapper=True)

@@ -19,8 +19,8 @@ import pytest
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
-from harness import gobuild, install, storage, versions
-from harness.kube import Cluster, eventually
+from devcluster import gobuild, install, storage, versions
+from devcluster.kube import Cluster, eventually
 from runestone_operator import names
 from runestone_operator.builders import operator_rbac
 
@@ -103,7 +103,7 @@ def quickstart(
         install.ensure_namespace(api, name)
     history = PodHistory(api, namespace)
     policies_exist = _admission_policies_exist(api)
-    values = install.harness_values()
+    values: dict[str, Any] = {}
     # The sidecar admission policies are cluster-wide objects of fixed names: when another
     # release (or the sidecar tests) installed them, they are in force already.
     values["sidecarAdmissionPolicy"] = {"enabled": not policies_exist}

@@ -16,9 +16,9 @@ import pytest
 import yaml
 from kubernetes import client
 
-from harness import weaviate as wv
-from harness.kube import Cluster
-from integration.operator import objects, operator_process
+from devcluster import operator_process
+from devcluster.kube import Cluster
+from integration.operator import objects
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -38,8 +38,8 @@ def operator(
     kube_cluster: Cluster, runestone_crds: list[str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[operator_process.OperatorProcess]:
     """`runestone operator --all-namespaces` for the whole session, under its own ServiceAccount
-    bound to the ClusterRole the operator ships; it reaches VectorCluster members (processes on
-    loopback addresses) through RUNESTONE_POD_NETWORK_MAP."""
+    bound to the ClusterRole the operator ships; it reaches VectorCluster members at their pod
+    addresses, as on any cluster."""
     folder = tmp_path_factory.mktemp("operator")
     identity = operator_process.Identity(kube_cluster.api, uuid.uuid4().hex[:6])
     token = identity.create()
@@ -48,7 +48,6 @@ def operator(
         kubeconfig,
         folder / "operator.log",
         operator_process.RESYNC_SECONDS,
-        env={"RUNESTONE_POD_NETWORK_MAP": wv.POD_NETWORK_MAP},
     )
     process.start()
     try:

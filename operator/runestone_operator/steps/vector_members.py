@@ -38,7 +38,7 @@ def endpoint(
     )
     if not candidates:
         return None
-    address = vectorplan.map_address(candidates[0]["status"]["podIP"], ctx.settings.pod_network_map)
+    address = candidates[0]["status"]["podIP"]
     tls = serving.secret_name is not None
     scheme = "https" if tls else "http"
     port = vector_members.client_port(tls)

@@ -6,7 +6,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from harness.kube import Cluster, eventually
+from devcluster.kube import Cluster, eventually
 
 
 def _client_for_token(kube_cluster: Cluster, token: str) -> client.ApiClient:

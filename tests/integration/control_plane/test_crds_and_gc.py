@@ -9,7 +9,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from harness.kube import eventually
+from devcluster.kube import eventually
 
 GROUP = "probe.runestone.dev"
 

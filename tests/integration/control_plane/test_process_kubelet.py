@@ -11,8 +11,7 @@ from pathlib import Path
 
 from kubernetes import client
 
-from harness.kube import container_log, eventually
-from harness.kubelet import containers
+from devcluster.kube import container_log, eventually
 
 # The pod's program: serves what it can observe about its own environment.
 PROGRAM = r"""
@@ -162,7 +161,7 @@ def test_pod_process_sees_its_volumes_identity_and_limits(
         timeout=60,
         what="a pod IP",
     )
-    address = containers.loopback_ip(pod.status.pod_ip)
+    address = pod.status.pod_ip
 
     def get(path: str, port: int = 8080) -> bytes:
         with urllib.request.urlopen(f"http://{address}:{port}{path}", timeout=5) as response:
@@ -292,3 +291,95 @@ def test_a_pod_slow_to_stop_holds_up_no_other_pod(
         ),
         what="the slow pod to be removed once its process is gone",
     )
+
+
+# Serves its own pod's UID on the pod's address; on SIGTERM it goes on serving for a while, as a
+# Weaviate member does during its preStop sleep, then exits.
+SLOW_TO_STOP = r"""
+import http.server, os, signal, sys, threading, time
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(os.environ["POD_UID"].encode())
+
+def stop(signum, frame):
+    print("stopping", flush=True)
+    threading.Timer(float(sys.argv[1]), os._exit, (0,)).start()
+
+signal.signal(signal.SIGTERM, stop)
+try:
+    server = http.server.HTTPServer((os.environ["POD_IP"], 8080), Handler)
+except OSError as error:
+    print(f"cannot listen: {error}", flush=True)
+    sys.exit(1)
+print("serving", flush=True)
+server.serve_forever()
+"""
+
+
+def test_a_replaced_pod_never_reaches_its_predecessor(
+    kube_api: client.ApiClient, pod_namespace: str, process_kubelet: Path
+) -> None:
+    """A pod deleted with grace period 0 is gone from the API at once while its processes still
+    stop; the replacement of the same name gets an address of its own, where its own server
+    answers, as on a node where every pod has its own network."""
+    core = client.CoreV1Api(kube_api)
+    stopping_seconds = 20
+
+    def create() -> str:
+        env = [
+            client.V1EnvVar(
+                name=name,
+                value_from=client.V1EnvVarSource(
+                    field_ref=client.V1ObjectFieldSelector(field_path=path)
+                ),
+            )
+            for name, path in {"POD_UID": "metadata.uid", "POD_IP": "status.podIP"}.items()
+        ]
+        container = client.V1Container(
+            name="app",
+            image="docker.io/library/python:3.11",
+            command=["python", "-c", SLOW_TO_STOP],
+            args=[str(stopping_seconds)],
+            env=env,
+        )
+        spec = client.V1PodSpec(
+            automount_service_account_token=False,
+            termination_grace_period_seconds=60,
+            containers=[container],
+        )
+        pod = core.create_namespaced_pod(
+            pod_namespace, client.V1Pod(metadata=client.V1ObjectMeta(name="member"), spec=spec)
+        )
+        return str(pod.metadata.uid)
+
+    def answer(uid: str) -> tuple[str, str]:
+        """(address, what answers there) once the pod `uid` serves."""
+        pod = core.read_namespaced_pod("member", pod_namespace)
+        assert pod.metadata.uid == uid, "not the pod created last"
+        if not pod.status.pod_ip:
+            raise LookupError("no address yet")
+        return pod.status.pod_ip, answer_at(pod.status.pod_ip)
+
+    first = create()
+    first_address, served = eventually(lambda: answer(first), timeout=60, what="the first pod")
+    assert served == first
+
+    core.delete_namespaced_pod("member", pod_namespace, grace_period_seconds=0)
+    log = container_log(process_kubelet, pod_namespace, "member", "app")
+    eventually(lambda: "stopping" in log.read_text(), what="SIGTERM to reach the first pod")
+    second = create()
+    address, served = eventually(
+        lambda: answer(second), timeout=stopping_seconds, what="the replacement to answer"
+    )
+    assert served == second, "the replacement's address reached its predecessor"
+    assert address != first_address
+    # Both ran at once: the predecessor still answers at its own address.
+    assert answer_at(first_address) == first
+
+
+def answer_at(address: str) -> str:
+    with urllib.request.urlopen(f"http://{address}:8080/", timeout=5) as response:
+        return str(response.read().decode())

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from kubernetes import client
 
-from harness.kube import eventually
+from devcluster.kube import eventually
 
 GATE = "runestone.dev/test-ready"
+
+pytestmark = pytest.mark.usefixtures("kwok_nodes")
 
 
 def _condition(pod: client.V1Pod, kind: str) -> str | None:

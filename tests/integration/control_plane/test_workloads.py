@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from kubernetes import client
 
-from harness.kube import eventually
+from devcluster.kube import eventually
+
+pytestmark = pytest.mark.usefixtures("kwok_nodes")
 
 
 def test_deployment_pods_are_created_scheduled_and_running(

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import openai
 
-from harness.upstreams import gateway_process, keys, running
-from harness.upstreams.gateway_process import eventually, model, pool, provider
+from fixtures.upstreams import gateway_process, keys, running
+from fixtures.upstreams.gateway_process import eventually, model, pool, provider
 
 Starter = gateway_process.GatewayStarter
 SECRET_PROMPT = "the password is pineapple"

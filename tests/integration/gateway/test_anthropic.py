@@ -9,8 +9,8 @@ from collections.abc import Callable
 import openai
 import pytest
 
-from harness.upstreams import gateway_process, running
-from harness.upstreams.gateway_process import model, pool, provider
+from fixtures.upstreams import gateway_process, running
+from fixtures.upstreams.gateway_process import model, pool, provider
 
 WEATHER_ARGUMENTS = {
     "city": "Trondheim",

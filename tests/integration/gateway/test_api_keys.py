@@ -12,8 +12,8 @@ import httpx
 import openai
 import pytest
 
-from harness.upstreams import gateway_process, keys, running
-from harness.upstreams.gateway_process import eventually, model, pool, provider
+from fixtures.upstreams import gateway_process, keys, running
+from fixtures.upstreams.gateway_process import eventually, model, pool, provider
 
 ASK: list[openai.types.chat.ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
 

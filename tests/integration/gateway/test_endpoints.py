@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import openai
 import pytest
 
-from harness.upstreams import gateway_process, running
-from harness.upstreams.gateway_process import model, pool, provider
+from fixtures.upstreams import gateway_process, running
+from fixtures.upstreams.gateway_process import model, pool, provider
 
 UPSTREAM_TEXT = "Hello from the upstream stand-in"
 PROMPT = "tell me about runestones"

@@ -10,8 +10,8 @@ import httpx
 import openai
 import pytest
 
-from harness.upstreams import gateway_process, running
-from harness.upstreams.gateway_process import model, pool, provider
+from fixtures.upstreams import gateway_process, running
+from fixtures.upstreams.gateway_process import model, pool, provider
 
 Starter = Callable[..., gateway_process.GatewayProcess]
 ASK: list[openai.types.chat.ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import openai
 import pytest
 
-from harness.upstreams import gateway_process
+from fixtures.upstreams import gateway_process
 from runestone_gateway import apikeys
 
 Starter = Callable[..., gateway_process.GatewayProcess]

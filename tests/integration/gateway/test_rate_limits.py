@@ -14,9 +14,9 @@ from pathlib import Path
 import openai
 import pytest
 
-from harness.redis_server import RedisServer
-from harness.upstreams import control, gateway_process, keys, running
-from harness.upstreams.gateway_process import eventually, model, pool, provider
+from devcluster.redis import RedisServer
+from fixtures.upstreams import control, gateway_process, keys, running
+from fixtures.upstreams.gateway_process import eventually, model, pool, provider
 
 ASK: list[openai.types.chat.ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
 RPM = 10

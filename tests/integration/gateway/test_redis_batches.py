@@ -11,7 +11,7 @@ import pytest
 import redis.asyncio
 import redis.exceptions
 
-from harness.redis_server import RedisServer
+from devcluster.redis import RedisServer
 from runestone_gateway import redisbatch
 
 COUNT = "return redis.call('INCR', KEYS[1])"

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from harness.redis_server import RedisServer
+from devcluster.redis import RedisServer
 from runestone_gateway import budget, limitstore, redisstore
 
 

@@ -12,8 +12,8 @@ import openai
 import pytest
 import yaml
 
-from harness.upstreams import control, gateway_process, running
-from harness.upstreams.gateway_process import eventually, model, pool, provider
+from fixtures.upstreams import control, gateway_process, running
+from fixtures.upstreams.gateway_process import eventually, model, pool, provider
 from runestone_gateway import apikeys
 
 Starter = Callable[..., gateway_process.GatewayProcess]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import anthropic
 import openai
 
-from harness.upstreams import running
+from fixtures.upstreams import running
 
 
 def test_openai_sdk_accepts_the_openai_stand_in(openai_upstream: running.Upstream) -> None:

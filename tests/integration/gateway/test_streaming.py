@@ -8,8 +8,8 @@ from collections.abc import Callable
 import openai
 import pytest
 
-from harness.upstreams import control, gateway_process, running
-from harness.upstreams.gateway_process import eventually, model, pool, provider
+from fixtures.upstreams import control, gateway_process, running
+from fixtures.upstreams.gateway_process import eventually, model, pool, provider
 
 Starter = Callable[..., gateway_process.GatewayProcess]
 ASK: list[openai.types.chat.ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]

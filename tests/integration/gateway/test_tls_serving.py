@@ -14,9 +14,9 @@ import httpx
 import openai
 import pytest
 
-from harness import pki
-from harness.upstreams import gateway_process, running
-from harness.upstreams.gateway_process import eventually, model, pool, provider
+from devcluster import pki
+from fixtures.upstreams import gateway_process, running
+from fixtures.upstreams.gateway_process import eventually, model, pool, provider
 
 ASK: list[openai.types.chat.ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
 

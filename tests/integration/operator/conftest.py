@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from integration.operator import operator_process
+from devcluster import operator_process
 
 
 @pytest.fixture(autouse=True)

@@ -5,33 +5,23 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import pytest
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
-from harness.kube import eventually
-from harness.kube import exists as exists  # re-exported: the operator tests call objects.exists
+from devcluster import kube
+from devcluster.kube import eventually
+from devcluster.kube import exists as exists  # re-exported: the operator tests call objects.exists
+from devcluster.resources import GROUP as GROUP  # re-exported with the other object helpers
+from devcluster.resources import MOCK_MODELS as MOCK_MODELS
+from devcluster.resources import VERSION as VERSION
+from devcluster.resources import create as create
+from devcluster.resources import custom as custom
+from devcluster.resources import gateway as gateway
+from devcluster.resources import install_crd as install_crd
+from devcluster.resources import mock_pool as mock_pool
 from runestone_operator import names
 
-GROUP, VERSION = "runestone.dev", "v1alpha1"
 GATE = names.GATEWAY_READY_GATE
-
-MOCK_MODELS = [
-    {"name": "mock-chat", "kinds": ["chat", "completion"]},
-    {"name": "mock-embedding", "kinds": ["embedding"]},
-]
-
-
-def custom(api: client.ApiClient) -> client.CustomObjectsApi:
-    return client.CustomObjectsApi(api)
-
-
-def mock_pool(name: str, models: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "ProviderPool",
-        "metadata": {"name": name},
-        "spec": {"providers": [{"name": "mock", "type": "mock", "models": models or MOCK_MODELS}]},
-    }
 
 
 def openai_pool(name: str, secret: str) -> dict[str, Any]:
@@ -49,29 +39,6 @@ def openai_pool(name: str, secret: str) -> dict[str, Any]:
         "metadata": {"name": name},
         "spec": {"providers": [provider]},
     }
-
-
-def gateway(name: str, **spec: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"providerPools": [{"name": "mock"}], "replicas": 1}
-    body.update(spec)
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "Gateway",
-        "metadata": {"name": name},
-        "spec": body,
-    }
-
-
-def create(api: client.ApiClient, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
-    plural = {
-        "Gateway": "gateways",
-        "ProviderPool": "providerpools",
-        "VectorCluster": "vectorclusters",
-    }[body["kind"]]
-    created: dict[str, Any] = custom(api).create_namespaced_custom_object(
-        GROUP, VERSION, namespace, plural, body
-    )
-    return created
 
 
 def read(api: client.ApiClient, namespace: str, plural: str, name: str) -> dict[str, Any]:
@@ -179,6 +146,7 @@ def open_gates(api: client.ApiClient, namespace: str, gateway_name: str, replica
     core = client.CoreV1Api(api)
 
     def running() -> list[client.V1Pod]:
+        _fail_without_image(gateway_pods(api, namespace, gateway_name))
         pods = [
             pod
             for pod in gateway_pods(api, namespace, gateway_name)
@@ -205,6 +173,21 @@ def open_gates(api: client.ApiClient, namespace: str, gateway_name: str, replica
             core.patch_namespaced_pod_status(pod.metadata.name, namespace, body)
 
 
+def _fail_without_image(pods: list[client.V1Pod]) -> None:
+    """Stop at once, saying what to do, when the cluster's nodes cannot pull the image: the
+    local control plane needs none (kwok runs the pods), another cluster needs it loaded."""
+    for pod in pods:
+        failure = kube.image_pull_failure(pod)
+        if failure is not None:
+            image, reason = failure
+            pytest.fail(
+                f"pod {pod.metadata.name} cannot start: {reason} for {image}. The operator the "
+                f"tests run gives gateway pods the image {image}; on a cluster with real nodes, "
+                f"build it and load it first: `docker build -t {image} .` then "
+                f"`kind load docker-image {image}` (kind), or push it where the nodes pull from"
+            )
+
+
 def wait_ready(
     api: client.ApiClient, namespace: str, gateway_name: str, replicas: int = 1
 ) -> dict[str, Any]:
@@ -215,23 +198,3 @@ def wait_ready(
         timeout=120,
         what=f"Gateway {gateway_name} to be Ready",
     )
-
-
-def install_crd(extensions: client.ApiextensionsV1Api, document: dict[str, Any]) -> str:
-    """Create or replace one CRD and wait until it is established; return its name."""
-    name = str(document["metadata"]["name"])
-    try:
-        extensions.create_custom_resource_definition(document)
-    except ApiException as error:
-        if error.status != 409:
-            raise
-        current = extensions.read_custom_resource_definition(name)
-        document["metadata"]["resourceVersion"] = current.metadata.resource_version
-        extensions.replace_custom_resource_definition(name, document)
-
-    def established() -> bool:
-        conditions = extensions.read_custom_resource_definition(name).status.conditions or []
-        return any(c.type == "Established" and c.status == "True" for c in conditions)
-
-    eventually(established, what=f"CRD {name} to be established")
-    return name

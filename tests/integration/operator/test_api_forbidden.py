@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from harness.kube import Cluster, eventually
-from integration.operator import objects, operator_process
+from devcluster import operator_process
+from devcluster.kube import Cluster, eventually
+from integration.operator import objects
 from integration.vectorcluster import vectorclusters
 from runestone_operator.builders import operator_rbac
 

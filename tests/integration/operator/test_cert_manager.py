@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from harness.kube import eventually
+from devcluster.kube import eventually
 from integration.operator import objects
 from runestone_operator import names, pki
 

@@ -8,8 +8,9 @@ from typing import Any
 import yaml
 from kubernetes import client
 
-from harness.kube import eventually
-from integration.operator import objects, operator_process
+from devcluster import operator_process
+from devcluster.kube import eventually
+from integration.operator import objects
 from runestone_gateway import config
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from kubernetes import client
 
-from harness.kube import eventually
-from integration.operator import objects, operator_process
+from devcluster import operator_process
+from devcluster.kube import eventually
+from integration.operator import objects
 
 
 def test_deleted_and_edited_children_are_restored(

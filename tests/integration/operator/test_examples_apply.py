@@ -12,9 +12,9 @@ from typing import Any
 import yaml
 from kubernetes import client
 
-from harness import gobuild, versions
-from harness.kube import Cluster, eventually
-from integration.operator import objects, operator_process
+from devcluster import gobuild, operator_process, versions
+from devcluster.kube import Cluster, eventually
+from integration.operator import objects
 from runestone_gateway import apikeys, config
 from runestone_operator import names, pki
 

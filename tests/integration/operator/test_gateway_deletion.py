@@ -7,7 +7,7 @@ from typing import Any
 
 from kubernetes import client
 
-from harness.kube import eventually
+from devcluster.kube import eventually
 from integration.operator import objects
 
 

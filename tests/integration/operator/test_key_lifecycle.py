@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from kubernetes import client
 
-from harness.kube import eventually
+from devcluster.kube import eventually
 from integration.operator import objects
 from runestone_gateway import apikeys, config
 from runestone_operator import names

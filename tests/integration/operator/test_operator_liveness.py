@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.kube import eventually
-from integration.operator import objects, operator_process
+from devcluster import operator_process
+from devcluster.kube import eventually
+from integration.operator import objects
 
 
 def _status(url: str) -> int:

@@ -9,7 +9,8 @@ from typing import Any
 
 from kubernetes import client
 
-from integration.operator import objects, operator_process
+from devcluster import operator_process
+from integration.operator import objects
 
 
 def _snapshot(api: client.ApiClient, namespace: str) -> dict[str, str]:

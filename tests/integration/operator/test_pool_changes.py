@@ -6,7 +6,7 @@ from __future__ import annotations
 import yaml
 from kubernetes import client
 
-from harness.kube import eventually
+from devcluster.kube import eventually
 from integration.operator import objects
 from runestone_gateway import config
 

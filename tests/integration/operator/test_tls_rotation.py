@@ -8,7 +8,7 @@ import datetime
 
 from kubernetes import client
 
-from harness.kube import eventually
+from devcluster.kube import eventually
 from integration.operator import objects
 from runestone_operator import names, pki
 

@@ -12,8 +12,8 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from harness import chart
-from harness.kube import Cluster, eventually
+from devcluster import chart
+from devcluster.kube import Cluster, eventually
 from integration.operator import objects
 
 DryRun = Callable[[str], str]

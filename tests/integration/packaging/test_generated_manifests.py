@@ -6,22 +6,24 @@ from __future__ import annotations
 
 import yaml
 
-from harness import chart
+import manifestgen
 
 
 def test_chart_rbac_file_is_what_the_operator_prints() -> None:
-    expected = chart.rbac_file_text()
-    assert chart.RBAC_FILE.read_text() == expected, "stale: run `make manifests`"
+    expected = manifestgen.rbac_file_text()
+    assert manifestgen.RBAC_FILE.read_text() == expected, "stale: run `make manifests`"
     role = yaml.safe_load(expected)
     assert role["kind"] == "ClusterRole"
     assert role["rules"], "the operator prints no rules"
 
 
 def test_kustomize_base_is_the_rendered_chart() -> None:
-    assert chart.BASE_MANIFEST.read_text() == chart.base_manifest_text(), (
+    assert manifestgen.BASE_MANIFEST.read_text() == manifestgen.base_manifest_text(), (
         "stale: run `make manifests`"
     )
 
 
 def test_kustomize_base_crds_are_the_charts() -> None:
-    assert chart.BASE_CRDS.read_text() == chart.base_crds_text(), "stale: run `make crds`"
+    assert manifestgen.BASE_CRDS.read_text() == manifestgen.base_crds_text(), (
+        "stale: run `make crds`"
+    )

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from harness import chart
+from devcluster import chart
 from integration.packaging.conftest import documents
 from runestone_operator.builders import operator_rbac
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from harness import chart
+from devcluster import chart
 from integration.packaging.conftest import DryRun, documents
 
 CHART_VALUES: dict[str, tuple[list[Path], dict[str, str]]] = {

@@ -18,8 +18,8 @@ import openai
 import pytest
 import yaml
 
-from harness import chart, processes
-from harness.kube import eventually
+from devcluster import chart, processes
+from devcluster.kube import eventually
 from runestone_operator.builders import deployment
 
 DOCKERFILE = chart.REPO / "Dockerfile"

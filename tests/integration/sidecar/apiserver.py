@@ -1,6 +1,6 @@
-"""Stop and restart the local control plane's kube-apiserver, as the harness recorded it in
+"""Stop and restart the local control plane's kube-apiserver, as `cluster up` recorded it in
 `.cluster/state.json`: same command line, same log, and the new PID written back so that
-`harness.cluster down` still stops exactly what runs."""
+`devcluster.cluster down` still stops exactly what runs."""
 
 from __future__ import annotations
 
@@ -15,15 +15,15 @@ from collections.abc import Iterator
 
 from kubernetes import client
 
-from harness import cluster
-from harness.kube import eventually
+from devcluster import cluster
+from devcluster.kube import eventually
 
 NAME = "kube-apiserver"
 
 
 @contextlib.contextmanager
 def _cluster_lock() -> Iterator[None]:
-    # The same lock file harness.cluster takes around up/down, so neither runs half-way
+    # The same lock file devcluster.cluster takes around up/down, so neither runs half-way
     # through a restart.
     with open(cluster.cluster_dir() / ".lock", "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)

@@ -14,8 +14,9 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from harness.kube import Cluster
-from integration.sidecar import apiserver, podenv, process, recorder, targets
+from devcluster.kube import Cluster
+from devcluster.sidecar import podenv, process, recorder, targets
+from integration.sidecar import apiserver
 
 REPO = Path(__file__).resolve().parents[3]
 POLICY = REPO / "helm" / "runestone" / "templates" / "sidecar-admission-policy.yaml"
@@ -53,6 +54,7 @@ def admission_policy(kube_cluster: Cluster) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def make_pod(
+    kwok_nodes: None,
     kube_cluster: Cluster,
     namespace: str,
     tmp_path: Path,

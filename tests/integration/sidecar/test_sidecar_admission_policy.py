@@ -12,8 +12,8 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from harness.kube import Cluster, eventually
-from integration.sidecar import podenv, process, recorder, targets
+from devcluster.kube import Cluster, eventually
+from devcluster.sidecar import podenv, process, recorder, targets
 
 EXTRA_POD_NAME = "authentication.kubernetes.io/pod-name"
 EXTRA_POD_UID = "authentication.kubernetes.io/pod-uid"

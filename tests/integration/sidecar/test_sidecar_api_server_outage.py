@@ -7,8 +7,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from harness.kube import Cluster
-from integration.sidecar import apiserver, podenv, process, recorder, targets
+from devcluster.kube import Cluster
+from devcluster.sidecar import podenv, process, recorder, targets
+from integration.sidecar import apiserver
 
 PERIOD = 1.0
 

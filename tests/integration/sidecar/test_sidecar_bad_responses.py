@@ -8,7 +8,7 @@ from functools import partial
 
 import pytest
 
-from integration.sidecar import podenv, process, recorder, targets
+from devcluster.sidecar import podenv, process, recorder, targets
 
 
 def has_reason(reason: str, observation: recorder.Observation) -> bool:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import processes
-from integration.sidecar import podenv, process, recorder
+from devcluster import processes
+from devcluster.sidecar import podenv, process, recorder
 
 
 class Gateway:

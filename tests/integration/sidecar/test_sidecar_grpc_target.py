@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from integration.sidecar import podenv, process, recorder, targets
+from devcluster.sidecar import podenv, process, recorder, targets
 
 
 def test_grpc_health_target(

@@ -7,8 +7,8 @@ import datetime
 import time
 from collections.abc import Callable
 
-from harness.kube import eventually
-from integration.sidecar import podenv, process, recorder, targets
+from devcluster.kube import eventually
+from devcluster.sidecar import podenv, process, recorder, targets
 
 PERIOD = 1.0
 SUCCESS_THRESHOLD = 2

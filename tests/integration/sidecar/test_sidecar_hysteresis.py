@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from integration.sidecar import podenv, process, recorder, targets
+from devcluster.sidecar import podenv, process, recorder, targets
 
 PERIOD = 0.5
 SUCCESS_THRESHOLD = 2

@@ -9,8 +9,8 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness.kube import eventually
-from integration.sidecar import podenv, process, recorder, targets
+from devcluster.kube import eventually
+from devcluster.sidecar import podenv, process, recorder, targets
 
 
 def grpc_status(port: int) -> str:

@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 from kubernetes import client
 
-from harness.kube import Cluster, eventually
-from integration.sidecar import podenv, process, recorder, targets
+from devcluster.kube import Cluster, eventually
+from devcluster.sidecar import podenv, process, recorder, targets
 
 
 def endpoint_ready(discovery: client.DiscoveryV1Api, namespace: str) -> bool | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from integration.sidecar import podenv, process, propagation, recorder, targets
+from devcluster.sidecar import podenv, process, propagation, recorder, targets
 
 PERIOD = 1.0
 FLIPS = 8

@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 from kubernetes import client
 
-from harness.kube import Cluster
-from integration.sidecar import podenv, process, recorder, targets
+from devcluster.kube import Cluster
+from devcluster.sidecar import podenv, process, recorder, targets
 
 
 def test_sigterm_sets_the_condition_false_before_exit(

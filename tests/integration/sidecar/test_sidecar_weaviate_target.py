@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from integration.sidecar import podenv, process, recorder, weaviate
+from devcluster.sidecar import podenv, process, recorder
+from integration.sidecar import weaviate
 
 MEMBER = "docs-0"
 

@@ -11,8 +11,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from harness import gobuild, processes
-from integration.sidecar import process
+from devcluster import gobuild, processes
+from devcluster.sidecar import process
 
 API_KEY = "weaviate-admin-key-for-tests"
 

@@ -1,6 +1,6 @@
 """Fixtures for VectorCluster tests: claim-backed storage, namespaces whose pods really run, and
-the session's operator (tests/integration/conftest.py), which reaches members' loopback addresses
-through RUNESTONE_POD_NETWORK_MAP."""
+the session's operator (tests/integration/conftest.py), which reaches members at their pod
+addresses."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
-from harness import kube, storage
-from integration.operator import operator_process
+from devcluster import kube, operator_process, storage
 from integration.vectorcluster import vectorclusters
 
 
@@ -19,7 +18,7 @@ from integration.vectorcluster import vectorclusters
 def local_storage(
     kube_cluster: kube.Cluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Path]:
-    """The harness StorageClass with its provisioner running; yields the volumes' root folder."""
+    """The local StorageClass with its provisioner running; yields the volumes' root folder."""
     root = tmp_path_factory.mktemp("volumes")
     with storage.provisioning(kube_cluster.api, root):
         yield root

@@ -11,10 +11,9 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from harness import kube
-from harness import weaviate as wv
-from harness.kube import container_log, eventually
-from integration.operator import operator_process
+from devcluster import kube, operator_process
+from devcluster import weaviate as wv
+from devcluster.kube import container_log, eventually
 from integration.vectorcluster import vectorclusters
 from integration.vectorcluster.vectorclusters import COLLECTION, Clusters
 

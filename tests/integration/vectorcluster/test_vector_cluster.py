@@ -10,9 +10,9 @@ import httpx
 import pytest
 from kubernetes import client
 
-from harness import storage
-from harness import weaviate as wv
-from harness.kube import eventually
+from devcluster import storage
+from devcluster import weaviate as wv
+from devcluster.kube import eventually
 from integration.vectorcluster import vectorclusters
 from integration.vectorcluster.vectorclusters import COLLECTION, Clusters
 

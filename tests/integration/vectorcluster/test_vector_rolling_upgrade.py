@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from harness import versions
-from harness.kube import eventually
+from devcluster import versions
+from devcluster.kube import eventually
 from integration.vectorcluster import vectorclusters
 from integration.vectorcluster.vectorclusters import COLLECTION, Clusters, Load
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from harness import weaviate as wv
-from harness.kube import eventually
+from devcluster import weaviate as wv
+from devcluster.kube import eventually
 from integration.vectorcluster import vectorclusters
 from integration.vectorcluster.vectorclusters import COLLECTION, Clusters
 

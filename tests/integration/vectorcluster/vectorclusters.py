@@ -17,10 +17,9 @@ import httpx
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from harness import storage, versions
-from harness import weaviate as wv
-from harness.kube import eventually
-from harness.kubelet import containers
+from devcluster import storage, versions
+from devcluster import weaviate as wv
+from devcluster.kube import eventually
 
 GROUP, VERSION, PLURAL = "runestone.dev", "v1alpha1", "vectorclusters"
 GATE = "runestone.dev/member-ready"
@@ -28,7 +27,7 @@ COLLECTION = "Article"
 
 
 def spec(**overrides: Any) -> dict[str, Any]:
-    """A VectorCluster spec for this host: small volumes of the harness StorageClass."""
+    """A VectorCluster spec for this host: small volumes of the local StorageClass."""
     base: dict[str, Any] = {
         "version": versions.WEAVIATE.version.removeprefix("v"),
         "replicas": 3,
@@ -145,7 +144,7 @@ class Clusters:
         found = self.core.read_namespaced_pod(pod, self.namespace)
         if not found.status.pod_ip:
             raise LookupError(f"{pod} has no IP yet")
-        return containers.loopback_ip(found.status.pod_ip)
+        return str(found.status.pod_ip)
 
     def member(self, name: str, pod: str, key: str | None, tls: bool = True) -> wv.Client:
         """Weaviate at one member's client port, as a client holding the cluster's CA would."""
@@ -168,7 +167,7 @@ class Clusters:
         for item in slices.items:
             for endpoint in item.endpoints or []:
                 if endpoint.conditions and endpoint.conditions.ready:
-                    found += [containers.loopback_ip(a) for a in endpoint.addresses]
+                    found += list(endpoint.addresses)
         return sorted(found)
 
     def run_pod(self, name: str, pod_spec: dict[str, Any]) -> None:

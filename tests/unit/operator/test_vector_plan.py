@@ -211,22 +211,3 @@ def test_members_report_readiness_and_the_shards_weaviate_places_on_them() -> No
         ("docs-4", False, None),  # not (yet) in Weaviate's answer
     ]
     assert [m.shards for m in vectorplan.members_status(members, None)] == [None, None]
-
-
-# -- reaching pods --------------------------------------------------------------------------------
-
-
-def test_pod_addresses_map_into_an_equal_sized_network() -> None:
-    pairs = vectorplan.parse_network_map("10.244.0.0/16=127.244.0.0/16")
-    assert vectorplan.map_address("10.244.48.7", pairs) == "127.244.48.7"
-    assert vectorplan.map_address("10.1.2.3", pairs) == "10.1.2.3"
-    assert vectorplan.map_address("docs-0.example", pairs) == "docs-0.example"
-    assert vectorplan.map_address("10.244.1.1", ()) == "10.244.1.1"
-
-
-@pytest.mark.parametrize(
-    "text", ["10.244.0.0/16", "10.244.0.0/16=127.0.0.0/8", "10.0.0.0/8=::/8", "nonsense=1.2.3.4/8"]
-)
-def test_a_malformed_network_map_is_refused(text: str) -> None:
-    with pytest.raises(ValueError, match=r".+"):
-        vectorplan.parse_network_map(text)
