@@ -37,8 +37,11 @@ from typing import Any
 
 import orjson
 
-from runestone_gateway import app, asgi, auth, dispatch, http1, streaming, validate
-from runestone_gateway.providers import h1, http, openai
+from runestone_gateway.admission import auth
+from runestone_gateway.api import app, asgi, streaming, validate
+from runestone_gateway.failover import dispatch
+from runestone_gateway.providers import http, openai
+from runestone_gateway.transport import h1, http1
 
 _clock = time.perf_counter_ns
 _marks: dict[str, int] = {}

@@ -7,7 +7,8 @@ from typing import Any
 
 import orjson
 
-from runestone_gateway import config, errors, validate
+from runestone_gateway import config, errors
+from runestone_gateway.api import validate
 from runestone_gateway.providers import base, shapes
 
 DEFAULT_MAX_TOKENS = 4096

@@ -16,8 +16,9 @@ from typing import Any
 
 import orjson
 
-from runestone_gateway import sse, validate
+from runestone_gateway.api import validate
 from runestone_gateway.providers import base, shapes
+from runestone_gateway.transport import sse
 
 DEFAULT_DIMENSIONS = 16
 

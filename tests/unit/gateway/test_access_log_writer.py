@@ -7,7 +7,7 @@ import json
 import os
 import threading
 
-from runestone_gateway import accesslog
+from runestone_gateway.telemetry import accesslog
 
 
 def test_lines_arrive_whole_and_in_order() -> None:

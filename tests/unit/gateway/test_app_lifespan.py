@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from runestone_gateway import app, service
+from runestone_gateway.api import app
+from runestone_gateway.process import service
 
 
 @pytest.fixture

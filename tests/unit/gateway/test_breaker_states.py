@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from runestone_gateway import breaker, config
+from runestone_gateway import config
+from runestone_gateway.failover import breaker
 
 
 class Clock:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from runestone_gateway import apikeys, loader
+from runestone_gateway import apikeys
+from runestone_gateway.process import loader
 
 
 def write(tmp_path: Path, *, key_file: Path, table: Path | None = None) -> Path:

@@ -9,7 +9,8 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from runestone_gateway import asgi, http1
+from runestone_gateway.api import asgi
+from runestone_gateway.transport import http1
 
 
 class Hook:

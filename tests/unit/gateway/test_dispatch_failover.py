@@ -7,7 +7,8 @@ import random
 
 import pytest
 
-from runestone_gateway import breaker, config, dispatch, errors, routing
+from runestone_gateway import config, errors
+from runestone_gateway.failover import breaker, dispatch, routing
 from runestone_gateway.providers import base
 
 

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import uvicorn
 
-from runestone_gateway import http1, server
+from runestone_gateway.process import server
+from runestone_gateway.transport import http1
 
 App = Callable[[Any, Any, Any], Awaitable[None]]
 

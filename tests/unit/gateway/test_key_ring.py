@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from runestone_gateway import apikeys, auth, config, errors
+from runestone_gateway import apikeys, config, errors
+from runestone_gateway.admission import auth
 
 NOW = datetime.datetime(2026, 5, 14, 12, 0, tzinfo=datetime.UTC)
 

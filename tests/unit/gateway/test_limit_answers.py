@@ -10,7 +10,10 @@ from typing import Any
 import orjson
 import pytest
 
-from runestone_gateway import accesslog, auth, budget, config, limits, limitstore, tokens, validate
+from runestone_gateway import config
+from runestone_gateway.admission import auth, budget, limits, limitstore
+from runestone_gateway.api import tokens, validate
+from runestone_gateway.telemetry import accesslog
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from runestone_gateway import budget, limitstore
+from runestone_gateway.admission import budget, limitstore
 
 PERIOD = limitstore.PERIOD_SECONDS
 

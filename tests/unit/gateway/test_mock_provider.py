@@ -7,8 +7,9 @@ import struct
 
 import orjson
 
-from runestone_gateway import config, sse
+from runestone_gateway import config
 from runestone_gateway.providers import base, mock
+from runestone_gateway.transport import sse
 
 PROVIDER = mock.MockProvider(
     config.Provider(name="mock", type="mock", models=[config.Model(name="m")])

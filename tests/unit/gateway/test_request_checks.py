@@ -5,7 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from runestone_gateway import errors, validate
+from runestone_gateway import errors
+from runestone_gateway.api import validate
 
 
 def parse(kind: str, body: object) -> validate.Request:

@@ -7,7 +7,8 @@ from collections import Counter
 
 import pytest
 
-from runestone_gateway import breaker, config, routing
+from runestone_gateway import config
+from runestone_gateway.failover import breaker, routing
 from runestone_gateway.providers import mock
 
 

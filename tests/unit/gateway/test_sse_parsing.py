@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runestone_gateway import sse
+from runestone_gateway.transport import sse
 
 STREAM = (
     b'event: message_start\ndata: {"a": 1}\n\n'

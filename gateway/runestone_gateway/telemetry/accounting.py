@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from runestone_gateway import accesslog, budget, metrics, routing
+from runestone_gateway.admission import budget
+from runestone_gateway.failover import routing
+from runestone_gateway.telemetry import accesslog, metrics
 
 DELAY_SECONDS = 0.001
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runestone_gateway import validate
+from runestone_gateway.api import validate
 
 CHARS_PER_TOKEN = 4
 TOKENS_PER_MESSAGE = 3

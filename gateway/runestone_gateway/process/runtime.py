@@ -14,8 +14,12 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from runestone_gateway import auth, breaker, config, limits, loader, metrics, routing
+from runestone_gateway import config
+from runestone_gateway.admission import auth, limits
+from runestone_gateway.failover import breaker, routing
+from runestone_gateway.process import loader
 from runestone_gateway.providers import base, factory
+from runestone_gateway.telemetry import metrics
 
 _StateKey = tuple[str, str, str]  # pool, provider, model
 

@@ -25,7 +25,7 @@ from typing import cast
 
 import httptools
 
-from runestone_gateway import inactivity
+from runestone_gateway.transport import inactivity
 
 HIGH_WATER = 256 * 1024  # stop reading from the socket while this much body waits unread
 IDLE_SECONDS = 30.0  # a kept-alive connection unused this long is closed

@@ -19,7 +19,11 @@ from dataclasses import dataclass
 import uvicorn
 import uvloop
 
-from runestone_gateway import accesslog, app, config, health, http1, service, tlsserve
+from runestone_gateway import config
+from runestone_gateway.api import app
+from runestone_gateway.process import health, service
+from runestone_gateway.telemetry import accesslog
+from runestone_gateway.transport import http1, tlsserve
 
 log = logging.getLogger("runestone.gateway")
 

@@ -11,7 +11,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from runestone_gateway import apikeys, loader, server, service, tlsserve, workers
+from runestone_gateway import apikeys
+from runestone_gateway.process import loader, server, service, workers
+from runestone_gateway.transport import tlsserve
 
 log = logging.getLogger("runestone.gateway")
 

@@ -7,7 +7,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
-from runestone_gateway import errors, http1
+from runestone_gateway import errors
+from runestone_gateway.transport import http1
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

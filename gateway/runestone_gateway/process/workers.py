@@ -19,7 +19,7 @@ import time
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
-from runestone_gateway import server, service
+from runestone_gateway.process import server, service
 
 log = logging.getLogger("runestone.gateway")
 

@@ -9,7 +9,8 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from runestone_gateway import breaker, config
+from runestone_gateway import config
+from runestone_gateway.failover import breaker
 from runestone_gateway.providers import base
 
 EWMA_WEIGHT = 0.3  # share of the newest sample in the moving average

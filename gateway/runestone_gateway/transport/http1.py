@@ -27,7 +27,7 @@ from typing import Any
 
 import httptools
 
-from runestone_gateway import inactivity
+from runestone_gateway.transport import inactivity
 
 log = logging.getLogger("runestone.gateway")
 

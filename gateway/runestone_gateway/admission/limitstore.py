@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from runestone_gateway import budget
+from runestone_gateway.admission import budget
 
 PERIOD_SECONDS = 60.0
 """Every rate limit is per minute."""

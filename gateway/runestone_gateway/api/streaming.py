@@ -9,8 +9,11 @@ from collections.abc import Sequence
 
 import orjson
 
-from runestone_gateway import asgi, dispatch, errors, routing, sse
+from runestone_gateway import errors
+from runestone_gateway.api import asgi
+from runestone_gateway.failover import dispatch, routing
 from runestone_gateway.providers import base
+from runestone_gateway.transport import sse
 
 log = logging.getLogger("runestone.gateway")
 

@@ -9,16 +9,10 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from runestone_gateway import (
-    accounting,
-    health,
-    limits,
-    limitstore,
-    loader,
-    metrics,
-    runtime,
-    tlsserve,
-)
+from runestone_gateway.admission import limits, limitstore
+from runestone_gateway.process import health, loader, runtime
+from runestone_gateway.telemetry import accounting, metrics
+from runestone_gateway.transport import tlsserve
 
 log = logging.getLogger("runestone.gateway")
 _Runtime = runtime.Runtime  # inside Gateway, `runtime` is the property
@@ -147,7 +141,7 @@ class Gateway:
             replaced = self._store
             if spec.type == "redis" and url:
                 # redis-py is imported only by gateways that use it (it is heavy to import).
-                from runestone_gateway import redisstore
+                from runestone_gateway.admission import redisstore
 
                 self._store = redisstore.RedisStore(url, on_failure=self._store_failed)
             else:

@@ -19,7 +19,8 @@ from typing import Any
 
 import orjson
 
-from runestone_gateway import apikeys, routing
+from runestone_gateway import apikeys
+from runestone_gateway.failover import routing
 from runestone_gateway.providers import base
 
 log = logging.getLogger("runestone.gateway.access")

@@ -10,7 +10,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from runestone_gateway import breaker, errors, routing
+from runestone_gateway import errors
+from runestone_gateway.failover import breaker, routing
 from runestone_gateway.providers import base
 
 T = TypeVar("T")

@@ -14,23 +14,13 @@ import logging
 import time
 from collections.abc import Awaitable
 
-from runestone_gateway import (
-    accesslog,
-    asgi,
-    auth,
-    budget,
-    config,
-    dispatch,
-    errors,
-    limits,
-    routing,
-    runtime,
-    service,
-    streaming,
-    tokens,
-    validate,
-)
+from runestone_gateway import config, errors
+from runestone_gateway.admission import auth, budget, limits
+from runestone_gateway.api import asgi, streaming, tokens, validate
+from runestone_gateway.failover import dispatch, routing
+from runestone_gateway.process import runtime, service
 from runestone_gateway.providers import base
+from runestone_gateway.telemetry import accesslog
 
 log = logging.getLogger("runestone.gateway")
 

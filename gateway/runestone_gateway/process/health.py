@@ -6,10 +6,12 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from runestone_gateway import asgi, metrics, routing
+from runestone_gateway.api import asgi
+from runestone_gateway.failover import routing
+from runestone_gateway.telemetry import metrics
 
 if TYPE_CHECKING:
-    from runestone_gateway import service
+    from runestone_gateway.process import service
 
 log = logging.getLogger("runestone.gateway.health")
 

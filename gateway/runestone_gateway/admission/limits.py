@@ -18,7 +18,9 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
-from runestone_gateway import auth, budget, errors, limitstore, metrics
+from runestone_gateway import errors
+from runestone_gateway.admission import auth, budget, limitstore
+from runestone_gateway.telemetry import metrics
 
 log = logging.getLogger("runestone.gateway.limits")
 

@@ -29,7 +29,7 @@ import redis.exceptions
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from runestone_gateway import limitstore, redisbatch
+from runestone_gateway.admission import limitstore, redisbatch
 
 log = logging.getLogger("runestone.gateway.limits")
 
