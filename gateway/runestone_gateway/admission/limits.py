@@ -16,16 +16,33 @@ import math
 import os
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 from runestone_gateway import errors
 from runestone_gateway.admission import auth, budget, limitstore
-from runestone_gateway.telemetry import metrics
 
 log = logging.getLogger("runestone.gateway.limits")
 
 LOG_EVERY_SECONDS = 10.0
 Headers = tuple[tuple[bytes, bytes], ...]
+
+
+class Labelled(Protocol):
+    def labels(self, *values: str) -> Any: ...
+
+
+class Meters(Protocol):
+    """The metrics the limiter counts into (telemetry's `metrics.Metrics` has them): the
+    limits sit below telemetry, which counts what requests cost."""
+
+    @property
+    def limit_rejections(self) -> Labelled: ...
+
+    @property
+    def limit_store_failures(self) -> Labelled: ...
+
+    @property
+    def budget_spent(self) -> Labelled: ...
 
 
 class Limiter:
@@ -35,7 +52,7 @@ class Limiter:
         self,
         store: limitstore.Store,
         fail_mode: Literal["open", "closed"],
-        gateway_metrics: metrics.Metrics,
+        gateway_metrics: Meters,
         failure_log: FailureLog,
     ) -> None:
         self.store = store

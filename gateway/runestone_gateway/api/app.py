@@ -1,4 +1,4 @@
-"""The OpenAI-compatible API as a pure ASGI app, built by `create_app(settings)`.
+"""The OpenAI-compatible API as a pure ASGI app, serving from the process's state (`Gateway`).
 
 Request path: key check, bounded body, hand-validated JSON, the key's model allow-list, route
 lookup in the current runtime, the key's limits, failover across tiers, then the answer whole or
@@ -11,16 +11,17 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import random
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
+from typing import Protocol
 
 from runestone_gateway import config, errors
 from runestone_gateway.admission import auth, budget, limits
 from runestone_gateway.api import asgi, streaming, tokens, validate
 from runestone_gateway.failover import dispatch, routing
-from runestone_gateway.process import runtime, service
 from runestone_gateway.providers import base
-from runestone_gateway.telemetry import accesslog
+from runestone_gateway.telemetry import accesslog, accounting
 
 log = logging.getLogger("runestone.gateway")
 
@@ -31,13 +32,55 @@ GENERATE_PATHS: dict[str, config.Kind] = {
 }
 MODELS_PATH = "/v1/models"
 
+_GatewayConfig = config.GatewayConfig  # inside Generation, `config` is the property
 
-def create_app(settings: service.Settings) -> GatewayApp:
-    return GatewayApp(service.Gateway(settings))
+
+class Generation(Protocol):
+    """One config generation's serving state, as requests read it (`process.runtime.Runtime`
+    is one). Typed here so that the API never imports the process that builds and swaps it."""
+
+    @property
+    def config(self) -> _GatewayConfig: ...
+
+    @property
+    def keys(self) -> auth.KeyRing: ...
+
+    @property
+    def routes(self) -> Mapping[tuple[str, str], routing.Route]:
+        """Where requests go, by (kind, model)."""
+
+    @property
+    def model_bodies(self) -> Mapping[str, bytes]: ...
+
+    @property
+    def limiter(self) -> limits.Limiter: ...
+
+    def models_body_for(self, who: auth.Principal) -> bytes: ...
+
+    def enter(self) -> None: ...
+
+    def leave(self) -> None: ...
+
+
+class Gateway(Protocol):
+    """What the app serves from: the process's state (`process.service.Gateway` is one)."""
+
+    @property
+    def runtime(self) -> Generation: ...
+
+    @property
+    def ledger(self) -> accounting.Ledger: ...
+
+    @property
+    def rng(self) -> random.Random: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 class GatewayApp:
-    def __init__(self, gateway: service.Gateway) -> None:
+    def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
 
     async def __call__(self, scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send) -> None:
@@ -225,7 +268,7 @@ def _answered(
 
 
 def _authenticate(
-    current: runtime.Runtime, scope: asgi.Scope, exchange: accesslog.Exchange
+    current: Generation, scope: asgi.Scope, exchange: accesslog.Exchange
 ) -> auth.Principal:
     who = current.keys.authenticate(
         asgi.header(scope, b"authorization"), asgi.header(scope, b"x-api-key")
@@ -254,7 +297,7 @@ _OPERATIONS: dict[config.Kind, str] = {
 }
 
 
-def _unknown_model(current: runtime.Runtime, request: validate.Request) -> errors.GatewayError:
+def _unknown_model(current: Generation, request: validate.Request) -> errors.GatewayError:
     if request.model in current.model_bodies:
         return errors.GatewayError(
             400,

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 from runestone_gateway import errors
-from runestone_gateway.transport import http1
+from runestone_gateway.transport import extensions
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -85,7 +85,7 @@ class CancelOnDisconnect:
 
     A context manager rather than a wrapper coroutine: the block runs in the calling task,
     with no extra coroutine and closure per request. Under the gateway's own HTTP server the
-    disconnect comes as a callback (http1.DISCONNECT_HOOK); under any other ASGI server a
+    disconnect comes as a callback (extensions.DISCONNECT_HOOK); under any other ASGI server a
     listener task waits on `receive` for it."""
 
     __slots__ = ("_receive", "_scope", "_stop", "_task", "gone")
@@ -100,8 +100,8 @@ class CancelOnDisconnect:
     def __enter__(self) -> CancelOnDisconnect:
         self._task = asyncio.current_task()
         assert self._task is not None, "used outside a task"
-        extensions = self._scope.get("extensions")
-        hook = extensions.get(http1.DISCONNECT_HOOK) if extensions else None
+        offered = self._scope.get("extensions")
+        hook = offered.get(extensions.DISCONNECT_HOOK) if offered else None
         if hook is not None:
             self._stop = hook(self._cancel)
         else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from runestone_gateway.api import validate
+from runestone_gateway.providers import shapes
 
 CHARS_PER_TOKEN = 4
 TOKENS_PER_MESSAGE = 3
@@ -19,7 +20,7 @@ def estimate(request: validate.Request) -> int:
     body = request.body
     if request.kind == "chat":
         messages = body["messages"]
-        chars = sum(len(validate.text_of(message.get("content"))) for message in messages)
+        chars = sum(len(shapes.text_of(message.get("content"))) for message in messages)
         return _tokens(chars) + TOKENS_PER_MESSAGE * len(messages)
     if request.kind == "completion":
         return max(_of_inputs(body["prompt"]), 1)

@@ -97,18 +97,3 @@ def _check_embedding_input(body: dict[str, Any]) -> None:
         raise errors.malformed(
             "'encoding_format' must be 'float' or 'base64'.", param="encoding_format"
         )
-
-
-def text_of(content: object) -> str:
-    """The text of a message's `content`: a string, or the text parts of an array."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(
-            part["text"]
-            for part in content
-            if isinstance(part, dict)
-            and part.get("type") == "text"
-            and isinstance(part.get("text"), str)
-        )
-    return ""

@@ -93,8 +93,8 @@ def run(
 async def serve(
     settings: service.Settings, listen: Listen, sockets: tuple[socket.socket, socket.socket]
 ) -> bool:
-    api_app = app.create_app(settings)
-    gateway = api_app.gateway
+    gateway = service.Gateway(settings)
+    api_app = app.GatewayApp(gateway)
     gateway.ledger.access_log = accesslog.Writer(sys.stdout.fileno())
     api_sock, health_sock = sockets
     api_config = uvicorn.Config(

@@ -16,7 +16,6 @@ from typing import Any
 
 import orjson
 
-from runestone_gateway.api import validate
 from runestone_gateway.providers import base, shapes
 from runestone_gateway.transport import sse
 
@@ -75,10 +74,10 @@ class _Reply:
         body = call.body
         if call.kind == "chat":
             messages = body["messages"]
-            prompt_words = sum(len(validate.text_of(m.get("content")).split()) for m in messages)
+            prompt_words = sum(len(shapes.text_of(m.get("content")).split()) for m in messages)
             last_user = next(
                 (
-                    validate.text_of(m.get("content"))
+                    shapes.text_of(m.get("content"))
                     for m in reversed(messages)
                     if m["role"] == "user"
                 ),

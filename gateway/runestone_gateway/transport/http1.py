@@ -27,16 +27,14 @@ from typing import Any
 
 import httptools
 
-from runestone_gateway.transport import inactivity
+from runestone_gateway.transport import extensions, inactivity
 
 log = logging.getLogger("runestone.gateway")
 
 Message = MutableMapping[str, Any]
 App = Callable[[Message, Any, Any], Any]
 
-DISCONNECT_HOOK = "runestone.on_disconnect"
-"""scope["extensions"][DISCONNECT_HOOK](callback) calls `callback()` once if the client goes away
-before the answer is complete, and returns a function that takes the callback back."""
+DISCONNECT_HOOK = extensions.DISCONNECT_HOOK  # bound once: each request's scope names it
 
 MAX_HEAD_BYTES = 64 * 1024
 BODY_HIGH_WATER = 64 * 1024

@@ -12,10 +12,19 @@ import hashlib
 import logging
 import ssl
 from pathlib import Path
-
-from runestone_gateway import config
+from typing import Protocol
 
 log = logging.getLogger("runestone.gateway.tls")
+
+
+class Pair(Protocol):
+    """A certificate chain and its private key, by file (the config's `server.tls` is one)."""
+
+    @property
+    def cert_file(self) -> str: ...
+
+    @property
+    def key_file(self) -> str: ...
 
 
 class TlsError(Exception):
@@ -23,13 +32,13 @@ class TlsError(Exception):
 
 
 class Certificates:
-    def __init__(self, tls: config.Tls) -> None:
+    def __init__(self, tls: Pair) -> None:
         self.tls = tls
         self.context = _context()
         self._fingerprint = ""
         self._load(tls)
 
-    def refresh(self, tls: config.Tls | None) -> bool:
+    def refresh(self, tls: Pair | None) -> bool:
         """Load the pair again if its files changed; True when a new pair went live."""
         if tls is None:
             log.warning("server.tls was removed; HTTPS stays on until the gateway restarts")
@@ -44,7 +53,7 @@ class Certificates:
         log.info("loaded the serving certificate from %s", tls.cert_file)
         return True
 
-    def _load(self, tls: config.Tls) -> None:
+    def _load(self, tls: Pair) -> None:
         fingerprint = _fingerprint(tls)
         # A failed load can leave a context half-changed (new certificate, old key), so the pair
         # is tried on a scratch context before the serving one takes it.
@@ -60,7 +69,7 @@ def _context() -> ssl.SSLContext:
     return context
 
 
-def _load_pair(context: ssl.SSLContext, tls: config.Tls) -> None:
+def _load_pair(context: ssl.SSLContext, tls: Pair) -> None:
     try:
         context.load_cert_chain(tls.cert_file, tls.key_file)
     except (OSError, ssl.SSLError) as error:
@@ -70,12 +79,12 @@ def _load_pair(context: ssl.SSLContext, tls: config.Tls) -> None:
         ) from None
 
 
-def check(tls: config.Tls) -> None:
+def check(tls: Pair) -> None:
     """Raise TlsError when the pair cannot serve."""
     Certificates(tls)
 
 
-def _fingerprint(tls: config.Tls) -> str:
+def _fingerprint(tls: Pair) -> str:
     digest = hashlib.sha256()
     for path in (tls.cert_file, tls.key_file):
         try:

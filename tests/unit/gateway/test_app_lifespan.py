@@ -22,7 +22,8 @@ def unfrozen() -> Iterator[None]:
 
 
 async def test_start_up_freezes_what_it_built_and_shutdown_stops(unfrozen: None) -> None:
-    api = app.create_app(service.Settings())
+    gateway = service.Gateway(service.Settings())
+    api = app.GatewayApp(gateway)
     inbox: asyncio.Queue[MutableMapping[str, Any]] = asyncio.Queue()
     outbox: asyncio.Queue[MutableMapping[str, Any]] = asyncio.Queue()
 
@@ -31,7 +32,7 @@ async def test_start_up_freezes_what_it_built_and_shutdown_stops(unfrozen: None)
     await inbox.put({"type": "lifespan.startup"})
     assert await asyncio.wait_for(outbox.get(), 10) == {"type": "lifespan.startup.complete"}
     assert gc.get_freeze_count() > 0, "start-up's objects are left to the full collections"
-    assert api.gateway.started
+    assert gateway.started
 
     await inbox.put({"type": "lifespan.shutdown"})
     assert await asyncio.wait_for(outbox.get(), 10) == {"type": "lifespan.shutdown.complete"}

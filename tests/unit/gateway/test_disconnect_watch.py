@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from runestone_gateway.api import asgi
-from runestone_gateway.transport import http1
+from runestone_gateway.transport import extensions
 
 
 class Hook:
@@ -58,7 +58,7 @@ async def slow(cancelled: list[bool]) -> str:
 
 async def test_the_hook_cancels_the_work() -> None:
     hook = Hook()
-    scope = {"extensions": {http1.DISCONNECT_HOOK: hook}}
+    scope = {"extensions": {extensions.DISCONNECT_HOOK: hook}}
     cancelled: list[bool] = []
     asyncio.get_running_loop().call_later(0.05, hook.leave)
     result = await watched(scope, never_disconnects, slow(cancelled))
@@ -75,7 +75,7 @@ async def test_receive_cancels_the_work_without_the_hook() -> None:
 
 async def test_finished_work_returns_and_lets_go_of_the_hook() -> None:
     hook = Hook()
-    scope = {"extensions": {http1.DISCONNECT_HOOK: hook}}
+    scope = {"extensions": {extensions.DISCONNECT_HOOK: hook}}
 
     async def quick() -> str:
         return "answer"
@@ -86,7 +86,7 @@ async def test_finished_work_returns_and_lets_go_of_the_hook() -> None:
 
 async def test_a_cancellation_from_elsewhere_is_not_taken_for_a_disconnect() -> None:
     hook = Hook()
-    scope = {"extensions": {http1.DISCONNECT_HOOK: hook}}
+    scope = {"extensions": {extensions.DISCONNECT_HOOK: hook}}
     cancelled: list[bool] = []
     task = asyncio.ensure_future(watched(scope, never_disconnects, slow(cancelled)))
     await asyncio.sleep(0.05)

@@ -13,7 +13,7 @@ import pytest
 import uvicorn
 
 from runestone_gateway.process import server
-from runestone_gateway.transport import http1
+from runestone_gateway.transport import extensions, http1
 
 App = Callable[[Any, Any, Any], Awaitable[None]]
 
@@ -281,7 +281,7 @@ async def test_a_disconnect_reaches_the_hook_and_receive(serve: Any) -> None:
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         await read_body(receive)
-        scope["extensions"][http1.DISCONNECT_HOOK](hooked.set)
+        scope["extensions"][extensions.DISCONNECT_HOOK](hooked.set)
         received.append((await receive())["type"])  # waits until the client leaves
 
     running = await serve(app)
