@@ -14,6 +14,7 @@ import pydantic
 import yaml
 
 from runestone_gateway import config
+from runestone_gateway.providers import registry
 
 _REDIS_URL = re.compile(r"^rediss?://\S+$")
 
@@ -50,6 +51,12 @@ def load(path: Path | None) -> Loaded:
         parsed = config.GatewayConfig.model_validate(document)
     except pydantic.ValidationError as error:
         raise ConfigError(f"{path}: {_describe(error)}") from None
+    for pool in parsed.provider_pools:
+        for spec in pool.providers:
+            try:
+                registry.check(spec)
+            except registry.UnknownType as error:
+                raise ConfigError(f"{path}: pool {pool.name!r}: {error}") from None
     files = parsed.secret_files()
     contents = {file: _read(Path(file), what="secret file") for file in files}
     key_table = None

@@ -18,7 +18,7 @@ from runestone_gateway import config
 from runestone_gateway.admission import auth, limits
 from runestone_gateway.failover import breaker, routing
 from runestone_gateway.process import loader
-from runestone_gateway.providers import base, factory
+from runestone_gateway.providers import base, registry
 from runestone_gateway.telemetry import metrics
 
 _StateKey = tuple[str, str, str]  # pool, provider, model
@@ -112,7 +112,7 @@ def build(
         pool_targets: list[routing.Target] = []
         for spec in pool.providers:
             api_key = loaded.secrets.get(spec.api_key_file) if spec.api_key_file else None
-            provider = factory.create(spec, api_key)
+            provider = registry.create(spec, api_key)
             providers[(pool.name, spec.name)] = provider
             health = routing.Health()
             for model in spec.models:

@@ -1,5 +1,5 @@
 """The gateway's process-wide state: the current runtime, config reloads, health checks and
-readiness. One `Gateway` per process, created by the app factory; nothing here runs at import."""
+readiness. One `Gateway` per process, created by the server; nothing here runs at import."""
 
 from __future__ import annotations
 
