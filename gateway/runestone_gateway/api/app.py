@@ -18,19 +18,12 @@ from typing import Protocol
 
 from runestone_gateway import config, errors
 from runestone_gateway.admission import auth, budget, limits
-from runestone_gateway.api import asgi, streaming, tokens, validate
+from runestone_gateway.api import asgi, endpoints, streaming, tokens, validate
 from runestone_gateway.failover import dispatch, routing
 from runestone_gateway.providers import base
 from runestone_gateway.telemetry import accesslog, accounting
 
 log = logging.getLogger("runestone.gateway")
-
-GENERATE_PATHS: dict[str, config.Kind] = {
-    "/v1/chat/completions": "chat",
-    "/v1/completions": "completion",
-    "/v1/embeddings": "embedding",
-}
-MODELS_PATH = "/v1/models"
 
 _GatewayConfig = config.GatewayConfig  # inside Generation, `config` is the property
 
@@ -117,12 +110,12 @@ class GatewayApp:
         )
 
         try:
-            kind = GENERATE_PATHS.get(path)
-            if kind is not None:
+            endpoint = endpoints.GENERATION.get(path)
+            if endpoint is not None:
                 if method != "POST":
                     raise errors.method_not_allowed(method, path)
-                await self._generate(kind, scope, receive, send, exchange)
-            elif path == MODELS_PATH or path.startswith(MODELS_PATH + "/"):
+                await self._generate(endpoint, scope, receive, send, exchange)
+            elif path == endpoints.MODELS_PATH or path.startswith(endpoints.MODELS_PATH + "/"):
                 if method != "GET":
                     raise errors.method_not_allowed(method, path)
                 await self._models(path, scope, send, exchange)
@@ -148,10 +141,10 @@ class GatewayApp:
     ) -> None:
         current = self.gateway.runtime
         who = _authenticate(current, scope, exchange)
-        if path == MODELS_PATH:
+        if path == endpoints.MODELS_PATH:
             await asgi.send_json(send, 200, current.models_body_for(who), exchange.answering(200))
             return
-        model = path[len(MODELS_PATH) + 1 :]
+        model = path[len(endpoints.MODELS_PATH) + 1 :]
         body = current.model_bodies.get(model)
         if body is None:
             raise errors.model_not_found(model)
@@ -161,7 +154,7 @@ class GatewayApp:
 
     async def _generate(
         self,
-        kind: config.Kind,
+        endpoint: endpoints.Endpoint,
         scope: asgi.Scope,
         receive: asgi.Receive,
         send: asgi.Send,
@@ -169,7 +162,8 @@ class GatewayApp:
     ) -> None:
         current = self.gateway.runtime
         current.enter()
-        exchange.operation = _OPERATIONS[kind]
+        kind = endpoint.kind
+        exchange.operation = endpoint.operation
         try:
             who = _authenticate(current, scope, exchange)
             raw = await asgi.read_body(scope, receive, current.config.server.max_body_bytes)
@@ -178,7 +172,7 @@ class GatewayApp:
             auth.check_model(who, request.model)
             route = current.routes.get((kind, request.model))
             if route is None:
-                raise _unknown_model(current, request)
+                raise _unknown_model(current, request, endpoint)
             exchange.model = request.model
             if current.config.server.log_prompts:
                 exchange.prompt = raw.decode("utf-8", "replace")
@@ -290,27 +284,15 @@ async def _settle(ticket: limits.Ticket, exchange: accesslog.Exchange) -> None:
     await ticket.settle(used, cost)
 
 
-_OPERATIONS: dict[config.Kind, str] = {
-    "chat": "chat",
-    "completion": "text_completion",
-    "embedding": "embeddings",
-}
-
-
-def _unknown_model(current: Generation, request: validate.Request) -> errors.GatewayError:
+def _unknown_model(
+    current: Generation, request: validate.Request, endpoint: endpoints.Endpoint
+) -> errors.GatewayError:
     if request.model in current.model_bodies:
         return errors.GatewayError(
             400,
-            f"The model {request.model!r} does not serve {_ENDPOINTS[request.kind]}.",
+            f"The model {request.model!r} does not serve {endpoint.path}.",
             type=errors.INVALID_REQUEST,
             code="model_not_supported",
             param="model",
         )
     return errors.model_not_found(request.model)
-
-
-_ENDPOINTS: dict[config.Kind, str] = {
-    "chat": "/v1/chat/completions",
-    "completion": "/v1/completions",
-    "embedding": "/v1/embeddings",
-}

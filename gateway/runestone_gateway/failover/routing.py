@@ -50,8 +50,6 @@ class Target:
     priority: int
     weight: int
     price: float  # dollars per million tokens, input plus output: the `cost` strategy's key
-    input_price: float  # dollars per token
-    output_price: float
     breaker: breaker.CircuitBreaker
     latency: Ewma
     health: Health

@@ -125,8 +125,10 @@ def build(
                     routing.Ewma(),
                 )
                 metrics.circuit_state.labels(*key).set(int(state_breaker.state))
-                input_price = float(model.price.input_per_million_tokens)
-                output_price = float(model.price.output_per_million_tokens)
+                price = model.price
+                per_million = float(price.input_per_million_tokens) + float(
+                    price.output_per_million_tokens
+                )
                 pool_targets.append(
                     routing.Target(
                         pool=pool.name,
@@ -134,9 +136,7 @@ def build(
                         model=model,
                         priority=spec.priority,
                         weight=spec.weight,
-                        price=input_price + output_price,
-                        input_price=input_price / 1_000_000,
-                        output_price=output_price / 1_000_000,
+                        price=per_million,
                         breaker=state_breaker,
                         latency=latency,
                         health=health,

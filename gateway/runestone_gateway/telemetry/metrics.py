@@ -25,8 +25,6 @@ from prometheus_client.registry import Collector
 
 CONTENT_TYPE = str(_exposition.CONTENT_TYPE_LATEST)
 
-OPERATION_NAMES = {"chat": "chat", "completion": "text_completion", "embedding": "embeddings"}
-
 _REQUEST = (
     "gen_ai_operation_name",
     "gen_ai_provider_name",

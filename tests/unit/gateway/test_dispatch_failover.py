@@ -49,8 +49,6 @@ def route(*tiers: list[Scripted], threshold: int = 5) -> routing.Route:
             priority=priority,
             weight=100,
             price=0.0,
-            input_price=0.0,
-            output_price=0.0,
             breaker=breaker.CircuitBreaker(config.CircuitBreaker(failure_threshold=threshold)),
             latency=routing.Ewma(),
             health=routing.Health(),

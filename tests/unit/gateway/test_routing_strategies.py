@@ -33,8 +33,6 @@ def target(
         priority=priority,
         weight=weight,
         price=price,
-        input_price=0.0,
-        output_price=0.0,
         breaker=breaker.CircuitBreaker(config.CircuitBreaker(failure_threshold=1)),
         latency=average,
         health=routing.Health(),
