@@ -4,6 +4,10 @@ Closed counts consecutive failures; at the threshold it opens. Open refuses call
 cool-down has passed, then turns half-open and admits a bounded number of probe calls: all of them
 succeeding closes it, any failing opens it again. A permit remembers the state's epoch, so the
 verdict of a call that began before a state change cannot move the new state.
+
+Reading `state` changes nothing. The one move the clock makes, open to half-open, happens in
+`half_open_if_due`, which runs where a permit is sought (`available`, `acquire`) and where the
+health checks look; until then an open breaker whose cool-down has passed still reads OPEN.
 """
 
 from __future__ import annotations
@@ -52,15 +56,28 @@ class CircuitBreaker:
 
     @property
     def state(self) -> State:
+        """The state as it stands; reading it changes nothing."""
+        return self._state
+
+    def half_open_if_due(self) -> State:
+        """Turn an open breaker half-open once its cool-down has passed; the state after."""
         if self._state is State.OPEN and self._clock() - self._opened_at >= self._open_seconds:
             self._enter(State.HALF_OPEN)
         return self._state
 
+    def cooling_down(self) -> bool:
+        """Open, with its cool-down still running: no call would get a permit now. Reading it
+        changes nothing (readiness asks this)."""
+        return self._state is State.OPEN and self._clock() - self._opened_at < self._open_seconds
+
     def available(self) -> bool:
-        """Whether `acquire` would give a permit now."""
-        state = self.state
+        """Whether `acquire` would give a permit now (an open breaker whose cool-down has
+        passed turns half-open here)."""
+        state = self._state
         if state is State.CLOSED:
             return True
+        if state is State.OPEN:
+            state = self.half_open_if_due()
         return state is State.HALF_OPEN and self._probes_in_flight < self._probes_allowed
 
     def acquire(self) -> Permit | None:

@@ -103,4 +103,4 @@ async def _check_loop(
         health.healthy = healthy
         gauge.set(1 if healthy else 0)
         for target in targets:
-            target.breaker.state  # noqa: B018 - reading it lets an open breaker turn half-open
+            target.breaker.half_open_if_due()  # so its gauge shows it ready for a probe

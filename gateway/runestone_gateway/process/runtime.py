@@ -74,11 +74,10 @@ class Runtime:
         return {target.model.name for target in self.targets}
 
     def unservable_models(self) -> list[str]:
-        """Models every provider of which has an open circuit breaker."""
+        """Models every provider of which has an open circuit breaker still cooling down (read
+        without moving any breaker: a request or a health check does that)."""
         servable = {
-            target.model.name
-            for target in self.targets
-            if target.breaker.state is not breaker.State.OPEN
+            target.model.name for target in self.targets if not target.breaker.cooling_down()
         }
         return sorted(self.served_models() - servable)
 

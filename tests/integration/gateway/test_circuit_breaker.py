@@ -131,3 +131,35 @@ def test_all_providers_open_means_not_ready_and_503(
     assert isinstance(raised.value.body, dict)
     assert raised.value.body["code"] == "no_available_provider"
     assert len(openai_upstream.record.posts()) == 2
+
+
+def test_readiness_returns_after_the_cool_down_without_moving_the_breaker(
+    openai_upstream: running.Upstream, start_gateway: Starter
+) -> None:
+    """An unready pod gets no traffic, so readiness must not wait for a request to probe the
+    upstream; but reading readiness leaves the breaker as it is (the gauge still says open)
+    until a request seeks a permit."""
+    openai_upstream.behaviour.status = 500
+    gateway = start_gateway(
+        {
+            "providerPools": [
+                pool(
+                    "p",
+                    [provider("only", openai_upstream, models=[model("m")])],
+                    circuitBreaker={"failureThreshold": 1, "openSeconds": 5},
+                )
+            ]
+        }
+    )
+    client = gateway.client()
+    with pytest.raises(openai.APIStatusError):
+        client.chat.completions.create(model="m", messages=ASK)
+    assert gateway.health("/readyz").status_code == 503
+    eventually(
+        lambda: gateway.health("/readyz").status_code == 200, what="readiness after the cool-down"
+    )
+    assert gateway.health("/readyz").status_code == 200
+    assert gateway.metric(STATE, runestone_provider="only") == 2, "readiness moved the breaker"
+    openai_upstream.behaviour.status = 200
+    client.chat.completions.create(model="m", messages=ASK)  # the half-open probe
+    assert gateway.metric(STATE, runestone_provider="only") == 0

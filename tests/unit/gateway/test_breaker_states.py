@@ -1,4 +1,5 @@
-"""The circuit breaker's state machine, on a fake clock."""
+"""The circuit breaker's state machine, on a fake clock. Reading its state never moves it; the
+cool-down's end turns it half-open where a permit is sought (or `half_open_if_due` is called)."""
 
 from __future__ import annotations
 
@@ -56,10 +57,12 @@ def test_half_opens_after_cool_down_and_closes_on_success() -> None:
     cb, clock, changes = make(threshold=1, open_seconds=10)
     fail(cb, 1)
     clock.now += 9.9
+    assert cb.acquire() is None, "no call while it cools down"
     assert state(cb) is breaker.State.OPEN
     clock.now += 0.1
+    assert state(cb) is breaker.State.OPEN, "the cool-down is over, but reading moves nothing"
+    probe = cb.acquire()  # seeking a permit turns it half-open
     assert state(cb) is breaker.State.HALF_OPEN
-    probe = cb.acquire()
     assert probe is not None
     assert probe.probe
     assert cb.acquire() is None, "only halfOpenRequests probes at a time"
@@ -77,9 +80,10 @@ def test_failed_probe_reopens_for_a_full_cool_down() -> None:
     cb.failure(probe)
     assert state(cb) is breaker.State.OPEN
     clock.now += 9
-    assert state(cb) is breaker.State.OPEN
+    assert cb.half_open_if_due() is breaker.State.OPEN
+    assert cb.acquire() is None
     clock.now += 1
-    assert state(cb) is breaker.State.HALF_OPEN
+    assert cb.half_open_if_due() is breaker.State.HALF_OPEN
 
 
 def test_every_probe_must_succeed_to_close() -> None:
@@ -113,8 +117,35 @@ def test_verdicts_from_before_a_state_change_are_ignored() -> None:
     assert slow is not None
     fail(cb, 2)
     clock.now += 1
-    assert state(cb) is breaker.State.HALF_OPEN
+    assert cb.half_open_if_due() is breaker.State.HALF_OPEN
     cb.failure(slow)
     assert state(cb) is breaker.State.HALF_OPEN, "a stale failure does not reopen"
     cb.success(slow)
     assert state(cb) is breaker.State.HALF_OPEN, "nor does a stale success close"
+
+
+def test_reading_the_state_changes_nothing() -> None:
+    cb, clock, changes = make(threshold=1, open_seconds=10)
+    fail(cb, 1)
+    clock.now += 10  # the cool-down is over
+    assert state(cb) is breaker.State.OPEN
+    assert state(cb) is breaker.State.OPEN
+    assert not cb.cooling_down()
+    assert changes == [breaker.State.OPEN], "no transition, so no gauge update either"
+    assert cb.half_open_if_due() is breaker.State.HALF_OPEN
+    assert state(cb) is breaker.State.HALF_OPEN
+    assert changes == [breaker.State.OPEN, breaker.State.HALF_OPEN]
+
+
+def test_cooling_down_only_while_open_and_before_the_cool_down_ends() -> None:
+    cb, clock, _ = make(threshold=1, open_seconds=10)
+    assert not cb.cooling_down()
+    fail(cb, 1)
+    assert cb.cooling_down()
+    clock.now += 9.9
+    assert cb.cooling_down()
+    clock.now += 0.1
+    assert not cb.cooling_down(), "readiness counts it servable: a request may probe it"
+    assert state(cb) is breaker.State.OPEN
+    assert cb.available(), "a permit may be had"
+    assert state(cb) is breaker.State.HALF_OPEN
