@@ -29,6 +29,13 @@ def parser() -> argparse.ArgumentParser:
         "--health-port", type=int, default=8081, help="/livez, /readyz, /metrics (default 8081)"
     )
     cli.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    cli.add_argument(
+        "--http",
+        default="runestone",
+        choices=list(server.HTTP_PROTOCOLS),
+        help="the API port's HTTP/1.1 implementation: the gateway's own (runestone, default), "
+        "or uvicorn's httptools, h11 or auto",
+    )
     cli.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return cli
 
@@ -75,6 +82,7 @@ def main(argv: Sequence[str]) -> int:
         health_port=options.health_port,
         graceful_shutdown_seconds=loaded.config.server.graceful_shutdown_seconds,
         tls=tls,
+        http=options.http,
     )
     try:
         sockets = (
@@ -85,8 +93,9 @@ def main(argv: Sequence[str]) -> int:
         print(f"runestone gateway: cannot listen: {error}", file=sys.stderr)
         return 2
     log.info(
-        "serving the API (%s) on %s:%d and health on %s:%d with %d worker(s)",
+        "serving the API (%s, %s protocol) on %s:%d and health on %s:%d with %d worker(s)",
         "HTTPS" if tls else "HTTP",
+        options.http,
         listen.host,
         listen.port,
         listen.host,

@@ -1,6 +1,10 @@
 """Running the gateway: the API server and the health server in one event loop (uvloop,
 httptools), and an orderly shutdown.
 
+The API port speaks HTTP/1.1 through the gateway's own protocol (`transport.http1`) unless
+`--http` names one of uvicorn's (`httptools`, `h11`, `auto`); the health port always uses
+uvicorn's httptools protocol.
+
 On SIGTERM or SIGINT readiness turns false at once, the API server stops accepting connections
 and lets in-flight requests and streams run for up to the graceful-shutdown deadline, then
 cancels what is left; the health server stops last. A second signal skips the wait."""
@@ -13,7 +17,7 @@ import logging
 import signal
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import uvicorn
@@ -27,6 +31,15 @@ from runestone_gateway.transport import http1, tlsserve
 
 log = logging.getLogger("runestone.gateway")
 
+HTTP_PROTOCOLS: Mapping[str, type[asyncio.Protocol] | uvicorn.config.HTTPProtocolType] = {
+    "runestone": http1.Protocol,
+    "httptools": "httptools",
+    "h11": "h11",
+    "auto": "auto",
+}
+"""The API port's HTTP/1.1 implementations by `--http` name: the gateway's own (the default), or
+one of uvicorn's."""
+
 
 @dataclass(frozen=True)
 class Listen:
@@ -38,6 +51,8 @@ class Listen:
     graceful_shutdown_seconds: float
     tls: config.Tls | None = None
     """Serve the API over HTTPS with this pair (the health port stays plain HTTP for probes)."""
+    http: str = "runestone"
+    """The API port's HTTP/1.1 implementation, a name of HTTP_PROTOCOLS."""
 
 
 class Server(uvicorn.Server):
@@ -99,7 +114,8 @@ async def serve(
     api_sock, health_sock = sockets
     api_config = uvicorn.Config(
         api_app,
-        http=http1.Protocol,
+        http=HTTP_PROTOCOLS[listen.http],
+        ws="none",  # no WebSocket endpoints: under uvicorn's protocols an upgrade is plain HTTP
         proxy_headers=False,  # nothing reads the client address; spares a wrapper per request
         lifespan="on",
         access_log=False,
@@ -121,6 +137,7 @@ async def serve(
         uvicorn.Config(
             health.HealthApp(gateway),
             http="httptools",
+            ws="none",
             lifespan="off",
             access_log=False,
             log_config=None,
