@@ -27,7 +27,7 @@ import httptools
 import uvicorn
 import uvloop
 
-from runestone_gateway.providers import h1
+from runestone_gateway.transport import h1
 
 
 class _Forward(asyncio.Protocol):

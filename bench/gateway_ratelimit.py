@@ -31,7 +31,9 @@ import uvloop
 import gateways
 import loadgen
 import procstats
-from runestone_gateway import apikeys, auth, config, limits, limitstore, metrics, redisstore
+from runestone_gateway import apikeys, config
+from runestone_gateway.admission import auth, limits, limitstore, redisstore
+from runestone_gateway.telemetry import metrics
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "devcluster"))
 from devcluster.redis import RedisServer

@@ -37,8 +37,15 @@ from typing import Any
 
 import orjson
 
-from runestone_gateway import app, asgi, auth, dispatch, http1, streaming, validate
-from runestone_gateway.providers import h1, http, openai
+try:  # the gateway in layers
+    from runestone_gateway.admission import auth
+    from runestone_gateway.api import app, asgi, streaming, validate
+    from runestone_gateway.failover import dispatch
+    from runestone_gateway.providers import http, openai
+    from runestone_gateway.transport import h1, http1
+except ImportError:  # a --before checkout from before the layers
+    from runestone_gateway import app, asgi, auth, dispatch, http1, streaming, validate  # type: ignore[attr-defined,no-redef]
+    from runestone_gateway.providers import h1, http, openai  # type: ignore[attr-defined,no-redef]
 
 _clock = time.perf_counter_ns
 _marks: dict[str, int] = {}

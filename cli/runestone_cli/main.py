@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 ROLES: dict[str, tuple[str, str]] = {
     "operator": ("runestone_operator.cli", "reconcile Gateways, ProviderPools and VectorClusters"),
-    "gateway": ("runestone_gateway.cli", "serve the OpenAI-compatible LLM gateway"),
+    "gateway": ("runestone_gateway.process.cli", "serve the OpenAI-compatible LLM gateway"),
     "sidecar": ("runestone_sidecar.cli", "probe a workload and report it into a readiness gate"),
     "backup": ("runestone_operator.backupcli", "request a backup of a VectorCluster"),
 }

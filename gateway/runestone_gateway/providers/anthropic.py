@@ -7,8 +7,9 @@ from collections.abc import AsyncGenerator
 
 import orjson
 
-from runestone_gateway import config, sse
-from runestone_gateway.providers import anthropic_stream, anthropic_wire, base, h1, http
+from runestone_gateway import config
+from runestone_gateway.providers import anthropic_stream, anthropic_wire, base, http
+from runestone_gateway.transport import h1, sse
 
 API_VERSION = "2023-06-01"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from runestone_gateway import config, errors, validate
+from runestone_gateway import config, errors
 from runestone_gateway.providers import base, shapes
 
 DEFAULT_MAX_TOKENS = 4096
@@ -78,7 +78,7 @@ def _messages(openai_messages: list[dict[str, Any]]) -> tuple[list[str], list[di
         role = message["role"]
         content = message.get("content")
         if role in ("system", "developer"):
-            text = validate.text_of(content)
+            text = shapes.text_of(content)
             if text:
                 system.append(text)
             continue
@@ -92,7 +92,7 @@ def _messages(openai_messages: list[dict[str, Any]]) -> tuple[list[str], list[di
                 {
                     "type": "tool_result",
                     "tool_use_id": str(message.get("tool_call_id", "")),
-                    "content": validate.text_of(content),
+                    "content": shapes.text_of(content),
                 }
             ]
         else:
@@ -143,7 +143,7 @@ def _image_block(url: str) -> dict[str, Any]:
 
 
 def _assistant_blocks(message: dict[str, Any], index: int) -> list[dict[str, Any]]:
-    text = validate.text_of(message.get("content"))
+    text = shapes.text_of(message.get("content"))
     blocks = [_text_block(text)] if text else []
     for call in message.get("tool_calls") or []:
         function = call.get("function") if isinstance(call, dict) else None

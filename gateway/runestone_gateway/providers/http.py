@@ -9,7 +9,8 @@ from typing import Any
 import orjson
 
 from runestone_gateway import errors
-from runestone_gateway.providers import base, h1
+from runestone_gateway.providers import base
+from runestone_gateway.transport import h1
 
 MAX_ERROR_BODY = 64 * 1024
 # Statuses that say the provider, not the request, is wrong: worth trying another provider.

@@ -16,8 +16,8 @@ from typing import Any
 
 import orjson
 
-from runestone_gateway import sse, validate
 from runestone_gateway.providers import base, shapes
+from runestone_gateway.transport import sse
 
 DEFAULT_DIMENSIONS = 16
 
@@ -74,10 +74,10 @@ class _Reply:
         body = call.body
         if call.kind == "chat":
             messages = body["messages"]
-            prompt_words = sum(len(validate.text_of(m.get("content")).split()) for m in messages)
+            prompt_words = sum(len(shapes.text_of(m.get("content")).split()) for m in messages)
             last_user = next(
                 (
-                    validate.text_of(m.get("content"))
+                    shapes.text_of(m.get("content"))
                     for m in reversed(messages)
                     if m["role"] == "user"
                 ),

@@ -9,8 +9,9 @@ from typing import Any
 
 import orjson
 
-from runestone_gateway import config, sse
-from runestone_gateway.providers import base, h1, http
+from runestone_gateway import config
+from runestone_gateway.providers import base, http
+from runestone_gateway.transport import h1, sse
 
 PATHS: dict[str, str] = {
     "chat": "/chat/completions",

@@ -1,4 +1,5 @@
-"""OpenAI response shapes, built by the providers that do not speak OpenAI themselves."""
+"""OpenAI shapes as the providers that do not speak OpenAI themselves need them: the text of a
+request's message, and the answers and chunks they build."""
 
 from __future__ import annotations
 
@@ -7,6 +8,21 @@ from typing import Any
 
 from runestone_gateway import config
 from runestone_gateway.providers import base
+
+
+def text_of(content: object) -> str:
+    """The text of a message's `content`: a string, or the text parts of an array."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            part["text"]
+            for part in content
+            if isinstance(part, dict)
+            and part.get("type") == "text"
+            and isinstance(part.get("text"), str)
+        )
+    return ""
 
 
 def new_id(kind: config.Kind) -> str:

@@ -102,21 +102,19 @@ def test_failed_probe_reopens(
     assert len(flaky.record.posts()) == THRESHOLD + 1
 
 
+def lone_provider(
+    upstream: running.Upstream, start_gateway: Starter, **breaker: float
+) -> gateway_process.GatewayProcess:
+    """A gateway whose model "m" has one provider, with these circuit-breaker settings."""
+    only = provider("only", upstream, models=[model("m")])
+    return start_gateway({"providerPools": [pool("p", [only], circuitBreaker=breaker)]})
+
+
 def test_all_providers_open_means_not_ready_and_503(
     openai_upstream: running.Upstream, start_gateway: Starter
 ) -> None:
     openai_upstream.behaviour.status = 500
-    gateway = start_gateway(
-        {
-            "providerPools": [
-                pool(
-                    "p",
-                    [provider("only", openai_upstream, models=[model("m")])],
-                    circuitBreaker={"failureThreshold": 2, "openSeconds": 3600},
-                )
-            ]
-        }
-    )
+    gateway = lone_provider(openai_upstream, start_gateway, failureThreshold=2, openSeconds=3600)
     client = gateway.client()
     for _ in range(2):
         with pytest.raises(openai.APIStatusError) as raised:
@@ -131,3 +129,25 @@ def test_all_providers_open_means_not_ready_and_503(
     assert isinstance(raised.value.body, dict)
     assert raised.value.body["code"] == "no_available_provider"
     assert len(openai_upstream.record.posts()) == 2
+
+
+def test_readiness_returns_after_the_cool_down_without_moving_the_breaker(
+    openai_upstream: running.Upstream, start_gateway: Starter
+) -> None:
+    """An unready pod gets no traffic, so readiness must not wait for a request to probe the
+    upstream; but reading readiness leaves the breaker as it is (the gauge still says open)
+    until a request seeks a permit."""
+    openai_upstream.behaviour.status = 500
+    gateway = lone_provider(openai_upstream, start_gateway, failureThreshold=1, openSeconds=5)
+    client = gateway.client()
+    with pytest.raises(openai.APIStatusError):
+        client.chat.completions.create(model="m", messages=ASK)
+    assert gateway.health("/readyz").status_code == 503
+    eventually(
+        lambda: gateway.health("/readyz").status_code == 200, what="readiness after the cool-down"
+    )
+    assert gateway.health("/readyz").status_code == 200
+    assert gateway.metric(STATE, runestone_provider="only") == 2, "readiness moved the breaker"
+    openai_upstream.behaviour.status = 200
+    client.chat.completions.create(model="m", messages=ASK)  # the half-open probe
+    assert gateway.metric(STATE, runestone_provider="only") == 0

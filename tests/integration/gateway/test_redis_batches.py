@@ -12,7 +12,7 @@ import redis.asyncio
 import redis.exceptions
 
 from devcluster.redis import RedisServer
-from runestone_gateway import redisbatch
+from runestone_gateway.admission import redisbatch
 
 COUNT = "return redis.call('INCR', KEYS[1])"
 FAIL = "return redis.error_reply('refused ' .. ARGV[1])"

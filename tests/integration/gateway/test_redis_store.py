@@ -10,7 +10,7 @@ import time
 import pytest
 
 from devcluster.redis import RedisServer
-from runestone_gateway import budget, limitstore, redisstore
+from runestone_gateway.admission import budget, limitstore, redisstore
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from typing import Any
 import orjson
 import pytest
 
-from runestone_gateway import tokens as chat_tokens
-from runestone_gateway import validate
+from runestone_gateway.api import tokens as chat_tokens
+from runestone_gateway.api import validate
 from runestone_gateway.translate import messages_request, responses_request, tokens
 
 

@@ -1,0 +1,97 @@
+"""Streamed answers: open a stream far enough to know it works (its first event), then relay
+events to the client as they arrive. Until the first event an attempt may fail over; after it,
+a broken upstream ends the client's stream with an error event and is never retried."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import orjson
+
+from runestone_gateway import errors
+from runestone_gateway.api import asgi
+from runestone_gateway.failover import dispatch, routing
+from runestone_gateway.providers import base
+from runestone_gateway.transport import sse
+
+log = logging.getLogger("runestone.gateway")
+
+Opened = tuple[base.EventStream, bytes]
+
+
+async def open_stream(target: routing.Target, call: base.Call) -> Opened:
+    """The upstream stream and its first event; any failure up to here is a failed attempt."""
+    stream = await target.provider.stream(call)
+    try:
+        first = await stream.next()
+    except BaseException:
+        await stream.aclose()
+        raise
+    if first is None:
+        await stream.aclose()
+        raise base.UpstreamError(base.FailureKind.PROTOCOL, f"{target.provider_name}: empty stream")
+    return stream, first
+
+
+class Relay:
+    """Sends one opened stream to the client. `failure` names what broke it, if anything."""
+
+    def __init__(self, send: asgi.Send) -> None:
+        self._send = send
+        self.failure = ""
+
+    async def run(
+        self, opened: dispatch.Success[Opened], headers: Sequence[tuple[bytes, bytes]] = ()
+    ) -> None:
+        """Relay the stream, its answer carrying `headers` besides the SSE ones."""
+        stream, first = opened.result
+        send = self._send
+        # The event that ends with [DONE] is the last by protocol: it is held back and leaves
+        # with the end of the body, one write instead of two. Nothing else waits.
+        held = b""
+
+        async def forward(events: bytes) -> None:
+            nonlocal held
+            if held:
+                await send({"type": "http.response.body", "body": held, "more_body": True})
+                held = b""
+            if events.endswith(sse.DONE_EVENT):
+                held = events
+            else:
+                await send({"type": "http.response.body", "body": events, "more_body": True})
+
+        try:
+            start_headers = [*asgi.SSE_HEADERS, *headers]
+            await send({"type": "http.response.start", "status": 200, "headers": start_headers})
+            await forward(first)
+            while True:
+                try:
+                    event = await stream.next()
+                except base.UpstreamError as error:
+                    self._broken(opened, error)
+                    await forward(error_event(error))
+                    break
+                if event is None:
+                    break
+                await forward(event)
+            await send({"type": "http.response.body", "body": held, "more_body": False})
+        finally:
+            # Also on cancellation (the client went away): closing the stream drops the
+            # upstream connection, which cancels the upstream request.
+            await stream.aclose()
+
+    def _broken(self, opened: dispatch.Success[Opened], error: base.UpstreamError) -> None:
+        self.failure = error.kind.value
+        opened.target.breaker.failure(opened.permit)
+        log.warning("stream from %s broke: %s", opened.target.provider_name, error.detail)
+
+
+def error_event(error: base.UpstreamError) -> bytes:
+    """The OpenAI SDKs raise an APIError for an event that carries `error`."""
+    body = errors.envelope(
+        f"The upstream failed during the stream ({error.kind.value}).",
+        type=errors.UPSTREAM,
+        code="upstream_stream_failed",
+    )
+    return sse.data_event(orjson.dumps(body))

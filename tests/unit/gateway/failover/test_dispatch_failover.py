@@ -1,0 +1,151 @@
+"""Failover across tiers with fake providers: order, one attempt per tier, breaker bookkeeping,
+and the status a client gets when every tier fails."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from runestone_gateway import config, errors
+from runestone_gateway.failover import breaker, dispatch, routing
+from runestone_gateway.providers import base
+
+
+class Scripted(base.Provider):
+    """Fails with the given error, or answers with its own name."""
+
+    def __init__(self, name: str, error: base.UpstreamError | None = None) -> None:
+        super().__init__(config.Provider(name=name, type="mock", models=[config.Model(name="m")]))
+        self.error = error
+        self.calls = 0
+
+    async def answer(self, call: base.Call) -> base.Answer:
+        self.calls += 1
+        if self.error is not None:
+            raise self.error
+        return base.Answer(self.name.encode(), None)
+
+    async def stream(self, call: base.Call) -> base.EventStream:
+        raise NotImplementedError
+
+    async def probe(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        return None
+
+
+def failure(kind: base.FailureKind, status: int | None = None) -> base.UpstreamError:
+    return base.UpstreamError(kind, f"fake {kind.value}", status=status)
+
+
+def route(*tiers: list[Scripted], threshold: int = 5) -> routing.Route:
+    targets = [
+        routing.Target(
+            pool="p",
+            provider=provider,
+            model=provider.spec.models[0],
+            priority=priority,
+            weight=100,
+            price=0.0,
+            breaker=breaker.CircuitBreaker(config.CircuitBreaker(failure_threshold=threshold)),
+            latency=routing.Ewma(),
+            health=routing.Health(),
+        )
+        for priority, tier in enumerate(tiers)
+        for provider in tier
+    ]
+    return routing.build_route("m", "p", "weighted", targets)
+
+
+async def run(
+    r: routing.Route, attempts: list[tuple[routing.Target, str]] | None = None
+) -> dispatch.Success[base.Answer]:
+    def attempt(target: routing.Target) -> object:
+        return target.provider.answer(base.Call("chat", {}, target.upstream_model))
+
+    tried = [] if attempts is None else attempts
+    return await dispatch.first_success(r, attempt, rng=random.Random(1), attempts=tried)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        base.FailureKind.CONNECT,
+        base.FailureKind.TIMEOUT,
+        base.FailureKind.RATE_LIMITED,
+        base.FailureKind.STATUS,
+        base.FailureKind.PROTOCOL,
+    ],
+)
+async def test_retryable_failures_fall_through_to_the_next_tier(kind: base.FailureKind) -> None:
+    first, second = Scripted("first", failure(kind)), Scripted("second")
+    attempts: list[tuple[routing.Target, str]] = []
+    success = await run(route([first], [second]), attempts)
+    assert success.result.body == b"second"
+    assert (first.calls, second.calls) == (1, 1)
+    assert success.target.latency.value is not None
+    outcomes = [(target.provider_name, outcome) for target, outcome in attempts]
+    assert outcomes == [("first", kind.value), ("second", "success")]
+
+
+async def test_one_attempt_per_tier() -> None:
+    a, b = (
+        Scripted("a", failure(base.FailureKind.STATUS)),
+        Scripted("b", failure(base.FailureKind.STATUS)),
+    )
+    c = Scripted("c")
+    success = await run(route([a, b], [c]))
+    assert success.result.body == b"c"
+    assert a.calls + b.calls == 1
+
+
+async def test_a_rejected_request_is_not_retried() -> None:
+    envelope = errors.envelope("bad field", type="invalid_request_error", param="temperature")
+    rejected = base.UpstreamError(base.FailureKind.REJECTED, "x", status=422, envelope=envelope)
+    first, second = Scripted("first", rejected), Scripted("second")
+    r = route([first], [second])
+    with pytest.raises(errors.GatewayError) as raised:
+        await run(r)
+    assert raised.value.status == 422
+    assert raised.value.message == "bad field"
+    assert raised.value.param == "temperature"
+    assert second.calls == 0
+    assert r.tiers[0][0].breaker.state is breaker.State.CLOSED
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "code"),
+    [
+        (base.FailureKind.TIMEOUT, 504, "upstream_timeout"),
+        (base.FailureKind.CONNECT, 502, "upstream_failed"),
+        (base.FailureKind.STATUS, 502, "upstream_failed"),
+        (base.FailureKind.RATE_LIMITED, 503, "upstream_rate_limited"),
+    ],
+)
+async def test_status_when_every_tier_fails(kind: base.FailureKind, status: int, code: str) -> None:
+    r = route([Scripted("a", failure(base.FailureKind.CONNECT))], [Scripted("b", failure(kind))])
+    with pytest.raises(errors.GatewayError) as raised:
+        await run(r)
+    assert (raised.value.status, raised.value.code) == (status, code)
+
+
+async def test_failures_open_the_breaker_and_open_tiers_are_skipped() -> None:
+    flaky, backup = Scripted("flaky", failure(base.FailureKind.STATUS)), Scripted("backup")
+    r = route([flaky], [backup], threshold=2)
+    for _ in range(5):
+        await run(r)
+    assert flaky.calls == 2
+    assert backup.calls == 5
+
+
+async def test_nothing_available_is_503() -> None:
+    only = Scripted("only", failure(base.FailureKind.STATUS))
+    r = route([only], threshold=1)
+    with pytest.raises(errors.GatewayError):
+        await run(r)
+    with pytest.raises(errors.GatewayError) as raised:
+        await run(r)
+    assert (raised.value.status, raised.value.code) == (503, "no_available_provider")
+    assert only.calls == 1
