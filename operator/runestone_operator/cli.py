@@ -11,8 +11,9 @@ from collections.abc import Mapping, Sequence
 
 import yaml
 
-from runestone_operator import crdgen, names, settings, vectorplan
-from runestone_operator.builders import operator_rbac
+from runestone_operator import crdgen
+from runestone_operator.core import names, operator_rbac, settings
+from runestone_operator.vectorcluster import plan as vectorplan
 
 RESYNC_ENV = "RUNESTONE_RESYNC_SECONDS"
 POD_NETWORK_MAP_ENV = "RUNESTONE_POD_NETWORK_MAP"

@@ -28,7 +28,8 @@ from harness import chart, storage
 from harness import weaviate as weaviate_harness
 from harness.kube import exists
 from harness.kubelet import containers, runner
-from runestone_operator import names, vectornames
+from runestone_operator.gateway import names
+from runestone_operator.vectorcluster import names as vectornames
 
 SYSTEM_NAMESPACE = chart.NAMESPACE
 DEMO_NAMESPACE = "runestone-demo"

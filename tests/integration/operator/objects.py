@@ -10,10 +10,11 @@ from kubernetes.client.exceptions import ApiException
 
 from harness.kube import eventually
 from harness.kube import exists as exists  # re-exported: the operator tests call objects.exists
-from runestone_operator import names
+from runestone_operator.core import names
+from runestone_operator.gateway import names as gateway_names
 
 GROUP, VERSION = "runestone.dev", "v1alpha1"
-GATE = names.GATEWAY_READY_GATE
+GATE = gateway_names.GATEWAY_READY_GATE
 
 MOCK_MODELS = [
     {"name": "mock-chat", "kinds": ["chat", "completion"]},
@@ -160,7 +161,7 @@ def secret_text(api: client.ApiClient, namespace: str, name: str, key: str) -> s
 
 
 def gateway_pods(api: client.ApiClient, namespace: str, gateway_name: str) -> list[client.V1Pod]:
-    selector = f"{names.LABEL_INSTANCE}={gateway_name},{names.LABEL_NAME}={names.GATEWAY_APP}"
+    selector = f"{names.LABEL_INSTANCE}={gateway_name},{names.LABEL_NAME}={gateway_names.APP}"
     pods: list[client.V1Pod] = (
         client.CoreV1Api(api).list_namespaced_pod(namespace, label_selector=selector).items
     )

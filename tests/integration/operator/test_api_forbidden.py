@@ -21,7 +21,7 @@ from kubernetes import client
 from harness.kube import Cluster, eventually
 from integration.operator import objects, operator_process
 from integration.vectorcluster import vectorclusters
-from runestone_operator.builders import operator_rbac
+from runestone_operator.core import operator_rbac
 
 REFUSED = {"create", "update", "patch"}
 GRANTED_TIMEOUT = 120  # from the permission granted back to the object reconciled

@@ -16,7 +16,8 @@ from harness import gobuild, versions
 from harness.kube import Cluster, eventually
 from integration.operator import objects, operator_process
 from runestone_gateway import apikeys, config
-from runestone_operator import names, pki
+from runestone_operator.core import pki
+from runestone_operator.gateway import names
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLES = REPO / "deploy" / "examples"
