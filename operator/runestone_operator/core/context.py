@@ -1,4 +1,4 @@
-"""What every step receives, how a reconcile starts (`load`), and how a step says it cannot go
+"""What every step receives, how a reconcile starts (`Loader`), and how a step says it cannot go
 on (`Blocked`)."""
 
 from __future__ import annotations
@@ -108,37 +108,43 @@ class Context(Generic[SpecT, StatusT]):
         self.notes.append((event_type, reason, message))
 
 
-async def load(
-    client: kube.Kube,
-    config: settings.Settings,
-    kind: kinds.Kind,
-    spec: type[SpecT],
-    status: type[StatusT],
-    namespace: str,
-    name: str,
-    now: datetime.datetime,
-) -> Context[SpecT, StatusT] | None:
-    """Read the object and start its reconcile; None when it is gone or being deleted (owner
-    references let the garbage collector do the rest). A status the model cannot read is
-    rewritten from scratch."""
-    body = await client.get(kinds.API_VERSION, kind.name, namespace, name)
-    if body is None or body["metadata"].get("deletionTimestamp"):
-        return None
-    metadata = body["metadata"]
-    try:
-        current = status.model_validate(body.get("status") or {})
-    except pydantic.ValidationError:
-        current = status()
-    return Context(
-        kube=client,
-        settings=config,
-        owner=meta.Owner(kinds.API_VERSION, kind.name, namespace, name, metadata["uid"]),
-        spec=spec.model_validate(body.get("spec") or {}),
-        status=current,
-        generation=int(metadata.get("generation", 0)),
-        annotations=metadata.get("annotations") or {},
-        now=timestamps.truncate(now),
-    )
+@dataclass(frozen=True)
+class Loader(Generic[SpecT, StatusT]):
+    """How a kind's objects are read into a `Context`: the kind, and its spec and status models."""
+
+    kind: kinds.Kind
+    spec: type[SpecT]
+    status: type[StatusT]
+
+    async def load(
+        self,
+        client: kube.Kube,
+        config: settings.Settings,
+        namespace: str,
+        name: str,
+        now: datetime.datetime,
+    ) -> Context[SpecT, StatusT] | None:
+        """Read the object and start its reconcile; None when it is gone or being deleted (owner
+        references let the garbage collector do the rest). A status the model cannot read is
+        rewritten from scratch."""
+        body = await client.get(kinds.API_VERSION, self.kind.name, namespace, name)
+        if body is None or body["metadata"].get("deletionTimestamp"):
+            return None
+        metadata = body["metadata"]
+        try:
+            current = self.status.model_validate(body.get("status") or {})
+        except pydantic.ValidationError:
+            current = self.status()
+        return Context(
+            kube=client,
+            settings=config,
+            owner=meta.Owner(kinds.API_VERSION, self.kind.name, namespace, name, metadata["uid"]),
+            spec=self.spec.model_validate(body.get("spec") or {}),
+            status=current,
+            generation=int(metadata.get("generation", 0)),
+            annotations=metadata.get("annotations") or {},
+            now=timestamps.truncate(now),
+        )
 
 
 def owned_by(obj: Mapping[str, Any] | None, uid: str) -> bool:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import datetime
 
-from runestone_operator.core import context, keyplan, kinds, kube, references, settings, workqueue
+from runestone_operator.core import context, keyplan, kube, references, settings, workqueue
 from runestone_operator.core.steps import keys, tls
-from runestone_operator.gateway import model, names
-from runestone_operator.gateway.context import Context
+from runestone_operator.gateway import names
+from runestone_operator.gateway.context import LOADER, Context
 from runestone_operator.gateway.steps import config, pools, rbac, scaling, status, workload
 
 
@@ -31,16 +31,7 @@ async def reconcile(
     *,
     read_pool: references.PoolReader,
 ) -> workqueue.Outcome:
-    ctx = await context.load(
-        client,
-        config_,
-        kinds.GATEWAY,
-        model.GatewaySpec,
-        model.GatewayStatus,
-        namespace,
-        name,
-        now,
-    )
+    ctx = await LOADER.load(client, config_, namespace, name, now)
     if ctx is None:
         return workqueue.Outcome()
     plan: keyplan.Plan | None = None

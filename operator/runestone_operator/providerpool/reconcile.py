@@ -20,6 +20,8 @@ from runestone_operator.core.conditions import Observation, Reason
 from runestone_operator.core.steps import status
 from runestone_operator.providerpool import model, render
 
+LOADER = context.Loader(kinds.PROVIDER_POOL, model.ProviderPoolSpec, model.ProviderPoolStatus)
+
 
 def _observations(problem: tuple[str, str] | None) -> list[Observation]:
     if problem is None:
@@ -63,16 +65,7 @@ async def reconcile(
     name: str,
     now: datetime.datetime,
 ) -> workqueue.Outcome:
-    ctx = await context.load(
-        client,
-        config,
-        kinds.PROVIDER_POOL,
-        model.ProviderPoolSpec,
-        model.ProviderPoolStatus,
-        namespace,
-        name,
-        now,
-    )
+    ctx = await LOADER.load(client, config, namespace, name, now)
     if ctx is None:
         return workqueue.Outcome()
     problem = await _problem(ctx)

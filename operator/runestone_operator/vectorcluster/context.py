@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from runestone_operator.core import context
+from runestone_operator.core import context, kinds
 from runestone_operator.vectorcluster import engine, model, names
 from runestone_operator.vectorcluster.builders.cluster import Cluster
 
 Context = context.Context[model.VectorClusterSpec, model.VectorClusterStatus]
+LOADER = context.Loader(kinds.VECTOR_CLUSTER, model.VectorClusterSpec, model.VectorClusterStatus)
 
 
 def cluster(ctx: Context, db: engine.Engine) -> Cluster:

@@ -8,11 +8,11 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-from runestone_operator.core import context, keyplan, kinds, kube, settings, workqueue
+from runestone_operator.core import context, keyplan, kube, settings, workqueue
 from runestone_operator.core.steps import tls
 from runestone_operator.vectorcluster import context as vector_context
-from runestone_operator.vectorcluster import engine, engines, model, names
-from runestone_operator.vectorcluster.context import Context
+from runestone_operator.vectorcluster import engine, engines, names
+from runestone_operator.vectorcluster.context import LOADER, Context
 from runestone_operator.vectorcluster.steps import backup, keys, members, rollout, status
 
 SETTLING_SECONDS = 5.0
@@ -51,16 +51,7 @@ async def reconcile(
     *,
     registry: Mapping[str, engine.Engine] = engines.REGISTRY,
 ) -> workqueue.Outcome:
-    ctx = await context.load(
-        client,
-        config,
-        kinds.VECTOR_CLUSTER,
-        model.VectorClusterSpec,
-        model.VectorClusterStatus,
-        namespace,
-        name,
-        now,
-    )
+    ctx = await LOADER.load(client, config, namespace, name, now)
     if ctx is None:
         return workqueue.Outcome()
     db = engines.get(ctx.spec.engine, registry)
