@@ -4,7 +4,7 @@ operator-issued keys. Pure data; the CRD is generated from it."""
 from __future__ import annotations
 
 import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
 import pydantic
 
@@ -15,8 +15,6 @@ from runestone_operator.core import models as common
 KIND = kinds.GATEWAY.name
 
 ServiceType = Literal["ClusterIP", "NodePort", "LoadBalancer"]
-
-ModelName = Annotated[str, pydantic.Field(min_length=1, max_length=256, pattern=r"^[^\s]+$")]
 
 NAME_RULE = common.cel(
     "self.metadata.name.size() <= 63 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",
@@ -47,7 +45,7 @@ class ApiKey(common.Model):
 
     name: common.DnsLabel
     """Names the key in logs, metrics and its Secret; never the key itself."""
-    models: list[ModelName] = pydantic.Field(
+    models: list[config.ModelName] = pydantic.Field(
         default_factory=lambda: ["*"],
         min_length=1,
         max_length=256,

@@ -26,11 +26,9 @@ class Price(common.Model):
 class Model(common.Model):
     """One model a provider serves, under the name clients ask for."""
 
-    name: str = pydantic.Field(min_length=1, max_length=256, pattern=r"^[^\s]+$")
+    name: config.ModelName
     """The name clients send in `model`, e.g. "gpt-4o-mini"."""
-    upstream_model: str | None = pydantic.Field(
-        default=None, min_length=1, max_length=256, pattern=r"^[^\s]+$"
-    )
+    upstream_model: config.ModelName | None = None
     """The name the upstream knows it by; the client-facing name when unset."""
     kinds: list[config.Kind] = pydantic.Field(
         default_factory=lambda: list[config.Kind](["chat"]),
