@@ -113,8 +113,8 @@ _NOT_ID = re.compile(r"[^a-z0-9]+")
 
 
 def backup_id(cluster: str, token: str) -> str:
-    """Weaviate's backup id for a request token (lowercase letters, digits and dashes). The same
-    token always names the same backup, so a request is carried out once."""
+    """The backup id of a request token (lowercase letters, digits and dashes, as Weaviate takes
+    them). The same token always names the same backup, so a request is carried out once."""
     slug = _NOT_ID.sub("-", token.lower()).strip("-")[:40].strip("-")
     digest = hashlib.sha256(token.encode()).hexdigest()[:8]
     return "-".join(part for part in (cluster, slug, digest) if part)
