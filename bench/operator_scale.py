@@ -38,7 +38,9 @@ import procstats
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "devcluster"))
 
 from devcluster import cluster, operator_process, resources
-from runestone_operator import names, vectornames
+from runestone_operator.core import names as core_names
+from runestone_operator.gateway import names
+from runestone_operator.vectorcluster import names as vectornames
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -76,7 +78,7 @@ def vector_spec() -> dict[str, Any]:
 def children_present(api: client.ApiClient, namespace: str) -> dict[str, set[str]]:
     """Names of the children the operator made, by kind, as listed now."""
     apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
-    selector = f"{names.LABEL_MANAGED_BY}={names.MANAGED_BY}"
+    selector = f"{core_names.LABEL_MANAGED_BY}={core_names.MANAGED_BY}"
     listings: dict[str, Callable[..., Any]] = {
         "Deployment": apps.list_namespaced_deployment,
         "StatefulSet": apps.list_namespaced_stateful_set,

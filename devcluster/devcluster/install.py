@@ -27,7 +27,8 @@ from kubernetes.client.exceptions import ApiException
 from devcluster import chart, storage
 from devcluster.kube import exists
 from devcluster.kubelet import runner
-from runestone_operator import names, vectornames
+from runestone_operator.gateway import names
+from runestone_operator.vectorcluster import names as vectornames
 
 SYSTEM_NAMESPACE = chart.NAMESPACE
 DEMO_NAMESPACE = "runestone-demo"

@@ -20,7 +20,7 @@ from kubernetes import client
 
 from devcluster import processes
 from devcluster.kube import eventually
-from runestone_operator.builders import operator_rbac
+from runestone_operator.core import operator_rbac
 
 RUNESTONE = Path(sys.executable).with_name("runestone")
 TEST_IMAGE = "registry.example/runestone:integration"

@@ -5,52 +5,69 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 import logging
 import signal
+from collections.abc import Awaitable, Callable, Mapping
 
 import kopf
 
-from runestone_operator import handlers, health, kube, names, settings, workqueue
-from runestone_operator.models import common, gateway, providerpool, vectorcluster
-from runestone_operator.reconcile import gateway as gateway_reconcile
-from runestone_operator.reconcile import providerpool as pool_reconcile
-from runestone_operator.reconcile import vectorcluster as vector_reconcile
+from runestone_operator import handlers
+from runestone_operator.core import health, kinds, kube, names, settings, workqueue
+from runestone_operator.gateway import reconcile as gateway
+from runestone_operator.providerpool import reading
+from runestone_operator.providerpool import reconcile as providerpool
+from runestone_operator.vectorcluster import reconcile as vectorcluster
 
 logger = logging.getLogger(__name__)
 
+Reconcile = Callable[
+    [kube.Kube, settings.Settings, str, str, datetime.datetime], Awaitable[workqueue.Outcome]
+]
+"""A kind's reconcile: (client, settings, namespace, name, now) -> how it ended."""
+
+RECONCILES: Mapping[str, Reconcile] = {
+    kinds.PROVIDER_POOL.name: providerpool.reconcile,
+    kinds.GATEWAY.name: functools.partial(gateway.reconcile, read_pool=reading.read),
+    kinds.VECTOR_CLUSTER.name: vectorcluster.reconcile,
+}
+"""Every kind's reconcile, with what it reads of other kinds (a Gateway: its ProviderPools)."""
+
 
 class Reconciler:
-    """Dispatches a work-queue key to the reconcile of its kind."""
+    """Dispatches a work-queue key to the reconcile of its kind: the one place where every
+    reconcile starts and ends."""
 
-    def __init__(self, client: kube.Kube, config: settings.Settings) -> None:
+    def __init__(
+        self,
+        client: kube.Kube,
+        config: settings.Settings,
+        reconciles: Mapping[str, Reconcile] = RECONCILES,
+    ) -> None:
         self._client = client
         self._config = config
+        self._reconciles = reconciles
 
     async def __call__(self, key: handlers.Key) -> workqueue.Outcome:
         kind, namespace, name = key
+        reconcile = self._reconciles.get(kind)
+        if reconcile is None:
+            raise ValueError(f"no reconcile for kind {kind!r}")
         now = datetime.datetime.now(datetime.UTC)
         try:
-            if kind == gateway.KIND:
-                return await gateway_reconcile.reconcile(
-                    self._client, self._config, namespace, name, now
-                )
-            if kind == providerpool.KIND:
-                return await pool_reconcile.reconcile(self._client, namespace, name, now)
-            if kind == vectorcluster.KIND:
-                return await vector_reconcile.reconcile(
-                    self._client, self._config, namespace, name, now
-                )
+            return await reconcile(self._client, self._config, namespace, name, now)
         except kube.ApiError as error:
             logger.warning("reconcile of %s %s/%s: %s", kind, namespace, name, error)
             return workqueue.Outcome(retry=True)
-        raise ValueError(f"no reconcile for kind {kind!r}")
 
 
-async def _list_all(client: kube.Kube, config: settings.Settings, kind: str) -> list[kube.Object]:
+async def _list_all(
+    client: kube.Kube, config: settings.Settings, kind: kinds.Kind
+) -> list[kube.Object]:
     namespaces: tuple[str | None, ...] = config.namespaces or (None,)
     found: list[kube.Object] = []
     for namespace in namespaces:
-        found += await client.list(common.API_VERSION, kind, namespace)
+        found += await client.list(kinds.API_VERSION, kind.name, namespace)
     return found
 
 
@@ -60,14 +77,14 @@ async def resync(
     queue: workqueue.WorkQueue[handlers.Key],
     heartbeat: health.Heartbeat,
 ) -> None:
-    """Every `resync_seconds`, queue every Gateway and ProviderPool: drift made by hand is
-    corrected even when no watch event announces it."""
+    """Every `resync_seconds`, queue every object of every kind: drift made by hand is corrected
+    even when no watch event announces it."""
     while True:
         try:
-            for kind in (providerpool.KIND, gateway.KIND, vectorcluster.KIND):
+            for kind in kinds.ALL:
                 for item in await _list_all(client, config, kind):
                     metadata = item["metadata"]
-                    queue.add((kind, metadata["namespace"], metadata["name"]))
+                    queue.add((kind.name, metadata["namespace"], metadata["name"]))
         except kube.ApiError as error:
             logger.warning("resync pass failed: %s", error)
         else:

@@ -2,8 +2,8 @@
 
 The backup CronJob runs this on schedule. It sets the VectorCluster's annotation
 `runestone.dev/backup` to a new token (the current time); the operator then takes that backup
-through Weaviate's REST API and reports it in `status.lastBackup`. Needs only `patch` on that one
-VectorCluster: no Weaviate key, no route to the members."""
+through the cluster's engine and reports it in `status.lastBackup`. Needs only `patch` on that
+one VectorCluster: no database key, no route to the members."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from runestone_operator import kube, timestamps, vectornames
-from runestone_operator.models import common, vectorcluster
+from runestone_operator.core import kinds, kube, timestamps
+from runestone_operator.vectorcluster import names
 
 FIELD_MANAGER = "runestone-backup-schedule"
 
@@ -43,16 +43,17 @@ async def request(namespace: str, name: str, token: str) -> None:
         raise RequestError(f"no access to the Kubernetes API: {error}") from None
     try:
         # Applying to a missing object would try to create one (and fail on its empty spec).
-        if await client.get(common.API_VERSION, vectorcluster.KIND, namespace, name) is None:
+        kind = kinds.VECTOR_CLUSTER.name
+        if await client.get(kinds.API_VERSION, kind, namespace, name) is None:
             raise RequestError(f"VectorCluster {namespace}/{name} does not exist")
         await client.apply(
             {
-                "apiVersion": common.API_VERSION,
-                "kind": vectorcluster.KIND,
+                "apiVersion": kinds.API_VERSION,
+                "kind": kind,
                 "metadata": {
                     "name": name,
                     "namespace": namespace,
-                    "annotations": {vectornames.BACKUP_REQUEST: token},
+                    "annotations": {names.BACKUP_REQUEST: token},
                 },
             }
         )

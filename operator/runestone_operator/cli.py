@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 
 import yaml
 
-from runestone_operator import crdgen, names, settings
-from runestone_operator.builders import operator_rbac
+from runestone_operator import crdgen
+from runestone_operator.core import names, operator_rbac, settings
 
 RESYNC_ENV = "RUNESTONE_RESYNC_SECONDS"
 NAMESPACE_ENV = "RUNESTONE_WATCH_NAMESPACE"

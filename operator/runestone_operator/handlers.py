@@ -9,8 +9,9 @@ from typing import Any
 
 import kopf
 
-from runestone_operator import health, names, settings, vectornames
-from runestone_operator.models import common, gateway, providerpool, vectorcluster
+from runestone_operator.core import health, kinds, names, settings
+from runestone_operator.gateway import names as gateway_names
+from runestone_operator.vectorcluster import names as vector_names
 
 Key = tuple[str, str, str]
 """(kind, namespace, name) of an object to reconcile."""
@@ -51,33 +52,34 @@ def build_registry(
     async def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
         return await kopf.login_via_async_client(**kwargs)
 
-    @kopf.index(common.GROUP, common.VERSION, gateway.PLURAL, id=INDEX, registry=registry)
+    group, version = kinds.GROUP, kinds.VERSION
+    gateway, pool, vector = kinds.GATEWAY, kinds.PROVIDER_POOL, kinds.VECTOR_CLUSTER
+
+    @kopf.index(group, version, gateway.plural, id=INDEX, registry=registry)
     async def gateways_by_pool(
         namespace: str | None, name: str, spec: kopf.Spec, **_: Any
     ) -> dict[tuple[str, str], str]:
         return {(namespace or "", ref["name"]): name for ref in spec.get("providerPools") or []}
 
-    @kopf.on.event(common.GROUP, common.VERSION, gateway.PLURAL, id="gateway", registry=registry)
+    @kopf.on.event(group, version, gateway.plural, id="gateway", registry=registry)
     async def gateway_event(namespace: str | None, name: str, **_: Any) -> None:
         heartbeat.watch_event()
-        enqueue((gateway.KIND, namespace or "", name))
+        enqueue((gateway.name, namespace or "", name))
 
-    @kopf.on.event(
-        common.GROUP, common.VERSION, providerpool.PLURAL, id="providerpool", registry=registry
-    )
+    @kopf.on.event(group, version, pool.plural, id="providerpool", registry=registry)
     async def pool_event(namespace: str | None, name: str, **kwargs: Any) -> None:
         # Kopf passes each index as a keyword argument named after it.
         gateways_by_pool: kopf.Index[tuple[str, str], str] = kwargs[INDEX]
         heartbeat.watch_event()
-        enqueue((providerpool.KIND, namespace or "", name))
+        enqueue((pool.name, namespace or "", name))
         for user in gateways_by_pool.get((namespace or "", name), []):
-            enqueue((gateway.KIND, namespace or "", user))
+            enqueue((gateway.name, namespace or "", user))
 
     @kopf.on.event(
         "apps",
         "v1",
         "deployments",
-        labels={names.LABEL_MANAGED_BY: names.MANAGED_BY, names.LABEL_NAME: names.GATEWAY_APP},
+        labels={names.LABEL_MANAGED_BY: names.MANAGED_BY, names.LABEL_NAME: gateway_names.APP},
         id="gateway-deployment",
         registry=registry,
     )
@@ -86,16 +88,14 @@ def build_registry(
         heartbeat.watch_event()
         owner = labels.get(names.LABEL_INSTANCE)
         if owner and namespace:
-            enqueue((gateway.KIND, namespace, owner))
+            enqueue((gateway.name, namespace, owner))
 
-    @kopf.on.event(
-        common.GROUP, common.VERSION, vectorcluster.PLURAL, id="vectorcluster", registry=registry
-    )
+    @kopf.on.event(group, version, vector.plural, id="vectorcluster", registry=registry)
     async def vectorcluster_event(namespace: str | None, name: str, **_: Any) -> None:
         heartbeat.watch_event()
-        enqueue((vectorcluster.KIND, namespace or "", name))
+        enqueue((vector.name, namespace or "", name))
 
-    vector_children = {names.LABEL_MANAGED_BY: names.MANAGED_BY, names.LABEL_NAME: vectornames.APP}
+    vector_children = {names.LABEL_MANAGED_BY: names.MANAGED_BY, names.LABEL_NAME: vector_names.APP}
 
     @kopf.on.event(
         "apps", "v1", "statefulsets", labels=vector_children, id="vector-sts", registry=registry
@@ -108,7 +108,7 @@ def build_registry(
         heartbeat.watch_event()
         owner = labels.get(names.LABEL_INSTANCE)
         if owner and namespace:
-            enqueue((vectorcluster.KIND, namespace, owner))
+            enqueue((vector.name, namespace, owner))
 
     @kopf.on.probe(id="activity", registry=registry)
     async def activity(**_: Any) -> dict[str, float | int]:

@@ -20,9 +20,9 @@ PROBE_TIMEOUT = "ProbeTimeout"
 BAD_RESPONSE = "BadResponse"  # an answer that is not what the protocol promises
 NOT_SERVING = "NotServing"  # grpc.health.v1 answered, but not SERVING
 UNAUTHORIZED = "Unauthorized"  # the target refused the sidecar's credentials
-NODE_NOT_IN_CLUSTER = "NodeNotInCluster"  # weaviate: this member is missing from /v1/nodes
-NODE_UNHEALTHY = "NodeUnhealthy"  # weaviate: this member is listed but not HEALTHY
-SHARDS_NOT_READY = "ShardsNotReady"  # weaviate: a shard on this member is loading or read-only
+NODE_NOT_IN_CLUSTER = "NodeNotInCluster"  # member: missing from its cluster's member list
+NODE_UNHEALTHY = "NodeUnhealthy"  # member: listed, but not healthy
+SHARDS_NOT_READY = "ShardsNotReady"  # member: a shard on it is loading or read-only
 
 GATE_PREFIX = "runestone.dev/"
 MAX_MESSAGE = 1024  # a condition message is for humans; keep the pod object small

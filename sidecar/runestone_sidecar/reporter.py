@@ -1,4 +1,5 @@
-"""Report the desired condition into this pod, as contract 4 says.
+"""Report the desired condition into this pod, as the readiness-gate contract says
+(docs/architecture.md).
 
 Each write is a fresh read, then a one-condition strategic-merge patch carrying the read's
 resourceVersion, retried on conflict. Nothing is written when the pod already says the right

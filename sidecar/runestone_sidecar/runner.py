@@ -102,9 +102,9 @@ class Sidecar:
         while True:
             result, elapsed = await self._probe_once()
             self.heartbeat.beat()
-            self.metrics.probe_duration.observe(elapsed, config.target)
+            self.metrics.probe_duration.observe(elapsed, config.label)
             outcome = "success" if result.ok else "failure"
-            self.metrics.probe_results.inc(config.target, outcome, result.reason)
+            self.metrics.probe_results.inc(config.label, outcome, result.reason)
             if result.ok != previous_ok:
                 log.info("probe %s in %.3fs: %s", outcome, elapsed, result.message)
             previous_ok = result.ok

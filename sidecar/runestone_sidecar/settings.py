@@ -9,7 +9,8 @@ from pathlib import Path
 
 from runestone_sidecar import conditions
 
-TARGETS = ("gateway", "weaviate", "http", "grpc")
+TARGETS = ("gateway", "member", "http", "grpc")
+"""`member`: a VectorCluster member, probed by its engine's module in `probes/engines`."""
 
 
 class SettingsError(Exception):
@@ -31,11 +32,17 @@ class Settings:
     port: int = 8082
     grpc_port: int = 8083
     grpc_service: str = ""
+    engine: str = ""
     node_name: str = ""
     api_key_file: Path | None = None
     resync_period: float = 60.0
     backoff_cap: float = 15.0
     termination_timeout: float = 10.0
+
+    @property
+    def label(self) -> str:
+        """What the probe metrics call the target: the engine, for a member."""
+        return self.engine if self.target == "member" else self.target
 
 
 def parser() -> argparse.ArgumentParser:
@@ -48,7 +55,7 @@ def parser() -> argparse.ArgumentParser:
         "--url",
         required=True,
         help="gateway: its health URL (/readyz is added to a bare host:port URL); "
-        "weaviate: its base URL; http: the URL to GET; grpc: host:port",
+        "member: the engine's base URL; http: the URL to GET; grpc: host:port",
     )
     p.add_argument("--condition", required=True, help="readiness-gate condition type to set")
     p.add_argument("--period", type=float, default=5.0, help="seconds between probes (5)")
@@ -59,8 +66,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8082, help="/healthz and /metrics port (8082)")
     p.add_argument("--grpc-port", type=int, default=8083, help="grpc.health.v1 port (8083)")
     p.add_argument("--grpc-service", default="", help="grpc target: service name to Check")
-    p.add_argument("--node-name", default=None, help="weaviate: this member's name (POD_NAME)")
-    p.add_argument("--api-key-file", type=Path, default=None, help="weaviate: API key file")
+    p.add_argument("--engine", default="", help="member: the engine, e.g. weaviate")
+    p.add_argument("--node-name", default=None, help="member: this member's name (POD_NAME)")
+    p.add_argument("--api-key-file", type=Path, default=None, help="member: API key file")
     p.add_argument("--resync-period", type=float, default=60.0, help="re-read and repair (60)")
     p.add_argument("--backoff-cap", type=float, default=15.0, help="max API retry delay (15)")
     p.add_argument(
@@ -86,6 +94,8 @@ def from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Settings:
             f"--condition {args.condition!r}: the sidecar sets only {conditions.GATE_PREFIX}* "
             "conditions (the admission policy refuses any other)"
         )
+    if (args.target == "member") != bool(args.engine):
+        raise SettingsError("--engine is required with --target member, and only with it")
     if args.period <= 0:
         raise SettingsError("--period must be positive")
     if args.success_threshold < 1 or args.failure_threshold < 1:
@@ -107,6 +117,7 @@ def from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Settings:
         port=args.port,
         grpc_port=args.grpc_port,
         grpc_service=args.grpc_service,
+        engine=args.engine,
         node_name=args.node_name or pod_name,
         api_key_file=args.api_key_file,
         resync_period=args.resync_period,

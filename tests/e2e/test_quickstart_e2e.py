@@ -21,8 +21,8 @@ from kubernetes.client.exceptions import ApiException
 
 from devcluster import gobuild, install, storage, versions
 from devcluster.kube import Cluster, eventually
-from runestone_operator import names
-from runestone_operator.builders import operator_rbac
+from runestone_operator.core import operator_rbac
+from runestone_operator.gateway import names
 
 pytestmark = pytest.mark.e2e
 

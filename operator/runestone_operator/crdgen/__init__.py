@@ -1,4 +1,5 @@
-"""Generate the CustomResourceDefinitions from the typed models in `runestone_operator.models`.
+"""Generate the CustomResourceDefinitions from the kinds' typed models (`<kind>/model.py`) and the
+one list of kinds (`core.kinds`).
 
 Pure: models in, manifests (dicts) and YAML text out. `python -m runestone_operator.crdgen`
 writes them to `crds/` and `helm/runestone/crds/`; nobody edits that YAML by hand."""
@@ -12,11 +13,14 @@ from typing import Any
 import pydantic
 import yaml
 
+from runestone_operator.core import kinds
 from runestone_operator.crdgen import schema
-from runestone_operator.models import common, gateway, providerpool, vectorcluster
+from runestone_operator.gateway import model as gateway
+from runestone_operator.providerpool import model as providerpool
+from runestone_operator.vectorcluster import model as vectorcluster
 
 HEADER = (
-    "# Generated from runestone_operator.models by `make crds`; do not edit by hand.\n"
+    "# Generated from runestone_operator/<kind>/model.py by `make crds`; do not edit by hand.\n"
     "# A unit test fails when this file is out of date.\n"
 )
 CATEGORIES = ["runestone"]
@@ -43,24 +47,14 @@ class PrinterColumn:
 
 
 @dataclass(frozen=True)
-class Kind:
+class Definition:
     """Everything that defines one custom resource."""
 
-    kind: str
-    plural: str
-    short_names: tuple[str, ...]
+    kind: kinds.Kind
     spec: type[pydantic.BaseModel]
     status: type[pydantic.BaseModel]
     columns: tuple[PrinterColumn, ...]
     root_rules: tuple[dict[str, str], ...] = ()
-
-    @property
-    def singular(self) -> str:
-        return self.kind.lower()
-
-    @property
-    def name(self) -> str:
-        return f"{self.plural}.{common.GROUP}"
 
 
 def _condition_column(condition: str, priority: int = 0) -> PrinterColumn:
@@ -74,11 +68,9 @@ def _condition_column(condition: str, priority: int = 0) -> PrinterColumn:
 _REASON = PrinterColumn("Reason", '.status.conditions[?(@.type=="Ready")].reason', priority=1)
 _AGE = PrinterColumn("Age", ".metadata.creationTimestamp", type="date")
 
-KINDS = (
-    Kind(
-        kind=providerpool.KIND,
-        plural=providerpool.PLURAL,
-        short_names=providerpool.SHORT_NAMES,
+DEFINITIONS = (
+    Definition(
+        kind=kinds.PROVIDER_POOL,
         spec=providerpool.ProviderPoolSpec,
         status=providerpool.ProviderPoolStatus,
         columns=(
@@ -90,10 +82,8 @@ KINDS = (
             _AGE,
         ),
     ),
-    Kind(
-        kind=gateway.KIND,
-        plural=gateway.PLURAL,
-        short_names=gateway.SHORT_NAMES,
+    Definition(
+        kind=kinds.GATEWAY,
         spec=gateway.GatewaySpec,
         status=gateway.GatewayStatus,
         columns=(
@@ -106,10 +96,8 @@ KINDS = (
         ),
         root_rules=(gateway.NAME_RULE,),
     ),
-    Kind(
-        kind=vectorcluster.KIND,
-        plural=vectorcluster.PLURAL,
-        short_names=vectorcluster.SHORT_NAMES,
+    Definition(
+        kind=kinds.VECTOR_CLUSTER,
         spec=vectorcluster.VectorClusterSpec,
         status=vectorcluster.VectorClusterStatus,
         columns=(
@@ -126,12 +114,12 @@ KINDS = (
 )
 
 
-def _object_schema(kind: Kind) -> dict[str, Any]:
-    spec = schema.structural(kind.spec.model_json_schema(by_alias=True))
-    status = schema.structural(kind.status.model_json_schema(by_alias=True))
+def _object_schema(definition: Definition) -> dict[str, Any]:
+    spec = schema.structural(definition.spec.model_json_schema(by_alias=True))
+    status = schema.structural(definition.status.model_json_schema(by_alias=True))
     root: dict[str, Any] = {
         "type": "object",
-        "description": spec.pop("description", kind.kind),
+        "description": spec.pop("description", definition.kind.name),
         "required": ["spec"],
         "properties": {
             "apiVersion": {"type": "string"},
@@ -141,26 +129,27 @@ def _object_schema(kind: Kind) -> dict[str, Any]:
             "status": status,
         },
     }
-    if kind.root_rules:
-        root["x-kubernetes-validations"] = list(kind.root_rules)
+    if definition.root_rules:
+        root["x-kubernetes-validations"] = list(definition.root_rules)
     return root
 
 
-def definition(kind: Kind) -> Manifest:
+def definition(of: Definition) -> Manifest:
     """The CustomResourceDefinition of one kind."""
+    kind = of.kind
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
         "metadata": {
-            "name": kind.name,
+            "name": kind.crd_name,
             "labels": {"app.kubernetes.io/part-of": "runestone"},
         },
         "spec": {
-            "group": common.GROUP,
+            "group": kinds.GROUP,
             "scope": "Namespaced",
             "names": {
-                "kind": kind.kind,
-                "listKind": f"{kind.kind}List",
+                "kind": kind.name,
+                "listKind": f"{kind.name}List",
                 "plural": kind.plural,
                 "singular": kind.singular,
                 "shortNames": list(kind.short_names),
@@ -168,12 +157,12 @@ def definition(kind: Kind) -> Manifest:
             },
             "versions": [
                 {
-                    "name": common.VERSION,
+                    "name": kinds.VERSION,
                     "served": True,
                     "storage": True,
-                    "schema": {"openAPIV3Schema": _object_schema(kind)},
+                    "schema": {"openAPIV3Schema": _object_schema(of)},
                     "subresources": {"status": {}},
-                    "additionalPrinterColumns": [c.to_manifest() for c in kind.columns],
+                    "additionalPrinterColumns": [c.to_manifest() for c in of.columns],
                 }
             ],
         },
@@ -181,11 +170,11 @@ def definition(kind: Kind) -> Manifest:
 
 
 def definitions() -> list[Manifest]:
-    return [definition(kind) for kind in KINDS]
+    return [definition(of) for of in DEFINITIONS]
 
 
-def file_name(kind: Kind) -> str:
-    return f"{kind.name}.yaml"
+def file_name(of: Definition) -> str:
+    return f"{of.kind.crd_name}.yaml"
 
 
 def render(manifest: Manifest) -> str:
@@ -194,7 +183,7 @@ def render(manifest: Manifest) -> str:
 
 def rendered_files() -> dict[str, str]:
     """File name -> content for every CRD."""
-    return {file_name(kind): render(definition(kind)) for kind in KINDS}
+    return {file_name(of): render(definition(of)) for of in DEFINITIONS}
 
 
 def write(repo: Path) -> list[Path]:
@@ -204,7 +193,7 @@ def write(repo: Path) -> list[Path]:
     for folder in OUTPUT_DIRS:
         target = repo / folder
         target.mkdir(parents=True, exist_ok=True)
-        for stale in target.glob(f"*.{common.GROUP}.yaml"):
+        for stale in target.glob(f"*.{kinds.GROUP}.yaml"):
             if stale.name not in files:
                 stale.unlink()
         for name, content in files.items():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from runestone_sidecar import settings
-from runestone_sidecar.probes import base, grpccheck, httpget, weaviate
+from runestone_sidecar.probes import base, engines, grpccheck, httpget
 
 
 def build(config: settings.Settings) -> base.Probe:
@@ -15,8 +15,6 @@ def build(config: settings.Settings) -> base.Probe:
         return grpccheck.GrpcProbe(
             grpccheck.target_from_url(config.url), config.grpc_service, config.timeout
         )
-    if config.target == "weaviate":
-        return weaviate.WeaviateProbe(
-            config.url, config.node_name, config.api_key_file, config.timeout
-        )
+    if config.target == "member":
+        return engines.build(config)
     raise settings.SettingsError(f"unknown target {config.target!r}")

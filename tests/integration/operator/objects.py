@@ -19,9 +19,10 @@ from devcluster.resources import custom as custom
 from devcluster.resources import gateway as gateway
 from devcluster.resources import install_crd as install_crd
 from devcluster.resources import mock_pool as mock_pool
-from runestone_operator import names
+from runestone_operator.core import names
+from runestone_operator.gateway import names as gateway_names
 
-GATE = names.GATEWAY_READY_GATE
+GATE = gateway_names.GATEWAY_READY_GATE
 
 
 def openai_pool(name: str, secret: str) -> dict[str, Any]:
@@ -127,7 +128,7 @@ def secret_text(api: client.ApiClient, namespace: str, name: str, key: str) -> s
 
 
 def gateway_pods(api: client.ApiClient, namespace: str, gateway_name: str) -> list[client.V1Pod]:
-    selector = f"{names.LABEL_INSTANCE}={gateway_name},{names.LABEL_NAME}={names.GATEWAY_APP}"
+    selector = f"{names.LABEL_INSTANCE}={gateway_name},{names.LABEL_NAME}={gateway_names.APP}"
     pods: list[client.V1Pod] = (
         client.CoreV1Api(api).list_namespaced_pod(namespace, label_selector=selector).items
     )

@@ -22,7 +22,7 @@ from devcluster import operator_process
 from devcluster.kube import Cluster, eventually
 from integration.operator import objects
 from integration.vectorcluster import vectorclusters
-from runestone_operator.builders import operator_rbac
+from runestone_operator.core import operator_rbac
 
 REFUSED = {"create", "update", "patch"}
 GRANTED_TIMEOUT = 120  # from the permission granted back to the object reconciled

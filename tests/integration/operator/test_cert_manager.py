@@ -13,7 +13,8 @@ from kubernetes import client
 
 from devcluster.kube import eventually
 from integration.operator import objects
-from runestone_operator import names, pki
+from runestone_operator.core import pki
+from runestone_operator.gateway import names
 
 CERTIFICATE_CRD: dict[str, Any] = {
     "apiVersion": "apiextensions.k8s.io/v1",

@@ -16,7 +16,8 @@ from devcluster import gobuild, operator_process, versions
 from devcluster.kube import Cluster, eventually
 from integration.operator import objects
 from runestone_gateway import apikeys, config
-from runestone_operator import names, pki
+from runestone_operator.core import pki
+from runestone_operator.gateway import names
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLES = REPO / "deploy" / "examples"

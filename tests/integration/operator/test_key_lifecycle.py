@@ -14,7 +14,8 @@ from kubernetes import client
 from devcluster.kube import eventually
 from integration.operator import objects
 from runestone_gateway import apikeys, config
-from runestone_operator import names
+from runestone_operator.core import names as core_names
+from runestone_operator.gateway import names
 
 GRACE = "20s"
 SPACING = datetime.timedelta(seconds=15)
@@ -41,7 +42,7 @@ def _key(api: client.ApiClient, namespace: str, name: str, gateway: str = "keys"
 
 
 def _rotate(api: client.ApiClient, namespace: str, gateway: str, key: str, token: str) -> None:
-    annotations = {f"{names.ROTATE_KEY_PREFIX}{key}": token}
+    annotations = {f"{core_names.ROTATE_KEY_PREFIX}{key}": token}
     objects.patch(api, namespace, "gateways", gateway, {"metadata": {"annotations": annotations}})
 
 
@@ -114,7 +115,7 @@ def test_keys_are_issued_revoked_and_rotated(kube_api: client.ApiClient, namespa
         namespace,
         "gateways",
         "keys",
-        {"metadata": {"annotations": {f"{names.ROTATE_KEY_PREFIX}a": "t1"}}},
+        {"metadata": {"annotations": {f"{core_names.ROTATE_KEY_PREFIX}a": "t1"}}},
     )
 
     def rotated_key() -> str:
@@ -174,7 +175,7 @@ def test_keys_are_issued_revoked_and_rotated(kube_api: client.ApiClient, namespa
         namespace,
         "gateways",
         "keys",
-        {"metadata": {"annotations": {f"{names.ROTATE_KEY_PREFIX}a": "t2"}}},
+        {"metadata": {"annotations": {f"{core_names.ROTATE_KEY_PREFIX}a": "t2"}}},
     )
     eventually(
         lambda: _key(kube_api, namespace, "a") not in (key_a, rotated),
@@ -250,7 +251,7 @@ def test_a_second_rotation_keeps_the_first_old_key_until_its_own_grace_ends(
     secret = client.CoreV1Api(kube_api).read_namespaced_secret(
         names.key_secret("twice", "a"), namespace
     )
-    listed = json.loads(secret.metadata.annotations[names.PREVIOUS_KEYS])
+    listed = json.loads(secret.metadata.annotations[core_names.PREVIOUS_KEYS])
     assert [entry["sha256"] for entry in listed] == [
         apikeys.digest(original),
         apikeys.digest(first),

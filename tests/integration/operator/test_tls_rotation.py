@@ -10,7 +10,8 @@ from kubernetes import client
 
 from devcluster.kube import eventually
 from integration.operator import objects
-from runestone_operator import names, pki
+from runestone_operator.core import pki
+from runestone_operator.gateway import names
 
 LIFETIME = pki.Lifetime(datetime.timedelta(seconds=60), datetime.timedelta(seconds=45))
 

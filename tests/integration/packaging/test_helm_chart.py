@@ -11,7 +11,7 @@ import pytest
 
 from devcluster import chart
 from integration.packaging.conftest import documents
-from runestone_operator.builders import operator_rbac
+from runestone_operator.core import operator_rbac
 
 VALUES = {"default": [], "production": [chart.PRODUCTION_VALUES]}
 

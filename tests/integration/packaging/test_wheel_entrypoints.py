@@ -20,7 +20,7 @@ import yaml
 
 from devcluster import chart, processes
 from devcluster.kube import eventually
-from runestone_operator.builders import deployment
+from runestone_operator.core.builders import pods
 
 DOCKERFILE = chart.REPO / "Dockerfile"
 CONSTRAINTS = chart.REPO / "constraints.txt"
@@ -174,7 +174,7 @@ def test_dockerfile_runs_the_wheel_as_the_pods_user() -> None:
     user is the non-root uid/gid those run as, and PYTHONSAFEPATH is on."""
     text = DOCKERFILE.read_text()
     runtime = text[text.rindex("\nFROM ") :]
-    assert re.search(rf"^USER {deployment.RUN_AS}:{deployment.RUN_AS}$", runtime, re.MULTILINE)
+    assert re.search(rf"^USER {pods.RUN_AS}:{pods.RUN_AS}$", runtime, re.MULTILINE)
     assert re.search(r"^ENV PYTHONSAFEPATH=1\b", runtime, re.MULTILINE)
     assert 'ENTRYPOINT ["runestone"]' in runtime
     assert "--constraint constraints.txt" in text

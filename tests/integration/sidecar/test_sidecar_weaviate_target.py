@@ -34,7 +34,8 @@ def test_weaviate_member_readiness(
     pod = watch_pod(member)
     sidecar = run_sidecar(
         member,
-        *("--target", "weaviate", "--url", weaviate_node.url, "--period", "1"),
+        *("--target", "member", "--engine", "weaviate", "--url", weaviate_node.url),
+        *("--period", "1"),
         *("--api-key-file", str(weaviate_node.key_file), "--failure-threshold", "2"),
     )
     ready = pod.wait_for(lambda o: o.gate == "True", 180, "the member to be ready")

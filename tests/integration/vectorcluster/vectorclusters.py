@@ -8,7 +8,7 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -185,6 +185,9 @@ class Load:
     key: str
     ids: list[str]
     interval: float = 0.1
+    trust_refresh: float | None = None
+    """Re-read the CA bundle (the TLS Secret's ca.crt) this often, as a client following the
+    documented advice does; None keeps the bundle read at the start."""
     sent: int = 0
     failed: list[str] = field(default_factory=list)
     fewest_ready: int = 99
@@ -201,10 +204,14 @@ class Load:
 
     def run(self) -> None:
         context = self.clusters.tls_context(self.name)
+        trusted = time.monotonic()
         endpoints: list[str] = []
         refreshed = 0.0
         while not self._stop.is_set():
             now = time.monotonic()
+            if self.trust_refresh is not None and now - trusted > self.trust_refresh:
+                with suppress(ApiException, OSError):
+                    context, trusted = self.clusters.tls_context(self.name), now
             if now - refreshed > 0.5:  # kube-proxy follows EndpointSlices with a small lag too
                 try:
                     endpoints = self.clusters.ready_addresses(self.name)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from runestone_operator.builders import meta
-from runestone_operator.models import common, gateway, providerpool
+from runestone_operator.core import kinds, meta
+from runestone_operator.gateway import model as gateway
+from runestone_operator.providerpool import model as providerpool
 
 
 @pytest.fixture
 def owner() -> meta.Owner:
-    return meta.Owner(common.API_VERSION, "Gateway", "team", "main", "uid-1234")
+    return meta.Owner(kinds.API_VERSION, "Gateway", "team", "main", "uid-1234")
 
 
 @pytest.fixture

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from runestone_operator import conditions, kube
-from runestone_operator.steps import context
+from runestone_operator.core import conditions, context, kube
 
 
 def test_requests_are_named_as_rbac_names_them() -> None:

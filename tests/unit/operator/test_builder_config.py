@@ -1,4 +1,5 @@
-"""The config file is rendered with the gateway's own schema and names secrets only by path."""
+"""The config file is rendered with the gateway's own schema and names secrets only by path; a
+ProviderPool reaches it as the view its own kind renders (`providerpool.render`)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,17 @@ import pytest
 import yaml
 
 from runestone_gateway import config
-from runestone_operator.builders import config as config_builder
-from runestone_operator.builders import meta
-from runestone_operator.models import gateway, providerpool
+from runestone_operator.core import meta
+from runestone_operator.gateway import model as gateway
+from runestone_operator.gateway.builders import config as config_builder
+from runestone_operator.providerpool import model as providerpool
+from runestone_operator.providerpool import render
 
 
 def _render(
     spec: gateway.GatewaySpec, pool: providerpool.ProviderPoolSpec, *, tls: bool = True
 ) -> config.GatewayConfig:
-    return config_builder.gateway_config(spec, [config_builder.Pool("default", pool)], tls=tls)
+    return config_builder.gateway_config(spec, [render.view("default", pool)], tls=tls)
 
 
 def test_pools_render_into_the_gateway_schema(
@@ -78,7 +81,7 @@ def test_redis_url_from_a_secret_is_a_mounted_file(
 
 
 def test_provider_mounts_name_one_key_each(pool_spec: providerpool.ProviderPoolSpec) -> None:
-    mounts = config_builder.provider_mounts([config_builder.Pool("default", pool_spec)])
+    mounts = config_builder.provider_mounts([render.view("default", pool_spec)])
     assert len(mounts) == 1
     mount = mounts[0]
     assert mount.secret_name == "openai-creds"
@@ -100,8 +103,8 @@ def test_long_volume_names_are_shortened_stably() -> None:
             ]
         }
     )
-    first = config_builder.provider_mounts([config_builder.Pool("pool", pool)])[0].volume
-    again = config_builder.provider_mounts([config_builder.Pool("pool", pool)])[0].volume
+    first = config_builder.provider_mounts([render.view("pool", pool)])[0].volume
+    again = config_builder.provider_mounts([render.view("pool", pool)])[0].volume
     assert first == again
     assert len(first) <= 63
 
@@ -112,6 +115,6 @@ def test_a_model_in_two_pools_is_refused(
     with pytest.raises(pydantic.ValidationError, match="served by pools"):
         config_builder.gateway_config(
             gateway_spec,
-            [config_builder.Pool("a", pool_spec), config_builder.Pool("b", pool_spec)],
+            [render.view("a", pool_spec), render.view("b", pool_spec)],
             tls=True,
         )

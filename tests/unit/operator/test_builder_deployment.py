@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from runestone_operator import names
-from runestone_operator.builders import config as config_builder
-from runestone_operator.builders import deployment, meta
-from runestone_operator.models import gateway
+from runestone_operator.core import meta, names
+from runestone_operator.gateway import model as gateway
+from runestone_operator.gateway.builders import config as config_builder
+from runestone_operator.gateway.builders import deployment
 
 PROVIDER = config_builder.SecretMount(
     "provider-default-openai", "openai-creds", "api-key", "/etc/runestone/providers/default/openai"

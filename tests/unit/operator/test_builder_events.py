@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runestone_operator.builders import events, meta
+from runestone_operator.core import events, meta
 
 
 def test_event_points_at_its_object(owner: meta.Owner) -> None:

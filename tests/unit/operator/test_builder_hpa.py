@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from runestone_operator.builders import hpa, meta
-from runestone_operator.models import gateway
+from runestone_operator.core import meta
+from runestone_operator.gateway import model as gateway
+from runestone_operator.gateway.builders import hpa
 
 
 def test_hpa_targets_the_deployment_on_cpu(owner: meta.Owner) -> None:

@@ -1,4 +1,5 @@
-"""The key table holds hashes only; the key Secret holds the plaintext and rotation state."""
+"""The key table holds hashes only; the key Secret (the same for every kind) holds the plaintext
+and rotation state, plus the kind's own annotations."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import json
 import yaml
 
 from runestone_gateway import apikeys, config
-from runestone_operator import keyplan, names
-from runestone_operator.builders import keytable, meta
-from runestone_operator.models import gateway
+from runestone_operator.core import keyplan, meta, names
+from runestone_operator.core.builders import keys
+from runestone_operator.gateway import model as gateway
+from runestone_operator.gateway import names as gateway_names
+from runestone_operator.gateway.builders import keytable
 
 UTC = datetime.UTC
 KEY_A = apikeys.PREFIX + "a" * 43
@@ -102,7 +105,7 @@ def test_key_secret_carries_key_and_rotation_state(owner: meta.Owner) -> None:
             keyplan.PreviousKey("f" * 64, moment + datetime.timedelta(hours=24)),
         ),
     )
-    secret = keytable.key_secret(owner, key)
+    secret = keys.key_secret(owner, gateway_names.gateway_labels("main"), key)
     metadata = secret["metadata"]
     assert metadata["name"] == "main-key-team-a"
     assert metadata["labels"][names.LABEL_API_KEY] == "team-a"
@@ -125,5 +128,17 @@ def test_key_secret_carries_key_and_rotation_state(owner: meta.Owner) -> None:
 
 
 def test_fresh_key_secret_has_no_annotations(owner: meta.Owner) -> None:
-    secret = keytable.key_secret(owner, keyplan.StoredKey("k", KEY_A))
+    secret = keys.key_secret(
+        owner, gateway_names.gateway_labels("main"), keyplan.StoredKey("k", KEY_A)
+    )
     assert "annotations" not in secret["metadata"]
+
+
+def test_a_kinds_own_annotations_join_the_rotation_state(owner: meta.Owner) -> None:
+    key = keyplan.StoredKey("k", KEY_A, rotation_token="r1")
+    secret = keys.key_secret(owner, {}, key, {"runestone.dev/role": "admin"})
+    assert secret["metadata"]["annotations"] == {
+        names.ROTATION_TOKEN: "r1",
+        "runestone.dev/role": "admin",
+    }
+    assert secret["metadata"]["labels"] == {names.LABEL_API_KEY: "k"}

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runestone_operator import kube
-from runestone_operator.builders import operator_rbac
+from runestone_operator.core import kube, operator_rbac
 
 
 def _allowed(group: str, resource: str, verb: str) -> bool:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from runestone_operator.builders import meta, service
-from runestone_operator.models import gateway
+from runestone_operator.core import meta
+from runestone_operator.gateway import model as gateway
+from runestone_operator.gateway.builders import service
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""TLS Secrets and the cert-manager Certificate."""
+"""TLS Secrets and the cert-manager Certificate, named and labelled as the kind says."""
 
 from __future__ import annotations
 
@@ -7,18 +7,21 @@ import datetime
 
 import pytest
 
-from runestone_operator import pki
-from runestone_operator.builders import meta, tls
-from runestone_operator.models import gateway
+from runestone_operator.core import meta, models, pki
+from runestone_operator.core.builders import tls
+from runestone_operator.gateway import names
 
 NOW = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+LABELS = {"app.kubernetes.io/name": "example"}
 
 
 def test_serving_secret_carries_the_pair_and_ca(owner: meta.Owner) -> None:
     ca = pki.issue_ca("ca", NOW, datetime.timedelta(days=10))
     serving = pki.issue_serving(ca, ["main"], NOW, datetime.timedelta(days=1))
-    secret = tls.tls_secret(owner, serving, ca.cert_pem)
+    secret = tls.tls_secret(owner, "main-tls", LABELS, serving, ca.cert_pem)
     assert secret["metadata"]["name"] == "main-tls"
+    assert secret["metadata"]["labels"] == LABELS
+    assert secret["metadata"]["ownerReferences"][0]["uid"] == owner.uid
     assert secret["type"] == "kubernetes.io/tls"
     decoded = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
     assert decoded == {
@@ -31,7 +34,7 @@ def test_serving_secret_carries_the_pair_and_ca(owner: meta.Owner) -> None:
 def test_ca_secret_publishes_the_bundle_signer_first(owner: meta.Owner) -> None:
     old = pki.issue_ca("old", NOW, datetime.timedelta(days=10))
     new = pki.issue_ca("new", NOW, datetime.timedelta(days=10))
-    secret = tls.ca_secret(owner, pki.Authority(new, (old.cert_pem,)))
+    secret = tls.ca_secret(owner, "main-ca", LABELS, pki.Authority(new, (old.cert_pem,)))
     assert secret["metadata"]["name"] == "main-ca"
     assert secret["type"] == "kubernetes.io/tls"
     decoded = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
@@ -45,16 +48,17 @@ def test_ca_secret_publishes_the_bundle_signer_first(owner: meta.Owner) -> None:
 
 def test_ca_secret_without_rotation_holds_one_ca(owner: meta.Owner) -> None:
     ca = pki.issue_ca("ca", NOW, datetime.timedelta(days=10))
-    data = tls.ca_secret(owner, pki.Authority(ca))["data"]
+    data = tls.ca_secret(owner, "main-ca", LABELS, pki.Authority(ca))["data"]
     assert base64.b64decode(data["tls.crt"]).decode() == ca.cert_pem
     assert data["ca.crt"] == data["tls.crt"]
 
 
 def test_certificate(owner: meta.Owner) -> None:
-    spec = gateway.Tls.model_validate(
+    spec = models.Tls.model_validate(
         {"mode": "certManager", "issuerRef": {"name": "corp", "kind": "ClusterIssuer"}}
     )
-    manifest = tls.certificate(owner, spec)
+    dns_names = names.service_dns_names("main", "team")
+    manifest = tls.certificate(owner, "main", LABELS, "main-tls", dns_names, spec)
     assert manifest["apiVersion"] == "cert-manager.io/v1"
     assert manifest["kind"] == "Certificate"
     body = manifest["spec"]
@@ -66,8 +70,9 @@ def test_certificate(owner: meta.Owner) -> None:
         "group": "cert-manager.io",
     }
     assert (body["duration"], body["renewBefore"]) == ("2160h", "720h")
+    assert body["secretTemplate"] == {"labels": LABELS}
 
 
 def test_certificate_needs_an_issuer(owner: meta.Owner) -> None:
     with pytest.raises(ValueError, match="issuerRef"):
-        tls.certificate(owner, gateway.Tls(mode="selfSigned"))
+        tls.certificate(owner, "main", LABELS, "main-tls", ["main"], models.Tls(mode="selfSigned"))

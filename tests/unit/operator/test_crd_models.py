@@ -8,7 +8,9 @@ import pydantic
 import pytest
 import yaml
 
-from runestone_operator.models import gateway, providerpool, vectorcluster
+from runestone_operator.gateway import model as gateway
+from runestone_operator.providerpool import model as providerpool
+from runestone_operator.vectorcluster import model as vectorcluster
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 
-from runestone_operator import durations, timestamps
+from runestone_operator.core import durations, timestamps
 
 
 @pytest.mark.parametrize(

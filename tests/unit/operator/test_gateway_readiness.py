@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from runestone_operator import conditions, readiness
-from runestone_operator.conditions import Reason
+from runestone_operator.core import conditions, readiness
+from runestone_operator.core.conditions import Reason
+from runestone_operator.gateway import readiness as gateway_readiness
 
 GATE = "runestone.dev/gateway-ready"
 
@@ -36,7 +37,7 @@ def _pod(
     ],
 )
 def test_pod_ready(pod: dict[str, Any], ready: bool) -> None:
-    assert readiness.pod_ready(pod) is ready
+    assert readiness.pod_ready(pod, GATE) is ready
 
 
 def _deployment(
@@ -54,31 +55,39 @@ def _by_type(observations: list[conditions.Observation]) -> dict[str, conditions
 
 
 def test_all_ready() -> None:
-    result = _by_type(readiness.gateway_observations(readiness.rollout(_deployment(2, 2)), 2, None))
+    result = _by_type(
+        gateway_readiness.gateway_observations(
+            gateway_readiness.rollout(_deployment(2, 2)), 2, None
+        )
+    )
     assert (result["Ready"].status, result["Ready"].reason) == ("True", Reason.AVAILABLE)
     assert result["Progressing"].status == "False"
     assert result["Degraded"].status == "False"
 
 
 def test_rolling_out() -> None:
-    result = _by_type(readiness.gateway_observations(readiness.rollout(_deployment(2, 1)), 1, None))
+    result = _by_type(
+        gateway_readiness.gateway_observations(
+            gateway_readiness.rollout(_deployment(2, 1)), 1, None
+        )
+    )
     assert result["Ready"].status == "False"
     assert (result["Progressing"].status, result["Progressing"].reason) == (
         "True",
         Reason.ROLLING_OUT,
     )
-    unobserved = readiness.rollout(_deployment(2, 2, generation=3, observed=2))
+    unobserved = gateway_readiness.rollout(_deployment(2, 2, generation=3, observed=2))
     assert unobserved is not None
     assert not unobserved.complete
 
 
 def test_blocked_is_degraded_but_waiting_is_progressing() -> None:
     fault = readiness.Blocker(Reason.MISSING_SECRET, "Secret 'x' does not exist")
-    result = _by_type(readiness.gateway_observations(None, 0, fault))
+    result = _by_type(gateway_readiness.gateway_observations(None, 0, fault))
     assert (result["Degraded"].status, result["Degraded"].reason) == ("True", Reason.MISSING_SECRET)
     assert result["Ready"].reason == Reason.MISSING_SECRET
     wait = readiness.Blocker(Reason.WAITING_FOR_CERTIFICATE, "waiting", waiting=True)
-    result = _by_type(readiness.gateway_observations(None, 0, wait))
+    result = _by_type(gateway_readiness.gateway_observations(None, 0, wait))
     assert result["Degraded"].status == "False"
     assert (result["Progressing"].status, result["Progressing"].reason) == (
         "True",
@@ -89,7 +98,9 @@ def test_blocked_is_degraded_but_waiting_is_progressing() -> None:
 def test_last_good_deployment_still_counts_while_degraded() -> None:
     fault = readiness.Blocker(Reason.UNKNOWN_PROVIDER_POOL, "gone")
     result = _by_type(
-        readiness.gateway_observations(readiness.rollout(_deployment(1, 1)), 1, fault)
+        gateway_readiness.gateway_observations(
+            gateway_readiness.rollout(_deployment(1, 1)), 1, fault
+        )
     )
     assert result["Ready"].status == "True"
     assert result["Degraded"].status == "True"

@@ -11,8 +11,9 @@ from collections.abc import Callable
 import pytest
 
 from runestone_gateway import apikeys
-from runestone_operator import keyplan, names
-from runestone_operator.models import gateway
+from runestone_operator.core import keyplan, names
+from runestone_operator.gateway import model as gateway
+from runestone_operator.vectorcluster import model as vectorcluster
 
 NOW = datetime.datetime(2026, 3, 1, 12, 0, 0, tzinfo=datetime.UTC)
 GRACE = datetime.timedelta(hours=24)
@@ -275,3 +276,12 @@ def test_repr_never_shows_the_key() -> None:
     key = apikeys.generate()
     assert key not in repr(keyplan.StoredKey("a", key))
     assert key not in repr(keyplan.Plan((keyplan.StoredKey("a", key),)))
+
+
+def test_any_kinds_keys_are_planned_by_name() -> None:
+    """A VectorCluster's keys (a name and a role) go through the same plan as a Gateway's."""
+    wanted = [vectorcluster.VectorApiKey(name="reader", role="viewer")]
+    plan = keyplan.plan(wanted, {}, ["gone"], {}, now=NOW, grace=GRACE)
+    assert [key.name for key in plan.keys] == ["reader"]
+    assert plan.issued == ("reader",)
+    assert plan.revoked == ("gone",)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from runestone_operator import cli, names
-from runestone_operator.builders import operator_rbac
+from runestone_operator import cli
+from runestone_operator.core import names, operator_rbac
 
 
 def _settings(argv: list[str], env: dict[str, str] | None = None) -> object:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime
 
-from runestone_operator import conditions
-from runestone_operator.conditions import Observation
+from runestone_operator.core import conditions
+from runestone_operator.core.conditions import Observation
 
 T0 = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 T1 = T0 + datetime.timedelta(minutes=1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runestone_operator import health
+from runestone_operator.core import health
 
 
 class Clock:

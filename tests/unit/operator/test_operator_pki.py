@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from runestone_operator import pki
+from runestone_operator.core import pki
 
 NOW = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 LIFE = pki.Lifetime(

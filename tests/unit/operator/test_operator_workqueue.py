@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from runestone_operator import workqueue
+from runestone_operator.core import workqueue
 
 
 @contextlib.asynccontextmanager

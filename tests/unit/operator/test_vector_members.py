@@ -1,5 +1,5 @@
-"""The members' StatefulSet: what every Weaviate member is told, derived from the spec and the pod
-names, and the sidecar that reports into the readiness gate."""
+"""The members' StatefulSet with the Weaviate engine: what every member is told, derived from the
+spec and the pod names, and the sidecar that reports into the readiness gate."""
 
 from __future__ import annotations
 
@@ -7,10 +7,14 @@ from typing import Any
 
 import pytest
 
-from runestone_operator.builders import meta, vector_members
-from runestone_operator.models import common, vectorcluster
+from runestone_operator.core import kinds, meta
+from runestone_operator.vectorcluster import model as vectorcluster
+from runestone_operator.vectorcluster.builders import members
+from runestone_operator.vectorcluster.builders.cluster import Cluster
+from runestone_operator.vectorcluster.engines import weaviate
+from runestone_operator.vectorcluster.engines.weaviate import members as weaviate_members
 
-OWNER = meta.Owner(common.API_VERSION, "VectorCluster", "team", "docs", "uid-5678")
+OWNER = meta.Owner(kinds.API_VERSION, "VectorCluster", "team", "docs", "uid-5678")
 
 
 def spec(**extra: Any) -> vectorcluster.VectorClusterSpec:
@@ -25,20 +29,21 @@ def spec(**extra: Any) -> vectorcluster.VectorClusterSpec:
     )
 
 
-def inputs(**changes: Any) -> vector_members.Inputs:
+def inputs(**changes: Any) -> members.Inputs:
     base: dict[str, Any] = {
-        "owner": OWNER,
+        "cluster": Cluster(OWNER, "weaviate"),
+        "engine": weaviate.ENGINE,
         "spec": spec(),
         "replicas": 3,
         "sidecar_image": "ghcr.io/example/runestone:1.0",
         "tls_secret": "docs-tls",
         "config_hash": "hash-1",
     }
-    return vector_members.Inputs(**{**base, **changes})
+    return members.Inputs(**{**base, **changes})
 
 
 def statefulset(**changes: Any) -> dict[str, Any]:
-    return vector_members.statefulset(inputs(**changes))
+    return members.statefulset(inputs(**changes))
 
 
 def container(manifest: dict[str, Any], name: str) -> dict[str, Any]:
@@ -174,10 +179,11 @@ def test_the_gate_is_set_by_the_sidecar_of_each_member() -> None:
     assert sidecar["image"] == "ghcr.io/example/runestone:1.0"
     args = sidecar["args"]
     assert args[0] == "sidecar"
-    assert args[args.index("--target") + 1] == "weaviate"
+    assert args[args.index("--target") + 1] == "member"
+    assert args[args.index("--engine") + 1] == "weaviate"  # the sidecar's probe of this engine
     assert args[args.index("--condition") + 1] == "runestone.dev/member-ready"
     assert args[args.index("--url") + 1] == "http://127.0.0.1:8080"
-    assert args[args.index("--api-key-file") + 1] == "/etc/runestone/weaviate-key/api-key"
+    assert args[args.index("--api-key-file") + 1] == "/etc/runestone/probe-key/api-key"
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert volumes["probe-key"]["secret"]["secretName"] == "docs-probe-key"
 
@@ -186,7 +192,7 @@ def test_members_shut_down_slowly_and_run_unprivileged() -> None:
     pod = statefulset()["spec"]["template"]["spec"]
     weaviate = container(statefulset(), "weaviate")
     assert weaviate["lifecycle"]["preStop"] == {"sleep": {"seconds": 10}}
-    assert pod["terminationGracePeriodSeconds"] > 60
+    assert pod["terminationGracePeriodSeconds"] == 120
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["automountServiceAccountToken"] is False
     assert weaviate["image"] == "cr.weaviate.io/semitechnologies/weaviate:1.39.3"
@@ -243,7 +249,7 @@ def test_s3_backups_take_credentials_from_a_secret(endpoint: str, host: str, ssl
 
 
 def test_resources_follow_the_spec() -> None:
-    assert container(statefulset(), "weaviate")["resources"] == vector_members.DEFAULT_RESOURCES
+    assert container(statefulset(), "weaviate")["resources"] == weaviate_members.DEFAULT_RESOURCES
     limited = spec(resources={"limits": {"memory": "4Gi"}})
     assert container(statefulset(spec=limited), "weaviate")["resources"] == {
         "limits": {"memory": "4Gi"}

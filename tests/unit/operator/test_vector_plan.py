@@ -1,14 +1,14 @@
-"""VectorCluster decisions without I/O: voters and joins, scale-down safety, the rolling-restart
-order, backup ids, member status and the pod-address mapping."""
+"""VectorCluster decisions without I/O, whatever the engine: scale-down safety, the
+rolling-restart order, backup ids, member status and the pod-address mapping."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-import pytest
-
-from runestone_operator import vectorplan
+from runestone_operator.vectorcluster import engine
+from runestone_operator.vectorcluster import plan as vectorplan
+from runestone_operator.vectorcluster.engines.weaviate import topology
 
 # The shape of Weaviate 1.39's `/v1/nodes?output=verbose` (fields the decisions do not read
 # trimmed). `docs-2` holds Article's shard "b" alone; "a" lives on docs-0 and docs-1.
@@ -39,43 +39,7 @@ NODES: dict[str, Any] = {
 }
 
 
-# -- membership -----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("replicas", "voters"), [(1, 1), (3, 3), (5, 5), (6, 5), (9, 5)])
-def test_the_first_members_vote_at_most_five(replicas: int, voters: int) -> None:
-    assert vectorplan.voters(replicas) == voters
-
-
-def test_joins_name_the_voters_by_pod_name_and_stable_dns() -> None:
-    assert vectorplan.raft_join("docs", 3) == "docs-0,docs-1,docs-2"
-    assert vectorplan.cluster_join("docs", "team", 3) == ",".join(
-        f"docs-{i}.docs-members.team.svc.cluster.local:7100" for i in range(3)
-    )
-
-
-def test_non_voters_never_change_the_joins() -> None:
-    """Scaling beyond five leaves the pod template (and so every running member) alone."""
-    assert vectorplan.raft_join("docs", 7) == vectorplan.raft_join("docs", 5)
-    assert vectorplan.cluster_join("docs", "team", 9) == vectorplan.cluster_join("docs", "team", 5)
-
-
 # -- scale-down safety ----------------------------------------------------------------------------
-
-
-def test_shards_and_their_holders_from_weaviate_nodes() -> None:
-    shards = vectorplan.shards_from_nodes(NODES)
-    assert shards == [
-        vectorplan.Shard("Article", "a", frozenset({"docs-0", "docs-1"})),
-        vectorplan.Shard("Article", "b", frozenset({"docs-2"})),
-        vectorplan.Shard("Review", "r", frozenset({"docs-0"})),
-    ]
-
-
-def test_malformed_node_entries_are_skipped() -> None:
-    payload = {"nodes": ["junk", {"name": "x", "shards": [{"class": "A"}, "junk"]}, {}]}
-    assert vectorplan.shards_from_nodes(payload) == []
-    assert vectorplan.shards_from_nodes({}) == []
 
 
 def test_a_scale_down_removes_the_highest_ordinals() -> None:
@@ -84,7 +48,7 @@ def test_a_scale_down_removes_the_highest_ordinals() -> None:
 
 
 def test_scale_down_is_refused_while_a_shard_would_lose_its_last_replica() -> None:
-    shards = vectorplan.shards_from_nodes(NODES)
+    shards = list(topology.topology(NODES).shards)
     message = vectorplan.scale_down_refusal("docs", 3, 2, shards)
     assert message is not None
     assert "1 shard(s) would lose their last replica" in message
@@ -93,15 +57,15 @@ def test_scale_down_is_refused_while_a_shard_would_lose_its_last_replica() -> No
 
 
 def test_scale_down_goes_ahead_when_every_shard_keeps_a_replica() -> None:
-    shards = vectorplan.shards_from_nodes(NODES)
+    shards = list(topology.topology(NODES).shards)
     # docs-3 holds nothing; docs-1's only shard also lives on docs-0.
     assert vectorplan.scale_down_refusal("docs", 4, 3, shards) is None
-    moved = [*shards[:1], vectorplan.Shard("Article", "b", frozenset({"docs-0", "docs-2"}))]
+    moved = [*shards[:1], engine.Shard("Article", "b", frozenset({"docs-0", "docs-2"}))]
     assert vectorplan.scale_down_refusal("docs", 3, 2, moved) is None
 
 
 def test_a_refusal_lists_five_shards_and_counts_the_rest() -> None:
-    shards = [vectorplan.Shard("C", f"s{i}", frozenset({"docs-6"})) for i in range(8)]
+    shards = [engine.Shard("C", f"s{i}", frozenset({"docs-6"})) for i in range(8)]
     message = vectorplan.scale_down_refusal("docs", 7, 6, shards)
     assert message is not None
     assert "8 shard(s)" in message
@@ -205,7 +169,7 @@ def test_a_backup_id_of_an_awkward_token_stays_short_and_distinct() -> None:
 
 def test_members_report_readiness_and_the_shards_weaviate_places_on_them() -> None:
     members = vectorplan.member_pods("docs", [pod("docs-0"), pod("docs-4", ready=False)])
-    status = vectorplan.members_status(members, NODES)
+    status = vectorplan.members_status(members, topology.topology(NODES))
     assert [(m.pod, m.ready, m.shards) for m in status] == [
         ("docs-0", True, 2),
         ("docs-4", False, None),  # not (yet) in Weaviate's answer

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from runestone_sidecar import conditions
-from runestone_sidecar.probes import weaviate
+from runestone_sidecar.probes.engines import weaviate
 
 DATA = Path(__file__).parent / "data"
 

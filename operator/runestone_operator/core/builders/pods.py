@@ -1,0 +1,123 @@
+"""Pieces of every pod the operator runs: the non-root security settings, the API credentials
+projected into the health sidecar only, and the sidecar container itself, which probes the pod's
+workload and reports into the pod's readiness gate."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from runestone_operator.core import names
+
+RUN_AS = 65532
+"""The non-root user and group of the Runestone image."""
+SIDECAR_CONTAINER = "sidecar"
+SIDECAR_RESOURCES: dict[str, dict[str, str | int]] = {
+    "requests": {"cpu": "10m", "memory": "32Mi"},
+    "limits": {"memory": "64Mi"},
+}
+TOKEN_EXPIRATION_SECONDS = 3607
+API_ACCESS_VOLUME = "kube-api-access"
+
+CONTAINER_SECURITY: dict[str, Any] = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "runAsNonRoot": True,
+    "capabilities": {"drop": ["ALL"]},
+}
+
+
+def mount(name: str, path: str, *, read_only: bool) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": name, "mountPath": path}
+    if read_only:
+        entry["readOnly"] = True
+    return entry
+
+
+def field_env(name: str, path: str) -> dict[str, Any]:
+    """An environment variable from the downward API."""
+    return {"name": name, "valueFrom": {"fieldRef": {"fieldPath": path}}}
+
+
+def spread(selector: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Spread the selected pods over nodes, as far as the scheduler can."""
+    return [
+        {
+            "maxSkew": 1,
+            "topologyKey": "kubernetes.io/hostname",
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": dict(selector)},
+        }
+    ]
+
+
+def api_access_volume() -> dict[str, Any]:
+    """The API token, CA and namespace, as the kubelet would automount them, but projected only
+    into the sidecar: the workload's own container never holds an API credential."""
+    return {
+        "name": API_ACCESS_VOLUME,
+        "projected": {
+            "sources": [
+                {
+                    "serviceAccountToken": {
+                        "path": "token",
+                        "expirationSeconds": TOKEN_EXPIRATION_SECONDS,
+                    }
+                },
+                {
+                    "configMap": {
+                        "name": "kube-root-ca.crt",
+                        "items": [{"key": "ca.crt", "path": "ca.crt"}],
+                    }
+                },
+                {
+                    "downwardAPI": {
+                        "items": [
+                            {"path": "namespace", "fieldRef": {"fieldPath": "metadata.namespace"}}
+                        ]
+                    }
+                },
+            ]
+        },
+    }
+
+
+def sidecar_container(
+    image: str,
+    probe: Sequence[str],
+    condition: str,
+    mounts: Sequence[Mapping[str, Any]] = (),
+) -> dict[str, Any]:
+    """`runestone sidecar` with the probe arguments `probe` (which target, where it is), setting
+    the readiness-gate condition `condition`; `mounts` are mounted besides the API access and
+    a writable /tmp."""
+    return {
+        "name": SIDECAR_CONTAINER,
+        "image": image,
+        "command": ["runestone"],
+        "args": [
+            "sidecar",
+            *probe,
+            "--condition",
+            condition,
+            "--port",
+            str(names.SIDECAR_PORT),
+            "--grpc-port",
+            str(names.SIDECAR_GRPC_PORT),
+        ],
+        "env": [
+            field_env("POD_NAME", "metadata.name"),
+            field_env("POD_NAMESPACE", "metadata.namespace"),
+        ],
+        "ports": [
+            {"name": "sidecar", "containerPort": names.SIDECAR_PORT, "protocol": "TCP"},
+            {"name": "sidecar-grpc", "containerPort": names.SIDECAR_GRPC_PORT, "protocol": "TCP"},
+        ],
+        "resources": SIDECAR_RESOURCES,
+        "securityContext": CONTAINER_SECURITY,
+        "volumeMounts": [
+            mount(API_ACCESS_VOLUME, names.SERVICE_ACCOUNT_DIR, read_only=True),
+            *(dict(entry) for entry in mounts),
+            mount("tmp", "/tmp", read_only=False),  # noqa: S108 - an emptyDir, not shared
+        ],
+    }

@@ -1,0 +1,87 @@
+"""TLS children: the operator CA and serving-certificate Secrets (mode selfSigned) and the
+cert-manager Certificate (mode certManager). The PEM content comes in ready-made: issuing and
+renewal decisions live in `runestone_operator.core.pki`; names and labels come from the kind."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+
+from runestone_operator.core import meta, models, pki
+
+CERT_MANAGER_GROUP_VERSION = "cert-manager.io/v1"
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def ca_secret(
+    owner: meta.Owner, name: str, labels: Mapping[str, str], ca: pki.Authority
+) -> meta.Manifest:
+    """The operator CA. `tls.crt` and `ca.crt` both hold the trust bundle, signing CA first (so
+    `tls.crt` + `tls.key` stay a matching pair, and a client trusting either key trusts every CA
+    that may have signed the certificate being served); while a CA rotation overlaps, that is the
+    new and the old CA."""
+    bundle = _b64(ca.bundle)
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": meta.object_meta(owner, name, labels),
+        "type": "kubernetes.io/tls",
+        "data": {"tls.crt": bundle, "tls.key": _b64(ca.signer.key_pem), "ca.crt": bundle},
+    }
+
+
+def tls_secret(
+    owner: meta.Owner,
+    name: str,
+    labels: Mapping[str, str],
+    serving: pki.KeyPair,
+    ca_cert_pem: str,
+) -> meta.Manifest:
+    """The serving pair plus `ca.crt` (the CA bundle), so clients can trust the server from the
+    same Secret."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": meta.object_meta(owner, name, labels),
+        "type": "kubernetes.io/tls",
+        "data": {
+            "tls.crt": _b64(serving.cert_pem),
+            "tls.key": _b64(serving.key_pem),
+            "ca.crt": _b64(ca_cert_pem),
+        },
+    }
+
+
+def certificate(
+    owner: meta.Owner,
+    name: str,
+    labels: Mapping[str, str],
+    secret_name: str,
+    dns_names: Sequence[str],
+    tls: models.Tls,
+) -> meta.Manifest:
+    """A cert-manager Certificate writing the serving pair into `secret_name`."""
+    if tls.issuer_ref is None:
+        raise ValueError("certManager mode needs an issuerRef")
+    return {
+        "apiVersion": CERT_MANAGER_GROUP_VERSION,
+        "kind": "Certificate",
+        "metadata": meta.object_meta(owner, name, labels),
+        "spec": {
+            "secretName": secret_name,
+            "dnsNames": list(dns_names),
+            "duration": tls.duration,
+            "renewBefore": tls.renew_before,
+            "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
+            "usages": ["server auth", "digital signature", "key encipherment"],
+            "issuerRef": {
+                "name": tls.issuer_ref.name,
+                "kind": tls.issuer_ref.kind,
+                "group": tls.issuer_ref.group,
+            },
+            "secretTemplate": {"labels": dict(labels)},
+        },
+    }

@@ -1,0 +1,111 @@
+"""The gateway's config file, rendered with the gateway's own schema (`runestone_gateway.config`)
+from a Gateway and the ProviderPools it names (as `core.peers.PoolView`s, already in that
+schema), and the ConfigMap that carries it.
+
+The file names secrets only by path: provider keys, the key table, the Redis URL and the TLS pair
+are mounted files the gateway re-reads when they change."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import yaml
+
+from runestone_gateway import config
+from runestone_operator.core import meta, peers
+from runestone_operator.core import names as core_names
+from runestone_operator.gateway import model, names
+
+
+@dataclass(frozen=True)
+class SecretMount:
+    """One key of a Secret mounted as a file, never copied anywhere."""
+
+    volume: str
+    secret_name: str
+    key: str
+    directory: str
+
+    @property
+    def path(self) -> str:
+        return f"{self.directory}/{self.key}"
+
+
+def provider_mounts(pools: Sequence[peers.PoolView]) -> list[SecretMount]:
+    """The credential Secrets of every provider, each mounted at its own directory (where the
+    rendered pool says its key file is)."""
+    return [
+        SecretMount(
+            volume=_volume_name("provider", pool.name, credential.provider),
+            secret_name=credential.ref.name,
+            key=credential.ref.key,
+            directory=core_names.provider_key_dir(pool.name, credential.provider),
+        )
+        for pool in pools
+        for credential in pool.credentials
+    ]
+
+
+def redis_mount(spec: model.GatewaySpec) -> SecretMount | None:
+    ref = spec.rate_limit_store.url_secret_ref
+    if ref is None:
+        return None
+    return SecretMount("redis-url", ref.name, ref.key, names.REDIS_DIR)
+
+
+def _volume_name(*parts: str) -> str:
+    """A volume name (a DNS label) from readable parts, shortened with a digest when too long."""
+    name = "-".join(parts)
+    if len(name) <= 63:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:10]
+    return f"{name[:52]}-{digest}"
+
+
+def gateway_config(
+    spec: model.GatewaySpec, pools: Sequence[peers.PoolView], *, tls: bool
+) -> config.GatewayConfig:
+    """The whole config file; raises pydantic.ValidationError when the gateway would refuse it
+    (for example a model served by two pools)."""
+    store = spec.rate_limit_store
+    redis = redis_mount(spec)
+    return config.GatewayConfig(
+        server=config.Server(
+            log_prompts=spec.log_prompts,
+            tls=(
+                config.Tls(
+                    cert_file=f"{names.TLS_DIR}/tls.crt", key_file=f"{names.TLS_DIR}/tls.key"
+                )
+                if tls
+                else None
+            ),
+        ),
+        auth=config.Auth(key_table_file=f"{names.KEYS_DIR}/{names.KEY_TABLE_FILE}"),
+        limits=config.Limits(
+            store=config.RateLimitStore(
+                type=store.type,
+                url=store.url,
+                url_file=redis.path if redis else None,
+                fail_mode=store.fail_mode,
+            )
+        ),
+        provider_pools=[pool.config for pool in pools],
+    )
+
+
+def render(document: config.GatewayConfig | config.KeyTable) -> str:
+    """YAML text of a config document, byte-for-byte stable for equal input."""
+    return yaml.safe_dump(document.to_document(), sort_keys=True)
+
+
+def config_map(owner: meta.Owner, rendered: config.GatewayConfig) -> meta.Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": meta.object_meta(
+            owner, names.config_map(owner.name), names.gateway_labels(owner.name)
+        ),
+        "data": {names.CONFIG_FILE: render(rendered)},
+    }

@@ -1,0 +1,55 @@
+"""A Gateway reconcile: the ordered steps, with an early stop (status still written) when one is
+blocked."""
+
+from __future__ import annotations
+
+import datetime
+
+from runestone_operator.core import context, keyplan, kube, references, settings, workqueue
+from runestone_operator.core.steps import keys, tls
+from runestone_operator.gateway import names
+from runestone_operator.gateway.context import LOADER, Context
+from runestone_operator.gateway.steps import config, pools, rbac, scaling, status, workload
+
+
+def _tls_subject(ctx: Context) -> tls.Subject:
+    return tls.Subject(
+        labels=names.gateway_labels(ctx.name),
+        ca_secret=names.ca_secret(ctx.name),
+        tls_secret=names.tls_secret(ctx.name),
+        certificate=ctx.name,
+        dns_names=tuple(names.service_dns_names(ctx.name, ctx.namespace)),
+    )
+
+
+async def reconcile(
+    client: kube.Kube,
+    config_: settings.Settings,
+    namespace: str,
+    name: str,
+    now: datetime.datetime,
+    *,
+    read_pool: references.PoolReader,
+) -> workqueue.Outcome:
+    ctx = await LOADER.load(client, config_, namespace, name, now)
+    if ctx is None:
+        return workqueue.Outcome()
+    plan: keyplan.Plan | None = None
+    try:
+        resolved = await pools.ensure_pools_resolved(ctx, read_pool)
+        serving = await tls.ensure_tls(ctx, ctx.spec.tls, _tls_subject(ctx))
+        plan = await keys.ensure_keys(
+            ctx, ctx.spec.api_keys, ctx.spec.key_rotation, names.gateway_labels(ctx.name)
+        )
+        await config.ensure_config(ctx, resolved.config, plan)
+        await keys.ensure_revoked_keys_removed(ctx, plan)
+        await rbac.ensure_rbac(ctx)
+        await workload.ensure_workload(ctx, serving.secret_name, resolved.mounts)
+        await scaling.ensure_scaling(ctx)
+    except (context.Blocked, kube.ApiError) as problem:
+        blocked = context.blocked_by(problem, ctx.what)
+        await status.ensure_status(ctx, blocked.blocker(), plan)
+        return workqueue.Outcome(retry=True)
+    if not await status.ensure_status(ctx, None, plan):
+        return workqueue.Outcome(retry=True)
+    return workqueue.wake_at(ctx.now, serving.renew_at, keyplan.next_change(plan.keys))

@@ -1,0 +1,62 @@
+"""Step 9 (always run, also after a step was blocked): what the Gateway's status says, from its
+Deployment and pods; `core.steps.status` writes it and posts the Events."""
+
+from __future__ import annotations
+
+from runestone_operator.core import conditions, context, keyplan, kube, names, readiness
+from runestone_operator.core.steps import keys, status
+from runestone_operator.gateway import model
+from runestone_operator.gateway import names as gateway_names
+from runestone_operator.gateway import readiness as gateway_readiness
+from runestone_operator.gateway.builders import service
+from runestone_operator.gateway.context import Context
+
+
+async def ensure_status(
+    ctx: Context, blocker: readiness.Blocker | None, plan: keyplan.Plan | None
+) -> bool:
+    """Write the Gateway's status from its Deployment and pods. False when the API server would
+    not show them: then Degraded says so (unless a step before was blocked, which says more),
+    and Ready and Progressing stay as last observed rather than guessed."""
+    api_keys = (
+        keys.key_statuses(ctx.name, plan, {key.name: key.expires_at for key in ctx.spec.api_keys})
+        if plan is not None
+        else ctx.status.api_keys
+    )
+    try:
+        deployment = await ctx.kube.get("apps/v1", "Deployment", ctx.namespace, ctx.name)
+        selector = names.label_selector(gateway_names.gateway_selector(ctx.name))
+        pods = await ctx.kube.list("v1", "Pod", ctx.namespace, selector) if deployment else []
+    except kube.ApiError as error:
+        failure = context.blocked_by(error, f"{ctx.what} status")
+        if blocker is None or blocker.waiting:
+            blocker = failure.blocker()
+        observed = [
+            conditions.Observation(
+                conditions.DEGRADED, conditions.TRUE, blocker.reason, blocker.message
+            )
+        ]
+        new = ctx.status.model_copy(
+            update={
+                "observed_generation": ctx.generation,
+                "conditions": status.merged(ctx, observed),
+                "api_keys": api_keys,
+            }
+        )
+        await status.publish(ctx, new)
+        return False
+    rollout = gateway_readiness.rollout(deployment)
+    ready = readiness.ready_pods(pods, gateway_names.GATEWAY_READY_GATE)
+    observed = gateway_readiness.gateway_observations(rollout, ready, blocker)
+    await status.publish(
+        ctx,
+        model.GatewayStatus(
+            observed_generation=ctx.generation,
+            conditions=status.merged(ctx, observed),
+            url=service.url(ctx.owner, ctx.spec),
+            replicas=rollout.desired if rollout else None,
+            ready_replicas=ready if rollout else None,
+            api_keys=api_keys,
+        ),
+    )
+    return True

@@ -1,0 +1,87 @@
+"""A VectorCluster reconcile: the ordered steps, with an early stop (status still written) when
+one is blocked. The engine `spec.engine` names is asked only what Kubernetes cannot tell: shard
+placement and backup progress."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from typing import Any
+
+from runestone_operator.core import context, keyplan, kube, settings, workqueue
+from runestone_operator.core.steps import tls
+from runestone_operator.vectorcluster import context as vector_context
+from runestone_operator.vectorcluster import engine, engines, names
+from runestone_operator.vectorcluster.context import LOADER, Context
+from runestone_operator.vectorcluster.steps import backup, keys, members, rollout, status
+
+SETTLING_SECONDS = 5.0
+"""How soon to look again while members restart, scale or back up (pod events also wake us)."""
+
+
+def _tls_subject(ctx: Context, db: engine.Engine) -> tls.Subject:
+    return tls.Subject(
+        labels=vector_context.cluster(ctx, db).labels(),
+        ca_secret=names.ca_secret(ctx.name),
+        tls_secret=names.tls_secret(ctx.name),
+        certificate=names.certificate(ctx.name),
+        dns_names=tuple(names.serving_dns_names(ctx.name, ctx.namespace)),
+    )
+
+
+async def _blocked(
+    ctx: Context, pods: list[dict[str, Any]], problem: context.Blocked | kube.ApiError
+) -> workqueue.Outcome:
+    blocked = context.blocked_by(problem, ctx.what)
+    try:
+        statefulset = await ctx.kube.get("apps/v1", "StatefulSet", ctx.namespace, ctx.name)
+    except kube.ApiError:
+        statefulset = None  # the status says what it can without it
+    findings = status.Findings(blocker=blocked.blocker(), statefulset=statefulset)
+    await status.ensure_status(ctx, pods, findings)
+    return workqueue.Outcome(retry=True)
+
+
+async def reconcile(
+    client: kube.Kube,
+    config: settings.Settings,
+    namespace: str,
+    name: str,
+    now: datetime.datetime,
+    *,
+    registry: Mapping[str, engine.Engine] = engines.REGISTRY,
+) -> workqueue.Outcome:
+    ctx = await LOADER.load(client, config, namespace, name, now)
+    if ctx is None:
+        return workqueue.Outcome()
+    db = engines.get(ctx.spec.engine, registry)
+    pods = await vector_context.member_pods(ctx)
+    try:
+        issued = await keys.ensure_keys(ctx, db)
+        serving = await tls.ensure_tls(ctx, ctx.spec.tls, _tls_subject(ctx, db))
+        await members.ensure_identity_and_network(ctx, db)
+        claim = await backup.ensure_backup_children(ctx, db)
+        endpoint = members.member_endpoint(ctx, db, pods, serving, issued)
+        applied = await members.ensure_statefulset(ctx, db, issued, serving, claim, endpoint)
+        restart = await rollout.ensure_rollout(ctx, applied.statefulset, applied.replicas, pods)
+        requested = await backup.ensure_backup_request(ctx, db, endpoint)
+    except (context.Blocked, kube.ApiError) as problem:
+        return await _blocked(ctx, pods, problem)
+    findings = status.Findings(
+        statefulset=applied.statefulset,
+        refusal=applied.refusal,
+        restart=restart,
+        backup=requested,
+        topology=applied.topology,
+        keys=issued.plan,
+    )
+    await status.ensure_status(ctx, pods, findings)
+    busy = (
+        (restart is None or not restart.done)
+        or bool(applied.refusal)
+        or bool(requested.running)
+        or len(pods) != ctx.spec.replicas
+    )
+    if busy:
+        return workqueue.Outcome(requeue_after=SETTLING_SECONDS)
+    return workqueue.wake_at(ctx.now, serving.renew_at, keyplan.next_change(issued.plan.keys))
