@@ -1,7 +1,7 @@
 """Gateway errors in the OpenAI envelope: `{"error": {"message", "type", "param", "code"}}`.
 
-Every failure a client can see is a `GatewayError`; its status follows DESIGN.md contract 6.
-Messages name models and providers but never carry a key or a prompt.
+Every failure a client can see is a `GatewayError`; its status follows the errors contract in
+docs/architecture.md. Messages name models and providers but never carry a key or a prompt.
 """
 
 from __future__ import annotations

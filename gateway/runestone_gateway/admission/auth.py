@@ -10,8 +10,9 @@ per-process secret): a key seen again costs one short hash and a lookup instead 
 second hash and the compare. Only keys of the table are remembered, so unknown keys cannot grow
 it, and a reload (a key disabled, rotated or removed) starts a new, empty memo.
 
-Outcomes follow DESIGN.md contract 6: no key, an unknown key or a disabled key is 401 (all three
-look the same to the caller); an expired key, or a model outside the key's allow-list, is 403.
+Outcomes follow the errors contract (docs/architecture.md): no key, an unknown key or a disabled
+key is 401 (all three look the same to the caller); an expired key, or a model outside the key's
+allow-list, is 403.
 """
 
 from __future__ import annotations
