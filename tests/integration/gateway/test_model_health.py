@@ -94,21 +94,7 @@ def test_a_failing_upstream_shows_its_breaker_open_and_its_success_rate_fall(
     start_upstream: Callable[[str], running.Upstream], start_gateway: Starter
 ) -> None:
     flaky, backup = start_upstream("openai"), start_upstream("openai")
-    models = [model("m")]
-    gateway = start_gateway(
-        {
-            "providerPools": [
-                pool(
-                    "p",
-                    [
-                        provider("flaky", flaky, models=models),
-                        provider("backup", backup, priority=1, models=models),
-                    ],
-                    circuitBreaker=BREAKER,
-                )
-            ]
-        }
-    )
+    gateway = start_gateway(gateway_process.flaky_and_backup(flaky, backup, BREAKER))
     client = gateway.client()
     client.chat.completions.create(model="m", messages=ASK)
     assert route_of(health_of(gateway, "m"), "flaky")["successRate"] == 1.0

@@ -4,6 +4,7 @@ percentiles, and nothing that could carry a secret."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -18,20 +19,12 @@ WALL = 1_800_000_000.0
 SECRET = "sk-upstream-credential-0123456789"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def target(
     provider: base.Provider,
     model: config.Model,
     *,
     priority: int = 0,
-    clock: Clock | None = None,
+    clock: Callable[[], float] = lambda: 0.0,
     health: routing.Health | None = None,
 ) -> routing.Target:
     settings = config.CircuitBreaker(failure_threshold=2, open_seconds=30)
@@ -42,7 +35,7 @@ def target(
         priority=priority,
         weight=provider.spec.weight,
         price=0.0,
-        breaker=breaker.CircuitBreaker(settings, clock=clock or Clock()),
+        breaker=breaker.CircuitBreaker(settings, clock=clock),
         latency=routing.Ewma(),
         health=health or routing.Health(),
         window=window.Window(),
@@ -133,14 +126,14 @@ def test_counts_per_target_and_added_up_per_model() -> None:
 
 def test_circuit_and_health_check_read_as_they_stand() -> None:
     chat = config.Model(name="m")
-    clock, health = Clock(), routing.Health()
+    now, health = [0.0], routing.Health()
     health.record(False, "no answer within 5s", WALL - 2.5)
-    only = target(mock("only", chat), chat, clock=clock, health=health)
+    only = target(mock("only", chat), chat, clock=lambda: now[0], health=health)
     for _ in range(2):
         permit = only.breaker.acquire()
         assert permit is not None
         only.breaker.failure(permit)
-    clock.now = 10.0
+    now[0] = 10.0
     entry = view([only])["models"][0]
     assert entry["available"] is False
     assert entry["targets"][0]["circuit"] == {
@@ -155,7 +148,7 @@ def test_circuit_and_health_check_read_as_they_stand() -> None:
         "ageSeconds": 2.5,
     }
     # Past the cool-down the breaker still reads open: the view moves nothing.
-    clock.now = 100.0
+    now[0] = 100.0
     again = view([only])["models"][0]["targets"][0]["circuit"]
     assert again == {"state": "open", "consecutiveFailures": 0, "coolDownLeftSeconds": 0.0}
     assert only.breaker.state is breaker.State.OPEN
