@@ -19,7 +19,6 @@ import pytest
 
 from devcluster import npmcache
 from fixtures import clientbench
-from fixtures.upstreams import gateway_process, running
 
 HARNESS = Path(__file__).resolve().parents[2] / "clients" / "js"
 CASE_TIMEOUT = 120
@@ -50,15 +49,6 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
-def bench(
-    module_upstream: running.Upstream,
-    module_gateways: gateway_process.GatewayStarter,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> clientbench.Bench:
-    return clientbench.start(module_gateways, module_upstream, tmp_path_factory.mktemp("bench"))
-
-
 def node(harness: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [npmcache.node(), str(harness / "run.mjs"), *args],
@@ -81,11 +71,13 @@ def test_every_case_of_the_harness_runs_here(harness: Path) -> None:
 @pytest.mark.parametrize(
     ("library", "case"), [(library, case) for library, cases in CASES.items() for case in cases]
 )
-def test_client_library(harness: Path, bench: clientbench.Bench, library: str, case: str) -> None:
-    env = {**os.environ, "RUNESTONE_BENCH": json.dumps(bench.settings())}
+def test_client_library(
+    harness: Path, client_bench: clientbench.Bench, library: str, case: str
+) -> None:
+    env = {**os.environ, "RUNESTONE_BENCH": json.dumps(client_bench.settings())}
     env.pop("NODE_EXTRA_CA_CERTS", None)
     if case != "untrusted-certificate":
-        env["NODE_EXTRA_CA_CERTS"] = str(bench.ca)  # how a Node user trusts a private CA
+        env["NODE_EXTRA_CA_CERTS"] = str(client_bench.ca)  # how a Node user trusts a private CA
     ran = node(harness, library, case, env=env)
     output = f"--- stdout ---\n{ran.stdout}\n--- stderr ---\n{ran.stderr}"
     assert ran.returncode == 0, f"node run.mjs {library} {case} failed:\n{output}"

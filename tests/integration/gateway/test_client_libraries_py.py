@@ -20,35 +20,25 @@ from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI, OpenAIEmbeddings
 
 from fixtures import clientbench
-from fixtures.upstreams import gateway_process, running
 
 PROMPT = "What is the weather in Paris?"
 
 
-@pytest.fixture(scope="module")
-def bench(
-    module_upstream: running.Upstream,
-    module_gateways: gateway_process.GatewayStarter,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> clientbench.Bench:
-    return clientbench.start(module_gateways, module_upstream, tmp_path_factory.mktemp("bench"))
-
-
 @pytest.fixture
-async def connect(bench: clientbench.Bench) -> AsyncIterator[Callable[..., dict[str, Any]]]:
+async def connect(client_bench: clientbench.Bench) -> AsyncIterator[Callable[..., dict[str, Any]]]:
     """Connection settings for a LangChain client: the gateway, a key, and HTTP clients that
     trust the gateway's CA (closed after the test)."""
     opened: list[tuple[httpx.Client, httpx.AsyncClient]] = []
 
     def settings(key: str | None = None, *, trusted: bool = True) -> dict[str, Any]:
         verify: ssl.SSLContext | bool = (
-            ssl.create_default_context(cafile=bench.ca) if trusted else True
+            ssl.create_default_context(cafile=client_bench.ca) if trusted else True
         )
         clients = httpx.Client(verify=verify), httpx.AsyncClient(verify=verify)
         opened.append(clients)
         return {
-            "base_url": bench.base_url,
-            "api_key": key or bench.app_key,
+            "base_url": client_bench.base_url,
+            "api_key": key or client_bench.app_key,
             "http_client": clients[0],
             "http_async_client": clients[1],
             "max_retries": 0,
@@ -83,32 +73,32 @@ def joined(chunks: Iterator[AIMessageChunk]) -> AIMessageChunk:
 
 
 def test_chat_whole_and_streamed(
-    bench: clientbench.Bench, connect: Callable[..., dict[str, Any]]
+    client_bench: clientbench.Bench, connect: Callable[..., dict[str, Any]]
 ) -> None:
     chat = ChatOpenAI(model=clientbench.CHAT, stream_usage=True, **connect())
     answer = chat.invoke(PROMPT)
-    assert answer.content == bench.answer
+    assert answer.content == client_bench.answer
     assert isinstance(answer, AIMessage)
     assert answer.usage_metadata is not None
     assert answer.usage_metadata["input_tokens"] == 11
     assert answer.response_metadata["finish_reason"] == "stop"
     streamed = joined(chat.stream(PROMPT))
-    assert streamed.content == bench.answer
+    assert streamed.content == client_bench.answer
     assert streamed.usage_metadata is not None
     assert streamed.usage_metadata["input_tokens"] == 11
 
 
 async def test_chat_async_whole_and_streamed(
-    bench: clientbench.Bench, connect: Callable[..., dict[str, Any]]
+    client_bench: clientbench.Bench, connect: Callable[..., dict[str, Any]]
 ) -> None:
     chat = ChatOpenAI(model=clientbench.CHAT, **connect())
-    assert (await chat.ainvoke(PROMPT)).content == bench.answer
+    assert (await chat.ainvoke(PROMPT)).content == client_bench.answer
     text = "".join([str(chunk.content) async for chunk in chat.astream(PROMPT)])
-    assert text == bench.answer
+    assert text == client_bench.answer
 
 
 def test_a_tool_round_trip(
-    bench: clientbench.Bench, connect: Callable[..., dict[str, Any]]
+    client_bench: clientbench.Bench, connect: Callable[..., dict[str, Any]]
 ) -> None:
     chat = ChatOpenAI(model=clientbench.CHAT, **connect())
     question = HumanMessage(PROMPT)
@@ -118,7 +108,7 @@ def test_a_tool_round_trip(
     result = get_weather.invoke(call)  # LangChain runs the tool: a ToolMessage for the call
     assert result.tool_call_id == call["id"]
     history: list[BaseMessage] = [question, called, result]
-    assert chat.invoke(history).content == bench.answer
+    assert chat.invoke(history).content == client_bench.answer
 
 
 def test_a_streamed_tool_call(connect: Callable[..., dict[str, Any]]) -> None:
@@ -154,7 +144,7 @@ async def test_embeddings(connect: Callable[..., dict[str, Any]]) -> None:
     ],
 )
 def test_errors_are_the_openai_exception_types(
-    bench: clientbench.Bench,
+    client_bench: clientbench.Bench,
     connect: Callable[..., dict[str, Any]],
     who: str,
     model: str,
@@ -162,7 +152,7 @@ def test_errors_are_the_openai_exception_types(
     status: int,
     code: str,
 ) -> None:
-    key = bench.settings()["keys"][who]
+    key = client_bench.settings()["keys"][who]
     chat = ChatOpenAI(model=model, **connect(key))
     with pytest.raises(error) as raised:
         chat.invoke(PROMPT)
@@ -173,9 +163,9 @@ def test_errors_are_the_openai_exception_types(
 
 
 def test_a_key_over_its_rate_limit(
-    bench: clientbench.Bench, connect: Callable[..., dict[str, Any]]
+    client_bench: clientbench.Bench, connect: Callable[..., dict[str, Any]]
 ) -> None:
-    chat = ChatOpenAI(model=clientbench.CHAT, **connect(bench.limited_key))
+    chat = ChatOpenAI(model=clientbench.CHAT, **connect(client_bench.limited_key))
     chat.invoke(PROMPT)  # its one request a minute
     with pytest.raises(openai.RateLimitError) as raised:
         chat.invoke(PROMPT)

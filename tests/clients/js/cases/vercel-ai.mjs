@@ -40,15 +40,21 @@ function checkToolRun(bench, toolCalls, toolResults, executed) {
   assert.equal(toolResults[0].output, `18 °C and sunny in ${bench.toolCall.arguments.city}`);
 }
 
-// streamText reports errors to onError instead of throwing them; this rethrows the first.
-function failOnStreamError() {
+// streamText of the chat model. It reports errors to onError instead of throwing them:
+// `failure()` rethrows the first one.
+function streamChat(bench, model, options = {}) {
   const failures = [];
-  return {
+  const result = streamText({
+    model: provider(bench).chat(model),
+    prompt: PROMPT,
+    maxRetries: 0,
     onError: ({ error }) => failures.push(error),
-    check() {
-      if (failures.length) throw failures[0];
-    },
+    ...options,
+  });
+  const failure = () => {
+    if (failures.length) throw failures[0];
   };
+  return { result, failure };
 }
 
 function checkApiCallError(error, status, code) {
@@ -73,18 +79,12 @@ export const cases = {
   },
 
   async "chat-stream"(bench) {
-    const errors = failOnStreamError();
-    const result = streamText({
-      model: provider(bench).chat(bench.models.chat),
-      prompt: PROMPT,
-      maxRetries: 0,
-      onError: errors.onError,
-    });
+    const { result, failure } = streamChat(bench, bench.models.chat);
     let text = "";
     for await (const delta of result.textStream) {
       text += delta;
     }
-    errors.check();
+    failure();
     assert.equal(text, bench.answer);
     assert.equal((await result.usage).inputTokens, 11, "usage from the stream's last chunk");
     assert.equal(await result.finishReason, "stop");
@@ -104,19 +104,14 @@ export const cases = {
 
   async "tools-stream"(bench) {
     const executed = [];
-    const errors = failOnStreamError();
-    const result = streamText({
-      model: provider(bench).chat(bench.models.chat),
-      prompt: PROMPT,
+    const { result, failure } = streamChat(bench, bench.models.chat, {
       tools: weatherTools(bench, executed),
-      maxRetries: 0,
-      onError: errors.onError,
     });
     let inputDeltas = 0;
     for await (const part of result.fullStream) {
       if (part.type === "tool-input-delta") inputDeltas += 1;
     }
-    errors.check();
+    failure();
     checkToolRun(bench, await result.toolCalls, await result.toolResults, executed);
     assert.ok(inputDeltas > 1, `tool input came in ${inputDeltas} delta(s)`);
   },
@@ -157,15 +152,9 @@ export const cases = {
       assert.ok(Number(error.responseHeaders["retry-after"]) > 0, "Retry-After");
     });
     // A stream's failure before its first byte reaches onError as the same APICallError.
-    const errors = failOnStreamError();
-    const result = streamText({
-      model: provider(bench).chat(bench.models.down),
-      prompt: PROMPT,
-      maxRetries: 0,
-      onError: errors.onError,
-    });
+    const { result, failure } = streamChat(bench, bench.models.down);
     await result.consumeStream();
-    await rejects("the same, streamed", async () => errors.check(), (error) => {
+    await rejects("the same, streamed", async () => failure(), (error) => {
       checkApiCallError(error, 502, "upstream_failed");
     });
   },
