@@ -11,7 +11,8 @@ DEVCLUSTER := PYTHONPATH=devcluster $(PY) -m
 GENERATE := PYTHONPATH=devcluster:hack $(PY) -m
 
 .PHONY: help venv system-deps tools cluster-up cluster-down cluster-status check lint format \
-        typecheck imports test test-unit test-integration test-e2e crds manifests demo demo-down clean
+        typecheck imports test test-unit test-integration test-e2e clients crds manifests demo \
+        demo-down clean
 
 help:
 	@echo "make demo          run the platform locally (control plane, operator, quickstart)"
@@ -33,6 +34,11 @@ system-deps:
 
 tools: venv
 	$(DEVCLUSTER) devcluster.gobuild
+
+# The npm packages the client-library tests drive, pinned by tests/clients/js/package-lock.json,
+# installed into the cache (~/.cache/runestone/npm/) keyed by the lockfile's hash. Needs Node 20+.
+clients: venv
+	$(DEVCLUSTER) devcluster.npmcache tests/clients/js
 
 cluster-up: venv
 	$(DEVCLUSTER) devcluster.cluster up
@@ -72,13 +78,13 @@ crds: venv
 manifests: venv
 	$(GENERATE) manifestgen
 
-test: venv system-deps tools
+test: venv system-deps tools clients
 	$(VENV)/bin/pytest tests
 
 test-unit: venv
 	$(VENV)/bin/pytest tests/unit
 
-test-integration: venv system-deps tools
+test-integration: venv system-deps tools clients
 	$(VENV)/bin/pytest tests/integration
 
 test-e2e: venv system-deps tools

@@ -70,6 +70,17 @@ class CircuitBreaker:
         changes nothing (readiness asks this)."""
         return self._state is State.OPEN and self._clock() - self._opened_at < self._open_seconds
 
+    def cool_down_left(self) -> float:
+        """Seconds until an open breaker may turn half-open (0 when not cooling down)."""
+        if self._state is not State.OPEN:
+            return 0.0
+        return max(self._open_seconds - (self._clock() - self._opened_at), 0.0)
+
+    @property
+    def consecutive_failures(self) -> int:
+        """Failures counted toward opening a closed breaker."""
+        return self._failures
+
     def available(self) -> bool:
         """Whether `acquire` would give a permit now (an open breaker whose cool-down has
         passed turns half-open here)."""

@@ -1,6 +1,7 @@
 """Failover across the tiers of a route: one attempt per tier, in priority order, until one
 succeeds. Retryable failures count against the target's breaker; the client's own mistakes
-(the upstream's 400s, untranslatable requests) end the search at once."""
+(the upstream's 400s, untranslatable requests) end the search at once. Every attempt's outcome
+and latency also go into its target's recent window (`window`), for the model health view."""
 
 from __future__ import annotations
 
@@ -33,13 +34,20 @@ async def first_success(
     attempts: list[tuple[routing.Target, str]],
 ) -> Success[T]:
     """The first attempt that succeeds. Each attempt's outcome is appended to `attempts` for
-    the metrics, which are counted after the answer has gone out."""
+    the metrics, which are counted after the answer has gone out.
+
+    Each attempt is noted in its target's window. A successful one stays in flight there until
+    its request has ended (`telemetry.accounting` counts that), so a stream is in flight for as
+    long as it is relayed: whoever calls this must put the returned target on the request's
+    `Exchange`."""
     last_error: base.UpstreamError | None = None
     for tier in route.tiers:
         target = routing.pick(tier, route.strategy, rng)
         permit = target.breaker.acquire() if target is not None else None
         if target is None or permit is None:
             continue
+        recent = target.window
+        recent.begin()
         started = time.perf_counter()
         try:
             result = await attempt(target)
@@ -47,16 +55,21 @@ async def first_success(
             attempts.append((target, error.kind.value))
             if not error.retryable:
                 target.breaker.success(permit)  # the upstream is alive; the request was bad
+                recent.refused(time.perf_counter())
                 raise rejected(error) from None
             target.breaker.failure(permit)
+            recent.failed(time.perf_counter())
             last_error = error
             continue
         except BaseException:
             target.breaker.release(permit)
+            recent.abandoned()
             raise
-        elapsed = time.perf_counter() - started
+        ended = time.perf_counter()
+        elapsed = ended - started
         target.breaker.success(permit)
         target.latency.observe(elapsed)
+        recent.succeeded(ended, elapsed)
         attempts.append((target, "success"))
         return Success(target, result, permit, elapsed)
     raise exhausted(route.model, last_error)

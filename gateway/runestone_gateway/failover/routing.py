@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from runestone_gateway import config
-from runestone_gateway.failover import breaker
+from runestone_gateway.failover import breaker, window
 from runestone_gateway.providers import base
 
 EWMA_WEIGHT = 0.3  # share of the newest sample in the moving average
@@ -34,10 +34,19 @@ class Ewma:
 class Health:
     """The latest active health check of one provider."""
 
-    __slots__ = ("healthy",)
+    __slots__ = ("checked_at", "healthy", "result")
 
     def __init__(self) -> None:
         self.healthy = True
+        self.result = "not checked yet"
+        """What the check saw: ok, an unhealthy answer, a timeout, an unexpected error."""
+        self.checked_at: float | None = None
+        """Wall-clock time of the latest check."""
+
+    def record(self, healthy: bool, result: str, at: float) -> None:
+        self.healthy = healthy
+        self.result = result
+        self.checked_at = at
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,6 +62,7 @@ class Target:
     breaker: breaker.CircuitBreaker
     latency: Ewma
     health: Health
+    window: window.Window
 
     @property
     def provider_name(self) -> str:

@@ -1,14 +1,20 @@
-"""The health port: `/livez`, `/readyz`, `/metrics`; and the active health checks of providers."""
+"""The health port: `/livez`, `/readyz`, `/metrics`, the model view `/models`; and the active
+health checks of providers."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import time
 from typing import TYPE_CHECKING
 
+import orjson
+
+from runestone_gateway import errors
 from runestone_gateway.api import asgi
 from runestone_gateway.failover import routing
-from runestone_gateway.telemetry import metrics
+from runestone_gateway.telemetry import metrics, modelhealth
 
 if TYPE_CHECKING:
     from runestone_gateway.process import service
@@ -42,8 +48,34 @@ class HealthApp:
                 }
             )
             await send({"type": "http.response.body", "body": body})
+        elif path == modelhealth.PATH or path.startswith(modelhealth.PATH + "/"):
+            await self._models(path, send)
         else:
             await _text(send, 404, b"not found\n")
+
+    async def _models(self, path: str, send: asgi.Send) -> None:
+        if not self.gateway.started:
+            await _text(send, 503, b"config not loaded\n")
+            return
+        self.gateway.ledger.settle()  # requests that have ended are no longer in flight
+        current = self.gateway.runtime
+        targets = current.targets
+        name = path[len(modelhealth.PATH) + 1 :]
+        if name:
+            targets = [target for target in targets if target.model.name == name]
+            if not targets:
+                await asgi.send_json(send, 404, errors.model_not_found(name).body())
+                return
+        view = modelhealth.document(
+            targets,
+            current.config.provider_pools,
+            generation=current.generation,
+            pid=os.getpid(),
+            now=time.perf_counter(),
+            wall=time.time(),
+        )
+        body = view["models"][0] if name else view
+        await asgi.send_json(send, 200, orjson.dumps(body, option=orjson.OPT_INDENT_2))
 
 
 async def _text(send: asgi.Send, status: int, body: bytes) -> None:
@@ -88,11 +120,12 @@ async def _check_loop(
         try:
             async with asyncio.timeout(probe_timeout):
                 healthy = await provider.probe()
+            result = "ok" if healthy else "failed: unreachable, or a server error"
         except TimeoutError:
-            healthy = False
+            healthy, result = False, f"no answer within {probe_timeout:g}s"
         except Exception:
             log.exception("health check of %s/%s failed unexpectedly", pool, provider.name)
-            healthy = False
+            healthy, result = False, "unexpected error (logged)"
         if healthy != health.healthy:
             log.warning(
                 "provider %s/%s is now %s",
@@ -100,7 +133,7 @@ async def _check_loop(
                 provider.name,
                 "healthy" if healthy else "unhealthy",
             )
-        health.healthy = healthy
+        health.record(healthy, result, time.time())
         gauge.set(1 if healthy else 0)
         for target in targets:
             target.breaker.half_open_if_due()  # so its gauge shows it ready for a probe

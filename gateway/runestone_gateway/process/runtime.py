@@ -16,12 +16,13 @@ import orjson
 
 from runestone_gateway import config
 from runestone_gateway.admission import auth, limits
-from runestone_gateway.failover import breaker, routing
+from runestone_gateway.failover import breaker, routing, window
 from runestone_gateway.process import loader
 from runestone_gateway.providers import base, registry
 from runestone_gateway.telemetry import metrics
 
 _StateKey = tuple[str, str, str]  # pool, provider, model
+_Kept = tuple[breaker.CircuitBreaker, routing.Ewma, window.Window]
 
 
 @dataclass(eq=False)
@@ -81,10 +82,10 @@ class Runtime:
         }
         return sorted(self.served_models() - servable)
 
-    def breaker_state(self, key: _StateKey) -> tuple[breaker.CircuitBreaker, routing.Ewma] | None:
+    def breaker_state(self, key: _StateKey) -> _Kept | None:
         for target in self.targets:
             if (target.pool, target.provider_name, target.model.name) == key:
-                return target.breaker, target.latency
+                return target.breaker, target.latency, target.window
         return None
 
 
@@ -117,11 +118,12 @@ def build(
             for model in spec.models:
                 key = (pool.name, spec.name, model.name)
                 kept = _kept_state(previous, key, pool, spec)
-                state_breaker, latency = kept or (
+                state_breaker, latency, recent = kept or (
                     breaker.CircuitBreaker(
                         pool.circuit_breaker, on_change=_gauge_setter(metrics, key)
                     ),
                     routing.Ewma(),
+                    window.Window(),
                 )
                 metrics.circuit_state.labels(*key).set(int(state_breaker.state))
                 price = model.price
@@ -139,6 +141,7 @@ def build(
                         breaker=state_breaker,
                         latency=latency,
                         health=health,
+                        window=recent,
                     )
                 )
         targets.extend(pool_targets)
@@ -167,8 +170,9 @@ def build(
 
 def _kept_state(
     previous: Runtime | None, key: _StateKey, pool: config.ProviderPool, spec: config.Provider
-) -> tuple[breaker.CircuitBreaker, routing.Ewma] | None:
-    """Keep a breaker and latency average across a reload when what they describe is unchanged."""
+) -> _Kept | None:
+    """Keep a breaker, latency average and recent window across a reload when what they
+    describe is unchanged."""
     if previous is None:
         return None
     old_pool = next((p for p in previous.config.provider_pools if p.name == pool.name), None)

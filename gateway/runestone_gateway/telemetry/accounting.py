@@ -14,9 +14,14 @@ import time
 
 from runestone_gateway.admission import budget
 from runestone_gateway.failover import routing
+from runestone_gateway.providers import base
 from runestone_gateway.telemetry import accesslog, metrics
 
 DELAY_SECONDS = 0.001
+UPSTREAM_FAILURES = frozenset(kind.value for kind in base.FailureKind) - {
+    base.FailureKind.REJECTED.value
+}
+"""Error types of a request whose stream the upstream broke after its first event."""
 
 
 class Ledger:
@@ -57,6 +62,8 @@ class Ledger:
             meters.attempts.labels(tried.pool, tried.provider_name, tried.model.name, outcome).inc()
         target = exchange.target
         if target is not None:
+            # The dispatch left the successful attempt in flight until now.
+            target.window.ended(exchange.finished, broken=exchange.error_type in UPSTREAM_FAILURES)
             labels = request_labels(exchange.operation, target)
             if (
                 exchange.ttft is not None

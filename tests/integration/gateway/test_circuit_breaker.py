@@ -25,21 +25,7 @@ def test_breaker_opens_stops_calling_and_half_opens(
 ) -> None:
     flaky, backup = start_upstream("openai"), start_upstream("openai")
     flaky.behaviour.status = 500
-    models = [model("m")]
-    gateway = start_gateway(
-        {
-            "providerPools": [
-                pool(
-                    "p",
-                    [
-                        provider("flaky", flaky, models=models),
-                        provider("backup", backup, priority=1, models=models),
-                    ],
-                    circuitBreaker=BREAKER,
-                )
-            ]
-        }
-    )
+    gateway = start_gateway(gateway_process.flaky_and_backup(flaky, backup, BREAKER))
     client = gateway.client()
     for _ in range(THRESHOLD):
         client.chat.completions.create(model="m", messages=ASK)
@@ -71,21 +57,7 @@ def test_failed_probe_reopens(
 ) -> None:
     flaky, backup = start_upstream("openai"), start_upstream("openai")
     flaky.behaviour.status = 503
-    models = [model("m")]
-    gateway = start_gateway(
-        {
-            "providerPools": [
-                pool(
-                    "p",
-                    [
-                        provider("flaky", flaky, models=models),
-                        provider("backup", backup, priority=1, models=models),
-                    ],
-                    circuitBreaker=BREAKER,
-                )
-            ]
-        }
-    )
+    gateway = start_gateway(gateway_process.flaky_and_backup(flaky, backup, BREAKER))
     client = gateway.client()
     for _ in range(THRESHOLD):
         client.chat.completions.create(model="m", messages=ASK)

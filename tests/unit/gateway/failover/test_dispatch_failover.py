@@ -3,12 +3,14 @@ and the status a client gets when every tier fails."""
 
 from __future__ import annotations
 
+import asyncio
 import random
+import time
 
 import pytest
 
 from runestone_gateway import config, errors
-from runestone_gateway.failover import breaker, dispatch, routing
+from runestone_gateway.failover import breaker, dispatch, routing, window
 from runestone_gateway.providers import base
 
 
@@ -52,6 +54,7 @@ def route(*tiers: list[Scripted], threshold: int = 5) -> routing.Route:
             breaker=breaker.CircuitBreaker(config.CircuitBreaker(failure_threshold=threshold)),
             latency=routing.Ewma(),
             health=routing.Health(),
+            window=window.Window(),
         )
         for priority, tier in enumerate(tiers)
         for provider in tier
@@ -149,3 +152,48 @@ async def test_nothing_available_is_503() -> None:
         await run(r)
     assert (raised.value.status, raised.value.code) == (503, "no_available_provider")
     assert only.calls == 1
+
+
+def recent(target: routing.Target) -> window.Summary:
+    return target.window.summary(time.perf_counter())
+
+
+async def test_each_attempt_is_noted_in_its_targets_window() -> None:
+    flaky, backup = Scripted("flaky", failure(base.FailureKind.STATUS)), Scripted("backup")
+    r = route([flaky], [backup])
+    success = await run(r)
+    flaky_window, backup_window = recent(r.tiers[0][0]), recent(r.tiers[1][0])
+    assert (flaky_window.requests, flaky_window.failures, flaky_window.inflight) == (1, 1, 0)
+    assert sum(flaky_window.histogram) == 0, "a failure is no latency sample"
+    # The success stays in flight until its request has ended, which the ledger reports.
+    assert (backup_window.requests, backup_window.failures, backup_window.inflight) == (1, 0, 1)
+    assert sum(backup_window.histogram) == 1
+    success.target.window.ended(time.perf_counter(), broken=False)
+    assert recent(success.target).inflight == 0
+
+
+async def test_a_refused_request_is_answered_not_failed() -> None:
+    rejected = base.UpstreamError(base.FailureKind.REJECTED, "x", status=400)
+    r = route([Scripted("only", rejected)])
+    with pytest.raises(errors.GatewayError):
+        await run(r)
+    summary = recent(r.tiers[0][0])
+    assert (summary.requests, summary.failures, summary.inflight) == (1, 0, 0)
+    assert summary.success_rate == 1.0
+
+
+async def test_an_attempt_the_client_abandons_leaves_no_outcome() -> None:
+    class Hanging(Scripted):
+        async def answer(self, call: base.Call) -> base.Answer:
+            await asyncio.Event().wait()
+            raise AssertionError("never answers")
+
+    r = route([Hanging("slow")])
+    task = asyncio.create_task(run(r))
+    await asyncio.sleep(0.01)
+    assert recent(r.tiers[0][0]).inflight == 1
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    summary = recent(r.tiers[0][0])
+    assert (summary.requests, summary.inflight) == (0, 0)

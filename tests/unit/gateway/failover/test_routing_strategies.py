@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from runestone_gateway import config
-from runestone_gateway.failover import breaker, routing
+from runestone_gateway.failover import breaker, routing, window
 from runestone_gateway.providers import mock
 
 
@@ -36,6 +36,7 @@ def target(
         breaker=breaker.CircuitBreaker(config.CircuitBreaker(failure_threshold=1)),
         latency=average,
         health=routing.Health(),
+        window=window.Window(),
     )
 
 

@@ -1,0 +1,141 @@
+// LangChain.js (`@langchain/openai` with `@langchain/core`): ChatOpenAI whole and streamed, tools
+// bound to the model and a full tool round trip, OpenAIEmbeddings, and the gateway's errors as
+// the `openai` package's error classes carrying LangChain's error codes.
+
+import assert from "node:assert/strict";
+
+import { HumanMessage } from "@langchain/core/messages";
+import { tool } from "@langchain/core/tools";
+import { ChatOpenAI, OpenAIEmbeddings } from "@langchain/openai";
+import OpenAI from "openai";
+import { z } from "zod";
+
+import { gatewayError, isA, rejects, standInVector } from "../check.mjs";
+
+function chat(bench, { key = bench.keys.app, model = bench.models.chat } = {}) {
+  return new ChatOpenAI({
+    model,
+    apiKey: key,
+    configuration: { baseURL: bench.baseURL },
+    maxRetries: 0,
+  });
+}
+
+const PROMPT = "What is the weather in Paris?";
+
+function weatherTool(bench) {
+  return tool(async ({ city }) => `18 °C and sunny in ${city}`, {
+    name: bench.toolCall.name,
+    description: "The weather in a city",
+    schema: z.object({ city: z.string() }),
+  });
+}
+
+function checkToolCall(bench, message) {
+  assert.equal(message.tool_calls?.length, 1, "one tool call");
+  const [call] = message.tool_calls;
+  assert.equal(call.name, bench.toolCall.name);
+  assert.deepEqual(call.args, bench.toolCall.arguments);
+  return call;
+}
+
+async function concatenated(stream) {
+  let whole;
+  for await (const chunk of stream) {
+    whole = whole === undefined ? chunk : whole.concat(chunk);
+  }
+  return whole;
+}
+
+export const cases = {
+  async chat(bench) {
+    const message = await chat(bench).invoke(PROMPT);
+    assert.equal(message.content, bench.answer);
+    assert.equal(message.usage_metadata?.input_tokens, 11);
+    assert.equal(message.response_metadata?.finish_reason, "stop");
+  },
+
+  async "chat-stream"(bench) {
+    const message = await concatenated(await chat(bench).stream(PROMPT));
+    assert.equal(message.content, bench.answer);
+    assert.equal(message.usage_metadata?.input_tokens, 11, "usage from the stream");
+  },
+
+  async tools(bench) {
+    const weather = weatherTool(bench);
+    const question = new HumanMessage(PROMPT);
+    const called = await chat(bench).bindTools([weather]).invoke([question]);
+    const call = checkToolCall(bench, called);
+    // The round trip: LangChain runs the tool, its result goes back, the model answers.
+    const result = await weather.invoke(call);
+    assert.equal(result.tool_call_id, call.id);
+    const answer = await chat(bench).invoke([question, called, result]);
+    assert.equal(answer.content, bench.answer);
+  },
+
+  async "tools-stream"(bench) {
+    const chunks = await chat(bench).bindTools([weatherTool(bench)]).stream(PROMPT);
+    let pieces = 0;
+    let whole;
+    for await (const chunk of chunks) {
+      if (chunk.tool_call_chunks?.some((piece) => piece.args)) pieces += 1;
+      whole = whole === undefined ? chunk : whole.concat(chunk);
+    }
+    checkToolCall(bench, whole);
+    assert.ok(pieces > 1, `arguments came in ${pieces} chunk(s)`);
+  },
+
+  async embeddings(bench) {
+    const embeddings = new OpenAIEmbeddings({
+      model: bench.models.embedding,
+      apiKey: bench.keys.app,
+      configuration: { baseURL: bench.baseURL },
+      maxRetries: 0,
+    });
+    const vectors = await embeddings.embedDocuments(["first", "second"]);
+    assert.equal(vectors.length, 2);
+    vectors.forEach((vector, index) => standInVector(vector, index, bench.embeddingSize));
+    standInVector(await embeddings.embedQuery("one"), 0, bench.embeddingSize);
+  },
+
+  async errors(bench) {
+    const ask = (options) => chat(bench, options).invoke(PROMPT);
+    await rejects("an unknown key", () => ask({ key: bench.keys.unknown }), (error) => {
+      isA(error, OpenAI.AuthenticationError);
+      gatewayError(error, 401, "invalid_api_key");
+      assert.equal(error.lc_error_code, "MODEL_AUTHENTICATION");
+    });
+    await rejects("a model the key may not use", () => ask({ model: bench.models.forbidden }), (error) => {
+      isA(error, OpenAI.PermissionDeniedError);
+      gatewayError(error, 403, "model_not_allowed");
+    });
+    await rejects("a model nobody serves", () => ask({ key: bench.keys.wildcard, model: bench.models.missing }), (error) => {
+      isA(error, OpenAI.NotFoundError);
+      gatewayError(error, 404, "model_not_found");
+      assert.equal(error.lc_error_code, "MODEL_NOT_FOUND");
+    });
+    await rejects("an upstream that cannot be reached", () => ask({ model: bench.models.down }), (error) => {
+      isA(error, OpenAI.InternalServerError);
+      gatewayError(error, 502, "upstream_failed");
+    });
+    await rejects("the same, streamed", async () => concatenated(await chat(bench, { model: bench.models.down }).stream(PROMPT)), (error) => {
+      isA(error, OpenAI.InternalServerError);
+      assert.equal(error.status, 502);
+    });
+    await rejects("a key over its rate limit", async () => {
+      await ask({ key: bench.keys.limited });
+      await ask({ key: bench.keys.limited });
+    }, (error) => {
+      isA(error, OpenAI.RateLimitError);
+      gatewayError(error, 429, "rate_limit_exceeded");
+      assert.equal(error.lc_error_code, "MODEL_RATE_LIMIT");
+    });
+  },
+
+  async "untrusted-certificate"(bench) {
+    assert.equal(process.env.NODE_EXTRA_CA_CERTS, undefined);
+    await rejects("HTTPS without the gateway's CA", () => chat(bench).invoke(PROMPT), (error) => {
+      isA(error, OpenAI.APIConnectionError);
+    });
+  },
+};
