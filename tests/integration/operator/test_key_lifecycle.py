@@ -78,7 +78,9 @@ def test_keys_are_issued_revoked_and_rotated(kube_api: client.ApiClient, namespa
         ),
     )
     key_a = eventually(lambda: _key(kube_api, namespace, "a"), timeout=60, what="key a")
-    assert [(e.id, e.sha256) for e in _table(kube_api, namespace)] == [("a", apikeys.digest(key_a))]
+    # The key's Secret is written a step before the key table: wait for the table too.
+    table = eventually(lambda: _table_with(kube_api, namespace, 1), timeout=60, what="the table")
+    assert [(e.id, e.sha256) for e in table] == [("a", apikeys.digest(key_a))]
 
     # Add a key with an expiry: issued, hashed into the table with its expiry, listed in status.
     generation = _set_keys(
