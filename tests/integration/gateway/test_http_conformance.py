@@ -8,22 +8,20 @@ point 4), bad chunked framing answered 400 (point 3)."""
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
 import pytest
 
-from fixtures.upstreams import control, gateway_process, running
+from fixtures.upstreams import control, gateway_process, raw_http, running
 from fixtures.upstreams.gateway_process import model, pool, provider
 
 PROTOCOLS = ["runestone", "httptools"]
 BODY_LIMIT = 4096
 KEEP_ALIVE_SECONDS = 5  # uvicorn's default, which both protocols take
-READ_TIMEOUT = 30.0
+READ_TIMEOUT = raw_http.READ_TIMEOUT
 CHAT = orjson.dumps({"model": "chat", "messages": [{"role": "user", "content": "hi there"}]})
 STREAM = orjson.dumps(
     {"model": "chat", "messages": [{"role": "user", "content": "one two"}], "stream": True}
@@ -40,6 +38,8 @@ NO_HEAD_TIMEOUT = (
     "that never finishes"
 )
 
+Connection = raw_http.Connection
+
 
 def known_difference(
     request: pytest.FixtureRequest, reason: str, raises: type[Exception] = AssertionError
@@ -54,120 +54,7 @@ class Gateway:
     protocol: str
 
     def connect(self) -> Connection:
-        sock = socket.create_connection(("127.0.0.1", self.process.port), timeout=READ_TIMEOUT)
-        return Connection(sock, self.process.api_key)
-
-
-@dataclass
-class Answer:
-    status: int
-    reason: bytes
-    headers: dict[bytes, bytes]
-    body: bytes
-
-    def envelope(self) -> dict[str, Any]:
-        """The OpenAI error envelope the answer must carry, checked field by field."""
-        assert self.headers.get(b"content-type") == b"application/json", (self.status, self.body)
-        body = orjson.loads(self.body)
-        assert list(body) == ["error"]
-        error = body["error"]
-        assert set(error) == {"message", "type", "param", "code"}
-        assert isinstance(error["message"], str)
-        assert error["message"]
-        return dict(error)
-
-
-class Connection:
-    """A client connection that reads answers exactly as framed (length or chunked)."""
-
-    def __init__(self, sock: socket.socket, api_key: str) -> None:
-        self.sock = sock
-        self.api_key = api_key
-        self._buffer = b""
-
-    def __enter__(self) -> Connection:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.sock.close()
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-    def post(self, path: bytes, body: bytes, *headers: bytes, key: bool = True) -> bytes:
-        """A POST request, with a content-length unless `headers` name a transfer-encoding."""
-        lines = [b"POST %s HTTP/1.1" % path, b"host: gateway", *headers]
-        if key:
-            lines.append(b"authorization: Bearer " + self.api_key.encode())
-        if not any(line.lower().startswith(b"transfer-encoding:") for line in headers):
-            lines.append(b"content-length: %d" % len(body))
-        return b"\r\n".join(lines) + b"\r\n\r\n" + body
-
-    def get(self, path: bytes, *headers: bytes, method: bytes = b"GET") -> bytes:
-        lines = [b"%s %s HTTP/1.1" % (method, path), b"host: gateway", *headers]
-        lines.append(b"authorization: Bearer " + self.api_key.encode())
-        return b"\r\n".join(lines) + b"\r\n\r\n"
-
-    def _fill(self) -> bool:
-        data = self.sock.recv(65536)
-        self._buffer += data
-        return bool(data)
-
-    def _until(self, marker: bytes) -> bytes:
-        while marker not in self._buffer:
-            if not self._fill():
-                raise ConnectionError(f"closed before {marker!r}; had {self._buffer[:200]!r}")
-        head, _, self._buffer = self._buffer.partition(marker)
-        return head
-
-    def _exactly(self, size: int) -> bytes:
-        while len(self._buffer) < size:
-            if not self._fill():
-                raise ConnectionError("closed in the middle of a body")
-        data, self._buffer = self._buffer[:size], self._buffer[size:]
-        return data
-
-    def head(self) -> tuple[int, bytes, dict[bytes, bytes]]:
-        status_line, *lines = self._until(b"\r\n\r\n").split(b"\r\n")
-        version, status, reason = status_line.split(b" ", 2)
-        assert version == b"HTTP/1.1"
-        headers: dict[bytes, bytes] = {}
-        for line in lines:
-            name, _, value = line.partition(b":")
-            assert name.lower() not in headers, f"repeated header {name!r}"
-            headers[name.lower()] = value.strip()
-        return int(status), reason, headers
-
-    def answer(self, *, head_only: bool = False) -> Answer:
-        status, reason, headers = self.head()
-        if status == 100:
-            return Answer(status, reason, headers, b"")
-        if head_only:
-            return Answer(status, reason, headers, b"")
-        if b"content-length" in headers:
-            assert b"transfer-encoding" not in headers, "both framings in one answer"
-            return Answer(status, reason, headers, self._exactly(int(headers[b"content-length"])))
-        assert headers.get(b"transfer-encoding") == b"chunked", headers
-        body = b""
-        while True:
-            size = int(self._until(b"\r\n"), 16)
-            chunk = self._exactly(size + 2)
-            assert chunk.endswith(b"\r\n")
-            if size == 0:
-                return Answer(status, reason, headers, body)
-            body += chunk[:-2]
-
-    def closed_within(self, seconds: float) -> bool:
-        """Whether the server closes the connection within `seconds` (nothing else arriving)."""
-        self.sock.settimeout(seconds)
-        try:
-            return not self._fill()
-        except TimeoutError:
-            return False
-        except ConnectionResetError:
-            return True
-        finally:
-            self.sock.settimeout(READ_TIMEOUT)
+        return raw_http.connect(self.process.port, self.process.api_key)
 
 
 @pytest.fixture(scope="module", params=PROTOCOLS)
