@@ -57,6 +57,13 @@ def malformed(message: str, *, param: str | None = None) -> GatewayError:
     return GatewayError(400, message, type=INVALID_REQUEST, code="invalid_request", param=param)
 
 
+def broken_body() -> GatewayError:
+    return malformed(
+        "The request body's chunked framing is invalid (a chunk size that is not hexadecimal, "
+        "or a chunk longer than its size)."
+    )
+
+
 def unauthorized(message: str) -> GatewayError:
     return GatewayError(
         401,

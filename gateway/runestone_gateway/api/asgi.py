@@ -42,7 +42,10 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await receive()
+        try:
+            message = await receive()
+        except extensions.BrokenBody:
+            raise errors.broken_body() from None
         if message["type"] == "http.disconnect":
             raise ClientGone
         chunk = message.get("body", b"")
