@@ -21,7 +21,7 @@ from runestone_gateway.admission import auth, budget, limits
 from runestone_gateway.api import asgi, endpoints, streaming, tokens, validate
 from runestone_gateway.failover import dispatch, routing
 from runestone_gateway.providers import base
-from runestone_gateway.telemetry import accesslog, accounting
+from runestone_gateway.telemetry import accesslog, accounting, redact
 
 log = logging.getLogger("runestone.gateway")
 
@@ -127,7 +127,7 @@ class GatewayApp:
         except asgi.ClientGone:
             exchange.error_type = "client_disconnected"
         except Exception:
-            log.exception("unexpected error handling %s %s", method, path)
+            log.exception("unexpected error handling %s %s", method, redact.text(path))
             exchange.error_type = "internal"
             # If the response had already started this fails, and the server closes the
             # connection.

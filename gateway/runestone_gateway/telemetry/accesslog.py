@@ -1,9 +1,10 @@
 """The access log: one JSON line per API request on stdout, and the per-request record it is
 written from (which also feeds the request metrics).
 
-Lines carry the request id (also sent back as `x-request-id`), the key id (never the key), model,
-provider, status, tokens and timings. Prompts are logged only when `server.logPrompts` is on.
-Lines are written by a thread of their own, so a slow reader of stdout never stalls requests."""
+Lines carry the request id (also sent back as `x-request-id`), the key id (never the key, and
+key-shaped tokens in the path are redacted), model, provider, status, tokens and timings.
+Prompts are logged only when `server.logPrompts` is on. Lines are written by a thread of their
+own, so a slow reader of stdout never stalls requests."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import orjson
 from runestone_gateway import apikeys
 from runestone_gateway.failover import routing
 from runestone_gateway.providers import base
+from runestone_gateway.telemetry import redact
 
 log = logging.getLogger("runestone.gateway.access")
 
@@ -109,7 +111,7 @@ class Exchange:
             "time": time.time(),
             "request_id": self.request_id,
             "method": self.method,
-            "path": self.path,
+            "path": redact.text(self.path),
             "status": self.status,
             "key_id": self.key_id or None,
             "tenant": self.tenant or None,
