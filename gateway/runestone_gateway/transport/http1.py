@@ -217,6 +217,7 @@ class Exchange:
         lines = [_STATUS_LINES.get(status) or b"HTTP/1.1 %d \r\n" % status]
         length: int | None = None
         chunked = False
+        closing = False
         headers = self._headers
         # Checked for all the headers together: every name a non-empty token (deleting the
         # token characters from all names leaves nothing), no CR, LF or NUL in any value.
@@ -239,6 +240,7 @@ class Exchange:
                 chunked = b"chunked" in value.lower()
             elif name == b"connection" and b"close" in value.lower():
                 self.keep_alive = False
+                closing = True
             lines += (name, b": ", value, b"\r\n")
         for name, value in self._connection.server_state.default_headers:  # date
             lines += (name, b": ", value, b"\r\n")
@@ -250,7 +252,7 @@ class Exchange:
             else:
                 length = first_length
                 lines.append(b"content-length: %d\r\n" % length)
-        if not self.keep_alive:
+        if not self.keep_alive and not closing:
             lines.append(b"connection: close\r\n")
         lines.append(b"\r\n")
         self._chunked = chunked
