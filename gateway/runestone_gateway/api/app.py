@@ -251,8 +251,9 @@ class GatewayApp:
             await relay.run(success, exchange.answering(200))
         if success is not None:
             failure = relay.failure or ("client_disconnected" if watch.gone else "")
-            stream = success.result[0]
-            _answered(exchange, success.target, stream.usage, failure)
+            usage = relay.usage(success.result[0], request)
+            exchange.tokens_estimated = relay.estimated
+            _answered(exchange, success.target, usage, failure)
 
 
 def _answered(

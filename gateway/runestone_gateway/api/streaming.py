@@ -1,6 +1,8 @@
 """Streamed answers: open a stream far enough to know it works (its first event), then relay
 events to the client as they arrive. Until the first event an attempt may fail over; after it,
-a broken upstream ends the client's stream with an error event and is never retried."""
+a broken upstream ends the client's stream with an error event and is never retried. A stream
+that ends without the upstream's usage (the client left, the upstream omits it) is charged the
+relay's own estimate of what it sent."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from collections.abc import Sequence
 import orjson
 
 from runestone_gateway import errors
-from runestone_gateway.api import asgi
+from runestone_gateway.api import asgi, tokens, validate
 from runestone_gateway.failover import dispatch, routing
 from runestone_gateway.providers import base
 from runestone_gateway.transport import sse
@@ -18,6 +20,8 @@ from runestone_gateway.transport import sse
 log = logging.getLogger("runestone.gateway")
 
 Opened = tuple[base.EventStream, bytes]
+EARLY_WRITES = 3
+"""Writes kept for an estimate of the output (one of them carries text)."""
 
 
 async def open_stream(target: routing.Target, call: base.Call) -> Opened:
@@ -35,11 +39,17 @@ async def open_stream(target: routing.Target, call: base.Call) -> Opened:
 
 
 class Relay:
-    """Sends one opened stream to the client. `failure` names what broke it, if anything."""
+    """Sends one opened stream to the client. `failure` names what broke it, if anything;
+    `usage` is what to charge for it once it has ended."""
 
     def __init__(self, send: asgi.Send) -> None:
         self._send = send
         self.failure = ""
+        self.estimated = False
+        """Whether `usage` gave the relay's estimate rather than the upstream's count."""
+        self._size = 0  # what reached the client, [DONE] aside: bytes, events, first writes
+        self._events = 0
+        self._early: list[bytes] = []
 
     async def run(
         self, opened: dispatch.Success[Opened], headers: Sequence[tuple[bytes, bytes]] = ()
@@ -58,8 +68,14 @@ class Relay:
                 held = b""
             if events.endswith(sse.DONE_EVENT):
                 held = events
+                events = events[: -len(sse.DONE_EVENT)]
             else:
                 await send({"type": "http.response.body", "body": events, "more_body": True})
+            # Counted once sent; all the cost per event of an estimate that is rarely needed.
+            self._size += len(events)
+            self._events += events.count(b"\n\n")
+            if len(self._early) < EARLY_WRITES:
+                self._early.append(events)
 
         try:
             start_headers = [*asgi.SSE_HEADERS, *headers]
@@ -80,6 +96,18 @@ class Relay:
             # Also on cancellation (the client went away): closing the stream drops the
             # upstream connection, which cancels the upstream request.
             await stream.aclose()
+
+    def usage(self, stream: base.EventStream, request: validate.Request) -> base.Usage:
+        """The upstream's usage of the ended stream; when it reported none, or only the part
+        before the end, the estimate: the prompt's for input, the relayed text's for output."""
+        reported = stream.usage
+        if reported is not None and not stream.usage_partial:
+            return reported
+        self.estimated = True
+        output = tokens.streamed(self._size, self._events, self._early)
+        if reported is not None:
+            return base.Usage(reported.input_tokens, max(reported.output_tokens, output))
+        return base.Usage(tokens.estimate(request), output)
 
     def _broken(self, opened: dispatch.Success[Opened], error: base.UpstreamError) -> None:
         self.failure = error.kind.value

@@ -64,6 +64,7 @@ class Exchange:
         "stream",
         "target",
         "tenant",
+        "tokens_estimated",
         "ttft",
         "upstream_seconds",
         "usage",
@@ -85,6 +86,9 @@ class Exchange:
         self.attempts: list[tuple[routing.Target, str]] = []
         """Every upstream call made for the request, and its outcome."""
         self.usage: base.Usage | None = None
+        self.tokens_estimated = False
+        """The usage is the gateway's estimate: the upstream reported none (a stream the
+        client left, an upstream that omits usage)."""
         self.ttft: float | None = None
         """Seconds to the first token, for streams."""
         self.upstream_seconds = 0.0
@@ -121,6 +125,7 @@ class Exchange:
             "stream": self.stream,
             "input_tokens": self.usage.input_tokens if self.usage else None,
             "output_tokens": self.usage.output_tokens if self.usage else None,
+            "tokens_estimated": self.tokens_estimated,
             "duration_ms": round(duration * 1000, 3),
             "ttft_ms": round(self.ttft * 1000, 3) if self.ttft is not None else None,
             "error": self.error_type or None,

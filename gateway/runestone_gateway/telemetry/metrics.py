@@ -132,6 +132,16 @@ class Metrics:
                 registry=registry,
             )
         )
+        self.estimated_tokens = Labelled(
+            Counter(
+                "runestone_gateway_estimated_tokens",
+                "Tokens charged from the gateway's own estimate because the upstream reported "
+                "no usage (a stream the client left, an upstream that omits usage); they are "
+                "not in gen_ai_client_token_usage.",
+                [*_REQUEST, "gen_ai_token_type"],
+                registry=registry,
+            )
+        )
         self.overhead = Labelled(
             Histogram(
                 "runestone_gateway_overhead_seconds",

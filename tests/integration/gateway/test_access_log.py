@@ -76,6 +76,7 @@ def test_one_json_line_per_request_without_prompts_or_keys(
         assert line["tenant"] == "ns/main"
         assert (line["model"], line["provider"], line["status"]) == ("m", "up", 200)
         assert (line["input_tokens"], line["output_tokens"]) == (11, 5)
+        assert line["tokens_estimated"] is False
         assert line["duration_ms"] > 0
         assert (line["method"], line["path"]) == ("POST", "/v1/chat/completions")
     assert (first["stream"], second["stream"]) == (False, True)
