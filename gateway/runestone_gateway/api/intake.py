@@ -12,12 +12,14 @@ it, counting every byte held against the process's bound.
 Time is kept by one watchdog per process rather than a timer per request: a request waiting in
 `receive()` is registered with when its body started (and, once arriving, how much has come
 and when it last moved); while any are registered the watchdog looks every TICK_SECONDS and
-cancels the task of one that is late, a cancellation that ends here as the 408. On the common
-path a request costs a dict entry set and removed."""
+cancels the task of one that is late, a cancellation that ends here as the 408. Under the
+gateway's own HTTP protocol a body that came whole is known to (`extensions.BODY_ARRIVED`) and
+read without registering: the common path costs a lookup and a call."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from runestone_gateway import config, errors
@@ -53,19 +55,14 @@ class Intake:
         declared = asgi.header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise errors.body_too_large(limit)
-        self._server = server
-        task = asyncio.current_task()
-        assert task is not None, "read outside a task"
-        started = asyncio.get_running_loop().time()
-        self._waiting[task] = started
-        if self._timer is None:
-            self._watch()
-        try:
-            message = await receive()
-        except (asyncio.CancelledError, extensions.BrokenBody) as error:
-            raise self._failure(task, error) from None
-        finally:
-            del self._waiting[task]
+        offered = scope.get("extensions")
+        arrived = offered.get(extensions.BODY_ARRIVED) if offered else None
+        if arrived is not None and arrived():
+            message = await receive()  # does not wait
+            started = 0.0
+        else:
+            started = time.monotonic()
+            message = await self._waited(receive, started, server)
         if message["type"] == "http.disconnect":
             raise asgi.ClientGone
         body: bytes = message.get("body", b"")
@@ -81,20 +78,28 @@ class Intake:
 
     async def next_message(self, body: Arriving) -> asgi.Message:
         """The next message of a body still arriving, under the watchdog."""
+        message = await self._waited(body.receive, body, body.server)
+        if message["type"] == "http.disconnect":
+            raise asgi.ClientGone
+        return message
+
+    async def _waited(
+        self, receive: asgi.Receive, entry: float | Arriving, server: config.Server
+    ) -> asgi.Message:
+        """`receive()` under the watchdog, which knows the body by `entry`: when it started, or
+        the body arriving."""
+        self._server = server
         task = asyncio.current_task()
         assert task is not None, "read outside a task"
-        self._waiting[task] = body
+        self._waiting[task] = entry
         if self._timer is None:
             self._watch()
         try:
-            message = await body.receive()
+            return await receive()
         except (asyncio.CancelledError, extensions.BrokenBody) as error:
             raise self._failure(task, error) from None
         finally:
             del self._waiting[task]
-        if message["type"] == "http.disconnect":
-            raise asgi.ClientGone
-        return message
 
     def hold(self, size: int, server: config.Server) -> None:
         """Count `size` more bytes held, or 503 if the process may not hold them."""
@@ -135,7 +140,7 @@ class Intake:
         self._timer = None
         if not self._waiting:
             return
-        now = asyncio.get_running_loop().time()
+        now = time.monotonic()
         timeout = self._server.body_timeout_seconds
         rate = self._server.body_min_bytes_per_second
         for task, entry in self._waiting.items():
@@ -159,7 +164,7 @@ class Intake:
 class Arriving:
     """A body that did not come whole with its head."""
 
-    __slots__ = ("_first", "_intake", "_server", "moved", "receive", "received", "started")
+    __slots__ = ("_first", "_intake", "moved", "receive", "received", "server", "started")
 
     def __init__(
         self,
@@ -171,16 +176,16 @@ class Arriving:
     ) -> None:
         self._intake = intake
         self.receive = receive
-        self._server = server
+        self.server = server
         self.started = started
         self._first = first
         self.received = len(first)
-        self.moved = asyncio.get_running_loop().time()
+        self.moved = time.monotonic()
         """When the last bytes came."""
 
     async def rest(self) -> bytes:
         """The whole body: what came with the head and the rest, as it arrives."""
-        intake, server = self._intake, self._server
+        intake, server = self._intake, self.server
         limit = server.max_body_bytes
         chunks = [self._first]
         intake.hold(self.received, server)
@@ -191,7 +196,7 @@ class Arriving:
                 chunk: bytes = message.get("body", b"")
                 if chunk:
                     self.received += len(chunk)
-                    self.moved = asyncio.get_running_loop().time()
+                    self.moved = time.monotonic()
                     if self.received > limit:
                         raise errors.body_too_large(limit)
                     intake.hold(len(chunk), server)

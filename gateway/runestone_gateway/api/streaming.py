@@ -20,8 +20,9 @@ from runestone_gateway.transport import sse
 log = logging.getLogger("runestone.gateway")
 
 Opened = tuple[base.EventStream, bytes]
-EARLY_WRITES = 3
-"""Writes kept for an estimate of the output (one of them carries text)."""
+EARLY_EVENTS = 3
+"""The writes that hold a stream's first events are kept for an estimate of its output (one of
+them carries text)."""
 
 
 async def open_stream(target: routing.Target, call: base.Call) -> Opened:
@@ -47,7 +48,7 @@ class Relay:
         self.failure = ""
         self.estimated = False
         """Whether `usage` gave the relay's estimate rather than the upstream's count."""
-        self._size = 0  # what reached the client, [DONE] aside: bytes, events, first writes
+        self._size = 0  # what reached the client: bytes, events, the first writes
         self._events = 0
         self._early: list[bytes] = []
 
@@ -60,22 +61,30 @@ class Relay:
         # The event that ends with [DONE] is the last by protocol: it is held back and leaves
         # with the end of the body, one write instead of two. Nothing else waits.
         held = b""
+        # What reached the client, [DONE] aside, for an estimate should no usage come: the
+        # only cost per event of an estimate that is rarely needed. Events are counted in a
+        # write only when it is long enough to hold more than one (most hold one; counting
+        # costs a scan).
+        size = count = 0
+        early: list[bytes] = []
+        single = len(first) * 3 // 2
 
         async def forward(events: bytes) -> None:
-            nonlocal held
+            nonlocal held, size, count
             if held:
                 await send({"type": "http.response.body", "body": held, "more_body": True})
                 held = b""
             if events.endswith(sse.DONE_EVENT):
                 held = events
                 events = events[: -len(sse.DONE_EVENT)]
+                one = False
             else:
                 await send({"type": "http.response.body", "body": events, "more_body": True})
-            # Counted once sent; all the cost per event of an estimate that is rarely needed.
-            self._size += len(events)
-            self._events += events.count(b"\n\n")
-            if len(self._early) < EARLY_WRITES:
-                self._early.append(events)
+                one = len(events) <= single
+            if count < EARLY_EVENTS:
+                early.append(events)
+            size += len(events)
+            count += 1 if one else events.count(b"\n\n")
 
         try:
             start_headers = [*asgi.SSE_HEADERS, *headers]
@@ -93,6 +102,7 @@ class Relay:
                 await forward(event)
             await send({"type": "http.response.body", "body": held, "more_body": False})
         finally:
+            self._size, self._events, self._early = size, count, early
             # Also on cancellation (the client went away): closing the stream drops the
             # upstream connection, which cancels the upstream request.
             await stream.aclose()

@@ -1,4 +1,4 @@
-"""What the API port's server protocol (`http1`) offers its app beyond ASGI: an extension by name,
+"""What the API port's server protocol (`http1`) offers its app beyond ASGI: extensions by name,
 which the app looks for in `scope["extensions"]` and does without under any other server, and
 the exception its `receive()` may raise. Kept apart from the protocol so that an app can know
 them without importing a server."""
@@ -8,6 +8,10 @@ from __future__ import annotations
 DISCONNECT_HOOK = "runestone.on_disconnect"
 """scope["extensions"][DISCONNECT_HOOK](callback) calls `callback()` once if the client goes away
 before the answer is complete, and returns a function that takes the callback back."""
+
+BODY_ARRIVED = "runestone.body_arrived"
+"""scope["extensions"][BODY_ARRIVED]() is True when the whole request body has arrived: the
+next `receive()` returns it without waiting."""
 
 
 class BrokenBody(Exception):

@@ -7,8 +7,9 @@ more than on a busy process, and uvicorn's path (a scope with a copied state, a 
 an Event per request, the proxy-headers wrapper, head and body written separately) was 0.2 ms of
 the gateway's added latency in bench/gateway_overhead.py. This one keeps only what the gateway
 needs: the head goes out with the first body bytes in one write (with the length computed when
-the app gives none), and a request's disconnect can be a callback (`DISCONNECT_HOOK`) instead of a
-task listening on `receive`.
+the app gives none), a request's disconnect can be a callback (`DISCONNECT_HOOK`) instead of a
+task listening on `receive`, and the app can tell a body that came whole (`BODY_ARRIVED`) from
+one it must wait for.
 
 What it guards: header names and values checked before they are written, a head larger than
 MAX_HEAD_BYTES answered 431, an unparsable request (or request target) answered 400 after the
@@ -37,7 +38,8 @@ log = logging.getLogger("runestone.gateway")
 Message = MutableMapping[str, Any]
 App = Callable[[Message, Any, Any], Any]
 
-DISCONNECT_HOOK = extensions.DISCONNECT_HOOK  # bound once: each request's scope names it
+DISCONNECT_HOOK = extensions.DISCONNECT_HOOK  # bound once: each request's scope names them
+BODY_ARRIVED = extensions.BODY_ARRIVED
 
 MAX_HEAD_BYTES = 64 * 1024
 BODY_HIGH_WATER = 64 * 1024
@@ -115,6 +117,9 @@ class Exchange:
         waiter, self._waiter = self._waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+    def body_arrived(self) -> bool:
+        return not self.more_body
 
     def break_body(self) -> None:
         self.broken = True
@@ -427,7 +432,10 @@ class Protocol(asyncio.Protocol):
         }
         keep_alive = version != "1.0" and parser.should_keep_alive()
         exchange = Exchange(self, scope, keep_alive, self._expect_continue)
-        scope["extensions"] = {DISCONNECT_HOOK: exchange.on_disconnect}
+        scope["extensions"] = {
+            DISCONNECT_HOOK: exchange.on_disconnect,
+            BODY_ARRIVED: exchange.body_arrived,
+        }
         self._parsing = exchange
         if self._active is None:
             self._start(exchange)
