@@ -63,11 +63,12 @@ class Relay:
         held = b""
         # What reached the client, [DONE] aside, for an estimate should no usage come: the
         # only cost per event of an estimate that is rarely needed. Events are counted in a
-        # write only when it is long enough to hold more than one (most hold one; counting
-        # costs a scan).
+        # write only when it is long enough to hold more than one, going by the stream's first
+        # event (most writes hold one; counting costs a scan).
         size = count = 0
         early: list[bytes] = []
-        single = len(first) * 3 // 2
+        first_end = first.find(b"\n\n")
+        single = (first_end + 2 if first_end >= 0 else len(first)) * 3 // 2
 
         async def forward(events: bytes) -> None:
             nonlocal held, size, count

@@ -74,18 +74,21 @@ class Sent:
 
 
 async def relayed(
-    events: list[bytes], meter: base.UsageMeter
+    events: list[bytes], meter: base.UsageMeter, together: int = 1
 ) -> tuple[streaming.Relay, base.EventStream]:
+    """Relay `events`, the first `together` of them in the first write, the next two in one."""
+    first, rest = b"".join(events[:together]), events[together:]
+
     async def upstream() -> Any:
-        yield b"".join(events[1:3])  # events that arrived together leave together
-        for item in events[3:]:
+        yield b"".join(rest[:2])  # events that arrived together leave together
+        for item in rest[2:]:
             yield item
 
     stream = base.EventStream(upstream(), meter)
     relay = streaming.Relay(Sent())
     opened: dispatch.Success[streaming.Opened] = dispatch.Success(
         target=None,  # type: ignore[arg-type]
-        result=(stream, events[0]),
+        result=(stream, first),
         permit=None,  # type: ignore[arg-type]
         upstream_seconds=0.0,
     )
@@ -98,8 +101,10 @@ REQUEST = validate.Request(
 )
 
 
-async def test_a_stream_without_usage_is_charged_the_estimate() -> None:
-    relay, stream = await relayed([*STREAMS["chat"], sse.DONE_EVENT], base.UsageMeter())
+@pytest.mark.parametrize("together", [1, 4])
+async def test_a_stream_without_usage_is_charged_the_estimate(together: int) -> None:
+    events = [*STREAMS["chat"], sse.DONE_EVENT]
+    relay, stream = await relayed(events, base.UsageMeter(), together)
     usage = relay.usage(stream, REQUEST)
     assert relay.estimated
     assert usage.input_tokens == tokens.estimate(REQUEST) == 4
