@@ -47,6 +47,11 @@ except ImportError:  # a --before checkout from before the layers
     from runestone_gateway import app, asgi, auth, dispatch, http1, streaming, validate  # type: ignore[attr-defined,no-redef]
     from runestone_gateway.providers import h1, http, openai  # type: ignore[attr-defined,no-redef]
 
+try:  # request bodies read within bounds
+    from runestone_gateway.api import intake
+except ImportError:  # a --before checkout that reads them in asgi.read_body
+    intake = None  # type: ignore[assignment]
+
 _clock = time.perf_counter_ns
 _marks: dict[str, int] = {}
 _inbound: list[int] = []  # request bytes in -> request out to the upstream
@@ -66,6 +71,7 @@ POINTS: list[tuple[Any, str, bool]] = [
     (app.GatewayApp, "_http", False),
     (auth.KeyRing, "authenticate", True),
     (asgi, "read_body", True),
+    (getattr(intake, "Intake", None), "read", True),
     (validate, "parse", True),
     (asgi, "unless_disconnected", False),
     (getattr(asgi, "CancelOnDisconnect", None), "__enter__", False),

@@ -34,6 +34,7 @@ DEFAULT_BASE_URLS: dict[str, str] = {
 }
 
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+DEFAULT_MAX_BUFFERED_BODY_BYTES = 64 * 1024 * 1024
 
 Name = Annotated[
     str, pydantic.Field(min_length=1, max_length=253, pattern=r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
@@ -204,6 +205,17 @@ class Server(_Schema):
 
     max_body_bytes: int = pydantic.Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
     """Largest accepted request body; larger ones get 413."""
+    body_timeout_seconds: float = pydantic.Field(default=30.0, gt=0)
+    """A request body from which nothing arrives for this long is answered 408 and its
+    connection closed; so is one that, after this long, has averaged less than
+    `bodyMinBytesPerSecond`."""
+    body_min_bytes_per_second: int = pydantic.Field(default=4096, ge=0)
+    """The slowest a request body may arrive on average once `bodyTimeoutSeconds` have
+    passed; 0 turns this check off."""
+    max_buffered_body_bytes: int | None = pydantic.Field(default=None, ge=1024)
+    """Bytes of request bodies one gateway process holds while they arrive, over all its
+    connections; a body past it is answered 503 with Retry-After. Unset: 64 MiB, or
+    `maxBodyBytes` when that is larger."""
     graceful_shutdown_seconds: float = pydantic.Field(default=30.0, ge=0)
     """On SIGTERM, how long in-flight requests and streams may run before they are cut."""
     log_prompts: bool = False
@@ -212,6 +224,18 @@ class Server(_Schema):
     """How often the config file and the secret files it names are checked for changes."""
     tls: Tls | None = None
     """Serve the API over HTTPS with this certificate; plain HTTP when unset."""
+
+    @property
+    def buffered_body_limit(self) -> int:
+        if self.max_buffered_body_bytes is not None:
+            return self.max_buffered_body_bytes
+        return max(DEFAULT_MAX_BUFFERED_BODY_BYTES, self.max_body_bytes)
+
+    @pydantic.model_validator(mode="after")
+    def _a_whole_body_fits(self) -> Server:
+        if self.buffered_body_limit < self.max_body_bytes:
+            raise ValueError("maxBufferedBodyBytes must be at least maxBodyBytes")
+        return self
 
 
 class Auth(_Schema):

@@ -17,6 +17,7 @@ INSUFFICIENT_QUOTA = "insufficient_quota"
 NOT_FOUND = "not_found_error"
 UPSTREAM = "upstream_error"
 SERVER = "server_error"
+CLOSE = (b"connection", b"close")
 
 
 class GatewayError(Exception):
@@ -55,6 +56,13 @@ def envelope(
 
 def malformed(message: str, *, param: str | None = None) -> GatewayError:
     return GatewayError(400, message, type=INVALID_REQUEST, code="invalid_request", param=param)
+
+
+def broken_body() -> GatewayError:
+    return malformed(
+        "The request body's chunked framing is invalid (a chunk size that is not hexadecimal, "
+        "or a chunk longer than its size)."
+    )
 
 
 def unauthorized(message: str) -> GatewayError:
@@ -97,6 +105,28 @@ def body_too_large(limit: int) -> GatewayError:
         f"The request body is larger than the limit of {limit} bytes.",
         type=INVALID_REQUEST,
         code="request_too_large",
+    )
+
+
+def request_timeout(detail: str) -> GatewayError:
+    """408 for a body that did not arrive in time; the connection closes with it."""
+    return GatewayError(
+        408,
+        f"The request body did not arrive in time: {detail}.",
+        type=INVALID_REQUEST,
+        code="request_timeout",
+        headers=(CLOSE,),
+    )
+
+
+def overloaded() -> GatewayError:
+    """503 when the process holds as many request bytes as it may; the connection closes."""
+    return GatewayError(
+        503,
+        "The gateway is holding as many request bodies as it may; try again shortly.",
+        type=SERVER,
+        code="overloaded",
+        headers=((b"retry-after", b"1"), (b"retry-after-ms", b"1000"), CLOSE),
     )
 
 

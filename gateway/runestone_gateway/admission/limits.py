@@ -63,18 +63,30 @@ class Limiter:
 
     async def admit(self, who: auth.Principal, estimated_tokens: int) -> Ticket:
         """A ticket for the request, or a GatewayError (429, or 503 when failing closed)."""
+        return await self.decide(who, self._ask(who, max(estimated_tokens, 1)))
+
+    async def admit_before_body(self, who: auth.Principal) -> Ticket:
+        """Admit a request whose body is still arriving: its request rate, concurrency slot
+        and budget are taken now, its tokens once the body is known (`Ticket.take_tokens`)."""
+        return await self.decide(who, self._ask(who, None))
+
+    def _ask(self, who: auth.Principal, tokens: int | None) -> limitstore.Ask:
+        """Everything `who` is limited by; the token limit only when `tokens` are given."""
         limits = who.limits
         key_budget = who.budget
-        ask = limitstore.Ask(
+        return limitstore.Ask(
             scope=who.scope,
             requests_per_minute=limits.requests_per_minute,
-            tokens_per_minute=limits.tokens_per_minute,
-            tokens=max(estimated_tokens, 1),
+            tokens_per_minute=limits.tokens_per_minute if tokens is not None else None,
+            tokens=tokens or 0,
             max_concurrent=limits.max_concurrent_requests,
             lease=next(self._leases) if limits.max_concurrent_requests else "",
             budget_nanos=budget.usd_to_nanos(key_budget.usd) if key_budget else None,
             period=budget.period(key_budget.period, time.time()) if key_budget else None,
         )
+
+    async def decide(self, who: auth.Principal, ask: limitstore.Ask) -> Ticket:
+        """Ask the store; a ticket, or the refusal as a GatewayError."""
         try:
             verdict = await self.store.admit(ask)
         except limitstore.Unavailable as error:
@@ -99,7 +111,7 @@ class Limiter:
 class Ticket:
     """An admitted request; `settle` once it has finished."""
 
-    __slots__ = ("_ask", "_limiter", "_who", "admitted", "headers")
+    __slots__ = ("_ask", "_limiter", "_taken", "_who", "admitted", "headers")
 
     def __init__(
         self,
@@ -115,17 +127,35 @@ class Ticket:
         self._ask = ask
         self.admitted = admitted  # False: the store was down and the fail mode let it through
         self.headers = headers
+        self._taken = ask.tokens if admitted and ask.tokens_per_minute else 0
+        """Tokens taken from the key's bucket so far."""
+
+    async def take_tokens(self, estimated_tokens: int) -> Headers:
+        """For a ticket admitted before its body: take the prompt's estimated tokens from the
+        key's tokens-per-minute bucket, or refuse (a GatewayError; settle the ticket all the
+        same). Returns the headers that report the bucket."""
+        tokens_per_minute = self._who.limits.tokens_per_minute
+        if not tokens_per_minute:
+            return ()
+        ask = limitstore.Ask(
+            scope=self._ask.scope,
+            tokens_per_minute=tokens_per_minute,
+            tokens=max(estimated_tokens, 1),
+        )
+        taken = await self._limiter.decide(self._who, ask)
+        self._taken = taken._taken
+        return taken.headers
 
     async def settle(self, used_tokens: int | None, cost_nanos: int) -> None:
         """Correct the token estimate with `used_tokens` (None: unknown, keep the estimate),
         give back the concurrency slot, and add the cost to the budget."""
         ask = self._ask
-        taken = ask.tokens if self.admitted else 0
-        delta = 0 if used_tokens is None else used_tokens - taken
+        tokens_per_minute = self._who.limits.tokens_per_minute
+        delta = 0 if used_tokens is None else used_tokens - self._taken
         settlement = limitstore.Settlement(
             scope=ask.scope,
-            tokens_per_minute=ask.tokens_per_minute,
-            token_delta=delta if ask.tokens_per_minute else 0,
+            tokens_per_minute=tokens_per_minute,
+            token_delta=delta if tokens_per_minute else 0,
             lease=ask.lease if self.admitted and ask.max_concurrent else None,
             cost_nanos=cost_nanos,
             period=ask.period,

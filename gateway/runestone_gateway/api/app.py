@@ -3,7 +3,8 @@
 Request path: key check, bounded body, hand-validated JSON, the key's model allow-list, route
 lookup in the current runtime, the key's limits, failover across tiers, then the answer whole or
 as a relayed stream; finally the limits are settled with what the request really used, and one
-access-log line and the request metrics are written. Nothing is done at import,
+access-log line and the request metrics are written. A body that does not come whole with its
+head is read only once the key's limits have admitted it (`intake`). Nothing is done at import,
 and nothing per request that could be done once per config generation."""
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from typing import Protocol
 
 from runestone_gateway import config, errors
 from runestone_gateway.admission import auth, budget, limits
-from runestone_gateway.api import asgi, endpoints, streaming, tokens, validate
+from runestone_gateway.api import asgi, endpoints, intake, streaming, tokens, validate
 from runestone_gateway.failover import dispatch, routing
 from runestone_gateway.providers import base
-from runestone_gateway.telemetry import accesslog, accounting
+from runestone_gateway.telemetry import accesslog, accounting, redact
 
 log = logging.getLogger("runestone.gateway")
 
@@ -75,6 +76,7 @@ class Gateway(Protocol):
 class GatewayApp:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
+        self.intake = intake.Intake(gateway.ledger.metrics)
 
     async def __call__(self, scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send) -> None:
         if scope["type"] == "http":
@@ -127,7 +129,7 @@ class GatewayApp:
         except asgi.ClientGone:
             exchange.error_type = "client_disconnected"
         except Exception:
-            log.exception("unexpected error handling %s %s", method, path)
+            log.exception("unexpected error handling %s %s", method, redact.text(path))
             exchange.error_type = "internal"
             # If the response had already started this fails, and the server closes the
             # connection.
@@ -164,9 +166,14 @@ class GatewayApp:
         current.enter()
         kind = endpoint.kind
         exchange.operation = endpoint.operation
+        ticket: limits.Ticket | None = None
         try:
             who = _authenticate(current, scope, exchange)
-            raw = await asgi.read_body(scope, receive, current.config.server.max_body_bytes)
+            raw = await self.intake.read(scope, receive, current.config.server)
+            if isinstance(raw, intake.Arriving):
+                if who.limited:
+                    ticket = await _admit_before_body(current, who, exchange)
+                raw = await raw.rest()
             request = validate.parse(kind, raw)
             exchange.stream = request.stream
             auth.check_model(who, request.model)
@@ -176,19 +183,19 @@ class GatewayApp:
             exchange.model = request.model
             if current.config.server.log_prompts:
                 exchange.prompt = raw.decode("utf-8", "replace")
-            ticket = None
             if who.limited:
-                ticket = await current.limiter.admit(who, tokens.estimate(request))
-                exchange.headers.extend(ticket.headers)
-            try:
-                if request.stream:
-                    await self._stream(request, route, scope, receive, send, exchange)
+                if ticket is None:
+                    ticket = await current.limiter.admit(who, tokens.estimate(request))
+                    exchange.headers.extend(ticket.headers)
                 else:
-                    await self._answer(request, route, scope, receive, send, exchange)
-            finally:
-                if ticket is not None:
-                    await _settle(ticket, exchange)
+                    exchange.headers.extend(await ticket.take_tokens(tokens.estimate(request)))
+            if request.stream:
+                await self._stream(request, route, scope, receive, send, exchange)
+            else:
+                await self._answer(request, route, scope, receive, send, exchange)
         finally:
+            if ticket is not None:
+                await _settle(ticket, exchange)
             current.leave()
 
     async def _answer(
@@ -244,8 +251,9 @@ class GatewayApp:
             await relay.run(success, exchange.answering(200))
         if success is not None:
             failure = relay.failure or ("client_disconnected" if watch.gone else "")
-            stream = success.result[0]
-            _answered(exchange, success.target, stream.usage, failure)
+            usage = relay.usage(success.result[0], request)
+            exchange.tokens_estimated = relay.estimated
+            _answered(exchange, success.target, usage, failure)
 
 
 def _answered(
@@ -270,6 +278,20 @@ def _authenticate(
     exchange.key_id = who.id
     exchange.tenant = who.tenant
     return who
+
+
+async def _admit_before_body(
+    current: Generation, who: auth.Principal, exchange: accesslog.Exchange
+) -> limits.Ticket:
+    """The key's request rate, concurrency slot and budget, taken before a body that is still
+    arriving is buffered. A refusal closes the connection: the body is never read."""
+    try:
+        ticket = await current.limiter.admit_before_body(who)
+    except errors.GatewayError as refusal:
+        refusal.headers = (*refusal.headers, errors.CLOSE)
+        raise
+    exchange.headers.extend(ticket.headers)
+    return ticket
 
 
 async def _settle(ticket: limits.Ticket, exchange: accesslog.Exchange) -> None:

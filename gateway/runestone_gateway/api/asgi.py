@@ -1,5 +1,5 @@
-"""Small ASGI building blocks: reading a bounded body, sending JSON and errors, and running work
-that is cancelled when the client goes away."""
+"""Small ASGI building blocks: sending JSON and errors, and running work that is cancelled when
+the client goes away."""
 
 from __future__ import annotations
 
@@ -32,28 +32,6 @@ def header(scope: Scope, name: bytes) -> bytes | None:
         if key == name:
             return bytes(value)
     return None
-
-
-async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    """The whole request body, or 413 as soon as it is known to be larger than `limit`."""
-    declared = header(scope, b"content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise errors.body_too_large(limit)
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientGone
-        chunk = message.get("body", b"")
-        if chunk:
-            size += len(chunk)
-            if size > limit:
-                raise errors.body_too_large(limit)
-            chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 async def send_json(

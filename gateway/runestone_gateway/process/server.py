@@ -27,18 +27,18 @@ from runestone_gateway import config
 from runestone_gateway.api import app
 from runestone_gateway.process import health, service
 from runestone_gateway.telemetry import accesslog
-from runestone_gateway.transport import http1, tlsserve
+from runestone_gateway.transport import http1, tlsserve, uvicorn_refusals
 
 log = logging.getLogger("runestone.gateway")
 
-HTTP_PROTOCOLS: Mapping[str, type[asyncio.Protocol] | uvicorn.config.HTTPProtocolType] = {
+HTTP_PROTOCOLS: Mapping[str, type[asyncio.Protocol]] = {
     "runestone": http1.Protocol,
-    "httptools": "httptools",
-    "h11": "h11",
-    "auto": "auto",
+    "httptools": uvicorn_refusals.HttpToolsProtocol,
+    "h11": uvicorn_refusals.H11Protocol,
+    "auto": uvicorn_refusals.HttpToolsProtocol,  # uvicorn's `auto`: httptools when installed
 }
 """The API port's HTTP/1.1 implementations by `--http` name: the gateway's own (the default), or
-one of uvicorn's."""
+one of uvicorn's (whose own 400 the gateway words in its error envelope)."""
 
 
 @dataclass(frozen=True)

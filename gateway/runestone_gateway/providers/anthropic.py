@@ -58,6 +58,7 @@ class AnthropicProvider(base.Provider):
                     for openai_chunk in translator.feed(name, payload):
                         yield sse.data_event(orjson.dumps(openai_chunk))
                     meter.usage = translator.usage
+                    meter.partial = not translator.done
                 if translator.done:
                     break
         finally:

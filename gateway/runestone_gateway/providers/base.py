@@ -75,10 +75,13 @@ class Answer:
 class UsageMeter:
     """Filled in by a stream as it runs; read once the stream has ended."""
 
-    __slots__ = ("usage",)
+    __slots__ = ("partial", "usage")
 
     def __init__(self) -> None:
         self.usage: Usage | None = None
+        self.partial = False
+        """The usage so far of a stream that reports it as it goes (Anthropic's input tokens
+        come first, the output's only at the end)."""
 
 
 class EventStream:
@@ -93,6 +96,11 @@ class EventStream:
     @property
     def usage(self) -> Usage | None:
         return self._meter.usage
+
+    @property
+    def usage_partial(self) -> bool:
+        """Whether `usage` is only what the upstream reported before the stream ended."""
+        return self._meter.partial
 
     async def next(self) -> bytes | None:
         """The next whole event (or several, when they arrived together), or None once the

@@ -1,9 +1,10 @@
 """The access log: one JSON line per API request on stdout, and the per-request record it is
 written from (which also feeds the request metrics).
 
-Lines carry the request id (also sent back as `x-request-id`), the key id (never the key), model,
-provider, status, tokens and timings. Prompts are logged only when `server.logPrompts` is on.
-Lines are written by a thread of their own, so a slow reader of stdout never stalls requests."""
+Lines carry the request id (also sent back as `x-request-id`), the key id (never the key, and
+key-shaped tokens in the path are redacted), model, provider, status, tokens and timings.
+Prompts are logged only when `server.logPrompts` is on. Lines are written by a thread of their
+own, so a slow reader of stdout never stalls requests."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import orjson
 from runestone_gateway import apikeys
 from runestone_gateway.failover import routing
 from runestone_gateway.providers import base
+from runestone_gateway.telemetry import redact
 
 log = logging.getLogger("runestone.gateway.access")
 
@@ -62,6 +64,7 @@ class Exchange:
         "stream",
         "target",
         "tenant",
+        "tokens_estimated",
         "ttft",
         "upstream_seconds",
         "usage",
@@ -83,6 +86,9 @@ class Exchange:
         self.attempts: list[tuple[routing.Target, str]] = []
         """Every upstream call made for the request, and its outcome."""
         self.usage: base.Usage | None = None
+        self.tokens_estimated = False
+        """The usage is the gateway's estimate: the upstream reported none (a stream the
+        client left, an upstream that omits usage)."""
         self.ttft: float | None = None
         """Seconds to the first token, for streams."""
         self.upstream_seconds = 0.0
@@ -109,7 +115,7 @@ class Exchange:
             "time": time.time(),
             "request_id": self.request_id,
             "method": self.method,
-            "path": self.path,
+            "path": redact.text(self.path),
             "status": self.status,
             "key_id": self.key_id or None,
             "tenant": self.tenant or None,
@@ -119,6 +125,7 @@ class Exchange:
             "stream": self.stream,
             "input_tokens": self.usage.input_tokens if self.usage else None,
             "output_tokens": self.usage.output_tokens if self.usage else None,
+            "tokens_estimated": self.tokens_estimated,
             "duration_ms": round(duration * 1000, 3),
             "ttft_ms": round(self.ttft * 1000, 3) if self.ttft is not None else None,
             "error": self.error_type or None,

@@ -90,8 +90,12 @@ class Ledger:
         if usage is None:
             return
         meters = self.metrics
-        meters.token_usage.labels(*labels, "input").observe(usage.input_tokens)
-        meters.token_usage.labels(*labels, "output").observe(usage.output_tokens)
+        if exchange.tokens_estimated:
+            meters.estimated_tokens.labels(*labels, "input").inc(usage.input_tokens)
+            meters.estimated_tokens.labels(*labels, "output").inc(usage.output_tokens)
+        else:
+            meters.token_usage.labels(*labels, "input").observe(usage.input_tokens)
+            meters.token_usage.labels(*labels, "output").observe(usage.output_tokens)
         cost = budget.cost_nanos(target.model.price, usage.input_tokens, usage.output_tokens)
         if cost:
             meters.cost.labels(

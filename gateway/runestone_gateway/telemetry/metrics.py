@@ -39,6 +39,7 @@ _TARGET = ("runestone_pool", "runestone_provider", "gen_ai_request_model")
 KEY = "runestone_key_id"
 """API keys appear in metrics only as their id from the key table, never as the key."""
 
+BODY_REJECTIONS = ("stalled", "too_slow", "overloaded")
 KeyFacts = tuple[dict[str, float], dict[str, float]]
 """Per key id: expiry (Unix seconds) and budget (US dollars), from the current key table."""
 
@@ -128,6 +129,16 @@ class Metrics:
                 "Tokens per request, as the upstream counted them.",
                 [*_REQUEST, "gen_ai_token_type"],
                 buckets=TOKEN_BUCKETS,
+                registry=registry,
+            )
+        )
+        self.estimated_tokens = Labelled(
+            Counter(
+                "runestone_gateway_estimated_tokens",
+                "Tokens charged from the gateway's own estimate because the upstream reported "
+                "no usage (a stream the client left, an upstream that omits usage); they are "
+                "not in gen_ai_client_token_usage.",
+                [*_REQUEST, "gen_ai_token_type"],
                 registry=registry,
             )
         )
@@ -230,6 +241,26 @@ class Metrics:
             registry=registry,
             multiprocess_mode="livemax",
         )
+
+        self.body_buffered = Gauge(
+            "runestone_gateway_request_body_buffered_bytes",
+            "Bytes of request bodies held while the rest of them arrives (at most "
+            "server.maxBufferedBodyBytes per process).",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        self.body_rejections = Labelled(
+            Counter(
+                "runestone_gateway_request_body_rejections",
+                "Request bodies refused before they were whole: stalled (nothing arrived for "
+                "server.bodyTimeoutSeconds), too_slow (under server.bodyMinBytesPerSecond), "
+                "overloaded (the process held as many body bytes as it may).",
+                ["reason"],
+                registry=registry,
+            )
+        )
+        for reason in BODY_REJECTIONS:
+            self.body_rejections.labels(reason)
 
         self.workers = Gauge(
             "runestone_gateway_workers",

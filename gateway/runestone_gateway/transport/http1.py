@@ -7,13 +7,17 @@ more than on a busy process, and uvicorn's path (a scope with a copied state, a 
 an Event per request, the proxy-headers wrapper, head and body written separately) was 0.2 ms of
 the gateway's added latency in bench/gateway_overhead.py. This one keeps only what the gateway
 needs: the head goes out with the first body bytes in one write (with the length computed when
-the app gives none), and a request's disconnect can be a callback (`DISCONNECT_HOOK`) instead of a
-task listening on `receive`.
+the app gives none), a request's disconnect can be a callback (`DISCONNECT_HOOK`) instead of a
+task listening on `receive`, and the app can tell a body that came whole (`BODY_ARRIVED`) from
+one it must wait for.
 
 What it guards: header names and values checked before they are written, a head larger than
-MAX_HEAD_BYTES answered 431, an unparsable request answered 400, reading paused while a body
-waits unread or a pipelined request waits its turn, writes paused by the transport awaited, an
-idle connection (or one that has not sent a whole head) closed after the keep-alive timeout."""
+MAX_HEAD_BYTES answered 431, an unparsable request (or request target) answered 400 after the
+answers before it, a body whose framing breaks answered 400 by the app (`receive()` raises
+`extensions.BrokenBody`), reading paused while a body waits unread or a pipelined request waits
+its turn, writes paused by the transport awaited, an idle connection (or one that has not sent a
+whole head) closed after the keep-alive timeout. Its own answers are in the API's error envelope
+(`refusals`)."""
 
 from __future__ import annotations
 
@@ -27,14 +31,15 @@ from typing import Any
 
 import httptools
 
-from runestone_gateway.transport import extensions, inactivity
+from runestone_gateway.transport import extensions, inactivity, refusals
 
 log = logging.getLogger("runestone.gateway")
 
 Message = MutableMapping[str, Any]
 App = Callable[[Message, Any, Any], Any]
 
-DISCONNECT_HOOK = extensions.DISCONNECT_HOOK  # bound once: each request's scope names it
+DISCONNECT_HOOK = extensions.DISCONNECT_HOOK  # bound once: each request's scope names them
+BODY_ARRIVED = extensions.BODY_ARRIVED
 
 MAX_HEAD_BYTES = 64 * 1024
 BODY_HIGH_WATER = 64 * 1024
@@ -50,7 +55,14 @@ _DISCONNECT: Message = {"type": "http.disconnect"}
 _NO_BODY_STATUSES = frozenset({204, 304})
 
 
+_HEAD_TOO_LARGE = refusals.head_too_large(MAX_HEAD_BYTES)
+
+
 class _HeadTooLarge(Exception):
+    pass
+
+
+class _BadTarget(Exception):
     pass
 
 
@@ -66,6 +78,7 @@ class Exchange:
         "_status",
         "_waiter",
         "body",
+        "broken",
         "delivered",
         "done",
         "expect_continue",
@@ -91,6 +104,7 @@ class Exchange:
         self.wrote_head = False
         self.done = False
         self.gone = False
+        self.broken = False  # the body's framing broke: receive() raises, the connection closes
         self._status = 200
         self._headers: Any = ()
         self._chunked = False
@@ -103,6 +117,14 @@ class Exchange:
         waiter, self._waiter = self._waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+    def body_arrived(self) -> bool:
+        return not self.more_body
+
+    def break_body(self) -> None:
+        self.broken = True
+        self.keep_alive = False
+        self.wake()
 
     def disconnected(self) -> None:
         if self.done or self.gone:
@@ -132,12 +154,18 @@ class Exchange:
             self.expect_continue = False
             if not self.started:
                 connection.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        while not self.body and (self.more_body or self.delivered) and not (self.gone or self.done):
+        while (
+            not self.body
+            and (self.more_body or self.delivered)
+            and not (self.gone or self.done or self.broken)
+        ):
             connection.resume_reading()
             self._waiter = connection.loop.create_future()
             await self._waiter
         if self.gone or self.done:
             return _DISCONNECT
+        if self.broken:
+            raise extensions.BrokenBody
         body = self.body[0] if len(self.body) == 1 else b"".join(self.body)
         self.body.clear()
         self.delivered = not self.more_body
@@ -194,6 +222,7 @@ class Exchange:
         lines = [_STATUS_LINES.get(status) or b"HTTP/1.1 %d \r\n" % status]
         length: int | None = None
         chunked = False
+        closing = False
         headers = self._headers
         # Checked for all the headers together: every name a non-empty token (deleting the
         # token characters from all names leaves nothing), no CR, LF or NUL in any value.
@@ -216,6 +245,7 @@ class Exchange:
                 chunked = b"chunked" in value.lower()
             elif name == b"connection" and b"close" in value.lower():
                 self.keep_alive = False
+                closing = True
             lines += (name, b": ", value, b"\r\n")
         for name, value in self._connection.server_state.default_headers:  # date
             lines += (name, b": ", value, b"\r\n")
@@ -227,7 +257,7 @@ class Exchange:
             else:
                 length = first_length
                 lines.append(b"content-length: %d\r\n" % length)
-        if not self.keep_alive:
+        if not self.keep_alive and not closing:
             lines.append(b"connection: close\r\n")
         lines.append(b"\r\n")
         self._chunked = chunked
@@ -253,8 +283,7 @@ class Exchange:
         if not self.wrote_head and not self.gone:
             self.keep_alive = False
             connection.write(
-                b"HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain; charset=utf-8\r\n"
-                b"content-length: 21\r\nconnection: close\r\n\r\nInternal Server Error"
+                refusals.answer(500, refusals.FAILED, connection.server_state.default_headers)
             )
             self.done = True
         connection.transport.close()
@@ -289,6 +318,8 @@ class Protocol(asyncio.Protocol):
         self._idle_timer: inactivity.Inactivity | None = None
         self._idle_since: float | None = None  # loop time; None while a request is in hand
         self._closing = False
+        self._refusal: bytes | None = None
+        """An answer to a request the parser refused, sent once the answers before it are."""
 
     # -- asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -332,14 +363,20 @@ class Protocol(asyncio.Protocol):
             self.pause_reading()
             if self._parsing is not None:
                 self._parsing.keep_alive = False
-        except httptools.HttpParserCallbackError:
+        except httptools.HttpParserCallbackError as error:
             if self._head_bytes > MAX_HEAD_BYTES:
-                self._refuse(431, b"request head too large")
+                self._refuse(431, _HEAD_TOO_LARGE)
+            elif isinstance(error.__context__, _BadTarget):
+                # A client's mistake, not the gateway's: one line, and never the target itself
+                # (it could carry a key).
+                client = self._scope_base.get("client") or ("an unknown address",)
+                log.warning("refused a request from %s: its target cannot be parsed", client[0])
+                self._refuse(400, refusals.BAD_TARGET)
             else:
                 log.exception("cannot take a request apart")
-                self._refuse(400, b"invalid HTTP request")
+                self._refuse(400, refusals.NOT_HTTP)
         except httptools.HttpParserError:
-            self._refuse(400, b"invalid HTTP request")
+            self._refuse(400, refusals.NOT_HTTP)
 
     def pause_writing(self) -> None:
         self.write_paused = True
@@ -377,7 +414,10 @@ class Protocol(asyncio.Protocol):
         if target[:1] == b"/" and b"?" not in target and b"#" not in target:
             raw_path, query = target, b""  # the usual request target: a bare path
         else:
-            url = httptools.parse_url(target)
+            try:
+                url = httptools.parse_url(target)
+            except httptools.HttpParserInvalidURLError:
+                raise _BadTarget from None
             raw_path, query = url.path, url.query or b""
         path = raw_path.decode("latin-1")
         version = parser.get_http_version()
@@ -392,7 +432,10 @@ class Protocol(asyncio.Protocol):
         }
         keep_alive = version != "1.0" and parser.should_keep_alive()
         exchange = Exchange(self, scope, keep_alive, self._expect_continue)
-        scope["extensions"] = {DISCONNECT_HOOK: exchange.on_disconnect}
+        scope["extensions"] = {
+            DISCONNECT_HOOK: exchange.on_disconnect,
+            BODY_ARRIVED: exchange.body_arrived,
+        }
         self._parsing = exchange
         if self._active is None:
             self._start(exchange)
@@ -429,6 +472,9 @@ class Protocol(asyncio.Protocol):
         self.server_state.total_requests += 1
         self._active = None
         if not exchange.keep_alive or self.transport.is_closing():
+            if self._refusal is not None:
+                self.write(self._refusal)
+                self._refusal = None
             self._closing = True
             self.transport.close()
             return
@@ -495,15 +541,27 @@ class Protocol(asyncio.Protocol):
         if self._head_bytes > MAX_HEAD_BYTES:
             raise _HeadTooLarge
 
-    def _refuse(self, status: int, reason: bytes) -> None:
+    def _refuse(self, status: int, body: bytes) -> None:
+        """The parser cannot go on: nothing more is read. A request whose body broke is its
+        app's to answer (400); any other refusal is answered after the answers before it, and
+        the connection closes after that."""
         self._closing = True
-        if self._active is None:
-            self.write(
-                _STATUS_LINES[status]
-                + b"content-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n"
-                b"connection: close\r\n\r\n%s" % (len(reason), reason)
-            )
-        self.transport.close()
+        self.pause_reading()
+        parsing = self._parsing
+        if parsing is not None and parsing.more_body:  # the body of a request broke
+            if parsing.done:  # answered already (before its body was read)
+                self.transport.close()
+            else:
+                parsing.break_body()
+            return
+        answer = refusals.answer(status, body, self.server_state.default_headers)
+        last = self._queued[-1] if self._queued else self._active
+        if last is None:
+            self.write(answer)
+            self.transport.close()
+        else:
+            last.keep_alive = False
+            self._refusal = answer
 
     def _cancel_idle_timer(self) -> None:
         if self._idle_timer is not None:

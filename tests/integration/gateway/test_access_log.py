@@ -76,6 +76,7 @@ def test_one_json_line_per_request_without_prompts_or_keys(
         assert line["tenant"] == "ns/main"
         assert (line["model"], line["provider"], line["status"]) == ("m", "up", 200)
         assert (line["input_tokens"], line["output_tokens"]) == (11, 5)
+        assert line["tokens_estimated"] is False
         assert line["duration_ms"] > 0
         assert (line["method"], line["path"]) == ("POST", "/v1/chat/completions")
     assert (first["stream"], second["stream"]) == (False, True)
@@ -96,3 +97,39 @@ def test_prompts_are_logged_when_enabled(
     (line,) = access_lines(gateway, 1)
     assert SECRET_PROMPT in line["prompt"]
     assert LOGGED.plaintext not in line["prompt"]
+
+
+LEAKED = [
+    LOGGED.plaintext,
+    "sk-proj-" + "Ab3dE" * 10,
+    "sk-ant-api03-" + "xY7_z" * 12,
+    "ghp_" + "Q1w2E3r4T5" * 4,  # any long bearer-like token
+]
+
+
+def test_keys_pasted_into_the_path_or_query_never_reach_the_logs(
+    start_gateway: Starter, openai_upstream: running.Upstream, tmp_path: Path
+) -> None:
+    gateway = start(start_gateway, openai_upstream, tmp_path / "keys.yaml")
+    headers = {"authorization": f"Bearer {LOGGED.plaintext}"}
+    targets = [
+        *(f"/chat/completions/{key}" for key in LEAKED),
+        *(f"/models/{key}" for key in LEAKED),
+        *(f"/chat/completions?key={key}&x=1" for key in LEAKED),
+        *(f"/{key}/chat/completions" for key in LEAKED),
+    ]
+    for target in targets:
+        answer = httpx.post(gateway.base_url + target, headers=headers, json={"model": "m"})
+        assert answer.status_code in (200, 400, 404, 405)
+    lines = access_lines(gateway, len(targets))
+    assert any("[redacted]" in line["path"] for line in lines)
+    assert {line["path"] for line in lines} >= {
+        "/v1/chat/completions/[redacted]",
+        "/v1/models/[redacted]",
+        "/v1/[redacted]/chat/completions",
+    }
+
+    everything = "\n".join(gateway.stdout_lines) + gateway.stderr()
+    for key in LEAKED:
+        for part in (key, key[-20:]):
+            assert part not in everything, part

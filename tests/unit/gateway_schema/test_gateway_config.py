@@ -82,6 +82,21 @@ def test_defaults() -> None:
     assert vllm.models[0].kinds == ["chat"]
     assert vllm.weight == 100
     assert parsed.auth.key_table_file is None
+    server = parsed.server
+    assert (server.body_timeout_seconds, server.body_min_bytes_per_second) == (30.0, 4096)
+    assert server.buffered_body_limit == 64 * 1024 * 1024
+
+
+def test_the_bound_on_buffered_bodies_holds_at_least_one_whole_body() -> None:
+    assert config.Server(max_body_bytes=100 * 1024 * 1024).buffered_body_limit == 100 * 1024 * 1024
+    assert config.Server(max_buffered_body_bytes=20 * 1024 * 1024).buffered_body_limit == (
+        20 * 1024 * 1024
+    )
+    reject(
+        {**document(), "server": {"maxBodyBytes": 4096, "maxBufferedBodyBytes": 2048}},
+        "maxBufferedBodyBytes must be at least maxBodyBytes",
+    )
+    reject({**document(), "server": {"bodyTimeoutSeconds": 0}}, "bodyTimeoutSeconds")
 
 
 def test_prices_stay_decimal() -> None:

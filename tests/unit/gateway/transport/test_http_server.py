@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import pytest
 import uvicorn
 
@@ -235,9 +236,35 @@ async def test_garbage_and_oversized_heads_are_refused(serve: Any) -> None:
     running = await serve(echo())
     garbage = await running.ask(b"NOT HTTP AT ALL\r\n\r\n")
     assert garbage.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert orjson.loads(garbage.partition(b"\r\n\r\n")[2])["error"]["code"] == "invalid_request"
     huge = b"GET / HTTP/1.1\r\nx-big: " + b"a" * (http1.MAX_HEAD_BYTES + 1) + b"\r\n\r\n"
     answer = await running.ask(huge)
     assert answer.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n")
+    assert b"content-type: application/json\r\n" in answer
+    assert orjson.loads(answer.partition(b"\r\n\r\n")[2])["error"]["code"] == (
+        "request_header_fields_too_large"
+    )
+
+
+async def test_a_broken_body_reaches_the_app_as_an_exception(serve: Any) -> None:
+    seen: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await receive()
+        except extensions.BrokenBody:
+            seen.append("broken")
+        await send({"type": "http.response.start", "status": 400, "headers": []})
+        await send({"type": "http.response.body", "body": b"refused"})
+
+    running = await serve(app)
+    answer = await running.ask(
+        b"POST / HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n2\r\nabcdef\r\n"
+    )
+    assert seen == ["broken"]
+    assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert b"connection: close\r\n" in answer
+    assert answer.endswith(b"refused")
 
 
 BAD_HEADERS = {
@@ -265,6 +292,7 @@ async def test_app_failures_become_500_or_a_closed_connection(serve: Any) -> Non
     running = await serve(app)
     early = await running.ask(post(b"/early", b""))
     assert early.startswith(b"HTTP/1.1 500 Internal Server Error\r\n")
+    assert orjson.loads(early.partition(b"\r\n\r\n")[2])["error"]["type"] == "server_error"
     for path in BAD_HEADERS:
         injected = await running.ask(post(path.encode(), b""))
         assert injected.startswith(b"HTTP/1.1 500 Internal Server Error\r\n"), path
