@@ -278,7 +278,7 @@ async def _settle(ticket: limits.Ticket, exchange: accesslog.Exchange) -> None:
     cost = 0
     if usage is not None and target is not None:
         used: int | None = usage.input_tokens + usage.output_tokens
-        cost = budget.cost_nanos(target.model.price, usage.input_tokens, usage.output_tokens)
+        cost = budget.usage_cost_nanos(target.model.price, usage)
     else:
         used = 0 if target is None else None
     await ticket.settle(used, cost)

@@ -5,6 +5,7 @@ request ids."""
 from __future__ import annotations
 
 import datetime
+import decimal
 from typing import Any
 
 import orjson
@@ -13,6 +14,7 @@ import pytest
 from runestone_gateway import config
 from runestone_gateway.admission import auth, budget, limits, limitstore
 from runestone_gateway.api import tokens, validate
+from runestone_gateway.providers import base
 from runestone_gateway.telemetry import accesslog
 
 
@@ -98,6 +100,32 @@ def test_costs_in_nano_dollars_round_up() -> None:
     assert budget.cost_nanos(cheap, 1, 0) == 1  # 0.1 nano-dollars is charged as 1
     assert budget.cost_nanos(price, 0, 0) == 0
     assert budget.usd_to_nanos("100") == 100 * budget.NANOS_PER_USD
+
+
+def test_cached_prompt_tokens_cost_the_cache_prices() -> None:
+    price = config.Price(
+        input_per_million_tokens="3",
+        output_per_million_tokens="15",
+        cache_read_input_per_million_tokens="0.3",
+        cache_write_input_per_million_tokens="3.75",
+    )
+    # 1000 prompt tokens: 600 read from the cache, 100 written to it, 300 plain.
+    usage = base.Usage(1000, 40, cache_read_tokens=600, cache_write_tokens=100)
+    expected = 300 * 3_000 + 600 * 300 + 100 * 3_750 + 40 * 15_000
+    assert budget.usage_cost_nanos(price, usage) == expected
+    assert price.cost(1000, 40, cache_read_tokens=600, cache_write_tokens=100) == (
+        decimal.Decimal(expected) / budget.NANOS_PER_USD
+    )
+
+
+def test_without_cache_prices_cached_tokens_cost_the_input_price() -> None:
+    price = config.Price(input_per_million_tokens="3", output_per_million_tokens="15")
+    usage = base.Usage(1000, 40, cache_read_tokens=600, cache_write_tokens=100)
+    assert budget.usage_cost_nanos(price, usage) == budget.cost_nanos(price, 1000, 40)
+    only_reads = config.Price(
+        input_per_million_tokens="3", cache_read_input_per_million_tokens="0.3"
+    )
+    assert budget.usage_cost_nanos(only_reads, usage) == 400 * 3_000 + 600 * 300
 
 
 def request(kind: str, body: dict[str, Any]) -> validate.Request:
