@@ -1,10 +1,12 @@
 """The OpenAI-compatible API as a pure ASGI app, serving from the process's state (`Gateway`).
 
-Request path: key check, bounded body, hand-validated JSON, the key's model allow-list, route
-lookup in the current runtime, the key's limits, failover across tiers, then the answer whole or
-as a relayed stream; finally the limits are settled with what the request really used, and one
-access-log line and the request metrics are written. Nothing is done at import,
-and nothing per request that could be done once per config generation."""
+Request path: key check, bounded body, the endpoint's checks of its JSON, the key's model
+allow-list, route lookup in the current runtime, the endpoint's plan (for the endpoints with an
+API of their own), the key's limits, failover across tiers, then the answer whole or as a
+relayed stream; finally the limits are settled with what the request really used, and one
+access-log line and the request metrics are written. What an endpoint is, is its row in
+`endpoints`. Nothing is done at import, and nothing per request that could be done once per
+config generation."""
 
 from __future__ import annotations
 
@@ -18,9 +20,10 @@ from typing import Protocol
 
 from runestone_gateway import config, errors
 from runestone_gateway.admission import auth, budget, limits
-from runestone_gateway.api import asgi, endpoints, streaming, tokens, validate
+from runestone_gateway.api import asgi, endpoints, plans, stored, streaming, validate
 from runestone_gateway.failover import dispatch, routing
 from runestone_gateway.providers import base
+from runestone_gateway.state import responses
 from runestone_gateway.telemetry import accesslog, accounting
 
 log = logging.getLogger("runestone.gateway")
@@ -47,6 +50,10 @@ class Generation(Protocol):
 
     @property
     def limiter(self) -> limits.Limiter: ...
+
+    @property
+    def responses(self) -> responses.Store | None:
+        """Stored responses, in the shared store; None without one."""
 
     def models_body_for(self, who: auth.Principal) -> bytes: ...
 
@@ -119,11 +126,17 @@ class GatewayApp:
                 if method != "GET":
                     raise errors.method_not_allowed(method, path)
                 await self._models(path, scope, send, exchange)
+            elif path.startswith(endpoints.STORED_RESPONSES):
+                current = self.gateway.runtime
+                who = _authenticate(current, scope, exchange)
+                await stored.serve(current, who, method, scope, send, exchange)
             else:
                 raise errors.route_not_found(method, path)
         except errors.GatewayError as error:
             exchange.error_type = error.code or error.type
-            await asgi.send_error(send, error, exchange.answering(error.status))
+            await asgi.send_error(
+                send, error, exchange.answering(error.status), endpoints.error_body(path)
+            )
         except asgi.ClientGone:
             exchange.error_type = "client_disconnected"
         except Exception:
@@ -162,26 +175,35 @@ class GatewayApp:
     ) -> None:
         current = self.gateway.runtime
         current.enter()
-        kind = endpoint.kind
         exchange.operation = endpoint.operation
         try:
             who = _authenticate(current, scope, exchange)
             raw = await asgi.read_body(scope, receive, current.config.server.max_body_bytes)
-            request = validate.parse(kind, raw)
+            request = endpoint.check(raw)
             exchange.stream = request.stream
             auth.check_model(who, request.model)
-            route = current.routes.get((kind, request.model))
+            route = current.routes.get((endpoint.kind, request.model))
             if route is None:
                 raise _unknown_model(current, request, endpoint)
             exchange.model = request.model
             if current.config.server.log_prompts:
                 exchange.prompt = raw.decode("utf-8", "replace")
+            plan = None
+            if endpoint.plan is not None:
+                plan = await endpoint.plan(request, route, who, current, scope)
+                estimate = plan.estimate
+            else:
+                assert endpoint.estimate is not None
+                estimate = endpoint.estimate(request)
             ticket = None
             if who.limited:
-                ticket = await current.limiter.admit(who, tokens.estimate(request))
+                ticket = await current.limiter.admit(who, estimate)
                 exchange.headers.extend(ticket.headers)
             try:
-                if request.stream:
+                if plan is not None:
+                    serve = plans.stream if request.stream else plans.answer
+                    await serve(plan, route, self.gateway.rng, scope, receive, send, exchange)
+                elif request.stream:
                     await self._stream(request, route, scope, receive, send, exchange)
                 else:
                     await self._answer(request, route, scope, receive, send, exchange)
@@ -213,7 +235,7 @@ class GatewayApp:
             exchange.target = success.target
             await asgi.send_json(send, 200, success.result.body, exchange.answering(200))
             exchange.upstream_seconds = success.upstream_seconds
-            _answered(exchange, success.target, success.result.usage, "")
+            plans.answered(exchange, success.target, success.result.usage, "")
 
     async def _stream(
         self,
@@ -245,20 +267,7 @@ class GatewayApp:
         if success is not None:
             failure = relay.failure or ("client_disconnected" if watch.gone else "")
             stream = success.result[0]
-            _answered(exchange, success.target, stream.usage, failure)
-
-
-def _answered(
-    exchange: accesslog.Exchange,
-    target: routing.Target,
-    usage: base.Usage | None,
-    error_type: str,
-) -> None:
-    exchange.answered = time.perf_counter()
-    exchange.target = target
-    exchange.usage = usage
-    if error_type:
-        exchange.error_type = error_type
+            plans.answered(exchange, success.target, stream.usage, failure)
 
 
 def _authenticate(

@@ -1,0 +1,124 @@
+"""Stored responses: what `previous_response_id`, `GET /v1/responses/{id}` and its input items
+read, kept in the shared store (the Redis of `limits.store`) for the Gateway's retention.
+
+A record holds the response object, the request's own input items, the earlier items it
+continued from (`history`) and the key id (with its tenant) that made it: only that key may
+read, continue or delete it. A record carries its whole conversation, so continuing one is a
+single read however long the chain, and a record outlives the earlier ones it continued."""
+
+from __future__ import annotations
+
+import abc
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import redis.asyncio
+import redis.exceptions
+
+KEY_PREFIX = "runestone:response:"
+
+
+class Unavailable(Exception):
+    """The shared store could not be reached; the message is safe to log."""
+
+
+@dataclass(frozen=True)
+class Stored:
+    owner: str
+    """The key's scope (tenant and key id) that made the response."""
+    response: dict[str, Any]
+    input: list[dict[str, Any]] = field(default_factory=list)
+    """The request's own input items, as `input_items` lists them."""
+    history: list[dict[str, Any]] = field(default_factory=list)
+    """The items of the responses it continued (`previous_response_id`), oldest first."""
+
+    @property
+    def id(self) -> str:
+        return str(self.response["id"])
+
+    def conversation(self) -> list[dict[str, Any]]:
+        """Every item a continuation of this response comes after: the earlier ones, this
+        request's input, and this response's output."""
+        output = self.response.get("output")
+        return [*self.history, *self.input, *(output if isinstance(output, list) else [])]
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(
+            {
+                "owner": self.owner,
+                "response": self.response,
+                "input": self.input,
+                "history": self.history,
+            }
+        )
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> Stored | None:
+        try:
+            record = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(record, dict) or not isinstance(record.get("response"), dict):
+            return None
+        return cls(
+            owner=str(record.get("owner", "")),
+            response=record["response"],
+            input=list(record.get("input") or []),
+            history=list(record.get("history") or []),
+        )
+
+
+class Store(abc.ABC):
+    @abc.abstractmethod
+    async def get(self, response_id: str) -> Stored | None:
+        """The record, or None when there is none (never was, expired, deleted)."""
+
+    @abc.abstractmethod
+    async def put(self, stored: Stored, retention_seconds: float) -> None: ...
+
+    @abc.abstractmethod
+    async def delete(self, response_id: str) -> bool:
+        """Whether there was a record to delete."""
+
+
+_FAILURES = (redis.exceptions.RedisError, OSError, TimeoutError)
+
+
+class RedisResponses(Store):
+    """Records as one string each, expiring with the retention. The client is the limit
+    store's (one connection pool per process), with its short timeouts: a Redis that does not
+    answer fails the request at once rather than holding it."""
+
+    def __init__(self, client: redis.asyncio.Redis) -> None:
+        self._client = client
+
+    async def get(self, response_id: str) -> Stored | None:
+        try:
+            raw = await self._client.get(KEY_PREFIX + response_id)
+        except _FAILURES as error:
+            raise Unavailable(_describe(error)) from None
+        if raw is None:
+            return None
+        return Stored.from_bytes(raw if isinstance(raw, bytes) else raw.encode())
+
+    async def put(self, stored: Stored, retention_seconds: float) -> None:
+        try:
+            await self._client.set(
+                KEY_PREFIX + stored.id, stored.to_bytes(), ex=max(math.ceil(retention_seconds), 1)
+            )
+        except _FAILURES as error:
+            raise Unavailable(_describe(error)) from None
+
+    async def delete(self, response_id: str) -> bool:
+        try:
+            return bool(await self._client.delete(KEY_PREFIX + response_id))
+        except _FAILURES as error:
+            raise Unavailable(_describe(error)) from None
+
+
+def _describe(error: BaseException) -> str:
+    # redis-py messages name the host and port, never the password of the URL.
+    detail = str(error).strip()
+    return f"{type(error).__name__}: {detail}" if detail else type(error).__name__
