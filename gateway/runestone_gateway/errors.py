@@ -77,9 +77,10 @@ def anthropic_type(status: int) -> str:
 
 
 def anthropic_envelope(status: int, message: str, type: str | None = None) -> dict[str, Any]:
-    """Anthropic's error body. An error type of Anthropic's own (an Anthropic upstream's refusal
-    passed on) is kept; any other is Anthropic's type for the status."""
-    if type not in _ANTHROPIC_TYPE_NAMES:
+    """Anthropic's error body. A specific error type of Anthropic's own (an Anthropic
+    upstream's refusal passed on) is kept; any other is Anthropic's type for the status (an
+    OpenAI `invalid_request_error` with 404 is Anthropic's `not_found_error`)."""
+    if type not in _ANTHROPIC_TYPE_NAMES or type == "invalid_request_error":
         type = anthropic_type(status)
     return {"type": "error", "error": {"type": type, "message": message}}
 

@@ -88,9 +88,12 @@ def test_anthropic_error_types_follow_the_status(status: int, kind: str) -> None
 
 
 def test_an_anthropic_upstreams_own_error_type_is_kept_and_the_field_named() -> None:
-    passed_on = errors.GatewayError(400, "bad", type="invalid_request_error", param=None)
-    assert orjson.loads(errors.anthropic_body(passed_on))["error"]["type"] == (
-        "invalid_request_error"
+    overloaded = errors.GatewayError(429, "busy", type="overloaded_error")
+    assert orjson.loads(errors.anthropic_body(overloaded))["error"]["type"] == "overloaded_error"
+    # OpenAI's generic type is not kept: a 404 is Anthropic's not_found_error.
+    unknown_model = errors.model_not_found("m")
+    assert orjson.loads(errors.anthropic_body(unknown_model))["error"]["type"] == (
+        "not_found_error"
     )
     named = errors.malformed("must be an array.", param="messages[0].content")
     assert orjson.loads(errors.anthropic_body(named))["error"]["message"] == (
