@@ -9,8 +9,10 @@ of the second kind, every request is checked by that translation up front, so it
 (400, naming the field) before anything is charged, whichever provider would have answered.
 
 Stored responses (`state.responses`) need the shared store. With one, `store` defaults to true
-as in OpenAI's API; without one, answers say `"store": false`, and a request that needs stored
-state is refused with a 400 that says what to configure."""
+as in OpenAI's API, and an input item may name an item of one of the key's stored responses
+(`{"type": "item_reference", "id": ...}`: the item is put in its place); without one, answers
+say `"store": false`, and a request that needs stored state is refused with a 400 that says
+what to configure."""
 
 from __future__ import annotations
 
@@ -89,6 +91,8 @@ async def plan(
         raise errors.malformed("'store' must be a boolean.", param="store")
     if store is None and asked is True:
         raise needs_store("store")
+    if isinstance(body.get("input"), list):
+        body = {**body, "input": await _referenced(store, body["input"], who)}
     history: list[dict[str, Any]] = []
     previous = body.get("previous_response_id")
     if previous is not None:
@@ -216,6 +220,44 @@ class ResponsesPlan(plans.Plan):
             )
             return False
         return True
+
+
+async def _referenced(
+    store: stored_.Store | None, items: list[Any], who: auth.Principal
+) -> list[Any]:
+    """The input with each item reference replaced by the item it names, from the key's own
+    stored responses (without its id, which names an item no upstream stored)."""
+    wanted = {
+        index: item.get("id")
+        for index, item in enumerate(items)
+        if isinstance(item, dict) and item.get("type") == "item_reference"
+    }
+    if not wanted:
+        return items
+    if store is None:
+        raise needs_store(f"input[{next(iter(wanted))}]")
+    for index, item_id in wanted.items():
+        if not isinstance(item_id, str) or not item_id:
+            raise errors.malformed(
+                f"'input[{index}].id' must be a non-empty string.", param=f"input[{index}].id"
+            )
+    try:
+        found = await store.items(sorted({str(item_id) for item_id in wanted.values()}))
+    except stored_.Unavailable as error:
+        raise unavailable(error) from None
+    resolved = list(items)
+    for index, item_id in wanted.items():
+        owner, item = found.get(str(item_id), ("", {}))
+        if owner != who.scope:
+            raise errors.GatewayError(
+                400,
+                f"Item with id {item_id!r} not found.",
+                type=errors.INVALID_REQUEST,
+                code="item_not_found",
+                param=f"input[{index}].id",
+            )
+        resolved[index] = {key: value for key, value in item.items() if key != "id"}
+    return resolved
 
 
 def _replayable(items: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -4,7 +4,11 @@ read, kept in the shared store (the Redis of `limits.store`) for the Gateway's r
 A record holds the response object, the request's own input items, the earlier items it
 continued from (`history`) and the key id (with its tenant) that made it: only that key may
 read, continue or delete it. A record carries its whole conversation, so continuing one is a
-single read however long the chain, and a record outlives the earlier ones it continued."""
+single read however long the chain, and a record outlives the earlier ones it continued.
+
+Each item of a stored response (its input and output items, by their ids) is kept beside it for
+as long, so a later request can name one instead of repeating it (`{"type": "item_reference",
+"id": ...}`, as the Vercel AI SDK sends earlier assistant text)."""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ import redis.asyncio
 import redis.exceptions
 
 KEY_PREFIX = "runestone:response:"
+ITEM_PREFIX = "runestone:response-item:"
 
 
 class Unavailable(Exception):
@@ -43,6 +48,12 @@ class Stored:
         request's input, and this response's output."""
         output = self.response.get("output")
         return [*self.history, *self.input, *(output if isinstance(output, list) else [])]
+
+    def items(self) -> list[dict[str, Any]]:
+        """This response's items that have an id: its input and its output."""
+        output = self.response.get("output")
+        items = [*self.input, *(output if isinstance(output, list) else [])]
+        return [item for item in items if isinstance(item, dict) and item.get("id")]
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(
@@ -76,7 +87,12 @@ class Store(abc.ABC):
         """The record, or None when there is none (never was, expired, deleted)."""
 
     @abc.abstractmethod
-    async def put(self, stored: Stored, retention_seconds: float) -> None: ...
+    async def put(self, stored: Stored, retention_seconds: float) -> None:
+        """Keep the record, and each of its items by id, for the retention."""
+
+    @abc.abstractmethod
+    async def items(self, item_ids: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+        """The stored items among these ids, each with the owner of its response."""
 
     @abc.abstractmethod
     async def delete(self, response_id: str) -> bool:
@@ -104,12 +120,28 @@ class RedisResponses(Store):
         return Stored.from_bytes(raw if isinstance(raw, bytes) else raw.encode())
 
     async def put(self, stored: Stored, retention_seconds: float) -> None:
+        seconds = max(math.ceil(retention_seconds), 1)
         try:
-            await self._client.set(
-                KEY_PREFIX + stored.id, stored.to_bytes(), ex=max(math.ceil(retention_seconds), 1)
-            )
+            async with self._client.pipeline(transaction=False) as pipe:
+                pipe.set(KEY_PREFIX + stored.id, stored.to_bytes(), ex=seconds)
+                for item in stored.items():
+                    record = orjson.dumps({"owner": stored.owner, "item": item})
+                    pipe.set(ITEM_PREFIX + str(item["id"]), record, ex=seconds)
+                await pipe.execute()
         except _FAILURES as error:
             raise Unavailable(_describe(error)) from None
+
+    async def items(self, item_ids: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+        try:
+            raws = await self._client.mget([ITEM_PREFIX + item_id for item_id in item_ids])
+        except _FAILURES as error:
+            raise Unavailable(_describe(error)) from None
+        found = {}
+        for item_id, raw in zip(item_ids, raws, strict=True):
+            record = orjson.loads(raw) if raw is not None else None
+            if isinstance(record, dict) and isinstance(record.get("item"), dict):
+                found[item_id] = (str(record.get("owner", "")), record["item"])
+        return found
 
     async def delete(self, response_id: str) -> bool:
         try:

@@ -262,14 +262,18 @@ def test_a_pass_through_route_leaves_the_request_to_the_upstream_but_its_shape(
 
 @pytest.mark.parametrize(
     ("fields", "param"),
-    [({"store": True}, "store"), ({"previous_response_id": "resp_1"}, "previous_response_id")],
+    [
+        ({"store": True}, "store"),
+        ({"previous_response_id": "resp_1"}, "previous_response_id"),
+        ({"input": [{"type": "item_reference", "id": "msg_1"}]}, "input[0]"),
+    ],
 )
 def test_stored_state_without_a_shared_store_is_a_400_saying_what_to_configure(
     served: routes.Routes, fields: dict[str, Any], param: str
 ) -> None:
     client = served.gateway.client()
     with pytest.raises(openai.BadRequestError) as refused:
-        client.responses.create(model=VIA_CHAT, input="hi", **fields)
+        client.responses.create(model=VIA_CHAT, **{"input": "hi", **fields})
     assert refused.value.param == param
     assert refused.value.code == "no_shared_store"
     assert "rateLimitStore" in refused.value.message

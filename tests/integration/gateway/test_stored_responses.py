@@ -271,3 +271,33 @@ def test_a_failed_continuation_charges_and_calls_nothing(
     with pytest.raises(openai.BadRequestError):
         one.responses.create(model=model_name, input="x", previous_response_id="resp_nope")
     assert four.upstream(model_name).record.posts() == []
+
+
+@pytest.mark.parametrize("model_name", [VIA_CHAT, VIA_RESPONSES])
+def test_an_item_reference_names_an_item_of_the_keys_own_stored_response(
+    served: tuple[routes.Routes, gateway_process.GatewayProcess], model_name: str
+) -> None:
+    """As the Vercel AI SDK sends earlier assistant text: by the id of its item."""
+    four, _ = served
+    one, two = clients(served)
+    first = one.responses.create(model=model_name, input="Say something.")
+    (said,) = first.output
+    assert said.id
+    follow_up: list[Any] = [
+        {"role": "user", "content": "Say something."},
+        {"type": "item_reference", "id": said.id},
+        {"role": "user", "content": "And again?"},
+    ]
+    two.responses.create(model=model_name, input=follow_up)
+    sent = four.upstream(model_name).record.posts()[-1].body
+    if model_name == VIA_CHAT:
+        assert sent["messages"][1] == {"role": "assistant", "content": first.output_text}
+    else:
+        assert sent["input"][1]["type"] == "message"
+        assert sent["input"][1]["content"][0]["text"] == first.output_text
+        assert "id" not in sent["input"][1]
+
+    _, intruder = clients(served, OTHER)
+    with pytest.raises(openai.BadRequestError) as refused:
+        intruder.responses.create(model=model_name, input=follow_up)
+    assert (refused.value.param, refused.value.code) == ("input[1].id", "item_not_found")

@@ -33,6 +33,14 @@ class Memory(stored_.Store):
     async def put(self, stored: stored_.Stored, retention_seconds: float) -> None:
         self.records[stored.id] = stored
 
+    async def items(self, item_ids: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+        return {
+            str(item["id"]): (record.owner, item)
+            for record in self.records.values()
+            for item in record.items()
+            if item["id"] in item_ids
+        }
+
     async def delete(self, response_id: str) -> bool:
         return self.records.pop(response_id, None) is not None
 
@@ -224,6 +232,37 @@ async def test_a_whole_answer_is_stored_with_its_input_items_and_history() -> No
     assert record.input[0]["content"] == [{"type": "input_text", "text": "hi"}]
     assert record.input[1]["content"] == [{"type": "output_text", "text": "yo"}]
     assert stored_.Stored.from_bytes(record.to_bytes()) == record
+
+
+async def test_an_item_reference_is_the_keys_own_stored_item_in_its_place() -> None:
+    memory = Memory()
+    said = {
+        "id": "msg_said",
+        "type": "message",
+        "role": "assistant",
+        "status": "completed",
+        "content": [{"type": "output_text", "text": "Let me look."}],
+    }
+    await memory.put(
+        stored_.Stored(owner=OWNER.scope, response={"id": "resp_1", "output": [said]}), 60
+    )
+    body = {
+        "input": [
+            {"role": "user", "content": "Weather?"},
+            {"type": "item_reference", "id": "msg_said"},
+            {"role": "user", "content": "Well?"},
+        ]
+    }
+    made = await plan(body, "chatCompletions", store=memory)
+    assert made.chat is not None
+    assert made.chat["messages"][1] == {"role": "assistant", "content": "Let me look."}
+    through = await plan(body, "responses", store=memory)
+    assert through.native_body()["input"][1] == {k: v for k, v in said.items() if k != "id"}
+
+    for who, store, param in ((OTHER, memory, "input[1].id"), (OWNER, None, "input[1]")):
+        with pytest.raises(errors.GatewayError) as refused:
+            await plan(body, "chatCompletions", store=store, who=who)
+        assert (refused.value.status, refused.value.param) == (400, param)
 
 
 def page(items: int, **query: str) -> dict[str, Any]:
