@@ -49,7 +49,7 @@ async def serve(
     exchange.model = str(found.response.get("model") or "")
     if method == "DELETE":
         try:
-            await store.delete(response_id)
+            await store.delete(found)
         except stored_.Unavailable as error:
             raise responses.unavailable(error) from None
         body: object = {"id": response_id, "object": "response", "deleted": True}

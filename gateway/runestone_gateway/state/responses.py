@@ -95,8 +95,8 @@ class Store(abc.ABC):
         """The stored items among these ids, each with the owner of its response."""
 
     @abc.abstractmethod
-    async def delete(self, response_id: str) -> bool:
-        """Whether there was a record to delete."""
+    async def delete(self, stored: Stored) -> bool:
+        """Forget the record and its items; whether there was a record to delete."""
 
 
 _FAILURES = (redis.exceptions.RedisError, OSError, TimeoutError)
@@ -143,11 +143,17 @@ class RedisResponses(Store):
                 found[item_id] = (str(record.get("owner", "")), record["item"])
         return found
 
-    async def delete(self, response_id: str) -> bool:
+    async def delete(self, stored: Stored) -> bool:
+        keys = [KEY_PREFIX + stored.id, *(ITEM_PREFIX + str(item["id"]) for item in stored.items())]
         try:
-            return bool(await self._client.delete(KEY_PREFIX + response_id))
+            async with self._client.pipeline(transaction=False) as pipe:
+                pipe.delete(keys[0])
+                if len(keys) > 1:
+                    pipe.delete(*keys[1:])
+                deleted = await pipe.execute()
         except _FAILURES as error:
             raise Unavailable(_describe(error)) from None
+        return bool(deleted[0])
 
 
 def _describe(error: BaseException) -> str:

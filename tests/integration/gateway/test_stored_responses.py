@@ -191,6 +191,10 @@ def test_retrieve_input_items_and_delete_on_the_other_replica(
     two.responses.delete(made.id)
     with pytest.raises(openai.NotFoundError):
         one.responses.retrieve(made.id)
+    reference: Any = {"type": "item_reference", "id": made.output[0].id}
+    with pytest.raises(openai.BadRequestError) as forgotten:  # its items went with it
+        one.responses.create(model=VIA_CHAT, input=[reference])
+    assert forgotten.value.code == "item_not_found"
     with pytest.raises(openai.BadRequestError) as refused:
         one.responses.create(model=VIA_CHAT, input="again", previous_response_id=made.id)
     assert refused.value.code == "previous_response_not_found"

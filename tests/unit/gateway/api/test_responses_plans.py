@@ -41,8 +41,8 @@ class Memory(stored_.Store):
             if item["id"] in item_ids
         }
 
-    async def delete(self, response_id: str) -> bool:
-        return self.records.pop(response_id, None) is not None
+    async def delete(self, stored: stored_.Stored) -> bool:
+        return self.records.pop(stored.id, None) is not None
 
 
 class Serving:
