@@ -13,6 +13,7 @@ and Anthropic's Messages."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -85,19 +86,6 @@ ENDPOINTS = {
 }
 
 
-def chat_request(
-    host: str,
-    port: int,
-    model: str,
-    api_key: str | None,
-    stream: bool,
-    sdk_headers: bool = False,
-) -> bytes:
-    """One chat completion request as bytes on the wire; with `sdk_headers`, with the headers
-    the official SDK sends too."""
-    return request(CHAT, host, port, model, api_key, stream, sdk_headers)
-
-
 def request(
     endpoint: Endpoint,
     host: str,
@@ -108,7 +96,8 @@ def request(
     sdk_headers: bool = False,
 ) -> bytes:
     """One request to `endpoint` as bytes on the wire (the key as a bearer token, which the
-    gateway takes on every endpoint)."""
+    gateway takes on every endpoint); with `sdk_headers`, with the headers the official SDK
+    sends too."""
     document = endpoint.document(model)
     if stream:
         document["stream"] = True
@@ -293,3 +282,7 @@ async def run(
     )
     samples.elapsed = time.perf_counter() - started
     return samples
+
+
+chat_request = functools.partial(request, CHAT)
+"""One chat completion request as bytes on the wire (host, port, model, key, stream)."""

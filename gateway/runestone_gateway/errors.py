@@ -101,6 +101,14 @@ def malformed(message: str, *, param: str | None = None) -> GatewayError:
     return GatewayError(400, message, type=INVALID_REQUEST, code="invalid_request", param=param)
 
 
+def invalid(
+    message: str, *, code: str, param: str | None = None, status: int = 400
+) -> GatewayError:
+    """A request that cannot be served as it stands, with its own code (a missing stored
+    response, a feature that needs configuring)."""
+    return GatewayError(status, message, type=INVALID_REQUEST, code=code, param=param)
+
+
 def unauthorized(message: str) -> GatewayError:
     return GatewayError(
         401,

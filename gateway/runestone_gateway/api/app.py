@@ -201,8 +201,16 @@ class GatewayApp:
                 exchange.headers.extend(ticket.headers)
             try:
                 if plan is not None:
-                    serve = plans.stream if request.stream else plans.answer
-                    await serve(plan, route, self.gateway.rng, scope, receive, send, exchange)
+                    await plans.serve(
+                        plan,
+                        request.stream,
+                        route,
+                        self.gateway.rng,
+                        scope,
+                        receive,
+                        send,
+                        exchange,
+                    )
                 elif request.stream:
                     await self._stream(request, route, scope, receive, send, exchange)
                 else:

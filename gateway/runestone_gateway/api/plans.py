@@ -128,8 +128,9 @@ def answered(
         exchange.error_type = error_type
 
 
-async def answer(
+async def serve(
     plan: Plan,
+    streamed: bool,
     route: routing.Route,
     rng: random.Random,
     scope: asgi.Scope,
@@ -137,24 +138,18 @@ async def answer(
     send: asgi.Send,
     exchange: accesslog.Exchange,
 ) -> None:
-    with asgi.CancelOnDisconnect(scope, receive):
-        success = await dispatch.first_success(route, plan.ask, rng=rng, attempts=exchange.attempts)
-        body = await plan.whole(success.target, success.result)
-        await asgi.send_json(send, 200, body, exchange.answering(200))
-        exchange.upstream_seconds = success.upstream_seconds
-        if plan.charged:
-            answered(exchange, success.target, success.result.usage, "")
-
-
-async def stream(
-    plan: Plan,
-    route: routing.Route,
-    rng: random.Random,
-    scope: asgi.Scope,
-    receive: asgi.Receive,
-    send: asgi.Send,
-    exchange: accesslog.Exchange,
-) -> None:
+    """Answer the request whole, or as a stream."""
+    if not streamed:
+        with asgi.CancelOnDisconnect(scope, receive):
+            whole = await dispatch.first_success(
+                route, plan.ask, rng=rng, attempts=exchange.attempts
+            )
+            body = await plan.whole(whole.target, whole.result)
+            await asgi.send_json(send, 200, body, exchange.answering(200))
+            exchange.upstream_seconds = whole.upstream_seconds
+            if plan.charged:
+                answered(exchange, whole.target, whole.result.usage, "")
+        return
     relay = Relay(send)
     success: dispatch.Success[streaming.Opened] | None = None
 

@@ -50,9 +50,7 @@ def check(raw: bytes) -> validate.Request:
 
 
 def needs_store(param: str | None) -> errors.GatewayError:
-    return errors.GatewayError(
-        400, NO_SHARED_STORE, type=errors.INVALID_REQUEST, code="no_shared_store", param=param
-    )
+    return errors.invalid(NO_SHARED_STORE, code="no_shared_store", param=param)
 
 
 def unavailable(error: stored_.Unavailable) -> errors.GatewayError:
@@ -104,10 +102,8 @@ async def plan(
             raise needs_store("previous_response_id")
         found = await read(store, previous, who)
         if found is None:
-            raise errors.GatewayError(
-                400,
+            raise errors.invalid(
                 f"Previous response with id {previous!r} not found.",
-                type=errors.INVALID_REQUEST,
                 code="previous_response_not_found",
                 param="previous_response_id",
             )
@@ -249,10 +245,8 @@ async def _referenced(
     for index, item_id in wanted.items():
         owner, item = found.get(str(item_id), ("", {}))
         if owner != who.scope:
-            raise errors.GatewayError(
-                400,
+            raise errors.invalid(
                 f"Item with id {item_id!r} not found.",
-                type=errors.INVALID_REQUEST,
                 code="item_not_found",
                 param=f"input[{index}].id",
             )

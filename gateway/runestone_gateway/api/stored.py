@@ -40,11 +40,8 @@ async def serve(
         raise responses.needs_store(None)
     found = await responses.read(store, response_id, who)
     if found is None:
-        raise errors.GatewayError(
-            404,
-            f"Response with id {response_id!r} not found.",
-            type=errors.INVALID_REQUEST,
-            code="response_not_found",
+        raise errors.invalid(
+            f"Response with id {response_id!r} not found.", code="response_not_found", status=404
         )
     exchange.model = str(found.response.get("model") or "")
     if method == "DELETE":

@@ -34,15 +34,7 @@ class Reader(abc.ABC):
         for an event that says the upstream failed."""
 
     def _payload(self, data: bytes) -> dict[str, Any]:
-        try:
-            payload = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            payload = None
-        if not isinstance(payload, dict):
-            raise base.UpstreamError(
-                base.FailureKind.PROTOCOL, f"{self.provider}: an event is not a JSON object"
-            )
-        return payload
+        return http.json_object(data, self.provider)
 
 
 class ResponsesReader(Reader):

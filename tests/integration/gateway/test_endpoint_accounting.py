@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, cast
 
@@ -41,15 +40,8 @@ def four(
     module_gateways: gateway_process.GatewayStarter, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[routes.Routes]:
     table: Path = tmp_path_factory.mktemp("keys") / "keys.yaml"
-    with ExitStack() as stack:
-        upstreams = routes.stand_ins(stack)
-        gateway = module_gateways(
-            {
-                "auth": keys.write_table(table, CACHED, BUDGETED, UNTOUCHED, TOKENS),
-                "providerPools": routes.pools(upstreams, price=PRICE),
-            }
-        )
-        yield routes.Routes(gateway, upstreams)
+    auth = keys.write_table(table, CACHED, BUDGETED, UNTOUCHED, TOKENS)
+    yield from routes.start(module_gateways, {"auth": auth}, price=PRICE)
 
 
 @pytest.fixture
