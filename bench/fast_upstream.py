@@ -1,14 +1,16 @@
-"""A minimal, fast OpenAI-compatible upstream for gateway benchmarks: every POST is answered after
-a fixed latency, as one chat completion or as a stream of chat chunks ending in `[DONE]`.
+"""A minimal, fast upstream for gateway benchmarks: every POST is answered after a fixed latency,
+whole or streamed, in the API its path names: a chat completion (chunks ending in `[DONE]`) on
+any path but these two, a Responses object (events ending in `response.completed`) on
+`/v1/responses`, an Anthropic Message (events ending in `message_stop`) on `/v1/messages`.
 
     .venv/bin/python bench/fast_upstream.py --port 9000 [--latency-ms 5] [--chunks 8] \
         [--provider-headers]
 
 A raw asyncio protocol with httptools parsing and pre-rendered answers, so that one process
 answers far more requests per second than any gateway in front of it (about 8,000 a second at
-concurrency 64 here): it is the floor of the measurement, never its bottleneck. It reads
-`"stream": true` from the body and nothing else; `GET` on any path answers a model listing (for
-gateways' health checks). Its answers carry only the headers that frame them, unless
+concurrency 64 here): it is the floor of the measurement, never its bottleneck. It reads the
+path and `"stream": true` from the body and nothing else; `GET` on any path answers a model
+listing (for gateways' health checks). Its answers carry only the headers that frame them, unless
 `--provider-headers` adds the score of others a hosted provider sends with every answer
 (PROVIDER_HEADERS), which every client and gateway in front of it then has to read past.
 
@@ -67,12 +69,20 @@ rate-limit state, tracing, CDN cookies (values made up, sizes alike)."""
 
 
 @dataclass(frozen=True)
-class Answers:
-    """Every byte the upstream sends, rendered once."""
+class Rendered:
+    """One API's answers, rendered once."""
 
     whole: bytes  # a complete non-streamed answer (status line, headers, body)
     stream_head: bytes  # status line, headers and the first chunk of a stream
-    stream_tail: bytes  # the remaining chunks, the usage chunk, [DONE] and the last chunk
+    stream_tail: bytes  # the remaining chunks (usage, the end) and the last chunk
+
+
+@dataclass(frozen=True)
+class Answers:
+    """Every byte the upstream sends, rendered once."""
+
+    chat: Rendered
+    by_path: dict[bytes, Rendered]  # the other APIs, by request path
     models: bytes
     latency: float
     gap: float  # seconds between the first streamed event and the rest
@@ -95,6 +105,101 @@ def _chunked(payload: bytes) -> bytes:
 
 def _event(document: object) -> bytes:
     return b"data: " + orjson.dumps(document) + b"\n\n"
+
+
+def _named(document: dict[str, object]) -> bytes:
+    return b"event: " + str(document["type"]).encode() + b"\n" + _event(document)
+
+
+def _rendered(whole: object, events: list[bytes], extra_headers: bytes) -> Rendered:
+    stream_head = (
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+        + extra_headers
+        + b"transfer-encoding: chunked\r\n\r\n"
+        + _chunked(events[0])
+    )
+    stream_tail = b"".join(_chunked(event) for event in events[1:]) + b"0\r\n\r\n"
+    return Rendered(_response(orjson.dumps(whole), extra_headers), stream_head, stream_tail)
+
+
+def render_responses(chunks: int, extra_headers: bytes) -> Rendered:
+    """OpenAI's Responses API: the response object, or its events, text in `chunks` deltas."""
+    text = " ".join(["word"] * chunks)
+    part = {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+    item = {"id": "msg_bench", "type": "message", "status": "completed", "role": "assistant"}
+    usage = {
+        "input_tokens": 12,
+        "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+        "output_tokens": chunks,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": 12 + chunks,
+    }
+
+    def response(status: str, output: list[object], with_usage: bool) -> dict[str, object]:
+        return {
+            "id": "resp_bench",
+            "object": "response",
+            "created_at": 1700000000,
+            "status": status,
+            "error": None,
+            "incomplete_details": None,
+            "model": MODEL,
+            "output": output,
+            "parallel_tool_calls": True,
+            "store": False,
+            "tool_choice": "auto",
+            "tools": [],
+            "usage": usage if with_usage else None,
+        }
+
+    done = {**item, "content": [part]}
+    where = {"item_id": "msg_bench", "output_index": 0, "content_index": 0}
+    payloads: list[dict[str, object]] = [
+        {"type": "response.created", "response": response("in_progress", [], False)},
+        {"type": "response.in_progress", "response": response("in_progress", [], False)},
+        {"type": "response.output_item.added", "output_index": 0, "item": {**item, "content": []}},
+        {"type": "response.content_part.added", **where, "part": {**part, "text": ""}},
+        *(
+            {"type": "response.output_text.delta", **where, "delta": "word ", "logprobs": []}
+            for _ in range(chunks)
+        ),
+        {"type": "response.output_text.done", **where, "text": text, "logprobs": []},
+        {"type": "response.content_part.done", **where, "part": part},
+        {"type": "response.output_item.done", "output_index": 0, "item": done},
+        {"type": "response.completed", "response": response("completed", [done], True)},
+    ]
+    events = [_named({**payload, "sequence_number": n}) for n, payload in enumerate(payloads)]
+    return _rendered(response("completed", [done], True), events, extra_headers)
+
+
+def render_messages(chunks: int, extra_headers: bytes) -> Rendered:
+    """Anthropic's Messages API: the Message, or its events, text in `chunks` deltas."""
+    usage = {"input_tokens": 12, "output_tokens": chunks}
+    message = {
+        "id": "msg_bench",
+        "type": "message",
+        "role": "assistant",
+        "model": MODEL,
+        "content": [{"type": "text", "text": " ".join(["word"] * chunks)}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": usage,
+    }
+    start = {**message, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 1}}
+    delta = {"type": "text_delta", "text": "word "}
+    payloads: list[dict[str, object]] = [
+        {"type": "message_start", "message": start},
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        *({"type": "content_block_delta", "index": 0, "delta": delta} for _ in range(chunks)),
+        {"type": "content_block_stop", "index": 0},
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+            "usage": {"output_tokens": chunks},
+        },
+        {"type": "message_stop"},
+    ]
+    return _rendered(message, [_named(payload) for payload in payloads], extra_headers)
 
 
 def render(latency: float, chunks: int, gap: float, extra_headers: bytes = b"") -> Answers:
@@ -129,18 +234,13 @@ def render(latency: float, chunks: int, gap: float, extra_headers: bytes = b"") 
     )
     events.append(_event({**base, "model": MODEL, "choices": [], "usage": usage}))
     events.append(b"data: [DONE]\n\n")
-    stream_head = (
-        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-        + extra_headers
-        + b"transfer-encoding: chunked\r\n\r\n"
-        + _chunked(events[0])
-    )
-    stream_tail = b"".join(_chunked(event) for event in events[1:]) + b"0\r\n\r\n"
     listing = {"object": "list", "data": [{"id": MODEL, "object": "model", "owned_by": "bench"}]}
     return Answers(
-        _response(orjson.dumps(whole), extra_headers),
-        stream_head,
-        stream_tail,
+        _rendered(whole, events, extra_headers),
+        {
+            b"/v1/responses": render_responses(chunks, extra_headers),
+            b"/v1/messages": render_messages(chunks, extra_headers),
+        },
         _response(orjson.dumps(listing), extra_headers),
         latency,
         gap,
@@ -155,6 +255,7 @@ class _Connection(asyncio.Protocol):
         self._parser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None
         self._body: list[bytes] = []
+        self._url = b""
         self._loop = asyncio.get_running_loop()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -171,6 +272,9 @@ class _Connection(asyncio.Protocol):
                 self._transport.close()
 
     # httptools callbacks
+    def on_url(self, url: bytes) -> None:
+        self._url = url
+
     def on_body(self, body: bytes) -> None:
         self._body.append(body)
 
@@ -180,21 +284,23 @@ class _Connection(asyncio.Protocol):
         answers = self._answers
         if self._parser.get_method() == b"GET":
             self._write(answers.models)
-        elif b'"stream":true' in body.replace(b" ", b""):
-            self._loop.call_later(answers.latency, self._stream_start)
+            return
+        rendered = answers.by_path.get(self._url, answers.chat)
+        if b'"stream":true' in body.replace(b" ", b""):
+            self._loop.call_later(answers.latency, self._stream_start, rendered)
         else:
-            self._loop.call_later(answers.latency, self._write, answers.whole)
+            self._loop.call_later(answers.latency, self._write, rendered.whole)
 
     def _write(self, data: bytes) -> None:
         if self._transport is not None:
             self._transport.write(data)
 
-    def _stream_start(self) -> None:
-        self._write(self._answers.stream_head)
+    def _stream_start(self, rendered: Rendered) -> None:
+        self._write(rendered.stream_head)
         if self._answers.gap > 0:
-            self._loop.call_later(self._answers.gap, self._write, self._answers.stream_tail)
+            self._loop.call_later(self._answers.gap, self._write, rendered.stream_tail)
         else:
-            self._write(self._answers.stream_tail)
+            self._write(rendered.stream_tail)
 
 
 async def serve(sock: socket.socket, answers: Answers) -> None:

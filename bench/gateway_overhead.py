@@ -4,7 +4,7 @@ Runestone gateway, and through LiteLLM proxy, measured in one run with the same 
     .venv/bin/python bench/gateway_overhead.py [--workers 1] [--seconds 10] \\
         [--soak-requests 100000] [--concurrency 1,4,16,64] \\
         [--targets direct,runestone,litellm[,floor-raw,floor-asgi,before]] [--before DIR] \
-        [--real-headers]
+        [--real-headers] [--endpoints chat,responses,messages,responses-native,messages-native]
 
 The upstream answers every chat completion after a fixed latency (5 ms), whole or streamed
 (bench/fast_upstream.py). The load generator (bench/loadgen.py) keeps `c` keep-alive connections
@@ -15,6 +15,15 @@ warm-up. Both gateways run with auth on and the same worker count. The optional 
 logic: what one Python hop, and one ASGI app on uvicorn, cost on this machine. The target
 `before` is the gateway from another checkout (`--before DIR`, e.g. a worktree of an earlier
 commit), measured side by side with this one.
+
+`--endpoints` picks the gateway's APIs to measure (chat completions by default), each against
+its own direct cell: `responses` and `messages` are OpenAI's Responses and Anthropic's Messages
+translated to chat for the same chat upstream (so their direct cell is chat's), and
+`responses-native` / `messages-native` the same endpoints passed through to an upstream that
+speaks them (an OpenAI provider with `api: responses`, an Anthropic provider; the upstream
+answers in those APIs, and their direct cells are those APIs). The comparisons then give each
+endpoint's added p50 over chat completions through the gateway at c=1 and its throughput against
+chat's at c=16. Endpoints other than chat are measured on `direct` and `runestone` only.
 
 Per target: resident memory (the whole process tree) after start-up and a warm-up, then after
 `--soak-requests` more requests at concurrency 16 (half streamed; `--litellm-soak-requests` for
@@ -43,11 +52,37 @@ import procstats
 ADDED_P99_BUDGET = 0.005  # throughput is compared at cells whose added p99 stays under this
 
 
+@dataclass(frozen=True)
+class Measured:
+    """One gateway endpoint as measured: what the client sends (to which model), and what the
+    gateway sends the upstream, which the `direct` target sends it instead."""
+
+    api: loadgen.Endpoint
+    model: str
+    upstream: loadgen.Endpoint
+
+
+ENDPOINTS = {
+    "chat": Measured(loadgen.CHAT, gateways.MODEL, loadgen.CHAT),
+    "responses": Measured(loadgen.ENDPOINTS["responses"], gateways.MODEL, loadgen.CHAT),
+    "messages": Measured(loadgen.ENDPOINTS["messages"], gateways.MODEL, loadgen.CHAT),
+    "responses-native": Measured(
+        loadgen.ENDPOINTS["responses"], gateways.RESPONSES_MODEL, loadgen.ENDPOINTS["responses"]
+    ),
+    "messages-native": Measured(
+        loadgen.ENDPOINTS["messages"], gateways.MESSAGES_MODEL, loadgen.ENDPOINTS["messages"]
+    ),
+}
+CHAT_ONLY_TARGETS = ("litellm", "floor-raw", "floor-asgi", "before")
+"""Targets measured on chat completions alone (their configs know no other endpoint)."""
+
+
 @dataclass
 class Cell:
     target: str
     stream: bool
     concurrency: int
+    endpoint: str = "chat"
     samples: loadgen.Samples = field(default_factory=loadgen.Samples)
     cpu: float = 0.0  # CPU seconds the target's processes used while measured
 
@@ -82,9 +117,14 @@ async def _drive(
     requests: int | None = None,
     seconds: float | None = None,
     sdk_headers: bool = False,
+    endpoint: str = "chat",
 ) -> loadgen.Samples:
-    payload = loadgen.chat_request(
-        "127.0.0.1", target.port, gateways.MODEL, target.api_key, stream, sdk_headers
+    measured = ENDPOINTS[endpoint]
+    api, model = measured.api, measured.model
+    if target.name == "direct":
+        api, model = measured.upstream, gateways.MODEL
+    payload = loadgen.request(
+        api, "127.0.0.1", target.port, model, target.api_key, stream, sdk_headers
     )
     return await loadgen.run(
         "127.0.0.1",
@@ -94,6 +134,7 @@ async def _drive(
         concurrency=concurrency,
         requests=requests,
         seconds=seconds,
+        endpoint=api,
     )
 
 
@@ -118,26 +159,43 @@ async def measure(targets: list[gateways.Target], options: argparse.Namespace) -
     rounds are done before the next cell starts, so what a heavy cell leaves behind (idle
     connections timing out, a gateway's backlog) never lands in a light cell's rounds."""
     cells = {
-        (target.name, stream, concurrency): Cell(target.name, stream, concurrency)
+        (target.name, endpoint, stream, concurrency): Cell(
+            target.name, stream, concurrency, endpoint
+        )
+        for endpoint in options.endpoints
         for stream in (False, True)
         for concurrency in options.concurrency
         for target in targets
+        if endpoint == "chat" or target.name not in CHAT_ONLY_TARGETS
     }
     window = options.seconds / options.rounds
     real = options.real_headers
-    for stream in (False, True):
-        for concurrency in options.concurrency:
-            for _ in range(options.rounds):
-                for target in targets:
-                    await _drive(
-                        target, stream, concurrency, seconds=min(1.0, window), sdk_headers=real
-                    )
-                    cpu = procstats.cpu_seconds(target.pid)
-                    samples = await _drive(
-                        target, stream, concurrency, seconds=window, sdk_headers=real
-                    )
-                    cpu = procstats.cpu_seconds(target.pid) - cpu
-                    cells[(target.name, stream, concurrency)].add(samples, cpu)
+    for endpoint in options.endpoints:
+        for stream in (False, True):
+            for concurrency in options.concurrency:
+                for _ in range(options.rounds):
+                    for target in targets:
+                        cell = cells.get((target.name, endpoint, stream, concurrency))
+                        if cell is None:
+                            continue
+                        await _drive(
+                            target,
+                            stream,
+                            concurrency,
+                            seconds=min(1.0, window),
+                            sdk_headers=real,
+                            endpoint=endpoint,
+                        )
+                        cpu = procstats.cpu_seconds(target.pid)
+                        samples = await _drive(
+                            target,
+                            stream,
+                            concurrency,
+                            seconds=window,
+                            sdk_headers=real,
+                            endpoint=endpoint,
+                        )
+                        cell.add(samples, procstats.cpu_seconds(target.pid) - cpu)
     return list(cells.values())
 
 
@@ -148,16 +206,18 @@ def _ms(value: float) -> str:
 def report(
     cells: list[Cell], memories: dict[str, Memory], workers: int, options: argparse.Namespace
 ) -> str:
-    direct = {(c.stream, c.concurrency): c for c in cells if c.target == "direct"}
+    direct = {(c.endpoint, c.stream, c.concurrency): c for c in cells if c.target == "direct"}
     lines = [
-        "latency in ms; 'added' is the target's percentile minus direct's in the same cell;",
+        "latency in ms; 'added' is the target's percentile minus direct's in the same cell (for",
+        "an endpoint translated to chat, direct is the chat request the upstream gets);",
         "for streams the first pair is time to first token (first event), then the whole answer",
         "",
-        f"{'target':<10} {'mode':<6} {'c':>3} {'req/s':>8} {'err':>5} {'p50':>7} {'p99':>7} "
-        f"{'+p50':>7} {'+p99':>7} {'end p50':>7} {'+end p99':>8} {'cpu ms/req':>10}",
+        f"{'endpoint':<16} {'target':<10} {'mode':<6} {'c':>3} {'req/s':>8} {'err':>5} "
+        f"{'p50':>7} {'p99':>7} {'+p50':>7} {'+p99':>7} {'end p50':>7} {'+end p99':>8} "
+        f"{'cpu ms/req':>10}",
     ]
     for cell in cells:
-        floor = direct.get((cell.stream, cell.concurrency))
+        floor = direct.get((cell.endpoint, cell.stream, cell.concurrency))
         first = cell.ttft if cell.stream else cell.p
         base_first = (floor.ttft if cell.stream else floor.p) if floor else None
         added50 = first(50) - base_first(50) if base_first else math.nan
@@ -165,7 +225,8 @@ def report(
         end99 = cell.p(99) - floor.p(99) if floor else math.nan
         per_request = cell.cpu / cell.samples.completed * 1000 if cell.samples.completed else 0
         lines.append(
-            f"{cell.target:<10} {'stream' if cell.stream else 'whole':<6} {cell.concurrency:>3} "
+            f"{cell.endpoint:<16} {cell.target:<10} {'stream' if cell.stream else 'whole':<6} "
+            f"{cell.concurrency:>3} "
             f"{cell.samples.throughput:8.0f} {cell.samples.errors:>5} {_ms(first(50))} "
             f"{_ms(first(99))} {_ms(added50)} {_ms(added99)} {_ms(cell.p(50))} "
             f"{_ms(end99):>8} {per_request:10.3f}"
@@ -178,7 +239,9 @@ def report(
             f"  after {memory.soak_requests} requests {memory.after:6.1f}  growth {growth:+.1f}%"
             f"  soak errors {memory.soak_errors}"
         )
-    lines += ["", *targets_summary(cells, direct, workers)]
+    chat = [cell for cell in cells if cell.endpoint == "chat"]
+    chat_direct = {(s, c): cell for (e, s, c), cell in direct.items() if e == "chat"}
+    lines += ["", *targets_summary(chat, chat_direct, workers), *endpoints_summary(cells)]
     return "\n".join(lines)
 
 
@@ -221,6 +284,29 @@ def targets_summary(
     return lines
 
 
+def endpoints_summary(cells: list[Cell]) -> list[str]:
+    """Each endpoint through Runestone against chat completions through Runestone, on the same
+    upstream: added p50 at c=1 (whole, and time to first token) and throughput at c=16."""
+    by = {(c.endpoint, c.stream, c.concurrency): c for c in cells if c.target == "runestone"}
+    lines = []
+    for endpoint in ENDPOINTS:
+        if endpoint == "chat":
+            continue
+        parts = []
+        for stream, what in ((False, "whole"), (True, "first token")):
+            ours, chat = by.get((endpoint, stream, 1)), by.get(("chat", stream, 1))
+            if ours and chat:
+                added = (ours.ttft(50) - chat.ttft(50)) if stream else ours.p(50) - chat.p(50)
+                parts.append(f"{what} p50 at c=1 {added * 1000:+.3f} ms")
+        ours16, chat16 = by.get((endpoint, False, 16)), by.get(("chat", False, 16))
+        if ours16 and chat16 and chat16.samples.throughput:
+            ratio = ours16.samples.throughput / chat16.samples.throughput
+            parts.append(f"req/s at c=16 {ratio:.2f} x chat's")
+        if parts:
+            lines.append(f"  {endpoint:<16} against chat completions: {'; '.join(parts)}")
+    return ["", "endpoints through runestone:", *lines] if lines else []
+
+
 async def main_async(options: argparse.Namespace) -> None:
     memories: dict[str, Memory] = {}
     with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
@@ -234,7 +320,12 @@ async def main_async(options: argparse.Namespace) -> None:
                 if name == "direct":
                     targets.append(upstream)
                 elif name == "runestone":
-                    targets.append(gateways.runestone(workdir, upstream.port, options.workers))
+                    own_apis = any(e.endswith("-native") for e in options.endpoints)
+                    targets.append(
+                        gateways.runestone(
+                            workdir, upstream.port, options.workers, own_apis=own_apis
+                        )
+                    )
                 elif name == "before":
                     targets.append(
                         gateways.runestone(
@@ -304,6 +395,12 @@ def main() -> None:
     parser.add_argument(
         "--before", type=Path, help="a checkout whose gateway is the target `before`"
     )
+    parser.add_argument(
+        "--endpoints",
+        type=lambda text: text.split(","),
+        default=["chat"],
+        help=f"of {', '.join(ENDPOINTS)} (see the module's notes)",
+    )
     parser.add_argument("--latency-ms", type=float, default=5.0)
     parser.add_argument("--chunks", type=int, default=8)
     gateways.add_headers_option(parser)
@@ -312,6 +409,9 @@ def main() -> None:
     unknown = set(options.targets) - known
     if unknown:
         parser.error(f"unknown targets: {sorted(unknown)}")
+    unknown_endpoints = set(options.endpoints) - set(ENDPOINTS)
+    if unknown_endpoints:
+        parser.error(f"unknown endpoints: {sorted(unknown_endpoints)}")
     if ("before" in options.targets) != (options.before is not None):
         parser.error("the target `before` and --before DIR go together")
     uvloop.run(main_async(options))

@@ -28,6 +28,11 @@ LITELLM_EXTRAS = ["httptools==0.9.0"]
 """uvicorn picks httptools when it is installed; without it LiteLLM would be measured on the
 pure-Python h11 parser. The same parser as Runestone's, so the comparison is of the gateways."""
 MODEL = "bench-model"
+RESPONSES_MODEL = "bench-responses"
+"""Served by the same upstream as an OpenAI provider that speaks the Responses API (`api:
+responses`): `/v1/responses` requests go through as they are."""
+MESSAGES_MODEL = "bench-claude"
+"""Served by the same upstream as an Anthropic provider: `/v1/messages` go through as they are."""
 START_TIMEOUT = 180.0
 
 
@@ -118,12 +123,15 @@ def runestone(
     store: dict[str, str] | None = None,
     source: Path | None = None,
     probe: Path | None = None,
+    own_apis: bool = False,
 ) -> Target:
     """The gateway with one unlimited key, or with the key-table entries `keys` (then the
     target's api_key is None) and the rate-limit store `store`. With `source` (another checkout
     of this repository, e.g. an earlier commit's worktree) its code is run instead of this one's,
     through PYTHONPATH, which comes before the venv's editable paths. With `probe` it runs under
-    bench/path_probe.py, which writes its timings to that file when the gateway exits."""
+    bench/path_probe.py, which writes its timings to that file when the gateway exits. With
+    `own_apis` the upstream is also a Responses-speaking and an Anthropic provider
+    (RESPONSES_MODEL, MESSAGES_MODEL), for the endpoints' pass-through paths."""
     key = apikeys.generate() if keys is None else None
     entries = keys if key is None else [{"id": "bench", "sha256": apikeys.digest(key)}]
     table = workdir / f"{name}-keys.yaml"
@@ -141,7 +149,8 @@ def runestone(
                         "type": "openai",
                         "baseURL": f"http://127.0.0.1:{upstream_port}/v1",
                         "models": [{"name": MODEL, "kinds": ["chat"]}],
-                    }
+                    },
+                    *(_own_apis(upstream_port) if own_apis else []),
                 ],
             }
         ],
@@ -162,6 +171,24 @@ def runestone(
     target = Target(name, port, key, _spawn(command, workdir / f"{name}.log", env), workers)
     procstats.wait_http(f"http://127.0.0.1:{health_port}/readyz", START_TIMEOUT, target.alive)
     return target
+
+
+def _own_apis(upstream_port: int) -> list[dict[str, object]]:
+    return [
+        {
+            "name": "responses",
+            "type": "openai",
+            "api": "responses",
+            "baseURL": f"http://127.0.0.1:{upstream_port}/v1",
+            "models": [{"name": RESPONSES_MODEL, "upstreamModel": MODEL}],
+        },
+        {
+            "name": "anthropic",
+            "type": "anthropic",
+            "baseURL": f"http://127.0.0.1:{upstream_port}",
+            "models": [{"name": MESSAGES_MODEL, "upstreamModel": MODEL}],
+        },
+    ]
 
 
 def litellm_venv() -> Path:

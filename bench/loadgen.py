@@ -5,13 +5,17 @@ microseconds per request and is the same for every target it measures.
 
 Per request it records the time to the first body byte (for streams: the first event, i.e. time
 to first token) and to the end of the answer. An answer counts as an error when its status is
-not 200, when a stream does not end with `[DONE]` or carries an `error` event, or when the
-connection fails (the connection is then opened again)."""
+not 200, when a stream does not carry its API's last event (`[DONE]`, `response.completed`,
+`message_stop`) or carries its failure event, or when the connection fails (the connection is
+then opened again). `ENDPOINTS` are the APIs it can drive: Chat Completions, OpenAI's Responses
+and Anthropic's Messages."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -41,7 +45,49 @@ SDK_HEADERS = [
 content-type, content-length and authorization, as read off the wire."""
 
 
-def chat_request(
+@dataclass(frozen=True)
+class Endpoint:
+    """One API the load generator drives: its path, a request for a model, the event that ends
+    a streamed answer and the one that says it failed."""
+
+    name: str
+    path: str
+    document: Callable[[str], dict[str, object]]
+    done: bytes
+    failed: bytes
+
+
+CHAT = Endpoint(
+    "chat",
+    PATH,
+    lambda model: {"model": model, "messages": PROMPT, "max_tokens": 16},
+    b"[DONE]",
+    b'"error"',
+)
+ENDPOINTS = {
+    endpoint.name: endpoint
+    for endpoint in (
+        CHAT,
+        Endpoint(
+            "responses",
+            "/v1/responses",
+            lambda model: {"model": model, "input": PROMPT, "max_output_tokens": 16},
+            b"event: response.completed",
+            b"event: response.failed",
+        ),
+        Endpoint(
+            "messages",
+            "/v1/messages",
+            lambda model: {"model": model, "messages": PROMPT, "max_tokens": 16},
+            b"event: message_stop",
+            b"event: error",
+        ),
+    )
+}
+
+
+def request(
+    endpoint: Endpoint,
     host: str,
     port: int,
     model: str,
@@ -49,14 +95,15 @@ def chat_request(
     stream: bool,
     sdk_headers: bool = False,
 ) -> bytes:
-    """One chat completion request as bytes on the wire; with `sdk_headers`, with the headers
-    the official SDK sends too."""
-    document: dict[str, object] = {"model": model, "messages": PROMPT, "max_tokens": 16}
+    """One request to `endpoint` as bytes on the wire (the key as a bearer token, which the
+    gateway takes on every endpoint); with `sdk_headers`, with the headers the official SDK
+    sends too."""
+    document = endpoint.document(model)
     if stream:
         document["stream"] = True
     body = orjson.dumps(document)
     lines = [
-        f"POST {PATH} HTTP/1.1",
+        f"POST {endpoint.path} HTTP/1.1",
         f"host: {host}:{port}",
         "content-type: application/json",
         f"content-length: {len(body)}",
@@ -91,13 +138,19 @@ class Samples:
         return self.completed / self.elapsed if self.elapsed else 0.0
 
 
+_Result = tuple[int, float, float, bool, bool]
+"""status, first byte, end, whether the stream's last event came, whether it failed"""
+
+
 class _Connection(asyncio.Protocol):
-    def __init__(self) -> None:
+    def __init__(self, endpoint: Endpoint) -> None:
         self._parser = httptools.HttpResponseParser(self)
         self._transport: asyncio.Transport | None = None
-        self._pending: asyncio.Future[tuple[int, float, float, bytes]] | None = None
+        self._pending: asyncio.Future[_Result] | None = None
         self._first = 0.0
-        self._tail = b""
+        self._done, self._failed = endpoint.done, endpoint.failed
+        self._carry = b""  # the end of the last body piece: a marker may straddle two
+        self._saw_done = self._saw_failed = False
         self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -120,19 +173,24 @@ class _Connection(asyncio.Protocol):
     def on_body(self, body: bytes) -> None:
         if not self._first:
             self._first = time.perf_counter()
-        self._tail = (self._tail + body)[-256:]
+        window = self._carry + body
+        self._saw_done = self._saw_done or self._done in window
+        self._saw_failed = self._saw_failed or self._failed in window
+        self._carry = body[-32:]
 
     def on_message_complete(self) -> None:
         end = time.perf_counter()
         if self._pending is not None and not self._pending.done():
             status = self._parser.get_status_code()
-            self._pending.set_result((status, self._first or end, end, self._tail))
+            first = self._first or end
+            self._pending.set_result((status, first, end, self._saw_done, self._saw_failed))
 
-    def request(self, data: bytes) -> asyncio.Future[tuple[int, float, float, bytes]]:
+    def request(self, data: bytes) -> asyncio.Future[_Result]:
         assert self._transport is not None
         self._pending = asyncio.get_running_loop().create_future()
         self._first = 0.0
-        self._tail = b""
+        self._carry = b""
+        self._saw_done = self._saw_failed = False
         self._transport.write(data)
         return self._pending
 
@@ -141,9 +199,9 @@ class _Connection(asyncio.Protocol):
             self._transport.close()
 
 
-async def _connect(host: str, port: int) -> _Connection:
+async def _connect(host: str, port: int, endpoint: Endpoint) -> _Connection:
     loop = asyncio.get_running_loop()
-    _, protocol = await loop.create_connection(_Connection, host, port)
+    _, protocol = await loop.create_connection(lambda: _Connection(endpoint), host, port)
     return protocol
 
 
@@ -165,16 +223,22 @@ class _Budget:
 
 
 async def _worker(
-    host: str, port: int, payload: bytes, stream: bool, budget: _Budget, samples: Samples
+    host: str,
+    port: int,
+    payload: bytes,
+    stream: bool,
+    budget: _Budget,
+    samples: Samples,
+    endpoint: Endpoint,
 ) -> None:
     connection: _Connection | None = None
     try:
         while budget.take():
             try:
                 if connection is None or connection.closed:
-                    connection = await _connect(host, port)
+                    connection = await _connect(host, port, endpoint)
                 started = time.perf_counter()
-                status, first, end, tail = await connection.request(payload)
+                status, first, end, done, failed = await connection.request(payload)
             except (OSError, httptools.HttpParserError) as error:
                 samples.error(type(error).__name__)
                 connection = None
@@ -182,8 +246,8 @@ async def _worker(
                 continue
             if status != 200:
                 samples.error(f"status {status}")
-            elif stream and (b"[DONE]" not in tail or b'"error"' in tail):
-                samples.error("stream without [DONE]")
+            elif stream and (not done or failed):
+                samples.error(f"stream without {endpoint.done.decode()}")
             else:
                 samples.latencies.append(end - started)
                 samples.first_bytes.append(first - started)
@@ -201,15 +265,24 @@ async def run(
     concurrency: int,
     requests: int | None = None,
     seconds: float | None = None,
+    endpoint: Endpoint = CHAT,
 ) -> Samples:
-    """Drive `concurrency` connections until `requests` answers or `seconds` have passed."""
+    """Drive `concurrency` connections until `requests` answers or `seconds` have passed;
+    `payload` is a request to `endpoint`."""
     if requests is None and seconds is None:
         raise ValueError("give requests or seconds")
     samples = Samples()
     budget = _Budget(requests, seconds)
     started = time.perf_counter()
     await asyncio.gather(
-        *(_worker(host, port, payload, stream, budget, samples) for _ in range(concurrency))
+        *(
+            _worker(host, port, payload, stream, budget, samples, endpoint)
+            for _ in range(concurrency)
+        )
     )
     samples.elapsed = time.perf_counter() - started
     return samples
+
+
+chat_request = functools.partial(request, CHAT)
+"""One chat completion request as bytes on the wire (host, port, model, key, stream)."""

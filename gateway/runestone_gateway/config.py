@@ -16,9 +16,13 @@ import pydantic
 from pydantic import alias_generators
 
 Kind = Literal["chat", "completion", "embedding"]
-"""What a model can be asked for: `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`."""
+"""What a model can be asked for: `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`.
+A `chat` model also serves `/v1/responses` and `/v1/messages`."""
 
 ProviderType = Literal["openai", "anthropic", "mock"]
+UpstreamApi = Literal["chatCompletions", "responses", "messages"]
+"""The API a provider is asked in for `/v1/responses` and `/v1/messages` requests: requests in
+that API go through as they are, the others are translated to Chat Completions."""
 RoutingStrategy = Literal["weighted", "least-latency", "cost"]
 
 KINDS_BY_PROVIDER_TYPE: dict[str, frozenset[str]] = {
@@ -26,6 +30,14 @@ KINDS_BY_PROVIDER_TYPE: dict[str, frozenset[str]] = {
     # Anthropic's Messages API has no embeddings; completions are served as one user turn.
     "anthropic": frozenset({"chat", "completion"}),
     "mock": frozenset({"chat", "completion", "embedding"}),
+}
+
+APIS_BY_PROVIDER_TYPE: dict[str, tuple[UpstreamApi, ...]] = {
+    # The first is the default: vLLM, Ollama and most OpenAI-compatible servers have only Chat
+    # Completions; OpenAI itself (and a few others) serve the Responses API too.
+    "openai": ("chatCompletions", "responses"),
+    "anthropic": ("messages",),
+    "mock": ("chatCompletions",),
 }
 
 DEFAULT_BASE_URLS: dict[str, str] = {
@@ -59,18 +71,51 @@ class _Schema(pydantic.BaseModel):
 
 
 class Price(_Schema):
-    """What one million tokens cost at this provider, in US dollars."""
+    """What one million tokens cost at this provider, in US dollars.
+
+    Prompt tokens read from or written to the provider's prompt cache are priced on their own
+    when the cache prices are set; unset, they cost the plain input price, which is what a price
+    table without them has always meant (and never charges a budget less than the provider)."""
 
     input_per_million_tokens: DecimalString = "0"
     """Price of one million prompt tokens, e.g. "0.15"."""
     output_per_million_tokens: DecimalString = "0"
     """Price of one million completion tokens, e.g. "0.60"."""
+    cache_read_input_per_million_tokens: DecimalString | None = None
+    """Price of one million prompt tokens read from the prompt cache (OpenAI's `cached_tokens`,
+    Anthropic's `cache_read_input_tokens`), e.g. "0.075"; the input price when unset."""
+    cache_write_input_per_million_tokens: DecimalString | None = None
+    """Price of one million prompt tokens written to the prompt cache (Anthropic's
+    `cache_creation_input_tokens`), e.g. "3.75"; the input price when unset."""
 
-    def cost(self, input_tokens: int, output_tokens: int) -> decimal.Decimal:
-        """The cost in US dollars of one request with these token counts."""
-        input_cost = decimal.Decimal(self.input_per_million_tokens) * input_tokens
-        output_cost = decimal.Decimal(self.output_per_million_tokens) * output_tokens
-        return (input_cost + output_cost) / 1_000_000
+    @property
+    def cache_read(self) -> str:
+        """The price per million cache reads in force."""
+        return self.cache_read_input_per_million_tokens or self.input_per_million_tokens
+
+    @property
+    def cache_write(self) -> str:
+        """The price per million cache writes in force."""
+        return self.cache_write_input_per_million_tokens or self.input_per_million_tokens
+
+    def cost(
+        self,
+        input_tokens: int,
+        output_tokens: int,
+        *,
+        cache_read_tokens: int = 0,
+        cache_write_tokens: int = 0,
+    ) -> decimal.Decimal:
+        """The cost in US dollars of one request with these token counts; `input_tokens` are
+        all of its prompt tokens, the cache reads and writes among them."""
+        uncached = max(input_tokens - cache_read_tokens - cache_write_tokens, 0)
+        per_million = (
+            decimal.Decimal(self.input_per_million_tokens) * uncached
+            + decimal.Decimal(self.cache_read) * cache_read_tokens
+            + decimal.Decimal(self.cache_write) * cache_write_tokens
+            + decimal.Decimal(self.output_per_million_tokens) * output_tokens
+        )
+        return per_million / 1_000_000
 
 
 class Model(_Schema):
@@ -117,6 +162,11 @@ class Provider(_Schema):
     """Share of traffic within its tier under the `weighted` strategy."""
     timeout_seconds: float = pydantic.Field(default=60.0, gt=0)
     """Upper bound for a whole answer, or for each silence between streamed chunks."""
+    api: UpstreamApi | None = None
+    """The API `/v1/responses` and `/v1/messages` requests are sent in: for `openai`,
+    `chatCompletions` (the default: vLLM, Ollama and most compatible servers) or `responses`
+    (OpenAI itself: Responses requests then go through as they are); `anthropic` speaks
+    `messages`, the mock `chatCompletions`."""
     models: list[Model] = pydantic.Field(min_length=1)
     """The models this provider serves."""
 
@@ -124,10 +174,17 @@ class Provider(_Schema):
     def effective_base_url(self) -> str:
         return (self.base_url or DEFAULT_BASE_URLS.get(self.type, "")).rstrip("/")
 
+    @property
+    def effective_api(self) -> UpstreamApi:
+        return self.api or APIS_BY_PROVIDER_TYPE[self.type][0]
+
     @pydantic.model_validator(mode="after")
     def _consistent(self) -> Provider:
         if self.type == "mock" and (self.base_url or self.api_key_file):
             raise ValueError("a mock provider takes neither baseURL nor apiKeyFile")
+        if self.api is not None and self.api not in APIS_BY_PROVIDER_TYPE[self.type]:
+            spoken = ", ".join(APIS_BY_PROVIDER_TYPE[self.type])
+            raise ValueError(f"api {self.api!r}: {self.type} providers speak {spoken}")
         allowed = KINDS_BY_PROVIDER_TYPE[self.type]
         names: set[str] = set()
         for model in self.models:
@@ -299,7 +356,9 @@ class KeyTable(_Schema):
 
 
 class RateLimitStore(_Schema):
-    """Where per-key counters live: in each process, or in Redis shared by every replica."""
+    """Where per-key counters live: in each process, or in Redis shared by every replica. A
+    redis store is the gateway's shared store: budgets' spending and stored responses live
+    there too; a local one stores no responses."""
 
     type: Literal["local", "redis"] = "local"
     url: str | None = pydantic.Field(default=None, pattern=r"^rediss?://[^\s]+$")
@@ -323,6 +382,19 @@ class Limits(_Schema):
     """Per-key limit enforcement."""
 
     store: RateLimitStore = pydantic.Field(default_factory=RateLimitStore)
+    """The shared store: a `redis` store keeps, for every replica, the limit counters, the
+    budgets' spending and the stored responses of `/v1/responses`."""
+
+
+DEFAULT_RESPONSE_RETENTION_SECONDS = 30 * 24 * 3600.0
+
+
+class StoredResponses(_Schema):
+    """Responses kept for `previous_response_id` and `GET /v1/responses/{id}`, in the shared
+    store (`limits.store` of type redis); without one nothing is stored."""
+
+    retention_seconds: float = pydantic.Field(default=DEFAULT_RESPONSE_RETENTION_SECONDS, gt=0)
+    """How long a stored response is kept after it was made (30 days, as OpenAI keeps them)."""
 
 
 class GatewayConfig(_Schema):
@@ -331,6 +403,7 @@ class GatewayConfig(_Schema):
     server: Server = pydantic.Field(default_factory=Server)
     auth: Auth = pydantic.Field(default_factory=Auth)
     limits: Limits = pydantic.Field(default_factory=Limits)
+    stored_responses: StoredResponses = pydantic.Field(default_factory=StoredResponses)
     provider_pools: list[ProviderPool] = pydantic.Field(min_length=1)
     """Every pool this gateway serves; a model name belongs to exactly one pool."""
 

@@ -1,4 +1,6 @@
-"""Gateway errors in the OpenAI envelope: `{"error": {"message", "type", "param", "code"}}`.
+"""Gateway errors in the OpenAI envelope: `{"error": {"message", "type", "param", "code"}}`,
+or on Anthropic's Messages endpoints in Anthropic's: `{"type": "error", "error": {"type",
+"message"}}` with Anthropic's error types (`anthropic_body`).
 
 Every failure a client can see is a `GatewayError`; its status follows the errors contract in
 docs/architecture.md. Messages name models and providers but never carry a key or a prompt.
@@ -54,6 +56,48 @@ def envelope(
     return {"error": {"message": message, "type": type, "param": param, "code": code}}
 
 
+ANTHROPIC_TYPES: dict[int, str] = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    502: "api_error",
+    503: "overloaded_error",
+    504: "api_error",
+    529: "overloaded_error",
+}
+"""Anthropic's error type for each status the gateway answers with; any other 4xx is an
+`invalid_request_error`, any other 5xx an `api_error`, as Anthropic's own API answers."""
+
+
+def anthropic_type(status: int) -> str:
+    return ANTHROPIC_TYPES.get(status) or ("invalid_request_error" if status < 500 else "api_error")
+
+
+def anthropic_envelope(status: int, message: str, type: str | None = None) -> dict[str, Any]:
+    """Anthropic's error body. A specific error type of Anthropic's own (an Anthropic
+    upstream's refusal passed on) is kept; any other is Anthropic's type for the status (an
+    OpenAI `invalid_request_error` with 404 is Anthropic's `not_found_error`)."""
+    if type not in _ANTHROPIC_TYPE_NAMES or type == "invalid_request_error":
+        type = anthropic_type(status)
+    return {"type": "error", "error": {"type": type, "message": message}}
+
+
+_ANTHROPIC_TYPE_NAMES = frozenset(ANTHROPIC_TYPES.values())
+
+
+def anthropic_body(error: GatewayError) -> bytes:
+    """The error in Anthropic's envelope, which has no `param`: the message names the field
+    (as Anthropic's own do, `messages.0.content: ...`)."""
+    message = error.message
+    if error.param and error.param not in message:
+        message = f"{error.param}: {message}"
+    return orjson.dumps(anthropic_envelope(error.status, message, error.type))
+
+
 def malformed(message: str, *, param: str | None = None) -> GatewayError:
     return GatewayError(400, message, type=INVALID_REQUEST, code="invalid_request", param=param)
 
@@ -63,6 +107,14 @@ def broken_body() -> GatewayError:
         "The request body's chunked framing is invalid (a chunk size that is not hexadecimal, "
         "or a chunk longer than its size)."
     )
+
+
+def invalid(
+    message: str, *, code: str, param: str | None = None, status: int = 400
+) -> GatewayError:
+    """A request that cannot be served as it stands, with its own code (a missing stored
+    response, a feature that needs configuring)."""
+    return GatewayError(status, message, type=INVALID_REQUEST, code=code, param=param)
 
 
 def unauthorized(message: str) -> GatewayError:

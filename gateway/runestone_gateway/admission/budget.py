@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 
 from runestone_gateway import config
+from runestone_gateway.providers import base
 
 NANOS_PER_USD = 1_000_000_000
 _UTC = datetime.UTC
@@ -60,15 +61,40 @@ def _per_token(per_million: str) -> decimal.Decimal:
     return decimal.Decimal(per_million) * (NANOS_PER_USD // 1_000_000)
 
 
-def cost_nanos(price: config.Price, input_tokens: int, output_tokens: int) -> int:
-    """What one request cost, in nano-dollars, rounded up."""
+def cost_nanos(
+    price: config.Price,
+    input_tokens: int,
+    output_tokens: int,
+    *,
+    cache_read_tokens: int = 0,
+    cache_write_tokens: int = 0,
+) -> int:
+    """What one request cost, in nano-dollars, rounded up. `input_tokens` are all its prompt
+    tokens; the cache reads and writes among them are charged at the cache prices."""
     if input_tokens <= 0 and output_tokens <= 0:
         return 0
-    total = (
-        _per_token(price.input_per_million_tokens) * input_tokens
-        + _per_token(price.output_per_million_tokens) * output_tokens
-    )
+    total = _per_token(price.output_per_million_tokens) * output_tokens
+    if cache_read_tokens or cache_write_tokens:
+        uncached = max(input_tokens - cache_read_tokens - cache_write_tokens, 0)
+        total += (
+            _per_token(price.input_per_million_tokens) * uncached
+            + _per_token(price.cache_read) * cache_read_tokens
+            + _per_token(price.cache_write) * cache_write_tokens
+        )
+    else:
+        total += _per_token(price.input_per_million_tokens) * input_tokens
     return math.ceil(total)
+
+
+def usage_cost_nanos(price: config.Price, usage: base.Usage) -> int:
+    """What a request with this usage cost, in nano-dollars, rounded up."""
+    return cost_nanos(
+        price,
+        usage.input_tokens,
+        usage.output_tokens,
+        cache_read_tokens=usage.cache_read_tokens,
+        cache_write_tokens=usage.cache_write_tokens,
+    )
 
 
 def nanos_to_usd(nanos: int) -> float:

@@ -195,6 +195,11 @@ class RedisStore(limitstore.Store):
         self._renewer: asyncio.Task[None] | None = None
         self._lease_ms = int(lease_seconds * 1000)
 
+    @property
+    def client(self) -> redis.asyncio.Redis:
+        """The connection pool, for the other state kept in this Redis (stored responses)."""
+        return self._client
+
     async def admit(self, ask: limitstore.Ask) -> limitstore.Verdict:
         key_names = keys(ask.scope)
         args = [

@@ -1,11 +1,13 @@
 """The OpenAI-compatible API as a pure ASGI app, serving from the process's state (`Gateway`).
 
-Request path: key check, bounded body, hand-validated JSON, the key's model allow-list, route
-lookup in the current runtime, the key's limits, failover across tiers, then the answer whole or
-as a relayed stream; finally the limits are settled with what the request really used, and one
+Request path: key check, bounded body, the endpoint's checks of its JSON, the key's model
+allow-list, route lookup in the current runtime, the endpoint's plan (for the endpoints with an
+API of their own), the key's limits, failover across tiers, then the answer whole or as a
+relayed stream; finally the limits are settled with what the request really used, and one
 access-log line and the request metrics are written. A body that does not come whole with its
-head is read only once the key's limits have admitted it (`intake`). Nothing is done at import,
-and nothing per request that could be done once per config generation."""
+head is read only once the key's limits have admitted it (`intake`). What an endpoint is, is its
+row in `endpoints`. Nothing is done at import, and nothing per request that could be done once
+per config generation."""
 
 from __future__ import annotations
 
@@ -19,9 +21,18 @@ from typing import Protocol
 
 from runestone_gateway import config, errors
 from runestone_gateway.admission import auth, budget, limits
-from runestone_gateway.api import asgi, endpoints, intake, streaming, tokens, validate
+from runestone_gateway.api import (
+    asgi,
+    endpoints,
+    intake,
+    plans,
+    stored,
+    streaming,
+    validate,
+)
 from runestone_gateway.failover import dispatch, routing
 from runestone_gateway.providers import base
+from runestone_gateway.state import responses
 from runestone_gateway.telemetry import accesslog, accounting, redact
 
 log = logging.getLogger("runestone.gateway")
@@ -48,6 +59,10 @@ class Generation(Protocol):
 
     @property
     def limiter(self) -> limits.Limiter: ...
+
+    @property
+    def responses(self) -> responses.Store | None:
+        """Stored responses, in the shared store; None without one."""
 
     def models_body_for(self, who: auth.Principal) -> bytes: ...
 
@@ -121,11 +136,17 @@ class GatewayApp:
                 if method != "GET":
                     raise errors.method_not_allowed(method, path)
                 await self._models(path, scope, send, exchange)
+            elif path.startswith(endpoints.STORED_RESPONSES):
+                current = self.gateway.runtime
+                who = _authenticate(current, scope, exchange)
+                await stored.serve(current, who, method, scope, send, exchange)
             else:
                 raise errors.route_not_found(method, path)
         except errors.GatewayError as error:
             exchange.error_type = error.code or error.type
-            await asgi.send_error(send, error, exchange.answering(error.status))
+            await asgi.send_error(
+                send, error, exchange.answering(error.status), endpoints.error_body(path)
+            )
         except asgi.ClientGone:
             exchange.error_type = "client_disconnected"
         except Exception:
@@ -164,7 +185,6 @@ class GatewayApp:
     ) -> None:
         current = self.gateway.runtime
         current.enter()
-        kind = endpoint.kind
         exchange.operation = endpoint.operation
         ticket: limits.Ticket | None = None
         try:
@@ -174,22 +194,33 @@ class GatewayApp:
                 if who.limited:
                     ticket = await _admit_before_body(current, who, exchange)
                 raw = await raw.rest()
-            request = validate.parse(kind, raw)
+            request = endpoint.check(raw)
             exchange.stream = request.stream
             auth.check_model(who, request.model)
-            route = current.routes.get((kind, request.model))
+            route = current.routes.get((endpoint.kind, request.model))
             if route is None:
                 raise _unknown_model(current, request, endpoint)
             exchange.model = request.model
             if current.config.server.log_prompts:
                 exchange.prompt = raw.decode("utf-8", "replace")
+            plan = None
+            if endpoint.plan is not None:
+                plan = await endpoint.plan(request, route, who, current, scope)
+                estimate = plan.estimate
+            else:
+                assert endpoint.estimate is not None
+                estimate = endpoint.estimate(request)
             if who.limited:
                 if ticket is None:
-                    ticket = await current.limiter.admit(who, tokens.estimate(request))
+                    ticket = await current.limiter.admit(who, estimate)
                     exchange.headers.extend(ticket.headers)
                 else:
-                    exchange.headers.extend(await ticket.take_tokens(tokens.estimate(request)))
-            if request.stream:
+                    exchange.headers.extend(await ticket.take_tokens(estimate))
+            if plan is not None:
+                await plans.serve(
+                    plan, request.stream, route, self.gateway.rng, scope, receive, send, exchange
+                )
+            elif request.stream:
                 await self._stream(request, route, scope, receive, send, exchange)
             else:
                 await self._answer(request, route, scope, receive, send, exchange)
@@ -220,7 +251,7 @@ class GatewayApp:
             exchange.target = success.target
             await asgi.send_json(send, 200, success.result.body, exchange.answering(200))
             exchange.upstream_seconds = success.upstream_seconds
-            _answered(exchange, success.target, success.result.usage, "")
+            plans.answered(exchange, success.target, success.result.usage, "")
 
     async def _stream(
         self,
@@ -253,20 +284,7 @@ class GatewayApp:
             failure = relay.failure or ("client_disconnected" if watch.gone else "")
             usage = relay.usage(success.result[0], request)
             exchange.tokens_estimated = relay.estimated
-            _answered(exchange, success.target, usage, failure)
-
-
-def _answered(
-    exchange: accesslog.Exchange,
-    target: routing.Target,
-    usage: base.Usage | None,
-    error_type: str,
-) -> None:
-    exchange.answered = time.perf_counter()
-    exchange.target = target
-    exchange.usage = usage
-    if error_type:
-        exchange.error_type = error_type
+            plans.answered(exchange, success.target, usage, failure)
 
 
 def _authenticate(
@@ -300,7 +318,7 @@ async def _settle(ticket: limits.Ticket, exchange: accesslog.Exchange) -> None:
     cost = 0
     if usage is not None and target is not None:
         used: int | None = usage.input_tokens + usage.output_tokens
-        cost = budget.cost_nanos(target.model.price, usage.input_tokens, usage.output_tokens)
+        cost = budget.usage_cost_nanos(target.model.price, usage)
     else:
         used = 0 if target is None else None
     await ticket.settle(used, cost)

@@ -50,9 +50,13 @@ async def send_json(
 
 
 async def send_error(
-    send: Send, error: errors.GatewayError, headers: Sequence[tuple[bytes, bytes]] = ()
+    send: Send,
+    error: errors.GatewayError,
+    headers: Sequence[tuple[bytes, bytes]] = (),
+    envelope: Callable[[errors.GatewayError], bytes] = errors.GatewayError.body,
 ) -> None:
-    await send_json(send, error.status, error.body(), [*error.headers, *headers])
+    """The error in the OpenAI envelope, or in the one `envelope` renders."""
+    await send_json(send, error.status, envelope(error), [*error.headers, *headers])
 
 
 class CancelOnDisconnect:

@@ -4,7 +4,8 @@ answer's output tokens, charged when the upstream reports no usage (a stream the
 an upstream that omits usage).
 
 About four characters a token, the rule of thumb for English with OpenAI's tokenizers, plus a
-few tokens of framing per chat message. It is an estimate on purpose: exact counts need each
+few tokens of framing per chat message (`translate.tokens`, which counts Responses and Messages
+requests the same way). It is an estimate on purpose: exact counts need each
 model's tokenizer, and the correction after the call makes the limit exact over time."""
 
 from __future__ import annotations
@@ -16,19 +17,16 @@ from typing import Any
 import orjson
 
 from runestone_gateway.api import validate
-from runestone_gateway.providers import shapes
+from runestone_gateway.translate import tokens as translated
 from runestone_gateway.transport import sse
 
-CHARS_PER_TOKEN = 4
-TOKENS_PER_MESSAGE = 3
+CHARS_PER_TOKEN = translated.CHARS_PER_TOKEN
 
 
 def estimate(request: validate.Request) -> int:
     body = request.body
     if request.kind == "chat":
-        messages = body["messages"]
-        chars = sum(len(shapes.text_of(message.get("content"))) for message in messages)
-        return _tokens(chars) + TOKENS_PER_MESSAGE * len(messages)
+        return translated.chat_request(body)  # one counter for chat, Responses and Messages
     if request.kind == "completion":
         return max(_of_inputs(body["prompt"]), 1)
     return max(_of_inputs(body["input"]), 1)

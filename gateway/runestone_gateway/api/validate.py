@@ -22,8 +22,8 @@ class Request:
     include_usage: bool
 
 
-def parse(kind: config.Kind, raw: bytes) -> Request:
-    """The parsed request, or a 400 GatewayError that says what is wrong."""
+def document(raw: bytes) -> tuple[dict[str, Any], str]:
+    """A request body that is a JSON object naming a model, and the model; else a 400."""
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -33,6 +33,22 @@ def parse(kind: config.Kind, raw: bytes) -> Request:
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise errors.malformed("'model' is required and must be a non-empty string.", param="model")
+    return body, model
+
+
+def streamed(body: dict[str, Any]) -> bool:
+    """The request's `stream` flag (absent or null: false); else a 400."""
+    stream = body.get("stream", False)
+    if stream is None:
+        return False
+    if not isinstance(stream, bool):
+        raise errors.malformed("'stream' must be a boolean.", param="stream")
+    return stream
+
+
+def parse(kind: config.Kind, raw: bytes) -> Request:
+    """The parsed request, or a 400 GatewayError that says what is wrong."""
+    body, model = document(raw)
     if kind == "chat":
         _check_messages(body.get("messages"))
         _check_tools(body)
@@ -40,11 +56,7 @@ def parse(kind: config.Kind, raw: bytes) -> Request:
         _check_prompt(body.get("prompt"))
     else:
         _check_embedding_input(body)
-    stream = body.get("stream", False)
-    if stream is None:
-        stream = False
-    if not isinstance(stream, bool):
-        raise errors.malformed("'stream' must be a boolean.", param="stream")
+    stream = streamed(body)
     if kind == "embedding" and stream:
         raise errors.malformed("Embeddings cannot be streamed.", param="stream")
     include_usage = False

@@ -19,6 +19,7 @@ from runestone_gateway.admission import auth, limits
 from runestone_gateway.failover import breaker, routing, window
 from runestone_gateway.process import loader
 from runestone_gateway.providers import base, registry
+from runestone_gateway.state import responses as responses_
 from runestone_gateway.telemetry import metrics
 
 _StateKey = tuple[str, str, str]  # pool, provider, model
@@ -36,6 +37,8 @@ class Runtime:
     models_body: bytes
     model_bodies: dict[str, bytes]
     limiter: limits.Limiter
+    responses: responses_.Store | None = None
+    """Where stored responses live; None without a shared store."""
     inflight: int = 0
     retired: bool = False
     _drained: asyncio.Event = field(default_factory=asyncio.Event)
@@ -96,6 +99,7 @@ def build(
     metrics: metrics.Metrics,
     fallback_key_hashes: frozenset[str],
     limiter: limits.Limiter,
+    responses: responses_.Store | None = None,
     previous: Runtime | None = None,
 ) -> Runtime:
     """Must run inside the event loop (providers open their connection pools)."""
@@ -165,6 +169,7 @@ def build(
         models_body=models_body,
         model_bodies=model_bodies,
         limiter=limiter,
+        responses=responses,
     )
 
 

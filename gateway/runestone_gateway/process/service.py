@@ -11,6 +11,7 @@ from pathlib import Path
 
 from runestone_gateway.admission import limits, limitstore
 from runestone_gateway.process import health, loader, runtime
+from runestone_gateway.state import responses
 from runestone_gateway.telemetry import accounting, metrics
 from runestone_gateway.transport import tlsserve
 
@@ -43,6 +44,8 @@ class Gateway:
         self._refused_fingerprint: str | None = None
         self._store: limitstore.Store | None = None
         self._store_identity: tuple[str, str | None] | None = None
+        self._responses: responses.Store | None = None
+        """Stored responses, in the same Redis as the limits; none with a local store."""
         self._store_failures = limits.FailureLog()
         self.certificates: tlsserve.Certificates | None = None
         """Set by the server when it serves HTTPS; reloads refresh it."""
@@ -143,9 +146,12 @@ class Gateway:
                 # redis-py is imported only by gateways that use it (it is heavy to import).
                 from runestone_gateway.admission import redisstore
 
-                self._store = redisstore.RedisStore(url, on_failure=self._store_failed)
+                store = redisstore.RedisStore(url, on_failure=self._store_failed)
+                self._store = store
+                self._responses = responses.RedisResponses(store.client)
             else:
                 self._store = limitstore.LocalStore()
+                self._responses = None
             self._store_identity = identity
         limiter = limits.Limiter(self._store, spec.fail_mode, self.metrics, self._store_failures)
         return limiter, replaced
@@ -169,6 +175,7 @@ class Gateway:
             metrics=self.metrics,
             fallback_key_hashes=self.settings.fallback_key_hashes,
             limiter=limiter,
+            responses=self._responses,
             previous=previous,
         )
         self._loaded_fingerprint = loaded.fingerprint

@@ -21,13 +21,13 @@ class StreamTranslator:
         self.id = ""
         self.model = ""
         self.done = False
-        self._input_tokens = 0
-        self._output_tokens = 0
+        self._usage: dict[str, Any] = {}
+        """Anthropic's counts: message_start's, each updated by what message_delta repeats."""
         self._tool_index_by_block: dict[int, int] = {}
 
     @property
     def usage(self) -> base.Usage:
-        return base.Usage(self._input_tokens, self._output_tokens)
+        return anthropic_wire.usage_of(self._usage)
 
     def feed(self, event_name: str | None, data: dict[str, Any]) -> list[dict[str, Any]]:
         kind = data.get("type") or event_name
@@ -67,8 +67,9 @@ class StreamTranslator:
     def _message_start(self, message: dict[str, Any]) -> list[dict[str, Any]]:
         self.id = str(message.get("id", ""))
         self.model = str(message.get("model", ""))
-        usage = anthropic_wire.usage_of(message.get("usage"))
-        self._input_tokens, self._output_tokens = usage.input_tokens, usage.output_tokens
+        usage = message.get("usage")
+        if isinstance(usage, dict):
+            self._usage = dict(usage)
         return [self._chunk({"role": "assistant", "content": ""})]
 
     def _block_start(self, data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -102,11 +103,9 @@ class StreamTranslator:
         return []  # thinking, signatures and citations have no OpenAI chunk
 
     def _message_delta(self, data: dict[str, Any]) -> list[dict[str, Any]]:
-        usage = data.get("usage") or {}
-        if isinstance(usage.get("output_tokens"), int):
-            self._output_tokens = usage["output_tokens"]
-        if isinstance(usage.get("input_tokens"), int):
-            self._input_tokens = anthropic_wire.usage_of(usage).input_tokens
+        usage = data.get("usage")
+        if isinstance(usage, dict):
+            self._usage.update(usage)
         reason = (data.get("delta") or {}).get("stop_reason")
         if reason is None:
             return []

@@ -9,18 +9,12 @@ import orjson
 
 from runestone_gateway import config, errors
 from runestone_gateway.providers import base, shapes
+from runestone_gateway.translate import reasons
+from runestone_gateway.translate import usage as usage_
 
 DEFAULT_MAX_TOKENS = 4096
 
-FINISH_REASONS: dict[str, str] = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "pause_turn": "stop",
-    "max_tokens": "length",
-    "model_context_window_exceeded": "length",
-    "tool_use": "tool_calls",
-    "refusal": "content_filter",
-}
+FINISH_REASONS = reasons.FINISH_BY_STOP_REASON
 
 
 def to_messages_request(call: base.Call, *, stream: bool) -> dict[str, Any]:
@@ -197,14 +191,9 @@ def _add_tools(body: dict[str, Any], request: dict[str, Any]) -> None:
 
 
 def usage_of(value: object) -> base.Usage:
-    """Anthropic usage as OpenAI counts it: cached prompt tokens are prompt tokens too."""
-    if not isinstance(value, dict):
-        return base.Usage(0, 0)
-    prompt = sum(
-        value.get(name) or 0
-        for name in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
-    )
-    return base.Usage(int(prompt), int(value.get("output_tokens") or 0))
+    """Anthropic usage as OpenAI counts it: cached prompt tokens are prompt tokens too, and say
+    what part of them the cache gave (and took)."""
+    return usage_.from_messages(value) or base.Usage(0, 0)
 
 
 def from_message(message: dict[str, Any], kind: config.Kind, created: int) -> dict[str, Any]:

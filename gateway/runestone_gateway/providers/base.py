@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runestone_gateway import config
+from runestone_gateway.translate import usage as usage_
 
 
 class FailureKind(enum.Enum):
@@ -44,14 +45,12 @@ class UpstreamError(Exception):
         return self.kind is not FailureKind.REJECTED
 
 
+Usage = usage_.Usage
+"""What an answer used: every prompt token (cache reads and writes among them) and every output
+token; one record for every API, which budgets charge and metrics count from."""
+
 # The records below are made for every request, so they are plain slotted dataclasses: a frozen
 # one sets each field through object.__setattr__, three times the cost of building it.
-
-
-@dataclass(slots=True)
-class Usage:
-    input_tokens: int
-    output_tokens: int
 
 
 @dataclass(slots=True)
@@ -62,11 +61,19 @@ class Call:
     body: dict[str, Any]
     upstream_model: str
     include_usage: bool = False  # the client asked for a final usage chunk in its stream
+    api: config.UpstreamApi | None = None
+    """Set when `body` is a request in the upstream's own API (`responses` to an OpenAI
+    provider that speaks it, `messages` to Anthropic): it goes through as it is, `model`
+    rewritten, and the answer comes back in that API. None: an OpenAI request of `kind`."""
+    headers: bytes = b""
+    """Header lines of the client's that the upstream's own API reads (Anthropic's version and
+    beta flags), each ending in CRLF; only with `api`."""
 
 
 @dataclass(slots=True)
 class Answer:
-    """A complete (non-streamed) answer: the OpenAI-shaped JSON body to send as it is."""
+    """A complete (non-streamed) answer: the JSON body in the call's API (OpenAI's shape of its
+    kind, or the upstream's own API for a call with `api`)."""
 
     body: bytes
     usage: Usage | None
@@ -85,7 +92,8 @@ class UsageMeter:
 
 
 class EventStream:
-    """A streamed answer as OpenAI server-sent events (`data: ...\\n\\n`), ready to send."""
+    """A streamed answer as server-sent events ready to send: OpenAI's (`data: ...\\n\\n`), or
+    for a call with `api` the upstream's own API's named events."""
 
     __slots__ = ("_events", "_meter")
 
@@ -130,6 +138,12 @@ class Provider(abc.ABC):
     @abc.abstractmethod
     async def stream(self, call: Call) -> EventStream:
         """A stream the upstream has accepted, or UpstreamError. Events may still fail."""
+
+    async def count_tokens(self, call: Call) -> Answer:
+        """The upstream's own count of a request's prompt tokens, for a call with `api` whose
+        API has a count (Anthropic's `count_tokens`). Providers without one raise
+        NotImplementedError, and the caller estimates instead."""
+        raise NotImplementedError
 
     @abc.abstractmethod
     async def probe(self) -> bool:

@@ -29,10 +29,13 @@ class Upstream:
         self.timeout = timeout
         self.provider = provider
 
-    async def post(self, path: str, body: bytes) -> bytes:
-        """The body of a 200 answer; anything else raises UpstreamError."""
+    async def post(self, path: str, body: bytes, headers: bytes = b"") -> bytes:
+        """The body of a 200 answer; anything else raises UpstreamError. `headers` are extra
+        header lines, each ending in CRLF."""
         try:
-            response = await self.pool.request("POST", path, body, JSON_BODY, self.timeout)
+            response = await self.pool.request(
+                "POST", path, body, JSON_BODY + headers, self.timeout
+            )
             try:
                 if response.status != 200:
                     raise await status_error(response, self.provider)
@@ -45,10 +48,12 @@ class Upstream:
         except TRANSPORT_ERRORS as error:
             raise transport_error(error, self.provider) from None
 
-    async def open_stream(self, path: str, body: bytes) -> h1.Response:
+    async def open_stream(self, path: str, body: bytes, headers: bytes = b"") -> h1.Response:
         """A 200 answer whose body is still to come; anything else raises UpstreamError."""
         try:
-            response = await self.pool.request("POST", path, body, JSON_BODY, self.timeout)
+            response = await self.pool.request(
+                "POST", path, body, JSON_BODY + headers, self.timeout
+            )
             if response.status != 200:
                 try:
                     raise await status_error(response, self.provider)
@@ -70,10 +75,10 @@ class Upstream:
                 return
             yield chunk
 
-    async def probe(self, path: str) -> bool:
+    async def probe(self, path: str, headers: bytes = b"") -> bool:
         """Whether GET `path` answers without a server error (the caller bounds the time)."""
         try:
-            response = await self.pool.request("GET", self.pool.path(path))
+            response = await self.pool.request("GET", self.pool.path(path), headers=headers)
         except TRANSPORT_ERRORS:
             return False
         response.close()

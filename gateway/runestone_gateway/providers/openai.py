@@ -1,6 +1,7 @@
 """Any OpenAI-compatible server (OpenAI, vLLM, Ollama, TGI, LM Studio): requests go through with
 only `model` rewritten, answers come back byte for byte. Streams are relayed event by event; the
-only event parsed is the one that carries usage."""
+only event parsed is the one that carries usage. A server that speaks the Responses API too
+(`api: responses`) takes Responses requests at `/responses` the same way (`native`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from typing import Any
 import orjson
 
 from runestone_gateway import config
-from runestone_gateway.providers import base, http
+from runestone_gateway.providers import base, http, native
+from runestone_gateway.translate import usage as usage_
 from runestone_gateway.transport import h1, sse
 
 PATHS: dict[str, str] = {
@@ -28,19 +30,28 @@ class OpenAIProvider(base.Provider):
             spec.effective_base_url, headers, spec.timeout_seconds, self.name
         )
         self._paths = {kind: self._upstream.pool.path(path) for kind, path in PATHS.items()}
+        self._responses_path = self._upstream.pool.path("/responses")
 
     async def answer(self, call: base.Call) -> base.Answer:
+        if call.api == "responses":
+            raw = await self._upstream.post(self._responses_path, native.body(call))
+            usage = usage_.from_responses(http.json_object(raw, self.name).get("usage"))
+            return base.Answer(raw, usage)
         payload = orjson.dumps({**call.body, "model": call.upstream_model})
         raw = await self._upstream.post(self._paths[call.kind], payload)
         return base.Answer(raw, _usage(http.json_object(raw, self.name).get("usage")))
 
     async def stream(self, call: base.Call) -> base.EventStream:
+        meter = base.UsageMeter()
+        if call.api == "responses":
+            response = await self._upstream.open_stream(self._responses_path, native.body(call))
+            reader = native.ResponsesReader(self.name)
+            return base.EventStream(native.relay(self._upstream, response, reader, meter), meter)
         body: dict[str, Any] = {**call.body, "model": call.upstream_model, "stream": True}
         # Ask for usage even when the client did not, so it can be counted; the usage-only
         # chunk is then kept from the client.
         body["stream_options"] = {**(call.body.get("stream_options") or {}), "include_usage": True}
         response = await self._upstream.open_stream(self._paths[call.kind], orjson.dumps(body))
-        meter = base.UsageMeter()
         return base.EventStream(self._relay(response, meter, call.include_usage), meter)
 
     async def _relay(
@@ -98,10 +109,7 @@ def _count_usage(event: bytes, meter: base.UsageMeter) -> bool:
 
 
 def _usage(value: object) -> base.Usage | None:
-    if not isinstance(value, dict):
+    """Chat usage with its cached and reasoning details; None without a prompt count."""
+    if not isinstance(value, dict) or not isinstance(value.get("prompt_tokens"), int):
         return None
-    prompt = value.get("prompt_tokens")
-    completion = value.get("completion_tokens", 0)
-    if not isinstance(prompt, int) or not isinstance(completion, int):
-        return None
-    return base.Usage(prompt, completion)
+    return usage_.from_chat(value)

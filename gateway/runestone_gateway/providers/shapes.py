@@ -8,6 +8,7 @@ from typing import Any
 
 from runestone_gateway import config
 from runestone_gateway.providers import base
+from runestone_gateway.translate import usage as usage_
 
 
 def text_of(content: object) -> str:
@@ -30,12 +31,9 @@ def new_id(kind: config.Kind) -> str:
     return prefix + secrets.token_hex(12)
 
 
-def usage_body(usage: base.Usage) -> dict[str, int]:
-    return {
-        "prompt_tokens": usage.input_tokens,
-        "completion_tokens": usage.output_tokens,
-        "total_tokens": usage.input_tokens + usage.output_tokens,
-    }
+def usage_body(usage: base.Usage) -> dict[str, Any]:
+    """Chat usage, with the cached and reasoning details OpenAI gives."""
+    return usage_.to_chat(usage)
 
 
 def chat_completion(

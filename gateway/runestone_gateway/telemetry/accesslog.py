@@ -126,6 +126,8 @@ class Exchange:
             "input_tokens": self.usage.input_tokens if self.usage else None,
             "output_tokens": self.usage.output_tokens if self.usage else None,
             "tokens_estimated": self.tokens_estimated,
+            "cache_read_tokens": self.usage.cache_read_tokens if self.usage else None,
+            "cache_write_tokens": self.usage.cache_write_tokens if self.usage else None,
             "duration_ms": round(duration * 1000, 3),
             "ttft_ms": round(self.ttft * 1000, 3) if self.ttft is not None else None,
             "error": self.error_type or None,

@@ -96,7 +96,16 @@ class Ledger:
         else:
             meters.token_usage.labels(*labels, "input").observe(usage.input_tokens)
             meters.token_usage.labels(*labels, "output").observe(usage.output_tokens)
-        cost = budget.cost_nanos(target.model.price, usage.input_tokens, usage.output_tokens)
+            # Parts of the input, observed only when the upstream reported them.
+            if usage.cache_read_tokens:
+                meters.token_usage.labels(*labels, metrics.CACHE_READ).observe(
+                    usage.cache_read_tokens
+                )
+            if usage.cache_write_tokens:
+                meters.token_usage.labels(*labels, metrics.CACHE_WRITE).observe(
+                    usage.cache_write_tokens
+                )
+        cost = budget.usage_cost_nanos(target.model.price, usage)
         if cost:
             meters.cost.labels(
                 target.pool, target.provider_name, target.model.name, exchange.key_id

@@ -40,6 +40,14 @@ KEY = "runestone_key_id"
 """API keys appear in metrics only as their id from the key table, never as the key."""
 
 BODY_REJECTIONS = ("stalled", "too_slow", "overloaded")
+
+CACHE_READ = "cache_read"
+CACHE_WRITE = "cache_creation"
+"""`gen_ai_token_type` values for the prompt tokens read from and written to a provider's prompt
+cache, counted besides `input` (which includes them) and `output`. OpenTelemetry's token types
+are only input and output; these follow its names for the same counts
+(`gen_ai.usage.cache_read.input_tokens`, `gen_ai.usage.cache_creation.input_tokens`)."""
+
 KeyFacts = tuple[dict[str, float], dict[str, float]]
 """Per key id: expiry (Unix seconds) and budget (US dollars), from the current key table."""
 
@@ -126,7 +134,8 @@ class Metrics:
         self.token_usage = Labelled(
             Histogram(
                 "gen_ai_client_token_usage",
-                "Tokens per request, as the upstream counted them.",
+                "Tokens per request, as the upstream counted them: input (cache reads and writes "
+                "included), output, and of the input cache_read and cache_creation.",
                 [*_REQUEST, "gen_ai_token_type"],
                 buckets=TOKEN_BUCKETS,
                 registry=registry,

@@ -21,3 +21,8 @@ def function_call_item() -> str:
 def call() -> str:
     """A tool call's id for an upstream that sent none (clients echo it back with the result)."""
     return "call_" + secrets.token_hex(12)
+
+
+def item() -> str:
+    """Any other item (a function call's output, as the gateway lists input items)."""
+    return "item_" + secrets.token_hex(24)

@@ -1,11 +1,11 @@
-"""Prompt-token estimates for Responses and Messages requests, by the gateway's rule for chat
-(runestone_gateway.tokens): about four characters a token, plus a few tokens of framing per
-message. They size a request against its key's tokens-per-minute limit before the call (the
-upstream's count corrects it after) and answer `count_tokens` where no tokenizer is at hand.
+"""Prompt-token estimates for Chat Completions, Responses and Messages requests, by one rule:
+about four characters a token, plus a few tokens of framing per message. They size a request
+against its key's tokens-per-minute limit before the call (the upstream's count corrects it
+after) and answer `count_tokens` where no tokenizer is at hand.
 
-Besides message text they count what the model reads that chat's estimate leaves out: tool
-definitions, tool calls and their results, and each image at a fixed size. The estimates never
-raise: they may run on a body that has not been checked yet."""
+Besides message text they count what the model reads: tool definitions, tool calls and their
+results, and each image at a fixed size. The estimates never raise: they may run on a body that
+has not been checked yet."""
 
 from __future__ import annotations
 
@@ -33,6 +33,23 @@ def responses_input(body: dict[str, Any], history: Iterable[object] = ()) -> int
             count.item(item)
     else:
         count.message(raw)
+    count.tools(body.get("tools"))
+    return count.tokens()
+
+
+def chat_request(body: dict[str, Any]) -> int:
+    """A Chat Completions request's prompt tokens: messages (their tool calls too) and tools."""
+    count = _Count()
+    messages = body.get("messages")
+    for message in messages if isinstance(messages, list) else ():
+        if not isinstance(message, dict):
+            continue
+        count.message(message.get("content") or "")
+        for call in message.get("tool_calls") or ():
+            function = call.get("function") if isinstance(call, dict) else None
+            if isinstance(function, dict):
+                count.content(function.get("name"))
+                count.content(function.get("arguments"))
     count.tools(body.get("tools"))
     return count.tokens()
 
@@ -84,7 +101,7 @@ class _Count:
             if not isinstance(part, dict):
                 continue
             kind = part.get("type")
-            if kind in ("input_image", "image"):
+            if kind in ("input_image", "image", "image_url"):
                 self.framing += TOKENS_PER_IMAGE
                 continue
             for field in ("text", "refusal", "name", "thinking"):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # one per request: a frozen one costs three times as much to build
 class Usage:
     input_tokens: int
     """Every prompt token, cache reads and writes included."""

@@ -80,7 +80,9 @@ class Autoscaling(common.Model):
 
 
 class RateLimitStore(common.Model):
-    """Where per-key counters live: in each replica, or in Redis shared by every replica."""
+    """Where per-key counters live: in each replica, or in Redis shared by every replica. A
+    redis store is the gateway's shared store: budgets' spending and stored responses (for
+    `/v1/responses`) live there too; a local one stores no responses."""
 
     model_config = pydantic.ConfigDict(
         json_schema_extra=common.validations(
@@ -102,6 +104,24 @@ class RateLimitStore(common.Model):
     """A Secret key holding the Redis URL (use it when the URL carries a password)."""
     fail_mode: Literal["open", "closed"] = "open"
     """When Redis is unreachable: `open` serves without limits, `closed` refuses with 503."""
+
+
+class StoredResponses(common.Model):
+    """Responses the gateway keeps for `previous_response_id` and `GET /v1/responses/{id}`, in
+    the shared store (`rateLimitStore` of type redis); without one nothing is stored, and
+    requests that need a stored response are refused saying so."""
+
+    model_config = pydantic.ConfigDict(
+        json_schema_extra=common.validations(
+            common.cel(
+                "duration(self.retention) >= duration('1m')",
+                "storedResponses.retention must be at least 1m",
+            )
+        )
+    )
+
+    retention: common.Duration = "720h"
+    """How long a stored response is kept after it was made (30 days, as OpenAI keeps them)."""
 
 
 class Service(common.Model):
@@ -135,6 +155,11 @@ class GatewaySpec(common.Model):
     timestamp); the operator issues a new key and keeps the old one valid for `gracePeriod`."""
     rate_limit_store: RateLimitStore = pydantic.Field(
         default_factory=RateLimitStore, json_schema_extra=common.default_object(RateLimitStore)
+    )
+    """The gateway's shared store: with `type: redis`, every replica keeps its per-key limit
+    counters, its budgets' spending and its stored responses (`/v1/responses`) there."""
+    stored_responses: StoredResponses = pydantic.Field(
+        default_factory=StoredResponses, json_schema_extra=common.default_object(StoredResponses)
     )
     tls: common.Tls = pydantic.Field(
         default_factory=common.Tls, json_schema_extra=common.default_object(common.Tls)

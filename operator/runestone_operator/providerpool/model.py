@@ -5,6 +5,8 @@ names only what the gateway knows."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 import pydantic
 
 from runestone_gateway import config
@@ -21,6 +23,12 @@ class Price(common.Model):
     """Price of one million prompt tokens, e.g. "0.15"."""
     output_per_million_tokens: common.DecimalString = "0"
     """Price of one million completion tokens, e.g. "0.60"."""
+    cache_read_input_per_million_tokens: common.DecimalString | None = None
+    """Price of one million prompt tokens read from the provider's prompt cache (OpenAI's
+    cached tokens, Anthropic's cache reads), e.g. "0.075"; the input price when unset."""
+    cache_write_input_per_million_tokens: common.DecimalString | None = None
+    """Price of one million prompt tokens written to the provider's prompt cache (Anthropic's
+    cache creation), e.g. "3.75"; the input price when unset."""
 
 
 class Model(common.Model):
@@ -60,6 +68,11 @@ class Provider(common.Model):
                 "self.type != 'anthropic' || self.models.all(m, !('embedding' in m.kinds))",
                 "anthropic providers cannot serve embedding models",
             ),
+            common.cel(
+                "!has(self.api) || self.type == 'openai'",
+                "api applies only to openai providers (anthropic speaks messages, the mock "
+                "chatCompletions)",
+            ),
         )
     )
 
@@ -80,6 +93,11 @@ class Provider(common.Model):
     """Share of traffic within its tier under the `weighted` strategy."""
     timeout_seconds: int = pydantic.Field(default=60, ge=1, le=3600)
     """Upper bound for a whole answer, or for each silence between streamed chunks."""
+    api: Literal["chatCompletions", "responses"] | None = None
+    """For `openai` providers, the API `/v1/responses` requests are sent in: `chatCompletions`
+    (the default; vLLM, Ollama and most OpenAI-compatible servers) translates them to Chat
+    Completions, `responses` (OpenAI itself) sends them through as they are. Anthropic
+    providers speak Messages: `/v1/messages` requests go to them as they are."""
     models: list[Model] = pydantic.Field(
         min_length=1, max_length=64, json_schema_extra=common.list_map("name")
     )

@@ -20,6 +20,7 @@ def _provider(pool: str, provider: model.Provider) -> config.Provider:
         priority=provider.priority,
         weight=provider.weight,
         timeout_seconds=float(provider.timeout_seconds),
+        api=provider.api,
         models=[
             config.Model(
                 name=served.name,
@@ -28,6 +29,12 @@ def _provider(pool: str, provider: model.Provider) -> config.Provider:
                 price=config.Price(
                     input_per_million_tokens=served.price.input_per_million_tokens,
                     output_per_million_tokens=served.price.output_per_million_tokens,
+                    cache_read_input_per_million_tokens=(
+                        served.price.cache_read_input_per_million_tokens
+                    ),
+                    cache_write_input_per_million_tokens=(
+                        served.price.cache_write_input_per_million_tokens
+                    ),
                 ),
             )
             for served in provider.models

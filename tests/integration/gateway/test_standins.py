@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import anthropic
 import openai
+import pytest
 
 from fixtures.upstreams import running
 
@@ -64,3 +65,53 @@ def test_anthropic_sdk_accepts_the_anthropic_stand_in(anthropic_upstream: runnin
     # This SDK sends its key as a bearer token; the gateway uses the older x-api-key header.
     assert received.headers["authorization"] == "Bearer upstream-key"
     assert "anthropic-version" in received.headers
+
+
+def test_openai_sdk_accepts_the_responses_api_of_the_openai_stand_in(
+    openai_upstream: running.Upstream,
+) -> None:
+    openai_upstream.behaviour.text = "one two three"
+    openai_upstream.behaviour.cached_tokens = 4
+    client = openai.OpenAI(base_url=openai_upstream.base_url, api_key="upstream-key", max_retries=0)
+
+    whole = client.responses.create(model="m", input="hi", instructions="Be brief.")
+    assert whole.output_text == "one two three"
+    assert whole.instructions == "Be brief."
+    assert whole.usage is not None
+    assert whole.usage.input_tokens_details.cached_tokens == 4
+
+    with client.responses.stream(model="m", input="hi") as stream:
+        deltas = [event.delta for event in stream if event.type == "response.output_text.delta"]
+        final = stream.get_final_response()
+    assert deltas == ["one", " two", " three"]
+    assert final.output_text == "one two three"
+
+    openai_upstream.behaviour.tool_call = ("lookup", {"query": "runestone", "limit": 3})
+    tools: list[openai.types.responses.ToolParam] = [
+        {"type": "function", "name": "lookup", "parameters": {"type": "object"}, "strict": False}
+    ]
+    with client.responses.stream(model="m", input="hi", tools=tools) as stream:
+        called = stream.get_final_response()
+    (call,) = called.output
+    assert call.type == "function_call"
+    assert (call.name, call.arguments) == ("lookup", '{"query": "runestone", "limit": 3}')
+
+    # Without a store of its own it refuses to continue a response, as OpenAI does for one it
+    # did not store; the gateway sends earlier items instead.
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.responses.create(model="m", input="more", previous_response_id=whole.id)
+    assert refused.value.code == "previous_response_not_found"
+
+
+def test_anthropic_sdk_counts_tokens_at_the_anthropic_stand_in(
+    anthropic_upstream: running.Upstream,
+) -> None:
+    client = anthropic.Anthropic(
+        base_url=anthropic_upstream.base_url, api_key="upstream-key", max_retries=0
+    )
+    messages: list[anthropic.types.MessageParam] = [{"role": "user", "content": "hi"}]
+    counted = client.messages.count_tokens(model="c", messages=messages)
+    assert counted.input_tokens > 1000
+    anthropic_upstream.behaviour.cached_tokens = 30
+    whole = client.messages.create(model="c", max_tokens=5, messages=messages)
+    assert whole.usage.cache_read_input_tokens == 30

@@ -79,6 +79,24 @@ INVALID = [
         'Unsupported value: "cohere"',
     ),
     (
+        "pool: api on an anthropic provider",
+        _with(POOL, _provider(type="anthropic", api="responses")),
+        "api applies only to openai providers",
+    ),
+    (
+        "pool: an api no provider speaks",
+        _with(POOL, _provider(api="completions")),
+        'Unsupported value: "completions"',
+    ),
+    (
+        "pool: cache price not a decimal",
+        _with(
+            POOL,
+            _provider(models=[{"name": "m", "price": {"cacheReadInputPerMillionTokens": "cheap"}}]),
+        ),
+        "should match",
+    ),
+    (
         "pool: duplicate provider names",
         _with(POOL, {"providers": _provider()["providers"] * 2}),
         "Duplicate value",
@@ -122,6 +140,11 @@ INVALID = [
         "gateway: url for a local store",
         _with(GATEWAY, {"rateLimitStore": {"type": "local", "url": "redis://r:6379"}}),
         "url and urlSecretRef apply only to a redis rateLimitStore",
+    ),
+    (
+        "gateway: stored responses kept under a minute",
+        _with(GATEWAY, {"storedResponses": {"retention": "30s"}}),
+        "storedResponses.retention must be at least 1m",
     ),
     (
         "gateway: no provider pools",
@@ -212,9 +235,11 @@ def test_the_valid_baselines_are_accepted_with_defaults(
             "renewBefore": "720h",
         }
         assert created["spec"]["keyRotation"] == {"gracePeriod": "24h"}
+        assert created["spec"]["storedResponses"] == {"retention": "720h"}
     if body["kind"] == "ProviderPool":
         provider = created["spec"]["providers"][0]
         assert (provider["priority"], provider["weight"]) == (0, 100)
         assert provider["models"][0]["kinds"] == ["chat"]
+        assert "api" not in provider  # the type's own: chatCompletions for openai
     if body["kind"] == "VectorCluster":
         assert created["spec"]["storage"] == {"size": "10Gi"}

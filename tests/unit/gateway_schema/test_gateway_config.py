@@ -104,6 +104,38 @@ def test_prices_stay_decimal() -> None:
     assert price.cost(1_000_000, 500_000) == decimal.Decimal("0.45")
 
 
+def test_the_upstream_api_defaults_by_type_and_is_checked() -> None:
+    parsed = config.GatewayConfig.model_validate(document())
+    openai = parsed.provider_pools[0].providers[0]
+    assert (openai.api, openai.effective_api) == (None, "chatCompletions")
+    speaking = document()
+    speaking["providerPools"][0]["providers"][0]["api"] = "responses"
+    parsed = config.GatewayConfig.model_validate(speaking)
+    assert parsed.provider_pools[0].providers[0].effective_api == "responses"
+    claude = {
+        "name": "claude",
+        "type": "anthropic",
+        "models": [{"name": "claude-x"}],
+    }
+    with_claude = document()
+    with_claude["providerPools"][0]["providers"].append(claude)
+    parsed = config.GatewayConfig.model_validate(with_claude)
+    assert parsed.provider_pools[0].providers[2].effective_api == "messages"
+    claude["api"] = "responses"
+    reject(with_claude, "anthropic providers speak messages")
+
+
+def test_stored_responses_are_kept_thirty_days_unless_set() -> None:
+    assert config.GatewayConfig.model_validate(document()).stored_responses.retention_seconds == (
+        30 * 24 * 3600
+    )
+    parsed = config.GatewayConfig.model_validate(
+        {**document(), "storedResponses": {"retentionSeconds": 3600}}
+    )
+    assert parsed.stored_responses.retention_seconds == 3600
+    reject({**document(), "storedResponses": {"retentionSeconds": 0}}, "retentionSeconds")
+
+
 def reject(data: dict[str, Any], fragment: str) -> None:
     with pytest.raises(pydantic.ValidationError) as raised:
         config.GatewayConfig.model_validate(data)

@@ -118,3 +118,59 @@ def test_a_model_in_two_pools_is_refused(
             [render.view("a", pool_spec), render.view("b", pool_spec)],
             tls=True,
         )
+
+
+def test_upstream_apis_cache_prices_and_retention_are_rendered(
+    pool_spec: providerpool.ProviderPoolSpec,
+) -> None:
+    pool = providerpool.ProviderPoolSpec.model_validate(
+        {
+            "providers": [
+                {
+                    "name": "openai",
+                    "type": "openai",
+                    "baseURL": "https://api.openai.com/v1",
+                    "api": "responses",
+                    "models": [
+                        {
+                            "name": "gpt-4o-mini",
+                            "price": {
+                                "inputPerMillionTokens": "0.15",
+                                "cacheReadInputPerMillionTokens": "0.075",
+                            },
+                        }
+                    ],
+                },
+                {
+                    "name": "claude",
+                    "type": "anthropic",
+                    "baseURL": "https://api.anthropic.com",
+                    "models": [
+                        {
+                            "name": "claude-sonnet",
+                            "price": {
+                                "inputPerMillionTokens": "3",
+                                "cacheReadInputPerMillionTokens": "0.3",
+                                "cacheWriteInputPerMillionTokens": "3.75",
+                            },
+                        }
+                    ],
+                },
+            ]
+        }
+    )
+    default = gateway.GatewaySpec.model_validate({"providerPools": [{"name": "default"}]})
+    rendered = _render(default, pool)
+    assert rendered.stored_responses.retention_seconds == 30 * 24 * 3600
+    openai, claude = rendered.provider_pools[0].providers
+    assert (openai.effective_api, claude.effective_api) == ("responses", "messages")
+    assert openai.models[0].price.cache_read == "0.075"
+    assert openai.models[0].price.cache_write == "0.15"  # the input price, unset
+    assert (claude.models[0].price.cache_read, claude.models[0].price.cache_write) == (
+        "0.3",
+        "3.75",
+    )
+    kept_a_day = gateway.GatewaySpec.model_validate(
+        {"providerPools": [{"name": "default"}], "storedResponses": {"retention": "24h"}}
+    )
+    assert _render(kept_a_day, pool_spec).stored_responses.retention_seconds == 86400

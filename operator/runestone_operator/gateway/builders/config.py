@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import yaml
 
 from runestone_gateway import config
-from runestone_operator.core import meta, peers
+from runestone_operator.core import durations, meta, peers
 from runestone_operator.core import names as core_names
 from runestone_operator.gateway import model, names
 
@@ -90,6 +90,9 @@ def gateway_config(
                 url_file=redis.path if redis else None,
                 fail_mode=store.fail_mode,
             )
+        ),
+        stored_responses=config.StoredResponses(
+            retention_seconds=durations.parse(spec.stored_responses.retention).total_seconds()
         ),
         provider_pools=[pool.config for pool in pools],
     )

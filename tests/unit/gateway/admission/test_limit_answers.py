@@ -5,6 +5,7 @@ request ids."""
 from __future__ import annotations
 
 import datetime
+import decimal
 from typing import Any
 
 import orjson
@@ -13,6 +14,7 @@ import pytest
 from runestone_gateway import config
 from runestone_gateway.admission import auth, budget, limits, limitstore
 from runestone_gateway.api import tokens, validate
+from runestone_gateway.providers import base
 from runestone_gateway.telemetry import accesslog
 
 
@@ -100,13 +102,39 @@ def test_costs_in_nano_dollars_round_up() -> None:
     assert budget.usd_to_nanos("100") == 100 * budget.NANOS_PER_USD
 
 
+def test_cached_prompt_tokens_cost_the_cache_prices() -> None:
+    price = config.Price(
+        input_per_million_tokens="3",
+        output_per_million_tokens="15",
+        cache_read_input_per_million_tokens="0.3",
+        cache_write_input_per_million_tokens="3.75",
+    )
+    # 1000 prompt tokens: 600 read from the cache, 100 written to it, 300 plain.
+    usage = base.Usage(1000, 40, cache_read_tokens=600, cache_write_tokens=100)
+    expected = 300 * 3_000 + 600 * 300 + 100 * 3_750 + 40 * 15_000
+    assert budget.usage_cost_nanos(price, usage) == expected
+    assert price.cost(1000, 40, cache_read_tokens=600, cache_write_tokens=100) == (
+        decimal.Decimal(expected) / budget.NANOS_PER_USD
+    )
+
+
+def test_without_cache_prices_cached_tokens_cost_the_input_price() -> None:
+    price = config.Price(input_per_million_tokens="3", output_per_million_tokens="15")
+    usage = base.Usage(1000, 40, cache_read_tokens=600, cache_write_tokens=100)
+    assert budget.usage_cost_nanos(price, usage) == budget.cost_nanos(price, 1000, 40)
+    only_reads = config.Price(
+        input_per_million_tokens="3", cache_read_input_per_million_tokens="0.3"
+    )
+    assert budget.usage_cost_nanos(only_reads, usage) == 400 * 3_000 + 600 * 300
+
+
 def request(kind: str, body: dict[str, Any]) -> validate.Request:
     return validate.parse(kind, orjson.dumps(body))  # type: ignore[arg-type]
 
 
 def test_prompt_token_estimates() -> None:
     chat = request("chat", {"model": "m", "messages": [{"role": "user", "content": "x" * 40}]})
-    assert tokens.estimate(chat) == 10 + tokens.TOKENS_PER_MESSAGE
+    assert tokens.estimate(chat) == 10 + 3  # three tokens of framing a message
     assert tokens.estimate(request("completion", {"model": "m", "prompt": ["abcd", "ef"]})) == 2
     assert tokens.estimate(request("embedding", {"model": "m", "input": [[1, 2, 3], [4]]})) == 4
     assert tokens.estimate(request("embedding", {"model": "m", "input": [1, 2, 3]})) == 3

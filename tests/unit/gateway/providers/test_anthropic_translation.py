@@ -222,7 +222,13 @@ def test_message_to_chat_completion() -> None:
         "type": "function",
         "function": {"name": "w", "arguments": '{"c":"Oslo"}'},
     }
-    assert completion["usage"] == {"prompt_tokens": 15, "completion_tokens": 7, "total_tokens": 22}
+    assert completion["usage"] == {
+        "prompt_tokens": 15,
+        "completion_tokens": 7,
+        "total_tokens": 22,
+        "prompt_tokens_details": {"cached_tokens": 5, "cache_write_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0},
+    }
 
 
 @pytest.mark.parametrize(
@@ -307,6 +313,8 @@ def test_stream_translation_of_text_and_a_tool_call() -> None:
         "prompt_tokens": 9,
         "completion_tokens": 21,
         "total_tokens": 30,
+        "prompt_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0},
     }
 
 

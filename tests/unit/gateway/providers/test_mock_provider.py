@@ -22,7 +22,13 @@ async def test_chat_is_deterministic() -> None:
     second = orjson.loads((await PROVIDER.answer(call)).body)
     assert first["choices"] == second["choices"]
     assert first["choices"][0]["message"]["content"] == "Mock answer: one two"
-    assert first["usage"] == {"prompt_tokens": 2, "completion_tokens": 4, "total_tokens": 6}
+    assert first["usage"] == {
+        "prompt_tokens": 2,
+        "completion_tokens": 4,
+        "total_tokens": 6,
+        "prompt_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0},
+    }
 
 
 async def test_max_tokens_cuts_with_length() -> None:

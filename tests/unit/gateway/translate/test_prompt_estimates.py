@@ -139,3 +139,19 @@ def test_messages_with_tool_use_results_images_and_tools() -> None:
 def test_estimates_never_raise(body: dict[str, Any]) -> None:
     assert tokens.responses_input(body) >= 1
     assert tokens.messages_request(body) >= 1
+
+
+def test_chat_requests_count_tools_tool_calls_and_images_by_the_same_counter() -> None:
+    tool = {"type": "function", "function": {"name": "get_weather", "parameters": {}}}
+    call = {"id": "c", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+    chat = {
+        "model": "m",
+        "messages": [
+            {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]},
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+        ],
+        "tools": [tool],
+    }
+    chars = len(orjson.dumps([tool])) + len("get_weather") + len("{}")
+    expected = -(-chars // 4) + 2 * tokens.TOKENS_PER_MESSAGE + tokens.TOKENS_PER_IMAGE
+    assert chat_estimate(chat) == tokens.chat_request(chat) == expected

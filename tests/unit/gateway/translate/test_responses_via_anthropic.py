@@ -229,11 +229,6 @@ def test_cached_input_counts_in_the_total() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="providers.anthropic_wire.usage_of keeps only input and output counts; its chat "
-    "usage should carry prompt_tokens_details (translate.usage.to_chat of usage.from_messages)",
-)
 def test_cached_input_is_reported_as_cached() -> None:
     details = answered(MESSAGE)["usage"]["input_tokens_details"]
     assert details == {"cached_tokens": 600, "cache_write_tokens": 100}
