@@ -31,12 +31,16 @@ RESPONSE_EVENTS = frozenset(
 """The Responses events that carry the response object."""
 FINAL_EVENTS = frozenset({b"response.completed", b"response.incomplete", b"response.failed"})
 EVENT_LINE = b"event: "
+MESSAGES_DELTA = b"event: content_block_delta\n"
 
 
 class _Passthrough:
     def __init__(self) -> None:
         self.closed = False
         self.usage: base.Usage | None = None
+        self.output_chars = 0
+        """Characters of the deltas relayed so far (text, tool arguments, reasoning): what an
+        answer without usage is charged by. Only delta events are read for it."""
 
     def end(self) -> bytes:
         """The upstream's stream ended; without its last event the answer is cut short."""
@@ -77,8 +81,13 @@ class ResponsesPassthrough(_Passthrough):
                 name = _type_of(event) if b'"response":' in event else b""
             if name in RESPONSE_EVENTS:
                 out.append(self._response_event(name, event))
-            else:
-                out.append(event + b"\n\n")
+                continue
+            if name.endswith(b".delta"):
+                payload = _payload(event)
+                delta = payload.get("delta") if isinstance(payload, dict) else None
+                if isinstance(delta, str):
+                    self.output_chars += len(delta)
+            out.append(event + b"\n\n")
         return b"".join(out)
 
     def _response_event(self, name: bytes, event: bytes) -> bytes:
@@ -112,6 +121,10 @@ class MessagesPassthrough(_Passthrough):
     def feed(self, events: bytes) -> bytes:
         if self.closed:
             return b""
+        if MESSAGES_DELTA in events:
+            for event in events.split(b"\n\n"):
+                if event.startswith(MESSAGES_DELTA):
+                    self.output_chars += _delta_chars(_payload(event))
         if b"event: message_stop" in events:
             self.closed = True
         return events
@@ -129,6 +142,18 @@ def _payload(event: bytes) -> object:
         return orjson.loads(event[start + 5 :]) if start >= 0 else None
     except orjson.JSONDecodeError:
         return None
+
+
+def _delta_chars(payload: object) -> int:
+    """The characters a `content_block_delta` adds: text, tool input JSON, thinking."""
+    delta = payload.get("delta") if isinstance(payload, dict) else None
+    if not isinstance(delta, dict):
+        return 0
+    for field in ("text", "partial_json", "thinking"):
+        value = delta.get(field)
+        if isinstance(value, str):
+            return len(value)
+    return 0
 
 
 def _type_of(event: bytes) -> bytes:

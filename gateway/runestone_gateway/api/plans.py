@@ -13,6 +13,7 @@ on any replica, finds it."""
 from __future__ import annotations
 
 import abc
+import dataclasses
 import logging
 import random
 import time
@@ -22,7 +23,7 @@ from typing import Any, Protocol
 import orjson
 
 from runestone_gateway import config, errors
-from runestone_gateway.api import asgi, streaming
+from runestone_gateway.api import asgi, streaming, tokens
 from runestone_gateway.failover import dispatch, routing
 from runestone_gateway.providers import base
 from runestone_gateway.state import responses
@@ -53,6 +54,9 @@ class Shaper(Protocol):
 
     @property
     def usage(self) -> base.Usage | None: ...
+
+    @property
+    def output_chars(self) -> int: ...
 
     def feed(self, events: bytes) -> bytes: ...
 
@@ -165,8 +169,9 @@ async def serve(
         await relay.run(success, plan, exchange.answering(200))
     if success is not None:
         failure = relay.failure or ("client_disconnected" if watch.gone else "")
-        usage = relay.shaper.usage if relay.shaper is not None else None
-        answered(exchange, success.target, usage or success.result[0].usage, failure)
+        usage = relay.usage(success.result[0], plan)
+        exchange.tokens_estimated = relay.estimated
+        answered(exchange, success.target, usage, failure)
 
 
 class Relay:
@@ -177,6 +182,27 @@ class Relay:
         self._send = send
         self.failure = ""
         self.shaper: Shaper | None = None
+        self.estimated = False
+        """Whether `usage` gave the relay's estimate rather than the upstream's count."""
+
+    def usage(self, stream: base.EventStream, plan: Plan) -> base.Usage | None:
+        """What to charge for the ended stream: the upstream's usage (as the shaper read it
+        from the events, else as the provider did); when it reported none, or only the part
+        before the end, the estimate: the plan's for input, the shaped deltas' for output.
+        A stream that never started is not charged."""
+        shaper = self.shaper
+        if shaper is None:
+            return None
+        if shaper.usage is not None:  # read from the answer's own last events: complete
+            return shaper.usage
+        reported = stream.usage
+        if reported is not None and not stream.usage_partial:
+            return reported
+        self.estimated = True
+        output = -(-shaper.output_chars // tokens.CHARS_PER_TOKEN)
+        if reported is None:
+            return base.Usage(plan.estimate, output)
+        return dataclasses.replace(reported, output_tokens=max(reported.output_tokens, output))
 
     async def run(
         self,

@@ -74,6 +74,8 @@ class MessagesReader(Reader):
             # message_delta repeats the counts that changed; the others stand from the start.
             self._usage.update(usage)
             meter.usage = usage_.from_messages(self._usage)
+            # The output's count comes only with message_delta, at the end.
+            meter.partial = name == "message_start"
         return False
 
 

@@ -72,6 +72,9 @@ class ChatStreamReader(abc.ABC):
         self.matched_stop: object = None
         self.usage: usage_.Usage | None = None
         self.tool_calls: dict[int, ToolCall] = {}
+        self.output_chars = 0
+        """Characters of generated text and tool arguments so far: what an answer without
+        usage is charged by."""
 
     # --- what the API layer calls
 
@@ -168,9 +171,11 @@ class ChatStreamReader(abc.ABC):
         if delta and isinstance(delta, dict):
             text = delta.get("content")
             if text and isinstance(text, str):
+                self.output_chars += len(text)
                 self._text(text)
             refusal = delta.get("refusal")
             if refusal and isinstance(refusal, str):
+                self.output_chars += len(refusal)
                 self._refusal(refusal)
             calls = delta.get("tool_calls")
             if calls and isinstance(calls, list):
@@ -210,6 +215,7 @@ class ChatStreamReader(abc.ABC):
             call.name = name
         fragment = function.get("arguments")
         if fragment and isinstance(fragment, str):
+            self.output_chars += len(fragment)
             call.arguments.append(fragment)
             self._tool_arguments(call, fragment)
 

@@ -24,6 +24,8 @@ USD_PER_TOKEN = 0.001  # $1000 per million tokens, in and out
 CUT = keys.key("cut", limits={"tokensPerMinute": TPM}, budget={"usd": "100", "period": "total"})
 SILENT = keys.key("silent", budget={"usd": "100", "period": "total"})
 PARTIAL = keys.key("partial", budget={"usd": "100", "period": "total"})
+RESPONSES = keys.key("responses", budget={"usd": "100", "period": "total"})
+MESSAGES = keys.key("messages", budget={"usd": "100", "period": "total"})
 ESTIMATED = "runestone_gateway_estimated_tokens_total"
 
 
@@ -50,7 +52,7 @@ def gateway(
     table = tmp_path_factory.mktemp("keys") / "keys.yaml"
     return module_gateways(
         {
-            "auth": keys.write_table(table, CUT, SILENT, PARTIAL),
+            "auth": keys.write_table(table, CUT, SILENT, PARTIAL, RESPONSES, MESSAGES),
             "providerPools": [
                 pool("p", [provider("up", module_upstream, models=[priced("m")])]),
                 pool("a", [provider("claude", anthropic_upstream, models=[priced("c")])]),
@@ -75,23 +77,27 @@ def upstream(
 
 
 def leave_after(
-    gateway: gateway_process.GatewayProcess, key: keys.Key, events: int, model_name: str
+    gateway: gateway_process.GatewayProcess,
+    key: keys.Key,
+    events: int,
+    model_name: str,
+    *,
+    path: str = "/chat/completions",
+    body: dict[str, Any] = PROMPT,
+    counted: str = "data: {",
 ) -> None:
-    """Stream a chat answer and leave once `events` events with data have arrived."""
+    """Stream an answer and leave once `events` data lines holding `counted` have arrived."""
     headers = {"authorization": f"Bearer {key.plaintext}"}
     seen = 0
     with (
         httpx.Client(timeout=30) as client,
         client.stream(
-            "POST",
-            gateway.base_url + "/chat/completions",
-            headers=headers,
-            json={**PROMPT, "model": model_name},
+            "POST", gateway.base_url + path, headers=headers, json={**body, "model": model_name}
         ) as streamed,
     ):
         assert streamed.status_code == 200
         for line in streamed.iter_lines():
-            if line.startswith("data: {"):
+            if line.startswith("data: {") and counted in line:
                 seen += 1
                 if seen == events:
                     return  # and the connection is closed
@@ -180,5 +186,51 @@ def test_an_anthropic_stream_the_client_leaves_keeps_its_reported_input(
     charged = line["input_tokens"] + line["output_tokens"]
     eventually(
         lambda: spent(gateway, PARTIAL) == pytest.approx(charged * USD_PER_TOKEN),
+        what="the budget charged",
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "path", "body", "model_name", "delta"),
+    [
+        pytest.param(
+            RESPONSES,
+            "/responses",
+            {"input": "hi", "stream": True, "store": False},
+            "m",
+            "response.output_text.delta",
+            id="responses-translated-to-chat",
+        ),
+        pytest.param(
+            MESSAGES,
+            "/messages",
+            {"max_tokens": 1000, "messages": [{"role": "user", "content": "hi"}], "stream": True},
+            "c",
+            "content_block_delta",
+            id="messages-passed-to-anthropic",
+        ),
+    ],
+)
+def test_a_stream_in_the_clients_own_api_the_client_leaves_is_charged(
+    gateway: gateway_process.GatewayProcess,
+    upstream: running.Upstream,
+    key: keys.Key,
+    path: str,
+    body: dict[str, Any],
+    model_name: str,
+    delta: str,
+) -> None:
+    """Responses and Messages streams are charged like chat's: the deltas relayed before the
+    client left, each a token here, and the prompt (the upstream's count when it gave one)."""
+    leave_after(gateway, key, LEFT_AFTER, model_name, path=path, body=body, counted=delta)
+    line = access_line(gateway, key.id)
+    assert (line["error"], line["tokens_estimated"]) == ("client_disconnected", True), line
+    assert line["input_tokens"] >= 1
+    if model_name == "c":
+        assert line["input_tokens"] == anthropic_server.INPUT_TOKENS
+    assert LEFT_AFTER - 1 <= line["output_tokens"] <= LEFT_AFTER * 1.5, line
+    charged = line["input_tokens"] + line["output_tokens"]
+    eventually(
+        lambda: spent(gateway, key) == pytest.approx(charged * USD_PER_TOKEN),
         what="the budget charged",
     )

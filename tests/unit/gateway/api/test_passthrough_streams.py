@@ -58,16 +58,20 @@ async def test_a_responses_stream_goes_through_with_the_gateways_store_fields() 
     sdk = oracles.SdkResponseStream(out)
     assert sdk.final is not None
     assert sdk.final.output_text == "one two three"
+    # The deltas' characters, for a charge should no usage come: not the `.done` events'
+    # repeat of the text, nor the response objects'.
+    assert shaper.output_chars == len("one two three")
 
 
 async def test_a_streamed_function_call_goes_through_whole() -> None:
     events = await upstream_events(("f", {"city": "Oslo"}))
-    _, out = relayed(events, store=False, previous=None)
+    shaper, out = relayed(events, store=False, previous=None)
     sdk = oracles.SdkResponseStream(out)
     assert sdk.final is not None
     (call,) = sdk.final.output
     assert call.type == "function_call"
     assert orjson.loads(call.arguments) == {"city": "Oslo"}
+    assert shaper.output_chars == len(call.arguments)
     assert sdk.snapshots()[0] == '{"city": "Oslo"}'
 
 
@@ -132,6 +136,7 @@ def test_a_messages_stream_goes_through_byte_for_byte() -> None:
     out += shaper.feed(MESSAGES_EVENTS[-1]) + shaper.end()
     assert shaper.closed
     assert out == b"".join(MESSAGES_EVENTS)
+    assert shaper.output_chars == len("Hello")
     (block,) = oracles.sdk_message_stream(out).content
     assert block.type == "text"
     assert block.text == "Hello"
