@@ -188,6 +188,12 @@ def test_the_gate_is_set_by_the_sidecar_of_each_member() -> None:
     assert volumes["probe-key"]["secret"]["secretName"] == "docs-probe-key"
 
 
+def test_the_sidecar_is_restarted_when_its_probe_loop_stalls() -> None:
+    sidecar = container(statefulset(), "sidecar")
+    assert sidecar["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "sidecar"}
+    assert {"name": "sidecar", "containerPort": 8082, "protocol": "TCP"} in sidecar["ports"]
+
+
 def test_members_shut_down_slowly_and_run_unprivileged() -> None:
     pod = statefulset()["spec"]["template"]["spec"]
     weaviate = container(statefulset(), "weaviate")
