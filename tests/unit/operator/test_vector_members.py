@@ -255,8 +255,32 @@ def test_s3_backups_take_credentials_from_a_secret(endpoint: str, host: str, ssl
 
 
 def test_resources_follow_the_spec() -> None:
-    assert container(statefulset(), "weaviate")["resources"] == weaviate_members.DEFAULT_RESOURCES
     limited = spec(resources={"limits": {"memory": "4Gi"}})
     assert container(statefulset(spec=limited), "weaviate")["resources"] == {
         "limits": {"memory": "4Gi"}
     }
+
+
+def test_without_resources_a_member_gets_a_memory_limit() -> None:
+    """Weaviate's index grows with the data: unbounded, it would starve the node."""
+    resources = container(statefulset(), "weaviate")["resources"]
+    assert resources == weaviate_members.DEFAULT_RESOURCES
+    assert resources["limits"]["memory"] == "2Gi"
+    assert resources["requests"]["memory"] == "1Gi"
+
+
+@pytest.mark.parametrize(
+    ("limit", "gomemlimit"),
+    [(None, "1740MiB"), ("4Gi", "3481MiB"), ("1000M", "810MiB"), ("3221225472", "2611MiB")],
+)
+def test_go_memory_limit_follows_the_memory_limit(limit: str | None, gomemlimit: str) -> None:
+    """The Go runtime collects harder as it nears GOMEMLIMIT: set below the container's limit,
+    it turns a growing heap into garbage collection before the kernel's OOM kill."""
+    resources = {"limits": {"memory": limit}} if limit else None
+    assert env(statefulset(spec=spec(resources=resources)))["GOMEMLIMIT"] == gomemlimit
+
+
+def test_no_memory_limit_no_go_memory_limit() -> None:
+    """Resources without a memory limit are the user's choice: nothing to derive from."""
+    values = env(statefulset(spec=spec(resources={"requests": {"memory": "8Gi"}})))
+    assert "GOMEMLIMIT" not in values
