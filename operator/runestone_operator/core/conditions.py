@@ -36,6 +36,10 @@ class Reason:
     UNKNOWN_PROVIDER_POOL = "UnknownProviderPool"
     PROVIDER_POOL_INVALID = "ProviderPoolInvalid"
     MISSING_SECRET = "MissingSecret"  # noqa: S105 - a reason, not a secret
+    CREDENTIAL_NOT_ALLOWED = "CredentialNotAllowed"
+    """A provider's apiKeySecretRef names a Secret not labelled as a provider credential."""
+    INVALID_CREDENTIAL = "InvalidCredential"
+    """A provider credential that is not one header-safe token."""
     MODEL_NOT_SERVED = "ModelNotServed"
     INVALID_CONFIG = "InvalidConfig"
     CERT_MANAGER_MISSING = "CertManagerMissing"
