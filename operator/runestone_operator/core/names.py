@@ -75,7 +75,13 @@ def tls_secret(owner: str) -> str:
 
 
 def ca_secret(owner: str) -> str:
+    """The CA bundle clients trust (`ca.crt`), without any key."""
     return f"{owner}-ca"
+
+
+def ca_key_secret(owner: str) -> str:
+    """The signing CA's certificate and key, which only the operator reads."""
+    return f"{owner}-ca-key"
 
 
 def service_dns_names(service: str, namespace: str) -> list[str]:

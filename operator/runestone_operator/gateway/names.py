@@ -54,6 +54,10 @@ def ca_secret(gateway: str) -> str:
     return names.ca_secret(gateway)
 
 
+def ca_key_secret(gateway: str) -> str:
+    return names.ca_key_secret(gateway)
+
+
 def gateway_service_account(gateway: str) -> str:
     """Also the Role and RoleBinding name; the `runestone-` prefix is what the sidecar's
     admission policy recognises."""

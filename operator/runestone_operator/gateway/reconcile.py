@@ -16,6 +16,7 @@ def _tls_subject(ctx: Context) -> tls.Subject:
     return tls.Subject(
         labels=names.gateway_labels(ctx.name),
         ca_secret=names.ca_secret(ctx.name),
+        ca_key_secret=names.ca_key_secret(ctx.name),
         tls_secret=names.tls_secret(ctx.name),
         certificate=ctx.name,
         dns_names=tuple(names.service_dns_names(ctx.name, ctx.namespace)),

@@ -142,6 +142,5 @@ def test_with_cert_manager_a_certificate_is_requested(
         what="no problem left",
     )
     # The operator never writes the cert-manager Secret itself, nor its own CA.
-    assert not objects.exists(
-        client.CoreV1Api(kube_api).read_namespaced_secret, "certified-ca", namespace
-    )
+    for own in ("certified-ca", "certified-ca-key"):
+        assert not objects.exists(client.CoreV1Api(kube_api).read_namespaced_secret, own, namespace)

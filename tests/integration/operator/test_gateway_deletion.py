@@ -36,6 +36,7 @@ def test_children_and_key_secrets_are_garbage_collected(
         (core.read_namespaced_secret, "doomed-key-two"),
         (core.read_namespaced_secret, "doomed-tls"),
         (core.read_namespaced_secret, "doomed-ca"),
+        (core.read_namespaced_secret, "doomed-ca-key"),
         (core.read_namespaced_service_account, "runestone-gateway-doomed"),
         (rbac.read_namespaced_role, "runestone-gateway-doomed"),
         (rbac.read_namespaced_role_binding, "runestone-gateway-doomed"),

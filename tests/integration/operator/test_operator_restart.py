@@ -25,6 +25,7 @@ def _snapshot(api: client.ApiClient, namespace: str) -> dict[str, str]:
         "key-two": lambda: core.read_namespaced_secret("steady-key-two", namespace),
         "tls": lambda: core.read_namespaced_secret("steady-tls", namespace),
         "ca": lambda: core.read_namespaced_secret("steady-ca", namespace),
+        "ca-key": lambda: core.read_namespaced_secret("steady-ca-key", namespace),
         "serviceaccount": lambda: core.read_namespaced_service_account(
             "runestone-gateway-steady", namespace
         ),

@@ -22,6 +22,7 @@ from devcluster.kube import eventually
 from integration.vectorcluster import vectorclusters
 from integration.vectorcluster.vectorclusters import COLLECTION, Clusters, Load
 from runestone_operator.core import pki
+from runestone_operator.vectorcluster import names
 
 NAME = "rotca"
 LIFE = pki.Lifetime(datetime.timedelta(minutes=5), datetime.timedelta(minutes=2))
@@ -75,15 +76,26 @@ def test_ca_rotation_overlaps_while_clients_keep_querying(
 ) -> None:
     now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
     old_ca = pki.issue_ca(
-        "an ageing CA", now - LIFE.ca_duration + LIFE.ca_renew_before + DUE_IN, LIFE.ca_duration
+        "an ageing CA",
+        now - LIFE.ca_duration + LIFE.ca_renew_before + DUE_IN,
+        LIFE.ca_duration,
+        names.serving_dns_names(NAME, clusters.namespace),
     )
     rotation_due = pki.renewal_due(old_ca.cert_pem, LIFE.ca_renew_before)
+    # In place as the operator keeps a CA: its key apart, the bundle published.
     clusters.core.create_namespaced_secret(
         clusters.namespace,
         client.V1Secret(
-            metadata=client.V1ObjectMeta(name=f"{NAME}-ca"),
+            metadata=client.V1ObjectMeta(name=names.ca_key_secret(NAME)),
             type="kubernetes.io/tls",
             string_data={"tls.crt": old_ca.cert_pem, "tls.key": old_ca.key_pem},
+        ),
+    )
+    clusters.core.create_namespaced_secret(
+        clusters.namespace,
+        client.V1Secret(
+            metadata=client.V1ObjectMeta(name=names.ca_secret(NAME)),
+            string_data={"ca.crt": old_ca.cert_pem},
         ),
     )
     tls = {"mode": "selfSigned", "duration": "5m", "renewBefore": "2m"}

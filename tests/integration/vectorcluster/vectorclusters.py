@@ -137,8 +137,12 @@ class Clusters:
     def key(self, name: str, key_name: str) -> str:
         return self.secret_value(f"{name}-key-{key_name}", "api-key")
 
-    def tls_context(self, name: str) -> ssl.SSLContext:
-        return ssl.create_default_context(cadata=self.secret_value(f"{name}-tls", "ca.crt"))
+    def tls_context(self, name: str, secret: str | None = None) -> ssl.SSLContext:
+        """Trusting the `ca.crt` bundle of `secret` (the TLS Secret `<name>-tls` by default; the
+        published bundle is `<name>-ca`)."""
+        return ssl.create_default_context(
+            cadata=self.secret_value(secret or f"{name}-tls", "ca.crt")
+        )
 
     def address(self, pod: str) -> str:
         found = self.core.read_namespaced_pod(pod, self.namespace)
@@ -188,6 +192,8 @@ class Load:
     trust_refresh: float | None = None
     """Re-read the CA bundle (the TLS Secret's ca.crt) this often, as a client following the
     documented advice does; None keeps the bundle read at the start."""
+    trust_secret: str | None = None
+    """The Secret whose ca.crt is the bundle (`Clusters.tls_context`)."""
     sent: int = 0
     failed: list[str] = field(default_factory=list)
     fewest_ready: int = 99
@@ -203,7 +209,7 @@ class Load:
         )
 
     def run(self) -> None:
-        context = self.clusters.tls_context(self.name)
+        context = self.clusters.tls_context(self.name, self.trust_secret)
         trusted = time.monotonic()
         endpoints: list[str] = []
         refreshed = 0.0
@@ -211,7 +217,8 @@ class Load:
             now = time.monotonic()
             if self.trust_refresh is not None and now - trusted > self.trust_refresh:
                 with suppress(ApiException, OSError):
-                    context, trusted = self.clusters.tls_context(self.name), now
+                    context = self.clusters.tls_context(self.name, self.trust_secret)
+                    trusted = now
             if now - refreshed > 0.5:  # kube-proxy follows EndpointSlices with a small lag too
                 try:
                     endpoints = self.clusters.ready_addresses(self.name)
