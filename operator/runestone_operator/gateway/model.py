@@ -149,6 +149,12 @@ class GatewaySpec(common.Model):
     """Resources of the gateway container."""
     log_prompts: bool = False
     """Log request messages. Off by default: prompts can hold personal data."""
+    deletion_policy: Literal["Retain", "Delete"] = "Retain"
+    """What deleting the Gateway does to its API keys and CA. `Retain` (the default) keeps the
+    key Secrets `<name>-key-<key>` and the CA (`<name>-ca-key`, `<name>-ca`), without an owner:
+    a Gateway re-created under the same name adopts them, so every client's key and trust keep
+    working (a mistaken delete or a GitOps prune revokes nothing). `Delete` deletes them with the
+    Gateway. Everything else (pods, config, key table, serving certificate) goes either way."""
 
 
 class GatewayStatus(common.Status):

@@ -12,6 +12,11 @@ from runestone_operator.gateway.context import LOADER, Context
 from runestone_operator.gateway.steps import config, pools, rbac, scaling, status, workload
 
 
+def _retained(ctx: Context) -> bool:
+    """Keys and CA outlive the Gateway (`spec.deletionPolicy: Retain`)."""
+    return ctx.spec.deletion_policy == "Retain"
+
+
 def _tls_subject(ctx: Context) -> tls.Subject:
     return tls.Subject(
         labels=names.gateway_labels(ctx.name),
@@ -20,6 +25,7 @@ def _tls_subject(ctx: Context) -> tls.Subject:
         tls_secret=names.tls_secret(ctx.name),
         certificate=ctx.name,
         dns_names=tuple(names.service_dns_names(ctx.name, ctx.namespace)),
+        retain=_retained(ctx),
     )
 
 
@@ -40,7 +46,12 @@ async def reconcile(
         resolved = await pools.ensure_pools_resolved(ctx, read_pool)
         serving = await tls.ensure_tls(ctx, ctx.spec.tls, _tls_subject(ctx))
         plan = await keys.ensure_keys(
-            ctx, ctx.spec.api_keys, ctx.spec.key_rotation, names.gateway_labels(ctx.name)
+            ctx,
+            ctx.spec.api_keys,
+            ctx.status.api_keys,
+            ctx.spec.key_rotation,
+            names.gateway_labels(ctx.name),
+            owned=not _retained(ctx),
         )
         await config.ensure_config(ctx, resolved.config, plan)
         await keys.ensure_revoked_keys_removed(ctx, plan)
