@@ -13,6 +13,9 @@ READY = "Ready"
 PROGRESSING = "Progressing"
 DEGRADED = "Degraded"
 TYPES = (READY, PROGRESSING, DEGRADED)
+LIMITS_SHARED = "LimitsShared"
+"""A Gateway: whether its replicas share one count of every key's limits and budgets (False,
+a warning: each replica counts on its own)."""
 
 TRUE: common.ConditionStatus = "True"
 FALSE: common.ConditionStatus = "False"
@@ -52,6 +55,10 @@ class Reason:
     KEY_ROTATED = "KeyRotated"
     KEY_REVOKED = "KeyRevoked"
     CERTIFICATE_ISSUED = "CertificateIssued"
+    # Gateway: where limits and budgets are counted.
+    SHARED_STORE = "SharedStore"
+    SINGLE_REPLICA = "SingleReplica"
+    PER_REPLICA_LIMITS = "PerReplicaLimits"
     # VectorCluster: scaling, rolling restarts and backups.
     SCALING = "Scaling"
     SCALE_DOWN_REFUSED = "ScaleDownRefused"

@@ -80,7 +80,11 @@ class Autoscaling(common.Model):
 
 
 class RateLimitStore(common.Model):
-    """Where per-key counters live: in each replica, or in Redis shared by every replica."""
+    """Where per-key counters (rate limits, concurrency and budgets) live: `local`, in each
+    replica, which is exact for one replica only (N replicas allow N times every limit and
+    budget, and what a key spent is forgotten when its pod restarts); or `redis`, shared by
+    every replica and kept across restarts. Pick `redis` for more than one replica or an
+    autoscaler; the Gateway's `LimitsShared` condition says which applies."""
 
     model_config = pydantic.ConfigDict(
         json_schema_extra=common.validations(
@@ -102,6 +106,10 @@ class RateLimitStore(common.Model):
     """A Secret key holding the Redis URL (use it when the URL carries a password)."""
     fail_mode: Literal["open", "closed"] = "open"
     """When Redis is unreachable: `open` serves without limits, `closed` refuses with 503."""
+
+    def shared(self) -> bool:
+        """Counters (limits and budgets) shared by every replica and kept across restarts."""
+        return self.type == "redis"
 
 
 class Service(common.Model):
@@ -155,6 +163,10 @@ class GatewaySpec(common.Model):
     a Gateway re-created under the same name adopts them, so every client's key and trust keep
     working (a mistaken delete or a GitOps prune revokes nothing). `Delete` deletes them with the
     Gateway. Everything else (pods, config, key table, serving certificate) goes either way."""
+
+    def max_replicas(self) -> int:
+        """The most pods that may run at once: the autoscaler's maximum, else `replicas`."""
+        return self.autoscaling.max_replicas if self.autoscaling else self.replicas
 
 
 class GatewayStatus(common.Status):
