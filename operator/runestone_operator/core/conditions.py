@@ -46,6 +46,7 @@ class Reason:
     MODEL_NOT_SERVED = "ModelNotServed"
     INVALID_CONFIG = "InvalidConfig"
     CERT_MANAGER_MISSING = "CertManagerMissing"
+    SERVICE_MONITOR_UNAVAILABLE = "ServiceMonitorUnavailable"
     API_FORBIDDEN = "ApiForbidden"
     """The API server refused a call (HTTP 403): the operator's RBAC lacks a permission."""
     API_ERROR = "ApiError"

@@ -61,6 +61,7 @@ def rules() -> list[dict[str, Any]]:
             "verbs": _WRITE,
         },
         {"apiGroups": ["cert-manager.io"], "resources": ["certificates"], "verbs": _WRITE},
+        {"apiGroups": ["monitoring.coreos.com"], "resources": ["servicemonitors"], "verbs": _WRITE},
     ]
 
 

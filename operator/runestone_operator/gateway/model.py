@@ -112,6 +112,45 @@ class RateLimitStore(common.Model):
         return self.type == "redis"
 
 
+class ServiceMonitor(common.Model):
+    """A Prometheus Operator ServiceMonitor `<name>-metrics` that scrapes the metrics Service.
+    Needs the ServiceMonitor CRD (monitoring.coreos.com/v1); without it the Gateway is Degraded
+    (`ServiceMonitorUnavailable`) and everything else is still applied."""
+
+    enabled: bool = False
+    interval: common.Duration = "30s"
+    labels: dict[str, str] = pydantic.Field(default_factory=dict, max_length=16)
+    """Labels your Prometheus selects ServiceMonitors by (its `serviceMonitorSelector`)."""
+
+
+class Metrics(common.Model):
+    """Prometheus metrics of the gateway and its sidecar, on the Service `<name>-metrics`, apart
+    from the client Service."""
+
+    service_monitor: ServiceMonitor = pydantic.Field(
+        default_factory=ServiceMonitor, json_schema_extra=common.default_object(ServiceMonitor)
+    )
+
+
+class NetworkPolicy(common.Model):
+    """The NetworkPolicy `<name>` in front of the gateway pods: the API port from
+    `apiFromNamespaces`, the metrics ports (gateway and sidecar) from `metricsFromNamespaces`,
+    nothing else (the kubelet's probes are always admitted)."""
+
+    enabled: bool = True
+    api_from_namespaces: list[common.DnsLabel] = pydantic.Field(
+        default_factory=list, max_length=64, json_schema_extra=common.LIST_SET
+    )
+    """Namespaces whose pods may call the API; empty (the default): any client, in the cluster
+    or outside it (a LoadBalancer's)."""
+    metrics_from_namespaces: list[common.DnsLabel] = pydantic.Field(
+        default_factory=lambda: ["monitoring"],
+        max_length=64,
+        json_schema_extra={**common.LIST_SET, "default": ["monitoring"]},
+    )
+    """Namespaces whose pods may scrape the metrics (your Prometheus's); empty: none."""
+
+
 class Service(common.Model):
     """The Service in front of the gateway pods."""
 
@@ -150,6 +189,12 @@ class GatewaySpec(common.Model):
     """How the gateway serves HTTPS."""
     service: Service = pydantic.Field(
         default_factory=Service, json_schema_extra=common.default_object(Service)
+    )
+    metrics: Metrics = pydantic.Field(
+        default_factory=Metrics, json_schema_extra=common.default_object(Metrics)
+    )
+    network_policy: NetworkPolicy = pydantic.Field(
+        default_factory=NetworkPolicy, json_schema_extra=common.default_object(NetworkPolicy)
     )
     image: str | None = pydantic.Field(default=None, min_length=1, max_length=1024)
     """Container image; the operator's own image when unset."""

@@ -9,7 +9,15 @@ from runestone_operator.core import context, keyplan, kube, references, settings
 from runestone_operator.core.steps import keys, tls
 from runestone_operator.gateway import names
 from runestone_operator.gateway.context import LOADER, Context
-from runestone_operator.gateway.steps import config, pools, rbac, scaling, status, workload
+from runestone_operator.gateway.steps import (
+    config,
+    network,
+    pools,
+    rbac,
+    scaling,
+    status,
+    workload,
+)
 
 
 def _retained(ctx: Context) -> bool:
@@ -58,6 +66,7 @@ async def reconcile(
         await rbac.ensure_rbac(ctx)
         await workload.ensure_workload(ctx, serving.secret_name, resolved.mounts)
         await scaling.ensure_scaling(ctx)
+        await network.ensure_network(ctx)
     except (context.Blocked, kube.ApiError) as problem:
         blocked = context.blocked_by(problem, ctx.what)
         await status.ensure_status(ctx, blocked.blocker(), plan)

@@ -1,4 +1,4 @@
-"""Step 9 (always run, also after a step was blocked): what the Gateway's status says, from its
+"""Step 10 (always run, also after a step was blocked): what the Gateway's status says, from its
 Deployment and pods; `core.steps.status` writes it and posts the Events."""
 
 from __future__ import annotations
