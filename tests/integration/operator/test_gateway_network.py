@@ -16,78 +16,15 @@ import pytest
 from kubernetes import client
 
 from devcluster.kube import eventually
-from integration.operator import objects
+from integration.operator import objects, standins
 from runestone_operator.gateway import names
-
-# The ServiceMonitor API as the Prometheus Operator documents it, reduced to the fields the
-# operator writes (its CRD is not ours to copy): strict, so a misspelt field is refused.
-_STRING: dict[str, Any] = {"type": "string"}
-_LABELS: dict[str, Any] = {"type": "object", "additionalProperties": _STRING}
-SERVICE_MONITOR_CRD: dict[str, Any] = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "servicemonitors.monitoring.coreos.com"},
-    "spec": {
-        "group": "monitoring.coreos.com",
-        "scope": "Namespaced",
-        "names": {
-            "plural": "servicemonitors",
-            "singular": "servicemonitor",
-            "kind": "ServiceMonitor",
-        },
-        "versions": [
-            {
-                "name": "v1",
-                "served": True,
-                "storage": True,
-                "schema": {
-                    "openAPIV3Schema": {
-                        "type": "object",
-                        "properties": {
-                            "spec": {
-                                "type": "object",
-                                "required": ["selector", "endpoints"],
-                                "properties": {
-                                    "selector": {
-                                        "type": "object",
-                                        "properties": {"matchLabels": _LABELS},
-                                    },
-                                    "endpoints": {
-                                        "type": "array",
-                                        "items": {
-                                            "type": "object",
-                                            "properties": {
-                                                "port": _STRING,
-                                                "path": _STRING,
-                                                "interval": _STRING,
-                                            },
-                                        },
-                                    },
-                                },
-                            }
-                        },
-                    }
-                },
-            }
-        ],
-    },
-}
 
 
 @pytest.fixture
 def service_monitor_api(kube_api: client.ApiClient) -> Iterator[None]:
     """A stand-in for the Prometheus Operator's ServiceMonitor CRD (the API only)."""
-    extensions = client.ApiextensionsV1Api(kube_api)
-    name = objects.install_crd(extensions, SERVICE_MONITOR_CRD)
-    try:
+    with standins.installed(kube_api, standins.SERVICE_MONITOR_CRD):
         yield
-    finally:
-        extensions.delete_custom_resource_definition(name)
-        eventually(
-            lambda: not objects.exists(extensions.read_custom_resource_definition, name),
-            timeout=60,
-            what="the ServiceMonitor CRD to go",
-        )
 
 
 @pytest.fixture
