@@ -12,83 +12,63 @@ from kubernetes import client
 from devcluster.kube import eventually
 from integration.operator import objects
 
-CERTIFICATE_CRD: dict[str, Any] = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "certificates.cert-manager.io"},
-    "spec": {
-        "group": "cert-manager.io",
-        "scope": "Namespaced",
-        "names": {"plural": "certificates", "singular": "certificate", "kind": "Certificate"},
-        "versions": [
-            {
-                "name": "v1",
-                "served": True,
-                "storage": True,
-                "schema": {
-                    "openAPIV3Schema": {
-                        "type": "object",
-                        "x-kubernetes-preserve-unknown-fields": True,
-                    }
-                },
-            }
-        ],
-    },
-}
+
+def crd(group: str, version: str, kind: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """A namespaced CRD serving one version of `kind` (plural: its lower-case name plus s)."""
+    singular = kind.lower()
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{singular}s.{group}"},
+        "spec": {
+            "group": group,
+            "scope": "Namespaced",
+            "names": {"plural": f"{singular}s", "singular": singular, "kind": kind},
+            "versions": [
+                {
+                    "name": version,
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": schema},
+                }
+            ],
+        },
+    }
+
+
+CERTIFICATE_CRD = crd(
+    "cert-manager.io",
+    "v1",
+    "Certificate",
+    {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+)
 
 # The ServiceMonitor API as the Prometheus Operator documents it, reduced to the fields the
 # operator writes (its CRD is not ours to copy): strict, so a misspelt field is refused.
-_STRING: dict[str, Any] = {"type": "string"}
-_LABELS: dict[str, Any] = {"type": "object", "additionalProperties": _STRING}
-SERVICE_MONITOR_CRD: dict[str, Any] = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "servicemonitors.monitoring.coreos.com"},
-    "spec": {
-        "group": "monitoring.coreos.com",
-        "scope": "Namespaced",
-        "names": {
-            "plural": "servicemonitors",
-            "singular": "servicemonitor",
-            "kind": "ServiceMonitor",
-        },
-        "versions": [
-            {
-                "name": "v1",
-                "served": True,
-                "storage": True,
-                "schema": {
-                    "openAPIV3Schema": {
-                        "type": "object",
-                        "properties": {
-                            "spec": {
-                                "type": "object",
-                                "required": ["selector", "endpoints"],
-                                "properties": {
-                                    "selector": {
-                                        "type": "object",
-                                        "properties": {"matchLabels": _LABELS},
-                                    },
-                                    "endpoints": {
-                                        "type": "array",
-                                        "items": {
-                                            "type": "object",
-                                            "properties": {
-                                                "port": _STRING,
-                                                "path": _STRING,
-                                                "interval": _STRING,
-                                            },
-                                        },
-                                    },
-                                },
-                            }
-                        },
-                    }
+STRING: dict[str, Any] = {"type": "string"}
+_LABELS: dict[str, Any] = {"type": "object", "additionalProperties": STRING}
+_ENDPOINT = {"port": STRING, "path": STRING, "interval": STRING}
+SERVICE_MONITOR_CRD = crd(
+    "monitoring.coreos.com",
+    "v1",
+    "ServiceMonitor",
+    {
+        "type": "object",
+        "properties": {
+            "spec": {
+                "type": "object",
+                "required": ["selector", "endpoints"],
+                "properties": {
+                    "selector": {"type": "object", "properties": {"matchLabels": _LABELS}},
+                    "endpoints": {
+                        "type": "array",
+                        "items": {"type": "object", "properties": _ENDPOINT},
+                    },
                 },
             }
-        ],
+        },
     },
-}
+)
 
 
 @contextmanager

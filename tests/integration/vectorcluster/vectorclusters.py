@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -37,6 +40,28 @@ def spec(**overrides: Any) -> dict[str, Any]:
         "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}},
     }
     return {**base, **overrides}
+
+
+def served(address: str, port: int = 8443) -> str:
+    """The certificate a member serves at `address` (read without verifying it)."""
+    return ssl.get_server_certificate((address, port), timeout=10)
+
+
+def signed_by(cert_pem: str, ca_pem: str) -> bool:
+    cert = x509.load_pem_x509_certificate(cert_pem.encode())
+    try:
+        cert.verify_directly_issued_by(x509.load_pem_x509_certificate(ca_pem.encode()))
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def certificates(bundle: str) -> list[str]:
+    """The certificates of a PEM bundle, one PEM text each."""
+    return [
+        cert.public_bytes(serialization.Encoding.PEM).decode()
+        for cert in x509.load_pem_x509_certificates(bundle.encode())
+    ]
 
 
 def vector(i: int) -> list[float]:
@@ -162,6 +187,25 @@ class Clusters:
             sni_hostname=f"{name}.{self.namespace}.svc",
         )
 
+    def all_serve_from(self, name: str, members: int, ca_pem: str) -> bool:
+        """Every member of cluster `name` serves a certificate that `ca_pem` signed."""
+        return all(signed_by(served(self.address(f"{name}-{i}")), ca_pem) for i in range(members))
+
+    def refuses_a_client_trusting_only(self, name: str, key: str, ca_pem: str) -> bool:
+        """True when member 1 of cluster `name` fails the TLS handshake of a client that trusts
+        only `ca_pem` (a client that never re-read the bundle)."""
+        stale = wv.Client(
+            wv.member_url(self.address(f"{name}-1"), 8443, "https"),
+            key,
+            verify=ssl.create_default_context(cadata=ca_pem),
+            sni_hostname=f"{name}.{self.namespace}.svc",
+        )
+        try:
+            stale.request("GET", "/v1/nodes")
+        except httpx.ConnectError:
+            return True
+        return False
+
     def ready_addresses(self, name: str) -> list[str]:
         """The ready endpoints of the client Service, as kube-proxy would route to them."""
         slices = client.DiscoveryV1Api(self.api).list_namespaced_endpoint_slice(
@@ -241,6 +285,13 @@ class Load:
             except (wv.WeaviateError, httpx.HTTPError, AssertionError) as error:
                 self.failed.append(f"{time.strftime('%X')} {type(error).__name__}: {error}"[:300])
             time.sleep(self.interval)
+
+    def summary(self) -> str:
+        """How it went, with the first failures."""
+        lines = [
+            f"{self.sent} queries, {len(self.failed)} failed; fewest ready {self.fewest_ready}"
+        ]
+        return "\n".join([*lines, *(f"  failed: {failure}" for failure in self.failed[:20])])
 
     @contextmanager
     def running(self) -> Iterator[Load]:
