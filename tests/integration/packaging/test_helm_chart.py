@@ -154,6 +154,7 @@ BAD_VALUES = {
     "pull policy": ("image.pullPolicy=Sometimes", "pullPolicy"),
     "digest": ("image.digest=latest", "digest"),
     "namespace name": ("operator.watchNamespaces={Team_A}", "watchNamespaces"),
+    "network policy rule": ("networkPolicy.ingress[0].to=x", "ingress"),
 }
 
 
