@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from runestone_operator.core import meta, models, pki
 
 CERT_MANAGER_GROUP_VERSION = "cert-manager.io/v1"
+BUNDLE_TYPE = "Opaque"
+"""The published bundle's Secret type (a CA Secret that held the key was kubernetes.io/tls)."""
 
 
 def _b64(text: str) -> str:
@@ -45,7 +47,7 @@ def ca_bundle_secret(
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": meta.object_meta(owner, name, labels, owned=owned),
-        "type": "Opaque",
+        "type": BUNDLE_TYPE,
         "data": {"ca.crt": _b64(bundle)},
     }
 

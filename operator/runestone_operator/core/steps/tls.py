@@ -88,7 +88,6 @@ def _fingerprint(cert_pem: str) -> str:
 
 
 Ctx = context.Context[Any, Any]
-OPAQUE = "Opaque"
 
 
 async def _remove_own(ctx: Ctx, *secret_names: str) -> None:
@@ -108,7 +107,7 @@ async def _publish_bundle(
 ) -> None:
     """`<name>-ca` with the bundle only. One still holding a key (type kubernetes.io/tls, from
     before the key moved out) is deleted first: a Secret's type cannot change."""
-    if current is not None and current.get("type") != OPAQUE:
+    if current is not None and current.get("type") != builders.BUNDLE_TYPE:
         await ctx.kube.delete(
             "v1", "Secret", ctx.namespace, subject.ca_secret, uid=current["metadata"]["uid"]
         )
