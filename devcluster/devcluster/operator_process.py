@@ -56,11 +56,13 @@ def token_kubeconfig(api: client.ApiClient, token: str, path: Path) -> Path:
 
 
 class Identity:
-    """A namespace with the operator's ServiceAccount, bound to the operator's ClusterRole."""
+    """A namespace with the operator's ServiceAccount, bound to the operator's ClusterRole.
+    `namespace` names it (default `runestone-system-<suffix>`; the local API server audits the
+    requests of `cluster.AUDITED_NAMESPACE`'s ServiceAccounts)."""
 
-    def __init__(self, api: client.ApiClient, suffix: str) -> None:
+    def __init__(self, api: client.ApiClient, suffix: str, namespace: str | None = None) -> None:
         self.api = api
-        self.namespace = f"runestone-system-{suffix}"
+        self.namespace = namespace or f"runestone-system-{suffix}"
         self.role_name = f"runestone-operator-{suffix}"
 
     def create(self) -> str:
