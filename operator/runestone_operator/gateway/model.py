@@ -171,6 +171,36 @@ class StoredResponses(common.Model):
     """How long a stored response is kept after it was made (30 days, as OpenAI keeps them)."""
 
 
+class RequestBodies(common.Model):
+    """Bounds on request bodies, per gateway process: a body that stalls or trickles is cut, and
+    the bodies being read at once are bounded, so slow or hostile uploads cannot hold every
+    connection or the pod's memory. The key's limits admit a request before its body is read."""
+
+    model_config = pydantic.ConfigDict(
+        json_schema_extra=common.validations(
+            common.cel(
+                "!has(self.maxBufferedBytes) || self.maxBufferedBytes >= self.maxBytes",
+                "requestBodies.maxBufferedBytes must be at least requestBodies.maxBytes",
+            )
+        )
+    )
+
+    max_bytes: int = pydantic.Field(
+        default=config.DEFAULT_MAX_BODY_BYTES, ge=1024, le=1024 * 1024 * 1024
+    )
+    """Largest accepted request body (10 MiB); larger ones are answered 413."""
+    timeout_seconds: int = pydantic.Field(default=30, ge=1, le=3600)
+    """A body from which nothing arrives for this long is answered 408 and its connection
+    closed; so is one that, after this long, has averaged less than `minBytesPerSecond`."""
+    min_bytes_per_second: int = pydantic.Field(default=4096, ge=0)
+    """The slowest a body may arrive on average once `timeoutSeconds` have passed; 0 turns the
+    check off."""
+    max_buffered_bytes: int | None = pydantic.Field(default=None, ge=1024, le=16 * 1024**3)
+    """Bytes of request bodies one gateway process holds while they arrive, over all its
+    connections; a body past it is answered 503 with Retry-After. Unset: 64 MiB, or `maxBytes`
+    when that is larger. Size the container's memory limit above it."""
+
+
 class Service(common.Model):
     """The Service in front of the gateway pods."""
 
@@ -227,6 +257,9 @@ class GatewaySpec(common.Model):
     """Resources of the gateway container."""
     log_prompts: bool = False
     """Log request messages. Off by default: prompts can hold personal data."""
+    request_bodies: RequestBodies = pydantic.Field(
+        default_factory=RequestBodies, json_schema_extra=common.default_object(RequestBodies)
+    )
     deletion_policy: Literal["Retain", "Delete"] = "Retain"
     """What deleting the Gateway does to its API keys and CA. `Retain` (the default) keeps the
     key Secrets `<name>-key-<key>` and the CA (`<name>-ca-key`, `<name>-ca`), without an owner:

@@ -147,6 +147,16 @@ INVALID = [
         "storedResponses.retention must be at least 1m",
     ),
     (
+        "gateway: fewer buffered body bytes than one body",
+        _with(GATEWAY, {"requestBodies": {"maxBytes": 4194304, "maxBufferedBytes": 1048576}}),
+        "requestBodies.maxBufferedBytes must be at least requestBodies.maxBytes",
+    ),
+    (
+        "gateway: a body deadline of zero",
+        _with(GATEWAY, {"requestBodies": {"timeoutSeconds": 0}}),
+        "should be greater than or equal to 1",
+    ),
+    (
         "gateway: no provider pools",
         _with(GATEWAY, {"providerPools": []}),
         "should have at least 1 items",
@@ -236,6 +246,11 @@ def test_the_valid_baselines_are_accepted_with_defaults(
         }
         assert created["spec"]["keyRotation"] == {"gracePeriod": "24h"}
         assert created["spec"]["storedResponses"] == {"retention": "720h"}
+        assert created["spec"]["requestBodies"] == {
+            "maxBytes": 10485760,
+            "timeoutSeconds": 30,
+            "minBytesPerSecond": 4096,
+        }
     if body["kind"] == "ProviderPool":
         provider = created["spec"]["providers"][0]
         assert (provider["priority"], provider["weight"]) == (0, 100)

@@ -174,3 +174,30 @@ def test_upstream_apis_cache_prices_and_retention_are_rendered(
         {"providerPools": [{"name": "default"}], "storedResponses": {"retention": "24h"}}
     )
     assert _render(kept_a_day, pool_spec).stored_responses.retention_seconds == 86400
+
+
+def test_request_body_bounds_are_rendered_with_the_gateways_defaults(
+    pool_spec: providerpool.ProviderPoolSpec,
+) -> None:
+    default = gateway.GatewaySpec.model_validate({"providerPools": [{"name": "default"}]})
+    assert _render(default, pool_spec).server == config.Server(
+        tls=_render(default, pool_spec).server.tls
+    )
+    bounded = gateway.GatewaySpec.model_validate(
+        {
+            "providerPools": [{"name": "default"}],
+            "requestBodies": {
+                "maxBytes": 2 * 1024 * 1024,
+                "timeoutSeconds": 10,
+                "minBytesPerSecond": 1024,
+                "maxBufferedBytes": 32 * 1024 * 1024,
+            },
+        }
+    )
+    server = _render(bounded, pool_spec).server
+    assert (
+        server.max_body_bytes,
+        server.body_timeout_seconds,
+        server.body_min_bytes_per_second,
+        server.buffered_body_limit,
+    ) == (2 * 1024 * 1024, 10, 1024, 32 * 1024 * 1024)

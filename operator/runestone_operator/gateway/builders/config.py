@@ -73,6 +73,10 @@ def gateway_config(
     redis = redis_mount(spec)
     return config.GatewayConfig(
         server=config.Server(
+            max_body_bytes=spec.request_bodies.max_bytes,
+            body_timeout_seconds=spec.request_bodies.timeout_seconds,
+            body_min_bytes_per_second=spec.request_bodies.min_bytes_per_second,
+            max_buffered_body_bytes=spec.request_bodies.max_buffered_bytes,
             log_prompts=spec.log_prompts,
             tls=(
                 config.Tls(
