@@ -1,6 +1,7 @@
 // LangChain.js (`@langchain/openai` with `@langchain/core`): ChatOpenAI whole and streamed, tools
-// bound to the model and a full tool round trip, OpenAIEmbeddings, and the gateway's errors as
-// the `openai` package's error classes carrying LangChain's error codes.
+// bound to the model and a full tool round trip, over Chat Completions and over the Responses API
+// (`useResponsesApi: true`); OpenAIEmbeddings, and the gateway's errors as the `openai` package's
+// error classes carrying LangChain's error codes.
 
 import assert from "node:assert/strict";
 
@@ -12,12 +13,13 @@ import { z } from "zod";
 
 import { gatewayError, isA, rejects, standInVector } from "../check.mjs";
 
-function chat(bench, { key = bench.keys.app, model = bench.models.chat } = {}) {
+function chat(bench, { key = bench.keys.app, model = bench.models.chat, responses = false } = {}) {
   return new ChatOpenAI({
     model,
     apiKey: key,
     configuration: { baseURL: bench.baseURL },
     maxRetries: 0,
+    useResponsesApi: responses,
   });
 }
 
@@ -47,43 +49,70 @@ async function concatenated(stream) {
   return whole;
 }
 
+// The same cases over each API ChatOpenAI speaks: `responses` is its useResponsesApi, `names`
+// names each case.
+function apiCases(responses, names) {
+  const model = (bench) => chat(bench, { responses });
+  return {
+    async [names.text](bench) {
+      const message = await model(bench).invoke(PROMPT);
+      assert.equal(message.text, bench.answer);
+      assert.equal(message.usage_metadata?.input_tokens, 11);
+      assert.equal(message.usage_metadata?.output_tokens, bench.answer.split(" ").length);
+      if (responses) {
+        assert.equal(message.response_metadata?.status, "completed");
+        assert.match(message.response_metadata?.id ?? "", /^resp_/);
+      } else {
+        assert.equal(message.response_metadata?.finish_reason, "stop");
+      }
+    },
+
+    async [names.stream](bench) {
+      const message = await concatenated(await model(bench).stream(PROMPT));
+      assert.equal(message.text, bench.answer);
+      assert.equal(message.usage_metadata?.input_tokens, 11, "usage from the stream");
+    },
+
+    async [names.tools](bench) {
+      const weather = weatherTool(bench);
+      const question = new HumanMessage(PROMPT);
+      const called = await model(bench).bindTools([weather]).invoke([question]);
+      const call = checkToolCall(bench, called);
+      // The round trip: LangChain runs the tool, its result goes back, the model answers.
+      const result = await weather.invoke(call);
+      assert.equal(result.tool_call_id, call.id);
+      const answer = await model(bench).invoke([question, called, result]);
+      assert.equal(answer.text, bench.answer);
+    },
+
+    async [names.toolsStream](bench) {
+      const chunks = await model(bench).bindTools([weatherTool(bench)]).stream(PROMPT);
+      let pieces = 0;
+      let whole;
+      for await (const chunk of chunks) {
+        if (chunk.tool_call_chunks?.some((piece) => piece.args)) pieces += 1;
+        whole = whole === undefined ? chunk : whole.concat(chunk);
+      }
+      checkToolCall(bench, whole);
+      assert.ok(pieces > 1, `arguments came in ${pieces} chunk(s)`);
+    },
+  };
+}
+
 export const cases = {
-  async chat(bench) {
-    const message = await chat(bench).invoke(PROMPT);
-    assert.equal(message.content, bench.answer);
-    assert.equal(message.usage_metadata?.input_tokens, 11);
-    assert.equal(message.response_metadata?.finish_reason, "stop");
-  },
+  ...apiCases(false, {
+    text: "chat",
+    stream: "chat-stream",
+    tools: "tools",
+    toolsStream: "tools-stream",
+  }),
 
-  async "chat-stream"(bench) {
-    const message = await concatenated(await chat(bench).stream(PROMPT));
-    assert.equal(message.content, bench.answer);
-    assert.equal(message.usage_metadata?.input_tokens, 11, "usage from the stream");
-  },
-
-  async tools(bench) {
-    const weather = weatherTool(bench);
-    const question = new HumanMessage(PROMPT);
-    const called = await chat(bench).bindTools([weather]).invoke([question]);
-    const call = checkToolCall(bench, called);
-    // The round trip: LangChain runs the tool, its result goes back, the model answers.
-    const result = await weather.invoke(call);
-    assert.equal(result.tool_call_id, call.id);
-    const answer = await chat(bench).invoke([question, called, result]);
-    assert.equal(answer.content, bench.answer);
-  },
-
-  async "tools-stream"(bench) {
-    const chunks = await chat(bench).bindTools([weatherTool(bench)]).stream(PROMPT);
-    let pieces = 0;
-    let whole;
-    for await (const chunk of chunks) {
-      if (chunk.tool_call_chunks?.some((piece) => piece.args)) pieces += 1;
-      whole = whole === undefined ? chunk : whole.concat(chunk);
-    }
-    checkToolCall(bench, whole);
-    assert.ok(pieces > 1, `arguments came in ${pieces} chunk(s)`);
-  },
+  ...apiCases(true, {
+    text: "responses",
+    stream: "responses-stream",
+    tools: "responses-tools",
+    toolsStream: "responses-tools-stream",
+  }),
 
   async embeddings(bench) {
     const embeddings = new OpenAIEmbeddings({
