@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import anthropic
 import httpx
 import openai
 import pytest
 from langchain_anthropic import ChatAnthropic
+from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
 from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI, OpenAIEmbeddings
@@ -205,6 +206,17 @@ FAILURES = pytest.mark.parametrize(
 )
 """A request the gateway refuses (key, allow-list, model) or cannot serve (the upstream)."""
 
+E = TypeVar("E", bound=Exception)
+
+
+def refused(chat: BaseChatModel, error: type[E]) -> E:
+    """What `chat` raised for PROMPT, whole; streamed, it must raise the same type."""
+    with pytest.raises(error) as raised:
+        chat.invoke(PROMPT)
+    with pytest.raises(error):
+        joined(chat.stream(PROMPT))
+    return raised.value
+
 
 @APIS
 @FAILURES
@@ -224,12 +236,9 @@ def test_errors_are_the_openai_exception_types(
     }[status]
     key = client_bench.settings()["keys"][who]
     chat = ChatOpenAI(model=model, use_responses_api=responses_api, **connect(key))
-    with pytest.raises(error) as raised:
-        chat.invoke(PROMPT)
-    assert raised.value.status_code == status
-    assert raised.value.code == code
-    with pytest.raises(error):
-        joined(chat.stream(PROMPT))
+    raised = refused(chat, error)
+    assert raised.status_code == status
+    assert raised.code == code
 
 
 def test_a_key_over_its_rate_limit(
@@ -324,11 +333,7 @@ def test_chat_anthropic_errors_are_the_anthropic_exception_types(
         404: (anthropic.NotFoundError, "not_found_error"),
         502: (anthropic.InternalServerError, "api_error"),
     }[status]
-    chat = anthropic_chat(client_bench.settings()["keys"][who], model)
-    with pytest.raises(error) as raised:
-        chat.invoke(PROMPT)
-    assert raised.value.status_code == status
-    assert isinstance(raised.value.body, dict)
-    assert raised.value.body["error"]["type"] == kind
-    with pytest.raises(error):
-        joined(chat.stream(PROMPT))
+    raised = refused(anthropic_chat(client_bench.settings()["keys"][who], model), error)
+    assert raised.status_code == status
+    assert isinstance(raised.body, dict)
+    assert raised.body["error"]["type"] == kind
