@@ -6,16 +6,17 @@
 // The gateway's address, keys and models come as JSON in RUNESTONE_BENCH; the CA that signed
 // its certificate in NODE_EXTRA_CA_CERTS, as a user trusts a private CA. A library is a module
 // in cases/ whose `cases` maps each case's name to an async function of those settings: adding
-// a case (say, the Vercel AI SDK's default `openai(model)`, which calls /v1/responses) is one
-// more entry there and in the pytest list that drives them.
+// a case is one more entry there and in the pytest list that drives them; adding a library, one
+// more module here and in that list (its package pinned in package.json and package-lock.json).
 
 import { inspect } from "node:util";
 
+import { cases as anthropic } from "./cases/anthropic.mjs";
 import { cases as langchain } from "./cases/langchain.mjs";
 import { cases as openai } from "./cases/openai.mjs";
 import { cases as vercelAi } from "./cases/vercel-ai.mjs";
 
-const LIBRARIES = { openai, "vercel-ai": vercelAi, langchain };
+const LIBRARIES = { openai, "vercel-ai": vercelAi, langchain, anthropic };
 const CASE_TIMEOUT_MS = 60_000;
 
 function settings() {

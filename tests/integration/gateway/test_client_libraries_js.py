@@ -1,7 +1,9 @@
 """The JavaScript client libraries users have, against a real gateway over HTTPS with an
-operator-style key: the official `openai` npm package, the Vercel AI SDK through
-`provider.chat(model)`, and LangChain.js's `@langchain/openai`. Each case is a node program
-(tests/clients/js/run.mjs) run by one test here; its output shows when it fails.
+operator-style key: the official `openai` npm package, the Vercel AI SDK (its default
+`provider(model)`, which speaks the Responses API, and `provider.chat(model)`), LangChain.js's
+`@langchain/openai` (Chat Completions and `useResponsesApi`), and the official Anthropic SDK
+(`@anthropic-ai/sdk`, the Messages API). Each case is a node program (tests/clients/js/run.mjs)
+run by one test here; its output shows when it fails.
 
 The packages are pinned by tests/clients/js/package-lock.json and installed into the cache by
 `make test` (`make clients`), or here on first use; a machine without Node.js 20 fails with what
@@ -23,10 +25,36 @@ from fixtures import clientbench
 HARNESS = Path(__file__).resolve().parents[2] / "clients" / "js"
 CASE_TIMEOUT = 120
 COMMON = ["chat", "chat-stream", "tools", "tools-stream", "embeddings", "errors"]
+RESPONSES = ["responses", "responses-stream", "responses-tools", "responses-tools-stream"]
+"""The Responses API, through each OpenAI-style library's own way of calling it."""
 CASES = {
-    "openai": [*COMMON, "models", "untrusted-certificate"],
-    "vercel-ai": [*COMMON, "untrusted-certificate"],
-    "langchain": [*COMMON, "untrusted-certificate"],
+    "openai": [
+        *COMMON,
+        "models",
+        *RESPONSES,
+        "responses-structured",
+        "responses-stored",
+        "responses-errors",
+        "untrusted-certificate",
+    ],
+    "vercel-ai": [
+        *COMMON,
+        *RESPONSES,
+        "responses-structured",
+        "responses-conversation",
+        "responses-errors",
+        "untrusted-certificate",
+    ],
+    "langchain": [*COMMON, *RESPONSES, "untrusted-certificate"],
+    "anthropic": [
+        "messages",
+        "messages-stream",
+        "messages-tools",
+        "messages-tools-stream",
+        "count-tokens",
+        "errors",
+        "untrusted-certificate",
+    ],
 }
 """Every case the harness has (a test checks they agree), by library."""
 

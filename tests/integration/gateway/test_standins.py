@@ -115,3 +115,32 @@ def test_anthropic_sdk_counts_tokens_at_the_anthropic_stand_in(
     anthropic_upstream.behaviour.cached_tokens = 30
     whole = client.messages.create(model="c", max_tokens=5, messages=messages)
     assert whole.usage.cache_read_input_tokens == 30
+
+
+def test_the_openai_stand_in_answers_a_request_for_json_in_a_schema_with_its_json_text(
+    openai_upstream: running.Upstream,
+) -> None:
+    openai_upstream.behaviour.text = "plain words"
+    openai_upstream.behaviour.json_text = '{"city": "Oslo"}'
+    client = openai.OpenAI(base_url=openai_upstream.base_url, api_key="upstream-key", max_retries=0)
+    messages: list[openai.types.chat.ChatCompletionMessageParam] = [
+        {"role": "user", "content": "hi"}
+    ]
+    structured = client.chat.completions.create(
+        model="m",
+        messages=messages,
+        response_format={
+            "type": "json_schema",
+            "json_schema": {"name": "place", "schema": {"type": "object"}},
+        },
+    )
+    assert structured.choices[0].message.content == '{"city": "Oslo"}'
+    plain = client.chat.completions.create(model="m", messages=messages)
+    assert plain.choices[0].message.content == "plain words"
+    response = client.responses.create(
+        model="m",
+        input="hi",
+        text={"format": {"type": "json_schema", "name": "place", "schema": {"type": "object"}}},
+    )
+    assert response.output_text == '{"city": "Oslo"}'
+    assert client.responses.create(model="m", input="hi").output_text == "plain words"

@@ -1,6 +1,7 @@
 // LangChain.js (`@langchain/openai` with `@langchain/core`): ChatOpenAI whole and streamed, tools
-// bound to the model and a full tool round trip, OpenAIEmbeddings, and the gateway's errors as
-// the `openai` package's error classes carrying LangChain's error codes.
+// bound to the model and a full tool round trip, over Chat Completions and over the Responses API
+// (`useResponsesApi: true`); OpenAIEmbeddings, and the gateway's errors as the `openai` package's
+// error classes carrying LangChain's error codes.
 
 import assert from "node:assert/strict";
 
@@ -10,14 +11,15 @@ import { ChatOpenAI, OpenAIEmbeddings } from "@langchain/openai";
 import OpenAI from "openai";
 import { z } from "zod";
 
-import { gatewayError, isA, rejects, standInVector } from "../check.mjs";
+import { isA, openaiRefusal, refusals, rejects, standInVector } from "../check.mjs";
 
-function chat(bench, { key = bench.keys.app, model = bench.models.chat } = {}) {
+function chat(bench, { key = bench.keys.app, model = bench.models.chat, responses = false } = {}) {
   return new ChatOpenAI({
     model,
     apiKey: key,
     configuration: { baseURL: bench.baseURL },
     maxRetries: 0,
+    useResponsesApi: responses,
   });
 }
 
@@ -47,43 +49,70 @@ async function concatenated(stream) {
   return whole;
 }
 
+// The same cases over each API ChatOpenAI speaks: `responses` is its useResponsesApi, `names`
+// names each case.
+function apiCases(responses, names) {
+  const model = (bench) => chat(bench, { responses });
+  return {
+    async [names.text](bench) {
+      const message = await model(bench).invoke(PROMPT);
+      assert.equal(message.text, bench.answer);
+      assert.equal(message.usage_metadata?.input_tokens, 11);
+      assert.equal(message.usage_metadata?.output_tokens, bench.answer.split(" ").length);
+      if (responses) {
+        assert.equal(message.response_metadata?.status, "completed");
+        assert.match(message.response_metadata?.id ?? "", /^resp_/);
+      } else {
+        assert.equal(message.response_metadata?.finish_reason, "stop");
+      }
+    },
+
+    async [names.stream](bench) {
+      const message = await concatenated(await model(bench).stream(PROMPT));
+      assert.equal(message.text, bench.answer);
+      assert.equal(message.usage_metadata?.input_tokens, 11, "usage from the stream");
+    },
+
+    async [names.tools](bench) {
+      const weather = weatherTool(bench);
+      const question = new HumanMessage(PROMPT);
+      const called = await model(bench).bindTools([weather]).invoke([question]);
+      const call = checkToolCall(bench, called);
+      // The round trip: LangChain runs the tool, its result goes back, the model answers.
+      const result = await weather.invoke(call);
+      assert.equal(result.tool_call_id, call.id);
+      const answer = await model(bench).invoke([question, called, result]);
+      assert.equal(answer.text, bench.answer);
+    },
+
+    async [names.toolsStream](bench) {
+      const chunks = await model(bench).bindTools([weatherTool(bench)]).stream(PROMPT);
+      let pieces = 0;
+      let whole;
+      for await (const chunk of chunks) {
+        if (chunk.tool_call_chunks?.some((piece) => piece.args)) pieces += 1;
+        whole = whole === undefined ? chunk : whole.concat(chunk);
+      }
+      checkToolCall(bench, whole);
+      assert.ok(pieces > 1, `arguments came in ${pieces} chunk(s)`);
+    },
+  };
+}
+
 export const cases = {
-  async chat(bench) {
-    const message = await chat(bench).invoke(PROMPT);
-    assert.equal(message.content, bench.answer);
-    assert.equal(message.usage_metadata?.input_tokens, 11);
-    assert.equal(message.response_metadata?.finish_reason, "stop");
-  },
+  ...apiCases(false, {
+    text: "chat",
+    stream: "chat-stream",
+    tools: "tools",
+    toolsStream: "tools-stream",
+  }),
 
-  async "chat-stream"(bench) {
-    const message = await concatenated(await chat(bench).stream(PROMPT));
-    assert.equal(message.content, bench.answer);
-    assert.equal(message.usage_metadata?.input_tokens, 11, "usage from the stream");
-  },
-
-  async tools(bench) {
-    const weather = weatherTool(bench);
-    const question = new HumanMessage(PROMPT);
-    const called = await chat(bench).bindTools([weather]).invoke([question]);
-    const call = checkToolCall(bench, called);
-    // The round trip: LangChain runs the tool, its result goes back, the model answers.
-    const result = await weather.invoke(call);
-    assert.equal(result.tool_call_id, call.id);
-    const answer = await chat(bench).invoke([question, called, result]);
-    assert.equal(answer.content, bench.answer);
-  },
-
-  async "tools-stream"(bench) {
-    const chunks = await chat(bench).bindTools([weatherTool(bench)]).stream(PROMPT);
-    let pieces = 0;
-    let whole;
-    for await (const chunk of chunks) {
-      if (chunk.tool_call_chunks?.some((piece) => piece.args)) pieces += 1;
-      whole = whole === undefined ? chunk : whole.concat(chunk);
-    }
-    checkToolCall(bench, whole);
-    assert.ok(pieces > 1, `arguments came in ${pieces} chunk(s)`);
-  },
+  ...apiCases(true, {
+    text: "responses",
+    stream: "responses-stream",
+    tools: "responses-tools",
+    toolsStream: "responses-tools-stream",
+  }),
 
   async embeddings(bench) {
     const embeddings = new OpenAIEmbeddings({
@@ -99,38 +128,18 @@ export const cases = {
   },
 
   async errors(bench) {
-    const ask = (options) => chat(bench, options).invoke(PROMPT);
-    await rejects("an unknown key", () => ask({ key: bench.keys.unknown }), (error) => {
-      isA(error, OpenAI.AuthenticationError);
-      gatewayError(error, 401, "invalid_api_key");
-      assert.equal(error.lc_error_code, "MODEL_AUTHENTICATION");
+    const ask = (key, model) => chat(bench, { key, model }).invoke(PROMPT);
+    const codes = { 401: "MODEL_AUTHENTICATION", 404: "MODEL_NOT_FOUND", 429: "MODEL_RATE_LIMIT" };
+    await refusals(bench, ask, (error, status) => {
+      openaiRefusal(error, status);
+      assert.equal(error.lc_error_code, codes[status], "LangChain's error code");
     });
-    await rejects("a model the key may not use", () => ask({ model: bench.models.forbidden }), (error) => {
-      isA(error, OpenAI.PermissionDeniedError);
-      gatewayError(error, 403, "model_not_allowed");
-    });
-    await rejects("a model nobody serves", () => ask({ key: bench.keys.wildcard, model: bench.models.missing }), (error) => {
-      isA(error, OpenAI.NotFoundError);
-      gatewayError(error, 404, "model_not_found");
-      assert.equal(error.lc_error_code, "MODEL_NOT_FOUND");
-    });
-    await rejects("an upstream that cannot be reached", () => ask({ model: bench.models.down }), (error) => {
-      isA(error, OpenAI.InternalServerError);
-      gatewayError(error, 502, "upstream_failed");
-    });
-    await rejects("the same, streamed", async () => concatenated(await chat(bench, { model: bench.models.down }).stream(PROMPT)), (error) => {
+    await rejects("an upstream that cannot be reached, streamed", async () => concatenated(await chat(bench, { model: bench.models.down }).stream(PROMPT)), (error) => {
       isA(error, OpenAI.InternalServerError);
       assert.equal(error.status, 502);
     });
-    await rejects("a key over its rate limit", async () => {
-      await ask({ key: bench.keys.limited });
-      await ask({ key: bench.keys.limited });
-    }, (error) => {
-      isA(error, OpenAI.RateLimitError);
-      gatewayError(error, 429, "rate_limit_exceeded");
-      assert.equal(error.lc_error_code, "MODEL_RATE_LIMIT");
-    });
   },
+
 
   async "untrusted-certificate"(bench) {
     assert.equal(process.env.NODE_EXTRA_CA_CERTS, undefined);

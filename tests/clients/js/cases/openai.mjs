@@ -1,11 +1,15 @@
 // The official `openai` npm package: chat completions whole and streamed, tool calls, embeddings,
-// the model list, and the gateway's errors as the package's own error classes.
+// the model list, and the gateway's errors as the package's own error classes; the Responses API
+// whole, through the `responses.stream` helper, a function-calling round trip, structured output
+// (`text.format`), and stored responses (`previous_response_id`, readable by their key only).
 
 import assert from "node:assert/strict";
 
 import OpenAI from "openai";
+import { zodTextFormat } from "openai/helpers/zod";
+import { z } from "zod";
 
-import { gatewayError, isA, rejects, standInVector } from "../check.mjs";
+import { gatewayError, isA, openaiRefusal, refusals, rejects, standInVector } from "../check.mjs";
 
 function client(bench, key = bench.keys.app) {
   return new OpenAI({ baseURL: bench.baseURL, apiKey: key, maxRetries: 0, timeout: 30_000 });
@@ -26,6 +30,31 @@ function weatherTool(bench) {
       },
     },
   };
+}
+
+// The function tool as the Responses API declares it (flat, without chat's `function` wrapper).
+function weatherFunction(bench) {
+  const { function: declared } = weatherTool(bench);
+  return { type: "function", strict: false, ...declared };
+}
+
+function checkFunctionCall(bench, response) {
+  const calls = response.output.filter((item) => item.type === "function_call");
+  assert.equal(calls.length, 1, "one function call");
+  const [call] = calls;
+  assert.equal(call.name, bench.toolCall.name);
+  assert.deepEqual(JSON.parse(call.arguments), bench.toolCall.arguments);
+  assert.ok(call.call_id, "the call's id");
+  return call;
+}
+
+function checkResponse(bench, response) {
+  assert.equal(response.object, "response");
+  assert.equal(response.status, "completed");
+  assert.equal(response.output_text, bench.answer);
+  assert.equal(response.usage.input_tokens, 11);
+  assert.equal(response.usage.output_tokens, bench.answer.split(" ").length);
+  assert.equal(response.usage.input_tokens_details.cached_tokens, 0);
 }
 
 function checkToolCall(bench, message) {
@@ -158,41 +187,175 @@ export const cases = {
   async errors(bench) {
     const ask = (key, model, extra = {}) =>
       client(bench, key).chat.completions.create({ model, messages: ASK, ...extra });
-    await rejects("an unknown key", () => ask(bench.keys.unknown, bench.models.chat), (error) => {
-      isA(error, OpenAI.AuthenticationError);
-      gatewayError(error, 401, "invalid_api_key");
-    });
-    await rejects("a model the key may not use", () => ask(bench.keys.app, bench.models.forbidden), (error) => {
-      isA(error, OpenAI.PermissionDeniedError);
-      gatewayError(error, 403, "model_not_allowed");
-    });
-    await rejects("a model nobody serves", () => ask(bench.keys.wildcard, bench.models.missing), (error) => {
-      isA(error, OpenAI.NotFoundError);
-      gatewayError(error, 404, "model_not_found");
-      assert.equal(error.param, "model");
-    });
+    await refusals(bench, ask, openaiRefusal);
     await rejects("a malformed request", () => ask(bench.keys.app, bench.models.chat, { messages: "hi" }), (error) => {
       isA(error, OpenAI.BadRequestError);
       assert.equal(error.status, 400);
       assert.equal(error.param, "messages");
     });
-    await rejects("an upstream that cannot be reached", () => ask(bench.keys.app, bench.models.down), (error) => {
-      isA(error, OpenAI.InternalServerError);
-      gatewayError(error, 502, "upstream_failed");
-    });
-    await rejects("the same, streamed", () => ask(bench.keys.app, bench.models.down, { stream: true }), (error) => {
+    await rejects("an upstream that cannot be reached, streamed", () => ask(bench.keys.app, bench.models.down, { stream: true }), (error) => {
       isA(error, OpenAI.InternalServerError);
       assert.equal(error.status, 502);
     });
-    await rejects("a key over its rate limit", async () => {
-      await ask(bench.keys.limited, bench.models.chat);
-      await ask(bench.keys.limited, bench.models.chat);
-    }, (error) => {
-      isA(error, OpenAI.RateLimitError);
-      gatewayError(error, 429, "rate_limit_exceeded");
-      assert.ok(Number(error.headers.get("retry-after")) > 0, "Retry-After");
+  },
+
+
+  async responses(bench) {
+    const response = await client(bench).responses.create({
+      model: bench.models.chat,
+      input: "What is the weather in Paris?",
+      instructions: "Be brief.",
+    });
+    checkResponse(bench, response);
+    assert.equal(response.model, bench.models.chat);
+    assert.match(response.id, /^resp_/);
+    const [message] = response.output;
+    assert.equal(message.type, "message");
+    assert.equal(message.role, "assistant");
+    assert.equal(message.content[0].type, "output_text");
+  },
+
+  async "responses-stream"(bench) {
+    const whole = await client(bench).responses.create({ model: bench.models.chat, input: ASK });
+    const stream = client(bench).responses.stream({ model: bench.models.chat, input: ASK });
+    let deltas = "";
+    const sequence = [];
+    stream.on("response.output_text.delta", (event) => {
+      deltas += event.delta;
+    });
+    stream.on("event", (event) => sequence.push(event.sequence_number));
+    const final = await stream.finalResponse();
+    checkResponse(bench, final);
+    assert.equal(final.output_text, whole.output_text, "the helper assembles the whole answer");
+    assert.equal(deltas, bench.answer);
+    assert.deepEqual(sequence, sequence.map((_, index) => index), "sequence numbers in order");
+  },
+
+  async "responses-tools"(bench) {
+    const openai = client(bench);
+    const first = await openai.responses.create({
+      model: bench.models.chat,
+      input: ASK,
+      tools: [weatherFunction(bench)],
+      tool_choice: "auto",
+    });
+    const call = checkFunctionCall(bench, first);
+    // The round trip: the call and its output go back, the model answers in text.
+    const second = await openai.responses.create({
+      model: bench.models.chat,
+      input: [
+        ...ASK,
+        call,
+        { type: "function_call_output", call_id: call.call_id, output: "18 °C and sunny" },
+      ],
+      store: false,
+    });
+    assert.equal(second.output_text, bench.answer);
+    assert.equal(second.store, false);
+  },
+
+  async "responses-tools-stream"(bench) {
+    const stream = client(bench).responses.stream({
+      model: bench.models.chat,
+      input: ASK,
+      tools: [weatherFunction(bench)],
+    });
+    let argumentFragments = 0;
+    stream.on("response.function_call_arguments.delta", () => {
+      argumentFragments += 1;
+    });
+    const final = await stream.finalResponse();
+    checkFunctionCall(bench, final);
+    assert.ok(argumentFragments > 1, `arguments came in ${argumentFragments} fragment(s)`);
+  },
+
+  async "responses-structured"(bench) {
+    const Weather = z.object({ city: z.string(), degrees: z.number() });
+    const format = zodTextFormat(Weather, "weather");
+    const parsed = await client(bench).responses.parse({
+      model: bench.models.chat,
+      input: ASK,
+      text: { format },
+    });
+    assert.deepEqual(parsed.output_parsed, bench.structured);
+    assert.equal(parsed.text.format.type, "json_schema");
+    // The stream helper parses the same.
+    const streamed = await client(bench)
+      .responses.stream({ model: bench.models.chat, input: ASK, text: { format } })
+      .finalResponse();
+    assert.deepEqual(streamed.output_parsed, bench.structured);
+  },
+
+  async "responses-stored"(bench) {
+    const openai = client(bench);
+    const first = await openai.responses.create({
+      model: bench.models.chat,
+      input: "My name is Ada.",
+    });
+    assert.equal(first.store, true, "stored by default with a shared store");
+    const second = await openai.responses.create({
+      model: bench.models.chat,
+      input: "What is my name?",
+      previous_response_id: first.id,
+    });
+    assert.equal(second.previous_response_id, first.id);
+    assert.equal(second.output_text, bench.answer);
+    const read = await openai.responses.retrieve(first.id);
+    assert.equal(read.id, first.id);
+    assert.equal(read.output_text, first.output_text);
+    const items = [];
+    for await (const item of openai.responses.inputItems.list(second.id)) items.push(item);
+    assert.deepEqual(
+      items.map((item) => item.content[0].text),
+      ["What is my name?"],
+      "the second request's own input items",
+    );
+
+    // Another key learns nothing of it: as if it did not exist.
+    const other = client(bench, bench.keys.wildcard);
+    await rejects("another key reading it", () => other.responses.retrieve(first.id), (error) => {
+      isA(error, OpenAI.NotFoundError);
+      assert.equal(error.status, 404);
+    });
+    await rejects("another key continuing it", () => other.responses.create({
+      model: bench.models.chat,
+      input: "What is my name?",
+      previous_response_id: first.id,
+    }), (error) => {
+      isA(error, OpenAI.BadRequestError);
+      gatewayError(error, 400, "previous_response_not_found");
+      assert.equal(error.param, "previous_response_id");
+    });
+    await rejects("another key deleting it", () => other.responses.delete(first.id), (error) => {
+      isA(error, OpenAI.NotFoundError);
+    });
+
+    await openai.responses.delete(first.id);
+    await rejects("reading it once deleted", () => openai.responses.retrieve(first.id), (error) => {
+      isA(error, OpenAI.NotFoundError);
     });
   },
+
+  async "responses-errors"(bench) {
+    const ask = (key, model, extra = {}) =>
+      client(bench, key).responses.create({ model, input: ASK, ...extra });
+    await refusals(bench, ask, openaiRefusal);
+    await rejects("a tool type the gateway cannot run", () => ask(bench.keys.app, bench.models.chat, {
+      tools: [{ type: "web_search" }],
+    }), (error) => {
+      isA(error, OpenAI.BadRequestError);
+      assert.equal(error.status, 400);
+      assert.equal(error.param, "tools[0].type");
+    });
+    await rejects("an upstream that cannot be reached, streamed", () => client(bench).responses.stream({
+      model: bench.models.down,
+      input: ASK,
+    }).finalResponse(), (error) => {
+      isA(error, OpenAI.InternalServerError);
+      assert.equal(error.status, 502);
+    });
+  },
+
 
   async "untrusted-certificate"(bench) {
     // Run without NODE_EXTRA_CA_CERTS: the gateway's certificate must not be accepted.

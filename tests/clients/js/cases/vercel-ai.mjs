@@ -1,20 +1,33 @@
-// The Vercel AI SDK (`ai` with `@ai-sdk/openai`) through `provider.chat(model)`, which speaks
-// Chat Completions: text whole and streamed, tool calls the SDK executes, embeddings, and the
-// gateway's errors as the SDK's APICallError.
-//
-// The SDK's default model, `provider(model)`, calls /v1/responses instead; its cases (generateText,
-// streamText and a tool call through it) belong here as more entries once the gateway serves it.
+// The Vercel AI SDK (`ai` with `@ai-sdk/openai`) through both of its OpenAI models: the default,
+// `provider(model)`, which speaks the Responses API, and `provider.chat(model)`, which speaks Chat
+// Completions. Through each: text whole and streamed, a tool the SDK executes (then the next step
+// with its result), a streamed tool call, and the gateway's errors as the SDK's APICallError;
+// embeddings besides.
 
 import assert from "node:assert/strict";
 
 import { createOpenAI } from "@ai-sdk/openai";
-import { APICallError, embed, embedMany, generateText, streamText, tool } from "ai";
+import {
+  APICallError,
+  Output,
+  embed,
+  embedMany,
+  generateText,
+  stepCountIs,
+  streamText,
+  tool,
+} from "ai";
 import { z } from "zod";
 
-import { rejects, standInVector } from "../check.mjs";
+import { REFUSAL_CODES, refusals, rejects, standInVector } from "../check.mjs";
 
-function provider(bench, key = bench.keys.app) {
-  return createOpenAI({ baseURL: bench.baseURL, apiKey: key });
+// `sent`, when given, collects the JSON body of every request the provider makes.
+function provider(bench, key = bench.keys.app, sent = undefined) {
+  const recording = async (url, init) => {
+    sent.push(JSON.parse(init.body));
+    return fetch(url, init);
+  };
+  return createOpenAI({ baseURL: bench.baseURL, apiKey: key, fetch: sent && recording });
 }
 
 const PROMPT = "What is the weather in Paris?";
@@ -40,12 +53,11 @@ function checkToolRun(bench, toolCalls, toolResults, executed) {
   assert.equal(toolResults[0].output, `18 °C and sunny in ${bench.toolCall.arguments.city}`);
 }
 
-// streamText of the chat model. It reports errors to onError instead of throwing them:
-// `failure()` rethrows the first one.
-function streamChat(bench, model, options = {}) {
+// streamText reports errors to onError instead of throwing them: `failure()` rethrows the first.
+function streamWith(model, options = {}) {
   const failures = [];
   const result = streamText({
-    model: provider(bench).chat(model),
+    model,
     prompt: PROMPT,
     maxRetries: 0,
     onError: ({ error }) => failures.push(error),
@@ -65,55 +77,156 @@ function checkApiCallError(error, status, code) {
   }
 }
 
+// The same cases through each of the provider's OpenAI models: `api` makes the model from the
+// provider, `names` names each case, and `checkSentBack` judges the request that carried the
+// tool's result back.
+function apiCases(api, names, checkSentBack) {
+  const model = (bench, name = bench.models.chat, key = bench.keys.app, sent = undefined) =>
+    api(provider(bench, key, sent), name);
+  return {
+    async [names.text](bench) {
+      const result = await generateText({ model: model(bench), prompt: PROMPT, maxRetries: 0 });
+      assert.equal(result.text, bench.answer);
+      assert.equal(result.finishReason, "stop");
+      assert.equal(result.usage.inputTokens, 11);
+      assert.equal(result.usage.outputTokens, bench.answer.split(" ").length);
+    },
+
+    async [names.stream](bench) {
+      const { result, failure } = streamWith(model(bench));
+      let text = "";
+      for await (const delta of result.textStream) {
+        text += delta;
+      }
+      failure();
+      assert.equal(text, bench.answer);
+      assert.equal((await result.usage).inputTokens, 11, "usage from the stream's end");
+      assert.equal(await result.finishReason, "stop");
+    },
+
+    async [names.tools](bench) {
+      const executed = [];
+      const sent = [];
+      // Two steps: the model calls the tool, the SDK runs it and sends its result back; the
+      // second step offers no tools, so the stand-in answers in text.
+      const result = await generateText({
+        model: model(bench, bench.models.chat, bench.keys.app, sent),
+        prompt: PROMPT,
+        tools: weatherTools(bench, executed),
+        stopWhen: stepCountIs(2),
+        prepareStep: ({ stepNumber }) => (stepNumber > 0 ? { activeTools: [] } : undefined),
+        maxRetries: 0,
+      });
+      assert.equal(result.steps.length, 2, "the tool's step and the answer's");
+      const [called] = result.steps;
+      assert.equal(called.finishReason, "tool-calls");
+      checkToolRun(bench, called.toolCalls, called.toolResults, executed);
+      assert.equal(result.text, bench.answer);
+      assert.equal(result.finishReason, "stop");
+      assert.equal(sent.length, 2, "one request a step");
+      checkSentBack(sent[1]);
+    },
+
+    async [names.toolsStream](bench) {
+      const executed = [];
+      const { result, failure } = streamWith(model(bench), {
+        tools: weatherTools(bench, executed),
+      });
+      let inputDeltas = 0;
+      for await (const part of result.fullStream) {
+        if (part.type === "tool-input-delta") inputDeltas += 1;
+      }
+      failure();
+      assert.equal(await result.finishReason, "tool-calls");
+      checkToolRun(bench, await result.toolCalls, await result.toolResults, executed);
+      assert.ok(inputDeltas > 1, `tool input came in ${inputDeltas} delta(s)`);
+    },
+
+    async [names.errors](bench) {
+      const ask = (key, name) =>
+        generateText({ model: model(bench, name, key), prompt: PROMPT, maxRetries: 0 });
+      await refusals(bench, ask, (error, status) => {
+        checkApiCallError(error, status, REFUSAL_CODES[status]);
+        // The SDK retries what the gateway says may pass on a retry (with maxRetries above 0).
+        assert.equal(error.isRetryable, status >= 429, "isRetryable");
+        if (status === 429) {
+          assert.ok(Number(error.responseHeaders["retry-after"]) > 0, "Retry-After");
+        }
+      });
+      // A stream's failure before its first byte reaches onError as the same APICallError.
+      const { result, failure } = streamWith(model(bench, bench.models.down));
+      await result.consumeStream();
+      await rejects("an upstream that cannot be reached, streamed", async () => failure(), (error) => {
+        checkApiCallError(error, 502, "upstream_failed");
+      });
+    },
+
+  };
+}
+
 export const cases = {
-  async chat(bench) {
+  ...apiCases((openai, name) => openai.chat(name), {
+    text: "chat",
+    stream: "chat-stream",
+    tools: "tools",
+    toolsStream: "tools-stream",
+    errors: "errors",
+  }, (body) => {
+    assert.deepEqual(body.messages.map((message) => message.role), ["user", "assistant", "tool"]);
+  }),
+
+  ...apiCases((openai, name) => openai(name), {
+    text: "responses",
+    stream: "responses-stream",
+    tools: "responses-tools",
+    toolsStream: "responses-tools-stream",
+    errors: "responses-errors",
+  }, (body) => {
+    assert.deepEqual(
+      body.input.map((item) => item.type ?? item.role),
+      ["user", "function_call", "function_call_output"],
+    );
+  }),
+
+  // Structured output: the SDK asks for JSON in the schema (`text.format`) and parses it.
+  async "responses-structured"(bench) {
+    const schema = z.object({ city: z.string(), degrees: z.number() });
     const result = await generateText({
-      model: provider(bench).chat(bench.models.chat),
+      model: provider(bench)(bench.models.chat),
       prompt: PROMPT,
+      output: Output.object({ schema }),
       maxRetries: 0,
     });
-    assert.equal(result.text, bench.answer);
-    assert.equal(result.finishReason, "stop");
-    assert.equal(result.usage.inputTokens, 11);
-    assert.equal(result.usage.outputTokens, bench.answer.split(" ").length);
+    assert.deepEqual(result.output, bench.structured);
   },
 
-  async "chat-stream"(bench) {
-    const { result, failure } = streamChat(bench, bench.models.chat);
-    let text = "";
-    for await (const delta of result.textStream) {
-      text += delta;
-    }
-    failure();
-    assert.equal(text, bench.answer);
-    assert.equal((await result.usage).inputTokens, 11, "usage from the stream's last chunk");
-    assert.equal(await result.finishReason, "stop");
-  },
-
-  async tools(bench) {
-    const executed = [];
-    const result = await generateText({
-      model: provider(bench).chat(bench.models.chat),
-      prompt: PROMPT,
-      tools: weatherTools(bench, executed),
+  // A conversation's next turn: with stored responses (the SDK's default), the model's earlier
+  // text goes back as a reference to its item, which the gateway resolves from the shared store.
+  async "responses-conversation"(bench) {
+    const sent = [];
+    const model = provider(bench, bench.keys.app, sent)(bench.models.chat);
+    const question = { role: "user", content: "My name is Ada." };
+    const first = await generateText({ model, messages: [question], maxRetries: 0 });
+    const second = await generateText({
+      model,
+      messages: [question, ...first.response.messages, { role: "user", content: "My name?" }],
       maxRetries: 0,
     });
-    assert.equal(result.finishReason, "tool-calls");
-    checkToolRun(bench, result.toolCalls, result.toolResults, executed);
-  },
-
-  async "tools-stream"(bench) {
-    const executed = [];
-    const { result, failure } = streamChat(bench, bench.models.chat, {
-      tools: weatherTools(bench, executed),
+    assert.equal(second.text, bench.answer);
+    const [reference] = sent[1].input.filter((item) => item.type === "item_reference");
+    assert.ok(reference, `the earlier answer as a reference: ${JSON.stringify(sent[1].input)}`);
+    const [answered] = first.response.messages;
+    const text = answered.content.find((part) => part.type === "text");
+    assert.equal(reference.id, text.providerOptions.openai.itemId, "the first answer's item");
+    // Without stored responses the SDK sends the text itself, and the gateway takes that too.
+    const unstored = await generateText({
+      model,
+      messages: [question, ...first.response.messages, { role: "user", content: "My name?" }],
+      providerOptions: { openai: { store: false } },
+      maxRetries: 0,
     });
-    let inputDeltas = 0;
-    for await (const part of result.fullStream) {
-      if (part.type === "tool-input-delta") inputDeltas += 1;
-    }
-    failure();
-    checkToolRun(bench, await result.toolCalls, await result.toolResults, executed);
-    assert.ok(inputDeltas > 1, `tool input came in ${inputDeltas} delta(s)`);
+    assert.equal(unstored.text, bench.answer);
+    assert.equal(sent[2].input[1].role, "assistant");
   },
 
   async embeddings(bench) {
@@ -124,39 +237,6 @@ export const cases = {
     assert.equal(many.usage.tokens, 6);
     const one = await embed({ model, value: "one", maxRetries: 0 });
     standInVector(one.embedding, 0, bench.embeddingSize);
-  },
-
-  async errors(bench) {
-    const ask = (key, model) =>
-      generateText({ model: provider(bench, key).chat(model), prompt: PROMPT, maxRetries: 0 });
-    await rejects("an unknown key", () => ask(bench.keys.unknown, bench.models.chat), (error) => {
-      checkApiCallError(error, 401, "invalid_api_key");
-      assert.equal(error.isRetryable, false);
-    });
-    await rejects("a model the key may not use", () => ask(bench.keys.app, bench.models.forbidden), (error) => {
-      checkApiCallError(error, 403, "model_not_allowed");
-    });
-    await rejects("a model nobody serves", () => ask(bench.keys.wildcard, bench.models.missing), (error) => {
-      checkApiCallError(error, 404, "model_not_found");
-    });
-    await rejects("an upstream that cannot be reached", () => ask(bench.keys.app, bench.models.down), (error) => {
-      checkApiCallError(error, 502, "upstream_failed");
-      assert.equal(error.isRetryable, true);
-    });
-    await rejects("a key over its rate limit", async () => {
-      await ask(bench.keys.limited, bench.models.chat);
-      await ask(bench.keys.limited, bench.models.chat);
-    }, (error) => {
-      checkApiCallError(error, 429, "rate_limit_exceeded");
-      assert.equal(error.isRetryable, true);
-      assert.ok(Number(error.responseHeaders["retry-after"]) > 0, "Retry-After");
-    });
-    // A stream's failure before its first byte reaches onError as the same APICallError.
-    const { result, failure } = streamChat(bench, bench.models.down);
-    await result.consumeStream();
-    await rejects("the same, streamed", async () => failure(), (error) => {
-      checkApiCallError(error, 502, "upstream_failed");
-    });
   },
 
   async "untrusted-certificate"(bench) {
