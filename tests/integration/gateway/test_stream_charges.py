@@ -115,6 +115,18 @@ def spent(gateway: gateway_process.GatewayProcess, key: keys.Key) -> float:
     return gateway.metric("runestone_key_budget_spent_usd", runestone_key_id=key.id)
 
 
+def budget_charged(
+    gateway: gateway_process.GatewayProcess, key: keys.Key, line: dict[str, Any]
+) -> int:
+    """Wait until the key's budget shows the tokens its access-log line names; return them."""
+    charged: int = line["input_tokens"] + line["output_tokens"]
+    eventually(
+        lambda: spent(gateway, key) == pytest.approx(charged * USD_PER_TOKEN),
+        what="the budget charged",
+    )
+    return charged
+
+
 def test_a_stream_the_client_leaves_is_charged_for_what_was_relayed(
     gateway: gateway_process.GatewayProcess, upstream: running.Upstream
 ) -> None:
@@ -126,11 +138,7 @@ def test_a_stream_the_client_leaves_is_charged_for_what_was_relayed(
     # The role chunk carries no text, each other event a token; the gateway may have sent a
     # few more events before it saw the client go.
     assert LEFT_AFTER - 1 <= line["output_tokens"] <= LEFT_AFTER * 1.5, line
-    charged = line["input_tokens"] + line["output_tokens"]
-    eventually(
-        lambda: spent(gateway, CUT) == pytest.approx(charged * USD_PER_TOKEN),
-        what="the budget charged",
-    )
+    charged = budget_charged(gateway, CUT, line)
     # The tokens-per-minute bucket was charged too: the next request sees what is left.
     # Without the charge it would be TPM less two prompt estimates; a few tokens refill meanwhile.
     answer = httpx.post(
@@ -162,11 +170,7 @@ def test_a_stream_whose_upstream_omits_usage_is_charged(
     assert (line["status"], line["error"], line["tokens_estimated"]) == (200, None, True)
     assert line["input_tokens"] == PROMPT_ESTIMATE
     assert WORDS - 5 <= line["output_tokens"] <= WORDS + 5, line
-    charged = line["input_tokens"] + line["output_tokens"]
-    eventually(
-        lambda: spent(gateway, SILENT) == pytest.approx(charged * USD_PER_TOKEN),
-        what="the budget charged",
-    )
+    charged = budget_charged(gateway, SILENT, line)
     assert gateway.metric(ESTIMATED, gen_ai_token_type="output") - before == line["output_tokens"]
     assert gateway.metric("runestone_cost_usd_total", runestone_key_id=SILENT.id) == pytest.approx(
         charged * USD_PER_TOKEN
@@ -183,11 +187,7 @@ def test_an_anthropic_stream_the_client_leaves_keeps_its_reported_input(
     assert (line["error"], line["tokens_estimated"]) == ("client_disconnected", True)
     assert line["input_tokens"] == anthropic_server.INPUT_TOKENS
     assert LEFT_AFTER - 1 <= line["output_tokens"] <= LEFT_AFTER * 1.5, line
-    charged = line["input_tokens"] + line["output_tokens"]
-    eventually(
-        lambda: spent(gateway, PARTIAL) == pytest.approx(charged * USD_PER_TOKEN),
-        what="the budget charged",
-    )
+    budget_charged(gateway, PARTIAL, line)
 
 
 @pytest.mark.parametrize(
@@ -229,8 +229,4 @@ def test_a_stream_in_the_clients_own_api_the_client_leaves_is_charged(
     if model_name == "c":
         assert line["input_tokens"] == anthropic_server.INPUT_TOKENS
     assert LEFT_AFTER - 1 <= line["output_tokens"] <= LEFT_AFTER * 1.5, line
-    charged = line["input_tokens"] + line["output_tokens"]
-    eventually(
-        lambda: spent(gateway, key) == pytest.approx(charged * USD_PER_TOKEN),
-        what="the budget charged",
-    )
+    budget_charged(gateway, key, line)
