@@ -1,6 +1,7 @@
-"""What the operator itself may do, as a ClusterRole: the single statement of its RBAC needs,
-packaged by the Helm chart and used by the integration tests to run the operator with exactly
-these permissions."""
+"""What the operator itself may do: a ClusterRole for what it reconciles, and a Role in its own
+namespace for its leader-election Lease. The single statement of its RBAC needs, packaged by the
+Helm chart and used by the integration tests to run the operator with exactly these
+permissions."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from runestone_operator.core import kinds, meta
 
 CLUSTER_ROLE_NAME = "runestone-operator"
+ELECTION_ROLE_NAME = "runestone-operator-leader-election"
 
 _WRITE = ["get", "list", "watch", "create", "update", "patch", "delete"]
 _KINDS = sorted(kind.plural for kind in kinds.ALL)
@@ -81,5 +83,45 @@ def cluster_role_binding(
         "kind": "ClusterRoleBinding",
         "metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": "runestone"}},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
+    }
+
+
+def election_rules() -> list[dict[str, Any]]:
+    """The leader-election Lease, in the operator's own namespace only (a Role)."""
+    return [
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "verbs": ["get", "create", "update"],
+        }
+    ]
+
+
+def election_role(namespace: str | None = None, name: str = ELECTION_ROLE_NAME) -> meta.Manifest:
+    """The Role, in `namespace` (without one: for whoever applies it in the operator's)."""
+    metadata: dict[str, Any] = {"name": name, "labels": {"app.kubernetes.io/part-of": "runestone"}}
+    if namespace is not None:
+        metadata["namespace"] = namespace
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": metadata,
+        "rules": election_rules(),
+    }
+
+
+def election_role_binding(
+    service_account: str, namespace: str, name: str = ELECTION_ROLE_NAME
+) -> meta.Manifest:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/part-of": "runestone"},
+        },
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
         "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
     }

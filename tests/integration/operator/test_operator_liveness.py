@@ -1,5 +1,6 @@
-"""The liveness endpoint reports recent activity, and fails once no watch event and no resync pass
-happened for too long (here: an operator whose API server cannot be reached)."""
+"""The liveness endpoint reports recent activity, and fails once no watch event, resync pass or
+leader-election round happened for too long (here: an operator whose API server cannot be
+reached)."""
 
 from __future__ import annotations
 
@@ -60,7 +61,7 @@ def test_liveness_fails_when_nothing_happens(tmp_path: Path) -> None:
             interval=1,
             what="liveness to fail",
         )
-        assert "no watch event or resync pass" in process.log_text()
+        assert "no watch event, resync pass or leader-election round" in process.log_text()
     except AssertionError:
         pytest.fail(f"operator log:\n{process.log_tail(80)}")
     finally:

@@ -14,10 +14,11 @@ from runestone_operator.gateway.context import Context
 
 async def ensure_status(
     ctx: Context, blocker: readiness.Blocker | None, plan: keyplan.Plan | None
-) -> bool:
-    """Write the Gateway's status from its Deployment and pods. False when the API server would
-    not show them: then Degraded says so (unless a step before was blocked, which says more),
-    and Ready and Progressing stay as last observed rather than guessed."""
+) -> str | None:
+    """Write the Gateway's status from its Deployment and pods; return the Degraded reason
+    written, if any. When the API server would not show them, Degraded says so (unless a step
+    before was blocked, which says more), and Ready and Progressing stay as last observed rather
+    than guessed."""
     api_keys = (
         keys.key_statuses(ctx.name, plan, {key.name: key.expires_at for key in ctx.spec.api_keys})
         if plan is not None
@@ -43,12 +44,11 @@ async def ensure_status(
                 "api_keys": api_keys,
             }
         )
-        await status.publish(ctx, new)
-        return False
+        return await status.publish(ctx, new)
     rollout = gateway_readiness.rollout(deployment)
     ready = readiness.ready_pods(pods, gateway_names.GATEWAY_READY_GATE)
     observed = gateway_readiness.gateway_observations(rollout, ready, blocker)
-    await status.publish(
+    return await status.publish(
         ctx,
         model.GatewayStatus(
             observed_generation=ctx.generation,
@@ -59,4 +59,3 @@ async def ensure_status(
             api_keys=api_keys,
         ),
     )
-    return True
