@@ -74,7 +74,7 @@ crds: venv
 	$(GENERATE) manifestgen --crds-only
 
 # Generated from the operator and the chart (packaging tests fail on drift): the chart's operator
-# RBAC (helm/runestone/files/) and the kustomize base (deploy/base/).
+# RBAC (helm/runestone/files/), the kustomize base and the production overlay (deploy/).
 manifests: venv
 	$(GENERATE) manifestgen
 

@@ -40,6 +40,10 @@ STAGES = HERE / "kwok-stages.yaml"
 """kwok's pod and node stages: pods honour readiness gates as on a kubelet."""
 POD_ADDRESS_POLICY = HERE / "pod-address-policy.yaml"
 """Marks the pods whose address the process kubelet gives (see devcluster.kubelet.network)."""
+AUDIT_POLICY = HERE / "audit-policy.yaml"
+"""What the API server writes to its audit log (`audit_log`): the requests of the ServiceAccounts
+of namespace `AUDITED_NAMESPACE`, at Metadata level."""
+AUDITED_NAMESPACE = "runestone-audit"
 SERVICE_CIDR = "10.96.0.0/16"
 NODES = ("kwok-node-0", "kwok-node-1", "kwok-node-2")
 NODE_ANNOTATION = "kwok.x-k8s.io/node"
@@ -92,6 +96,11 @@ def cluster_dir() -> Path:
 
 def kubeconfig_path() -> Path:
     return cluster_dir() / "kubeconfig"
+
+
+def audit_log(root: Path | None = None) -> Path:
+    """The API server's audit log (see `AUDIT_POLICY`)."""
+    return (root or cluster_dir()) / "logs" / "audit.log"
 
 
 def _say(message: str) -> None:
@@ -160,7 +169,14 @@ def _commands(root: Path, bins: dict[str, Path], ports: Ports) -> dict[str, list
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
             f"--service-cluster-ip-range={SERVICE_CIDR}",
             "--authorization-mode=Node,RBAC",
-            "--enable-admission-plugins=NodeRestriction",
+            # OwnerReferencesPermissionEnforcement, as some distributions run it: setting
+            # blockOwnerDeletion needs update on the owner's finalizers.
+            "--enable-admission-plugins=NodeRestriction,OwnerReferencesPermissionEnforcement",
+            f"--audit-policy-file={AUDIT_POLICY}",
+            f"--audit-log-path={audit_log(root)}",
+            "--audit-log-format=json",
+            "--audit-log-maxsize=100",
+            "--audit-log-maxbackup=1",
             "--allow-privileged=true",
             # Loopback tests burst far above what a kubelet sends; do not throttle them.
             "--enable-priority-and-fairness=false",

@@ -402,7 +402,7 @@ def gateway_endpoint(
         return Endpoint(f"http://{address}/v1", api_key)
     ca = client.CoreV1Api(api).read_namespaced_secret(names.ca_secret(gateway), namespace)
     ca_file = ca_folder / f"{gateway}-ca.crt"
-    ca_file.write_bytes(base64.b64decode((ca.data or {})["tls.crt"]))
+    ca_file.write_bytes(base64.b64decode((ca.data or {})["ca.crt"]))
     server_name = f"{gateway}.{namespace}.svc"
     return Endpoint(f"https://{address}/v1", api_key, ca_file, server_name)
 

@@ -62,11 +62,13 @@ Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 class Identity:
     """A namespace with the operator's ServiceAccount, bound to the operator's ClusterRole and,
-    in that namespace, to its leader-election Role."""
+    in that namespace, to its leader-election Role. `namespace` names it (default
+    `runestone-system-<suffix>`; the local API server audits the requests of
+    `cluster.AUDITED_NAMESPACE`'s ServiceAccounts)."""
 
-    def __init__(self, api: client.ApiClient, suffix: str) -> None:
+    def __init__(self, api: client.ApiClient, suffix: str, namespace: str | None = None) -> None:
         self.api = api
-        self.namespace = f"runestone-system-{suffix}"
+        self.namespace = namespace or f"runestone-system-{suffix}"
         self.role_name = f"runestone-operator-{suffix}"
 
     def create(self) -> str:

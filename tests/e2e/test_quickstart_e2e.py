@@ -191,6 +191,33 @@ def test_chart_installed_crds_rbac_and_a_running_operator(quickstart: Quickstart
     assert "vectorcluster.runestone.dev/docs created" in quickstart.applied
 
 
+def _selected(api: client.ApiClient, namespace: str, policy_name: str) -> list[str]:
+    """The pods a NetworkPolicy's podSelector (matchLabels) picks, as the API server selects."""
+    policy = client.NetworkingV1Api(api).read_namespaced_network_policy(policy_name, namespace)
+    labels = policy.spec.pod_selector.match_labels
+    selector = ",".join(f"{key}={value}" for key, value in labels.items())
+    pods = client.CoreV1Api(api).list_namespaced_pod(namespace, label_selector=selector).items
+    return sorted(pod.metadata.name for pod in pods)
+
+
+def test_network_policies_select_the_operator_and_the_gateway_pods(
+    quickstart: Quickstart,
+) -> None:
+    """The chart's NetworkPolicy for the operator and the operator's for the Gateway select the
+    pods that really run. (No network plugin enforces them here: what is checked is what a
+    plugin would apply them to.)"""
+    operator_pod = install.operator_pod(quickstart.api, quickstart.system_namespace)
+    assert operator_pod is not None
+    operator_policy = f"{quickstart.release}-runestone-operator"
+    assert _selected(quickstart.api, quickstart.system_namespace, operator_policy) == [
+        operator_pod.metadata.name
+    ]
+    (gateway_pod,) = install.gateway_pods(quickstart.api, quickstart.namespace)
+    assert _selected(quickstart.api, quickstart.namespace, install.GATEWAY) == [
+        gateway_pod.metadata.name
+    ]
+
+
 def test_gateway_pod_is_ready_only_once_its_sidecar_opens_the_gate(
     quickstart: Quickstart,
 ) -> None:

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from devcluster import operator_process
+from devcluster import operator_process, storage
 from devcluster.kube import Cluster
 from integration.operator import objects
 
@@ -31,6 +31,16 @@ def runestone_crds(kube_cluster: Cluster) -> list[str]:
         objects.install_crd(extensions, yaml.safe_load(path.read_text()))
         for path in sorted((REPO / "crds").glob("*.yaml"))
     ]
+
+
+@pytest.fixture(scope="session")
+def local_storage(
+    kube_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
+    """The local StorageClass with its provisioner running; yields the volumes' root folder."""
+    root = tmp_path_factory.mktemp("volumes")
+    with storage.provisioning(kube_cluster.api, root):
+        yield root
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,9 @@ READY = "Ready"
 PROGRESSING = "Progressing"
 DEGRADED = "Degraded"
 TYPES = (READY, PROGRESSING, DEGRADED)
+LIMITS_SHARED = "LimitsShared"
+"""A Gateway: whether its replicas share one count of every key's limits and budgets (False,
+a warning: each replica counts on its own)."""
 
 TRUE: common.ConditionStatus = "True"
 FALSE: common.ConditionStatus = "False"
@@ -36,9 +39,14 @@ class Reason:
     UNKNOWN_PROVIDER_POOL = "UnknownProviderPool"
     PROVIDER_POOL_INVALID = "ProviderPoolInvalid"
     MISSING_SECRET = "MissingSecret"  # noqa: S105 - a reason, not a secret
+    CREDENTIAL_NOT_ALLOWED = "CredentialNotAllowed"
+    """A provider's apiKeySecretRef names a Secret not labelled as a provider credential."""
+    INVALID_CREDENTIAL = "InvalidCredential"
+    """A provider credential that is not one header-safe token."""
     MODEL_NOT_SERVED = "ModelNotServed"
     INVALID_CONFIG = "InvalidConfig"
     CERT_MANAGER_MISSING = "CertManagerMissing"
+    SERVICE_MONITOR_UNAVAILABLE = "ServiceMonitorUnavailable"
     API_FORBIDDEN = "ApiForbidden"
     """The API server refused a call (HTTP 403): the operator's RBAC lacks a permission."""
     API_ERROR = "ApiError"
@@ -48,6 +56,10 @@ class Reason:
     KEY_ROTATED = "KeyRotated"
     KEY_REVOKED = "KeyRevoked"
     CERTIFICATE_ISSUED = "CertificateIssued"
+    # Gateway: where limits and budgets are counted.
+    SHARED_STORE = "SharedStore"
+    SINGLE_REPLICA = "SingleReplica"
+    PER_REPLICA_LIMITS = "PerReplicaLimits"
     # VectorCluster: scaling, rolling restarts and backups.
     SCALING = "Scaling"
     SCALE_DOWN_REFUSED = "ScaleDownRefused"

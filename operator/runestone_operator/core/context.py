@@ -17,6 +17,7 @@ from runestone_operator.core import (
     kinds,
     kube,
     meta,
+    names,
     readiness,
     settings,
     timestamps,
@@ -153,10 +154,25 @@ def owned_by(obj: Mapping[str, Any] | None, uid: str) -> bool:
     return any(reference.get("uid") == uid for reference in references)
 
 
+def retained_for(obj: Mapping[str, Any] | None, owner: meta.Owner) -> bool:
+    """True when `obj` is a child the operator keeps without an owner reference (so that it
+    outlives its owner) for an object of `owner`'s name."""
+    metadata = (obj or {}).get("metadata") or {}
+    labels = metadata.get("labels") or {}
+    return (
+        not metadata.get("ownerReferences")
+        and labels.get(names.LABEL_MANAGED_BY) == names.MANAGED_BY
+        and labels.get(names.LABEL_INSTANCE) == owner.name
+    )
+
+
 async def delete_owned(ctx: Context[Any, Any], api_version: str, kind: str, name: str) -> bool:
-    """Delete a child only if this object owns it (never a user's object of the same name)."""
+    """Delete a child only if it is this object's, owned or retained for it (never a user's
+    object of the same name)."""
     existing = await ctx.kube.get(api_version, kind, ctx.namespace, name)
-    if existing is None or not owned_by(existing, ctx.owner.uid):
+    if existing is None or not (
+        owned_by(existing, ctx.owner.uid) or retained_for(existing, ctx.owner)
+    ):
         return False
     uid = existing["metadata"]["uid"]
     return await ctx.kube.delete(api_version, kind, ctx.namespace, name, uid=uid)

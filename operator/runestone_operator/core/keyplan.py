@@ -169,7 +169,7 @@ def plan(
     """Decide the key state.
 
     `wanted` are the spec's keys; `stored` the keys read from their Secrets (by key name);
-    `existing` the names of every key Secret found for the owner; `requests` the rotation
+    `existing` the names of the keys the owner has issued (its status); `requests` the rotation
     tokens from its annotations.
     """
     now = timestamps.truncate(now)

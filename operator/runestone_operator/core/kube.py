@@ -98,6 +98,9 @@ RESOURCES: dict[tuple[str, str], Resource] = {
     ("policy/v1", "PodDisruptionBudget"): Resource("policy", "v1", "poddisruptionbudgets"),
     ("cert-manager.io/v1", "Certificate"): Resource("cert-manager.io", "v1", "certificates"),
     ("coordination.k8s.io/v1", "Lease"): Resource("coordination.k8s.io", "v1", "leases"),
+    ("monitoring.coreos.com/v1", "ServiceMonitor"): Resource(
+        "monitoring.coreos.com", "v1", "servicemonitors"
+    ),
     **{
         (kinds.API_VERSION, kind.name): Resource(kinds.GROUP, kinds.VERSION, kind.plural)
         for kind in kinds.ALL

@@ -37,14 +37,14 @@ def object_meta(
     labels: Mapping[str, str],
     *,
     annotations: Mapping[str, str] | None = None,
+    owned: bool = True,
 ) -> dict[str, Any]:
-    """Metadata for a child of `owner`: its name, the kind's labels and the owner reference."""
-    meta: dict[str, Any] = {
-        "name": name,
-        "namespace": owner.namespace,
-        "labels": dict(labels),
-        "ownerReferences": [owner.reference()],
-    }
+    """Metadata for a child of `owner`: its name, the kind's labels and the owner reference.
+    `owned=False` leaves the reference out, so the child outlives its owner (a retained key or
+    CA, which an owner re-created under the same name adopts by its name)."""
+    meta: dict[str, Any] = {"name": name, "namespace": owner.namespace, "labels": dict(labels)}
+    if owned:
+        meta["ownerReferences"] = [owner.reference()]
     if annotations:
         meta["annotations"] = dict(sorted(annotations.items()))
     return meta

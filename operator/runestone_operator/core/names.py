@@ -18,6 +18,9 @@ LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGED_BY = "runestone-operator"
 LABEL_API_KEY = "runestone.dev/api-key"
 """On a key Secret: the name of the key it holds (used to find revoked keys)."""
+LABEL_PROVIDER_CREDENTIAL = "runestone.dev/provider-credential"
+"""On a Secret, set to "true" by its owner: it may be a ProviderPool's apiKeySecretRef (the only
+Secrets the operator sends upstream)."""
 
 # Annotations.
 ROTATE_KEY_PREFIX = "rotate-key.runestone.dev/"
@@ -72,7 +75,13 @@ def tls_secret(owner: str) -> str:
 
 
 def ca_secret(owner: str) -> str:
+    """The CA bundle clients trust (`ca.crt`), without any key."""
     return f"{owner}-ca"
+
+
+def ca_key_secret(owner: str) -> str:
+    """The signing CA's certificate and key, which only the operator reads."""
+    return f"{owner}-ca-key"
 
 
 def service_dns_names(service: str, namespace: str) -> list[str]:

@@ -8,11 +8,18 @@ and the old CA signs one last serving certificate, which is served until it is d
 (`duration - renewBefore` later); only then does a certificate signed by the new CA replace it.
 The old CA stays in the bundle until it expires, which is after every certificate it signed.
 
+A CA is constrained to the names it signs for (X.509 name constraints: the object's DNS names and
+their subdomains; no IP address at all), so its key, should it leak, cannot be used to
+impersonate anything else to a client that trusts the bundle. A CA without those constraints
+(one issued before them) is replaced the same way, with an overlap.
+
 No I/O: the clock is an argument, PEM text goes in and out. Keys are ECDSA P-256."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -76,12 +83,37 @@ def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name[:MAX_COMMON_NAME])])
 
 
-def issue_ca(common_name: str, now: datetime.datetime, validity: datetime.timedelta) -> KeyPair:
+_EVERY_IP = (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
+
+
+def permitted_subtrees(dns_names: Sequence[str]) -> list[str]:
+    """The DNS subtrees a CA for `dns_names` may sign in: each name (a wildcard's parent), which
+    also covers its subdomains."""
+    return sorted({name.removeprefix("*.") for name in dns_names})
+
+
+def _name_constraints(dns_names: Sequence[str]) -> x509.NameConstraints:
+    return x509.NameConstraints(
+        permitted_subtrees=[x509.DNSName(name) for name in permitted_subtrees(dns_names)],
+        excluded_subtrees=[x509.IPAddress(network) for network in _EVERY_IP],
+    )
+
+
+def issue_ca(
+    common_name: str,
+    now: datetime.datetime,
+    validity: datetime.timedelta,
+    dns_names: Sequence[str] | None = None,
+) -> KeyPair:
+    """A CA that signs only for `dns_names` (None: anything, as a stand-in for another issuer
+    in tests)."""
     key = _new_key()
     subject = _name(common_name)
+    builder = x509.CertificateBuilder()
+    if dns_names is not None:
+        builder = builder.add_extension(_name_constraints(dns_names), critical=True)
     cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
+        builder.subject_name(subject)
         .issuer_name(subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
@@ -179,13 +211,41 @@ def _key_matches(pair: KeyPair) -> bool:
     return cert.public_key() == key.public_key()
 
 
-def ca_is_usable(ca: KeyPair | None, now: datetime.datetime, lifetime: Lifetime) -> bool:
-    """True when `ca` can keep signing: well-formed, its key matches, not due for renewal."""
+def constrained_to(ca_pem: str, dns_names: Sequence[str]) -> bool:
+    """True when the CA certificate carries name constraints that permit every one of
+    `dns_names` and exclude every IP address (what `issue_ca` writes)."""
+    try:
+        cert = x509.load_pem_x509_certificate(ca_pem.encode())
+        constraints = cert.extensions.get_extension_for_class(x509.NameConstraints).value
+    except (ValueError, x509.ExtensionNotFound):
+        return False
+    permitted = {
+        subtree.value
+        for subtree in constraints.permitted_subtrees or []
+        if isinstance(subtree, x509.DNSName)
+    }
+    excluded = {
+        subtree.value
+        for subtree in constraints.excluded_subtrees or []
+        if isinstance(subtree, x509.IPAddress)
+    }
+    return set(permitted_subtrees(dns_names)) <= permitted and set(_EVERY_IP) <= excluded
+
+
+def ca_is_usable(
+    ca: KeyPair | None, now: datetime.datetime, lifetime: Lifetime, dns_names: Sequence[str]
+) -> bool:
+    """True when `ca` can keep signing for `dns_names`: well-formed, constrained to them, its
+    key matches, not due for renewal."""
     if ca is None:
         return False
     try:
         info = inspect(ca.cert_pem)
-        return _key_matches(ca) and info.not_after - now > lifetime.ca_renew_before
+        return (
+            _key_matches(ca)
+            and constrained_to(ca.cert_pem, dns_names)
+            and info.not_after - now > lifetime.ca_renew_before
+        )
     except ValueError:
         return False
 
@@ -240,6 +300,20 @@ def authority(bundle_pem: str, key_pem: str) -> Authority | None:
         return None
     pems = [_cert_pem(cert) for cert in certs]
     return Authority(KeyPair(pems[0], key_pem), tuple(pems[1:]))
+
+
+def with_bundle(signer: KeyPair, bundle_pem: str) -> Authority:
+    """The CA whose signer is `signer`, and the CAs it replaced: those of the published
+    `bundle_pem` other than the signer (none when it holds no certificate)."""
+    try:
+        certs = [_cert_pem(cert) for cert in x509.load_pem_x509_certificates(bundle_pem.encode())]
+    except ValueError:
+        certs = []
+    with contextlib.suppress(ValueError):  # else kept as it is, for `renew` to replace
+        signer = KeyPair(
+            _cert_pem(x509.load_pem_x509_certificate(signer.cert_pem.encode())), signer.key_pem
+        )
+    return Authority(signer, tuple(cert for cert in certs if cert != signer.cert_pem))
 
 
 def _trustable_ca(cert_pem: str, now: datetime.datetime) -> bool:
@@ -312,13 +386,13 @@ def renew(
             )
         )
     new_ca = new_serving = False
-    if signer is None or not ca_is_usable(signer, now, lifetime):
+    if signer is None or not ca_is_usable(signer, now, lifetime, dns_names):
         if signer is not None and _trustable_ca(signer.cert_pem, now):
             retired = (signer.cert_pem, *retired)
             if _can_sign(signer, now):
                 serving = issue_serving(signer, dns_names, now, lifetime.duration)
                 new_serving = True
-        signer = issue_ca(common_name, now, lifetime.ca_duration)
+        signer = issue_ca(common_name, now, lifetime.ca_duration, dns_names)
         new_ca = True
     ca = Authority(signer, retired)
     if serving is None or not serving_is_trusted(serving, ca.trusted, dns_names, now, lifetime):

@@ -80,7 +80,11 @@ class Autoscaling(common.Model):
 
 
 class RateLimitStore(common.Model):
-    """Where per-key counters live: in each replica, or in Redis shared by every replica."""
+    """Where per-key counters (rate limits, concurrency and budgets) live: `local`, in each
+    replica, which is exact for one replica only (N replicas allow N times every limit and
+    budget, and what a key spent is forgotten when its pod restarts); or `redis`, shared by
+    every replica and kept across restarts. Pick `redis` for more than one replica or an
+    autoscaler; the Gateway's `LimitsShared` condition says which applies."""
 
     model_config = pydantic.ConfigDict(
         json_schema_extra=common.validations(
@@ -102,6 +106,49 @@ class RateLimitStore(common.Model):
     """A Secret key holding the Redis URL (use it when the URL carries a password)."""
     fail_mode: Literal["open", "closed"] = "open"
     """When Redis is unreachable: `open` serves without limits, `closed` refuses with 503."""
+
+    def shared(self) -> bool:
+        """Counters (limits and budgets) shared by every replica and kept across restarts."""
+        return self.type == "redis"
+
+
+class ServiceMonitor(common.Model):
+    """A Prometheus Operator ServiceMonitor `<name>-metrics` that scrapes the metrics Service.
+    Needs the ServiceMonitor CRD (monitoring.coreos.com/v1); without it the Gateway is Degraded
+    (`ServiceMonitorUnavailable`) and everything else is still applied."""
+
+    enabled: bool = False
+    interval: common.Duration = "30s"
+    labels: dict[str, str] = pydantic.Field(default_factory=dict, max_length=16)
+    """Labels your Prometheus selects ServiceMonitors by (its `serviceMonitorSelector`)."""
+
+
+class Metrics(common.Model):
+    """Prometheus metrics of the gateway and its sidecar, on the Service `<name>-metrics`, apart
+    from the client Service."""
+
+    service_monitor: ServiceMonitor = pydantic.Field(
+        default_factory=ServiceMonitor, json_schema_extra=common.default_object(ServiceMonitor)
+    )
+
+
+class NetworkPolicy(common.Model):
+    """The NetworkPolicy `<name>` in front of the gateway pods: the API port from
+    `apiFromNamespaces`, the metrics ports (gateway and sidecar) from `metricsFromNamespaces`,
+    nothing else (the kubelet's probes are always admitted)."""
+
+    enabled: bool = True
+    api_from_namespaces: list[common.DnsLabel] = pydantic.Field(
+        default_factory=list, max_length=64, json_schema_extra=common.LIST_SET
+    )
+    """Namespaces whose pods may call the API; empty (the default): any client, in the cluster
+    or outside it (a LoadBalancer's)."""
+    metrics_from_namespaces: list[common.DnsLabel] = pydantic.Field(
+        default_factory=lambda: ["monitoring"],
+        max_length=64,
+        json_schema_extra={**common.LIST_SET, "default": ["monitoring"]},
+    )
+    """Namespaces whose pods may scrape the metrics (your Prometheus's); empty: none."""
 
 
 class Service(common.Model):
@@ -143,12 +190,28 @@ class GatewaySpec(common.Model):
     service: Service = pydantic.Field(
         default_factory=Service, json_schema_extra=common.default_object(Service)
     )
+    metrics: Metrics = pydantic.Field(
+        default_factory=Metrics, json_schema_extra=common.default_object(Metrics)
+    )
+    network_policy: NetworkPolicy = pydantic.Field(
+        default_factory=NetworkPolicy, json_schema_extra=common.default_object(NetworkPolicy)
+    )
     image: str | None = pydantic.Field(default=None, min_length=1, max_length=1024)
     """Container image; the operator's own image when unset."""
     resources: common.Resources | None = None
     """Resources of the gateway container."""
     log_prompts: bool = False
     """Log request messages. Off by default: prompts can hold personal data."""
+    deletion_policy: Literal["Retain", "Delete"] = "Retain"
+    """What deleting the Gateway does to its API keys and CA. `Retain` (the default) keeps the
+    key Secrets `<name>-key-<key>` and the CA (`<name>-ca-key`, `<name>-ca`), without an owner:
+    a Gateway re-created under the same name adopts them, so every client's key and trust keep
+    working (a mistaken delete or a GitOps prune revokes nothing). `Delete` deletes them with the
+    Gateway. Everything else (pods, config, key table, serving certificate) goes either way."""
+
+    def max_replicas(self) -> int:
+        """The most pods that may run at once: the autoscaler's maximum, else `replicas`."""
+        return self.autoscaling.max_replicas if self.autoscaling else self.replicas
 
 
 class GatewayStatus(common.Status):

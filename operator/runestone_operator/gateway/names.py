@@ -23,6 +23,10 @@ REDIS_DIR = "/etc/runestone/redis"
 # Ports of the gateway pod.
 API_PORT = 8080
 HEALTH_PORT = 8081
+"""Health and Prometheus metrics: on the metrics Service, never on the client Service."""
+
+METRICS_LABEL = "runestone.dev/metrics"
+"""On the metrics Service (value "true"): what a ServiceMonitor selects it by."""
 
 
 def gateway_labels(gateway: str) -> dict[str, str]:
@@ -52,6 +56,19 @@ def tls_secret(gateway: str) -> str:
 
 def ca_secret(gateway: str) -> str:
     return names.ca_secret(gateway)
+
+
+def ca_key_secret(gateway: str) -> str:
+    return names.ca_key_secret(gateway)
+
+
+def metrics_service(gateway: str) -> str:
+    """Also the ServiceMonitor's name."""
+    return f"{gateway}-metrics"
+
+
+def network_policy(gateway: str) -> str:
+    return gateway
 
 
 def gateway_service_account(gateway: str) -> str:

@@ -1,5 +1,5 @@
 """Judging a gateway's Deployment rollout, and the conditions that follow (see
-`core.readiness.observations`)."""
+`core.readiness.observations`); and whether its replicas share one count of every limit."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from runestone_operator.core import readiness
+from runestone_operator.core import conditions, readiness
 from runestone_operator.core.conditions import Observation, Reason
+from runestone_operator.gateway import model
 
 
 @dataclass(frozen=True)
@@ -55,4 +56,37 @@ def gateway_observations(
         "the gateway Deployment does not exist yet",
         blocker,
         progress=progress,
+    )
+
+
+def limits_observation(spec: model.GatewaySpec) -> Observation:
+    """`LimitsShared`: False (a warning) when more than one replica may run with a local limit
+    store, since each then counts every key's limits and budgets on its own."""
+    store = spec.rate_limit_store
+    if store.shared():
+        return Observation(
+            conditions.LIMITS_SHARED,
+            conditions.TRUE,
+            Reason.SHARED_STORE,
+            "limits and budgets are counted in Redis, shared by every replica and kept across "
+            "restarts",
+        )
+    most = spec.max_replicas()
+    if most == 1:
+        return Observation(
+            conditions.LIMITS_SHARED,
+            conditions.TRUE,
+            Reason.SINGLE_REPLICA,
+            "one replica counts every limit and budget; with the local store, what a key spent "
+            "is forgotten when its pod restarts (rateLimitStore.type redis keeps it)",
+        )
+    replicas = f"up to {most} replicas (autoscaling)" if spec.autoscaling else f"{most} replicas"
+    return Observation(
+        conditions.LIMITS_SHARED,
+        conditions.FALSE,
+        Reason.PER_REPLICA_LIMITS,
+        f"limits are per replica: with the local rateLimitStore, each of the {replicas} counts "
+        f"every key's limits and budgets on its own, so a key gets up to {most} times its "
+        "limits and budget, and what it spent is forgotten when a pod restarts; set "
+        "rateLimitStore.type to redis to share them",
     )

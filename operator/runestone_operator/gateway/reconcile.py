@@ -9,16 +9,31 @@ from runestone_operator.core import context, keyplan, kube, references, settings
 from runestone_operator.core.steps import keys, tls
 from runestone_operator.gateway import names
 from runestone_operator.gateway.context import LOADER, Context
-from runestone_operator.gateway.steps import config, pools, rbac, scaling, status, workload
+from runestone_operator.gateway.steps import (
+    config,
+    network,
+    pools,
+    rbac,
+    scaling,
+    status,
+    workload,
+)
+
+
+def _retained(ctx: Context) -> bool:
+    """Keys and CA outlive the Gateway (`spec.deletionPolicy: Retain`)."""
+    return ctx.spec.deletion_policy == "Retain"
 
 
 def _tls_subject(ctx: Context) -> tls.Subject:
     return tls.Subject(
         labels=names.gateway_labels(ctx.name),
         ca_secret=names.ca_secret(ctx.name),
+        ca_key_secret=names.ca_key_secret(ctx.name),
         tls_secret=names.tls_secret(ctx.name),
         certificate=ctx.name,
         dns_names=tuple(names.service_dns_names(ctx.name, ctx.namespace)),
+        retain=_retained(ctx),
     )
 
 
@@ -39,13 +54,19 @@ async def reconcile(
         resolved = await pools.ensure_pools_resolved(ctx, read_pool)
         serving = await tls.ensure_tls(ctx, ctx.spec.tls, _tls_subject(ctx))
         plan = await keys.ensure_keys(
-            ctx, ctx.spec.api_keys, ctx.spec.key_rotation, names.gateway_labels(ctx.name)
+            ctx,
+            ctx.spec.api_keys,
+            ctx.status.api_keys,
+            ctx.spec.key_rotation,
+            names.gateway_labels(ctx.name),
+            owned=not _retained(ctx),
         )
         await config.ensure_config(ctx, resolved.config, plan)
         await keys.ensure_revoked_keys_removed(ctx, plan)
         await rbac.ensure_rbac(ctx)
         await workload.ensure_workload(ctx, serving.secret_name, resolved.mounts)
         await scaling.ensure_scaling(ctx)
+        await network.ensure_network(ctx)
     except (context.Blocked, kube.ApiError) as problem:
         blocked = context.blocked_by(problem, ctx.what)
         degraded = await status.ensure_status(ctx, blocked.blocker(), plan)

@@ -51,11 +51,14 @@ async def _problem(
             f"the gateway would refuse this pool: {references.describe(error)}",
         )
     try:
-        missing = await references.credential_problems(ctx.kube, ctx.namespace, [pool])
+        problems = await references.credential_problems(ctx.kube, ctx.namespace, [pool])
     except kube.ApiError as error:
         failure = context.blocked_by(error, ctx.what)
         return (failure.reason, failure.message)
-    return (Reason.MISSING_SECRET, "; ".join(missing)) if missing else None
+    if not problems:
+        return None
+    problem = references.summary(problems)
+    return (problem.reason, problem.message)
 
 
 async def reconcile(

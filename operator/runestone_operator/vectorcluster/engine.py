@@ -48,6 +48,11 @@ class Member:
     """Serve clients with the pair mounted from `names.TLS_VOLUME` (tls.crt, tls.key)."""
     backup_volume: bool
     """`names.BACKUP_VOLUME` is mounted for filesystem backups."""
+    resources: Mapping[str, Any]
+    """The database container's resources: the spec's, else the engine's `default_resources`."""
+    memory_limit_bytes: int | None
+    """The memory limit of `resources` in bytes (None without one), for an engine whose runtime
+    should keep below it (a Go runtime's GOMEMLIMIT, say)."""
 
 
 @dataclass(frozen=True)
@@ -144,10 +149,17 @@ class Engine(Protocol):
         """The image of `spec.version`, unless `spec.image` names one."""
         ...
 
+    @property
+    def default_resources(self) -> Mapping[str, Any]:
+        """A member's resources when the spec sets none; with a memory limit, since a
+        database's memory grows with its data until it starves the node."""
+        ...
+
     def container(self, member: Member) -> dict[str, Any]:
-        """The member's database container. It mounts the kind's volumes (`names.DATA_VOLUME`,
-        `names.TMP_VOLUME`, and `names.TLS_VOLUME` / `names.BACKUP_VOLUME` when `member` says
-        so) where it wants them, and names its client port `client`."""
+        """The member's database container, with `member.resources`. It mounts the kind's
+        volumes (`names.DATA_VOLUME`, `names.TMP_VOLUME`, and `names.TLS_VOLUME` /
+        `names.BACKUP_VOLUME` when `member` says so) where it wants them, and names its client
+        port `client`."""
         ...
 
     def client_port(self, tls: bool) -> int:

@@ -117,6 +117,10 @@ def ca_secret(cluster: str) -> str:
     return names.ca_secret(cluster)
 
 
+def ca_key_secret(cluster: str) -> str:
+    return names.ca_key_secret(cluster)
+
+
 def certificate(cluster: str) -> str:
     """The cert-manager Certificate writing `tls_secret` (mode certManager)."""
     return tls_secret(cluster)

@@ -24,6 +24,7 @@ def _tls_subject(ctx: Context, db: engine.Engine) -> tls.Subject:
     return tls.Subject(
         labels=vector_context.cluster(ctx, db).labels(),
         ca_secret=names.ca_secret(ctx.name),
+        ca_key_secret=names.ca_key_secret(ctx.name),
         tls_secret=names.tls_secret(ctx.name),
         certificate=names.certificate(ctx.name),
         dns_names=tuple(names.serving_dns_names(ctx.name, ctx.namespace)),

@@ -42,6 +42,15 @@ def openai_pool(name: str, secret: str) -> dict[str, Any]:
     }
 
 
+def credential_secret(name: str, value: str, *, labelled: bool = True) -> client.V1Secret:
+    """A provider's API key in Secret `name`, key `api-key`, marked by its owner as a provider
+    credential (unless `labelled` is False), as a ProviderPool needs it."""
+    labels = {names.LABEL_PROVIDER_CREDENTIAL: "true"} if labelled else None
+    return client.V1Secret(
+        metadata=client.V1ObjectMeta(name=name, labels=labels), string_data={"api-key": value}
+    )
+
+
 def read(api: client.ApiClient, namespace: str, plural: str, name: str) -> dict[str, Any]:
     found: dict[str, Any] = custom(api).get_namespaced_custom_object(
         GROUP, VERSION, namespace, plural, name

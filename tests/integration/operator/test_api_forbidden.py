@@ -169,10 +169,7 @@ def test_a_provider_pool_whose_secret_cannot_be_read_is_degraded_until_granted(
 ) -> None:
     limited_operator.set_rules(_without("secrets", {"get"}))
     client.CoreV1Api(kube_api).create_namespaced_secret(
-        namespace,
-        client.V1Secret(
-            metadata=client.V1ObjectMeta(name="creds"), string_data={"api-key": "sk-not-real"}
-        ),
+        namespace, objects.credential_secret("creds", "sk-not-real")
     )
     objects.create(kube_api, namespace, objects.openai_pool("upstream", "creds"))
     _, message = _forbidden(kube_api, namespace, "providerpools", "upstream")

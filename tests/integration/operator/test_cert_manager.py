@@ -6,50 +6,21 @@ from __future__ import annotations
 import base64
 import datetime
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from kubernetes import client
 
 from devcluster.kube import eventually
-from integration.operator import objects
+from integration.operator import objects, standins
 from runestone_operator.core import pki
 from runestone_operator.gateway import names
-
-CERTIFICATE_CRD: dict[str, Any] = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "certificates.cert-manager.io"},
-    "spec": {
-        "group": "cert-manager.io",
-        "scope": "Namespaced",
-        "names": {"plural": "certificates", "singular": "certificate", "kind": "Certificate"},
-        "versions": [
-            {
-                "name": "v1",
-                "served": True,
-                "storage": True,
-                "schema": {
-                    "openAPIV3Schema": {
-                        "type": "object",
-                        "x-kubernetes-preserve-unknown-fields": True,
-                    }
-                },
-            }
-        ],
-    },
-}
 
 
 @pytest.fixture
 def certificate_api(kube_api: client.ApiClient) -> Iterator[None]:
     """A stand-in for cert-manager's Certificate CRD (the API only; no controller)."""
-    extensions = client.ApiextensionsV1Api(kube_api)
-    name = objects.install_crd(extensions, CERTIFICATE_CRD)
-    try:
+    with standins.installed(kube_api, standins.CERTIFICATE_CRD):
         yield
-    finally:
-        extensions.delete_custom_resource_definition(name)
 
 
 def _gateway() -> dict[str, object]:
@@ -142,6 +113,5 @@ def test_with_cert_manager_a_certificate_is_requested(
         what="no problem left",
     )
     # The operator never writes the cert-manager Secret itself, nor its own CA.
-    assert not objects.exists(
-        client.CoreV1Api(kube_api).read_namespaced_secret, "certified-ca", namespace
-    )
+    for own in ("certified-ca", "certified-ca-key"):
+        assert not objects.exists(client.CoreV1Api(kube_api).read_namespaced_secret, own, namespace)

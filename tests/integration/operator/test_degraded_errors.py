@@ -19,6 +19,16 @@ def _degraded(api: client.ApiClient, namespace: str, plural: str, name: str, rea
     return str(objects.must(objects.condition(obj, "Degraded"))["message"])
 
 
+def _eventually_degraded(
+    api: client.ApiClient, namespace: str, plural: str, name: str, reason: str
+) -> str:
+    return eventually(
+        lambda: _degraded(api, namespace, plural, name, reason),
+        timeout=60,
+        what=f"{plural}/{name} Degraded with {reason}",
+    )
+
+
 def _healthy(api: client.ApiClient, namespace: str, name: str) -> dict[str, Any]:
     return objects.condition_is(api, namespace, "gateways", name, "Degraded", "False")
 
@@ -76,12 +86,7 @@ def test_missing_secret_then_created(kube_api: client.ApiClient, namespace: str)
     )
 
     secret_value = "sk-test-not-a-real-key"
-    core.create_namespaced_secret(
-        namespace,
-        client.V1Secret(
-            metadata=client.V1ObjectMeta(name="creds"), string_data={"api-key": secret_value}
-        ),
-    )
+    core.create_namespaced_secret(namespace, objects.credential_secret("creds", secret_value))
     eventually(lambda: _healthy(kube_api, namespace, "needs-creds"), timeout=90, what="recovery")
     eventually(
         lambda: objects.condition_is(
@@ -97,6 +102,57 @@ def test_missing_secret_then_created(kube_api: client.ApiClient, namespace: str)
     assert secret_value not in config_text
     everything = " ".join(e.message for e in core.list_namespaced_event(namespace).items)
     assert secret_value not in everything
+
+
+def test_a_provider_credential_is_a_labelled_secret_holding_one_token(
+    kube_api: client.ApiClient, namespace: str
+) -> None:
+    """Whoever may edit a ProviderPool chooses where its credential goes (`baseURL`): only a
+    Secret its owner labelled as a provider credential may be one, and a value with a line
+    break (which would add header lines to every upstream request) is refused. Each refusal is
+    a Degraded reason and a Warning Event naming the Secret, never its value; nothing is
+    mounted until it is fixed."""
+    core = client.CoreV1Api(kube_api)
+    apps = client.AppsV1Api(kube_api)
+    database_password = "db-password-never-sent-upstream"
+    core.create_namespaced_secret(
+        namespace, objects.credential_secret("db", database_password, labelled=False)
+    )
+    objects.create(kube_api, namespace, objects.openai_pool("upstream", "db"))
+    objects.create(
+        kube_api, namespace, objects.gateway("exfil", providerPools=[{"name": "upstream"}])
+    )
+    for plural, name in (("providerpools", "upstream"), ("gateways", "exfil")):
+        message = _eventually_degraded(kube_api, namespace, plural, name, "CredentialNotAllowed")
+        assert "Secret 'db' is not labelled runestone.dev/provider-credential" in message
+    warnings = eventually(
+        lambda: objects.warnings(kube_api, namespace, "CredentialNotAllowed"), what="an Event"
+    )
+    assert any("Secret 'db'" in warning for warning in warnings)
+    assert not objects.exists(apps.read_namespaced_deployment, "exfil", namespace)
+
+    # Labelled, but two lines: the second would become a header of its own.
+    injected = "sk-first\r\nX-Forwarded-For: 10.0.0.1"
+    core.create_namespaced_secret(namespace, objects.credential_secret("creds", injected))
+    objects.patch(
+        kube_api,
+        namespace,
+        "providerpools",
+        "upstream",
+        {"spec": objects.openai_pool("upstream", "creds")["spec"]},
+    )
+    message = _eventually_degraded(kube_api, namespace, "gateways", "exfil", "InvalidCredential")
+    assert "Secret 'creds' key 'api-key' is not one header-safe token" in message
+    eventually(lambda: objects.warnings(kube_api, namespace, "InvalidCredential"), what="an Event")
+    assert not objects.exists(apps.read_namespaced_deployment, "exfil", namespace)
+
+    core.patch_namespaced_secret("creds", namespace, {"stringData": {"api-key": "sk-one-token"}})
+    eventually(lambda: _healthy(kube_api, namespace, "exfil"), timeout=90, what="recovery")
+    everything = " ".join(str(e.message) for e in core.list_namespaced_event(namespace).items)
+    for value in (database_password, "sk-first", "X-Forwarded-For", "sk-one-token"):
+        assert value not in everything
+        for plural, name in (("providerpools", "upstream"), ("gateways", "exfil")):
+            assert value not in str(objects.read(kube_api, namespace, plural, name)["status"])
 
 
 def test_model_no_provider_serves_keeps_the_last_good_children(

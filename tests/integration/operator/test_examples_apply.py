@@ -127,10 +127,13 @@ def test_quickstart_example(kube_cluster: Cluster, namespace: str) -> None:
     cert = base64.b64decode(tls.data["tls.crt"]).decode()
     info = pki.inspect(cert)
     assert info.dns_names == frozenset(names.service_dns_names("quickstart", namespace))
-    ca_cert = base64.b64decode(
-        core.read_namespaced_secret("quickstart-ca", namespace).data["tls.crt"]
-    ).decode()
+    published = core.read_namespaced_secret("quickstart-ca", namespace)
+    assert set(published.data) == {"ca.crt"}  # the bundle on its own, no key
+    ca_cert = base64.b64decode(published.data["ca.crt"]).decode()
     assert base64.b64decode(tls.data["ca.crt"]).decode() == ca_cert
+    signer = core.read_namespaced_secret("quickstart-ca-key", namespace)
+    assert base64.b64decode(signer.data["tls.crt"]).decode() == ca_cert
+    assert pki.constrained_to(ca_cert, names.service_dns_names("quickstart", namespace))
 
     # A single replica gets no PodDisruptionBudget; no autoscaling, no HPA.
     assert not objects.exists(policy.read_namespaced_pod_disruption_budget, "quickstart", namespace)

@@ -19,12 +19,17 @@ def _snapshot(api: client.ApiClient, namespace: str) -> dict[str, str]:
     reads: dict[str, Callable[[], Any]] = {
         "deployment": lambda: apps.read_namespaced_deployment("steady", namespace),
         "service": lambda: core.read_namespaced_service("steady", namespace),
+        "metrics-service": lambda: core.read_namespaced_service("steady-metrics", namespace),
+        "networkpolicy": lambda: client.NetworkingV1Api(api).read_namespaced_network_policy(
+            "steady", namespace
+        ),
         "configmap": lambda: core.read_namespaced_config_map("steady-config", namespace),
         "keytable": lambda: core.read_namespaced_secret("steady-keytable", namespace),
         "key-one": lambda: core.read_namespaced_secret("steady-key-one", namespace),
         "key-two": lambda: core.read_namespaced_secret("steady-key-two", namespace),
         "tls": lambda: core.read_namespaced_secret("steady-tls", namespace),
         "ca": lambda: core.read_namespaced_secret("steady-ca", namespace),
+        "ca-key": lambda: core.read_namespaced_secret("steady-ca-key", namespace),
         "serviceaccount": lambda: core.read_namespaced_service_account(
             "runestone-gateway-steady", namespace
         ),

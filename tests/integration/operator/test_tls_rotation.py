@@ -58,7 +58,7 @@ def test_short_lived_certificate_is_rotated_before_expiry(
     assert second_info.dns_names == frozenset(names.service_dns_names("short", namespace))
     # Same CA, so clients keep trusting the gateway across the rotation.
     assert second["ca.crt"] == first["ca.crt"]
-    ca = core.read_namespaced_secret("short-ca", namespace).data["tls.crt"]
+    ca = core.read_namespaced_secret("short-ca", namespace).data["ca.crt"]
     assert base64.b64decode(ca).decode() == first["ca.crt"]
     # Signed by that CA, and its key matches (judged as of its first second of validity).
     assert pki.serving_is_usable(
@@ -84,13 +84,40 @@ OVERLAP_LIFETIME = pki.Lifetime(datetime.timedelta(seconds=40), datetime.timedel
 DUE_IN = datetime.timedelta(seconds=15)
 
 
+def _secret(core: client.CoreV1Api, namespace: str, name: str) -> dict[str, str]:
+    data = core.read_namespaced_secret(name, namespace).data
+    return {key: base64.b64decode(value).decode() for key, value in data.items()}
+
+
 def _ca_bundle(core: client.CoreV1Api, namespace: str, name: str) -> list[str]:
-    data = core.read_namespaced_secret(names.ca_secret(name), namespace).data
-    bundle = base64.b64decode(data["ca.crt"]).decode()
-    assert base64.b64decode(data["tls.crt"]).decode() == bundle
-    authority = pki.authority(bundle, base64.b64decode(data["tls.key"]).decode())
-    assert authority is not None
+    """The published bundle (which holds no key), checked against the CA the operator keeps."""
+    published = _secret(core, namespace, names.ca_secret(name))
+    assert set(published) == {"ca.crt"}
+    signer = _secret(core, namespace, names.ca_key_secret(name))
+    authority = pki.with_bundle(
+        pki.KeyPair(signer["tls.crt"], signer["tls.key"]), published["ca.crt"]
+    )
+    assert authority.bundle == published["ca.crt"], "the signing CA is not first in the bundle"
     return list(authority.trusted)
+
+
+def _put_ca(core: client.CoreV1Api, namespace: str, name: str, ca: pki.KeyPair) -> None:
+    """The CA in place as the operator keeps it: its key apart, the bundle published."""
+    core.create_namespaced_secret(
+        namespace,
+        client.V1Secret(
+            metadata=client.V1ObjectMeta(name=names.ca_key_secret(name)),
+            type="kubernetes.io/tls",
+            string_data={"tls.crt": ca.cert_pem, "tls.key": ca.key_pem},
+        ),
+    )
+    core.create_namespaced_secret(
+        namespace,
+        client.V1Secret(
+            metadata=client.V1ObjectMeta(name=names.ca_secret(name)),
+            string_data={"ca.crt": ca.cert_pem},
+        ),
+    )
 
 
 def _signed_by(serving: dict[str, str], ca_pem: str, dns_names: list[str]) -> bool:
@@ -109,18 +136,15 @@ def test_ca_rotation_keeps_clients_of_the_old_ca_working_through_an_overlap(
     core, apps = client.CoreV1Api(kube_api), client.AppsV1Api(kube_api)
     life = OVERLAP_LIFETIME
     now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    dns_names = names.service_dns_names("overlap", namespace)
     old_ca = pki.issue_ca(
-        "an ageing CA", now - life.ca_duration + life.ca_renew_before + DUE_IN, life.ca_duration
+        "an ageing CA",
+        now - life.ca_duration + life.ca_renew_before + DUE_IN,
+        life.ca_duration,
+        dns_names,
     )
     rotation_due = pki.renewal_due(old_ca.cert_pem, life.ca_renew_before)
-    core.create_namespaced_secret(
-        namespace,
-        client.V1Secret(
-            metadata=client.V1ObjectMeta(name=names.ca_secret("overlap")),
-            type="kubernetes.io/tls",
-            string_data={"tls.crt": old_ca.cert_pem, "tls.key": old_ca.key_pem},
-        ),
-    )
+    _put_ca(core, namespace, "overlap", old_ca)
     objects.create(kube_api, namespace, objects.mock_pool("mock"))
     objects.create(
         kube_api,
@@ -129,7 +153,6 @@ def test_ca_rotation_keeps_clients_of_the_old_ca_working_through_an_overlap(
             "overlap", tls={"mode": "selfSigned", "duration": "40s", "renewBefore": "20s"}
         ),
     )
-    dns_names = names.service_dns_names("overlap", namespace)
 
     def tls() -> dict[str, str]:
         return _tls(core, namespace, "overlap")
@@ -183,3 +206,49 @@ def test_ca_rotation_keeps_clients_of_the_old_ca_working_through_an_overlap(
         apps.read_namespaced_deployment("overlap", namespace).metadata.generation
         == deployment.metadata.generation
     )
+
+
+def test_a_ca_kept_with_its_key_in_the_published_secret_is_migrated_with_an_overlap(
+    kube_api: client.ApiClient, namespace: str
+) -> None:
+    """An install from before the CA's key moved out: `<name>-ca` (type kubernetes.io/tls)
+    holds the key of a CA without name constraints. That CA is replaced by a constrained one at
+    once, with the overlap of any rotation; `<name>-ca` then holds the bundle only, and the key
+    lives in `<name>-ca-key`. The served certificate is still the old CA's until it is due, so
+    clients that know only the old CA keep working while they pick up the bundle."""
+    core = client.CoreV1Api(kube_api)
+    now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    legacy = pki.issue_ca("runestone legacy CA", now, datetime.timedelta(days=900))
+    dns_names = names.service_dns_names("legacy", namespace)
+    core.create_namespaced_secret(
+        namespace,
+        client.V1Secret(
+            metadata=client.V1ObjectMeta(name=names.ca_secret("legacy")),
+            type="kubernetes.io/tls",
+            string_data={
+                "tls.crt": legacy.cert_pem,
+                "tls.key": legacy.key_pem,
+                "ca.crt": legacy.cert_pem,
+            },
+        ),
+    )
+    objects.create(kube_api, namespace, objects.mock_pool("mock"))
+    objects.create(kube_api, namespace, objects.gateway("legacy", tls={"mode": "selfSigned"}))
+
+    def migrated() -> list[str]:
+        published = core.read_namespaced_secret(names.ca_secret("legacy"), namespace)
+        assert published.type == "Opaque", f"still {published.type}"
+        return _ca_bundle(core, namespace, "legacy")
+
+    new_ca, retired = eventually(migrated, timeout=60, what="the CA Secret to be migrated")
+    assert retired == legacy.cert_pem
+    assert pki.constrained_to(new_ca, dns_names)
+    assert not pki.constrained_to(legacy.cert_pem, dns_names)
+    serving = _tls(core, namespace, "legacy")
+    assert serving["ca.crt"] == new_ca + legacy.cert_pem
+    assert _signed_by(serving, legacy.cert_pem, dns_names)  # the old CA's last certificate
+    everything = str(core.read_namespaced_secret(names.ca_secret("legacy"), namespace).data)
+    assert base64.b64encode(legacy.key_pem.encode()).decode() not in everything
+    signer = _secret(core, namespace, names.ca_key_secret("legacy"))
+    assert legacy.key_pem not in signer.values()
+    eventually(lambda: _issued(core, namespace, "previous CA stays trusted"), what="the Event")

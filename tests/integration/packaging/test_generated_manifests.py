@@ -1,6 +1,7 @@
 """The generated packaging files match their sources: the chart's RBAC file is what
-`runestone operator --print-rbac` prints, and the kustomize base is the chart rendered with its
-default values plus its CRDs. `make manifests` regenerates them (`make crds` the CRDs)."""
+`runestone operator --print-rbac` prints, the kustomize base is the chart rendered with its
+default values, the production overlay the chart rendered with its production values, and both
+share the chart's CRDs. `make manifests` regenerates them (`make crds` the CRDs)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,12 @@ def test_chart_rbac_file_is_what_the_operator_prints() -> None:
 
 def test_kustomize_base_is_the_rendered_chart() -> None:
     assert manifestgen.BASE_MANIFEST.read_text() == manifestgen.base_manifest_text(), (
+        "stale: run `make manifests`"
+    )
+
+
+def test_production_overlay_is_the_chart_with_production_values() -> None:
+    assert manifestgen.PRODUCTION_MANIFEST.read_text() == manifestgen.production_manifest_text(), (
         "stale: run `make manifests`"
     )
 

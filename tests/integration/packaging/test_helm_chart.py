@@ -59,6 +59,7 @@ def test_default_template_renders_the_operator_as_promised() -> None:
         "ClusterRole",
         "ClusterRoleBinding",
         "Deployment",
+        "NetworkPolicy",
         "ValidatingAdmissionPolicy",
         "ValidatingAdmissionPolicyBinding",
     }
@@ -99,6 +100,26 @@ def test_default_template_renders_the_operator_as_promised() -> None:
     ]
 
 
+def test_the_operators_network_policy_admits_nothing_unless_told() -> None:
+    """Nothing calls the operator but the kubelet's probes (never filtered by a NetworkPolicy).
+    The policy selects the pods the operator Deployment creates (the e2e tier checks the running
+    pod against it); `networkPolicy.ingress` adds rules, `networkPolicy.enabled` removes it."""
+    kinds = _by_kind(chart.template())
+    (policy,) = kinds["NetworkPolicy"]
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    assert "ingress" not in policy["spec"]  # no rule: nothing admitted
+    selector = policy["spec"]["podSelector"]["matchLabels"]
+    pod_labels = _operator(kinds)["spec"]["template"]["metadata"]["labels"]
+    assert selector.items() <= pod_labels.items()
+    assert selector["app.kubernetes.io/component"] == "operator"
+    assert "NetworkPolicy" not in _by_kind(
+        chart.template(set_values={"networkPolicy.enabled": "false"})
+    )
+    scrape = {"networkPolicy.ingress[0].ports[0].port": "9090"}
+    (opened,) = _by_kind(chart.template(set_values=scrape))["NetworkPolicy"]
+    assert opened["spec"]["ingress"] == [{"ports": [{"port": 9090}]}]
+
+
 def test_production_values_pin_and_size_the_operator() -> None:
     digest = "sha256:" + "ab" * 32
     text = chart.template([chart.PRODUCTION_VALUES], {"image.digest": digest})
@@ -133,6 +154,7 @@ BAD_VALUES = {
     "pull policy": ("image.pullPolicy=Sometimes", "pullPolicy"),
     "digest": ("image.digest=latest", "digest"),
     "namespace name": ("operator.watchNamespaces={Team_A}", "watchNamespaces"),
+    "network policy rule": ("networkPolicy.ingress[0].to=x", "ingress"),
 }
 
 

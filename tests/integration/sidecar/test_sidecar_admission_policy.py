@@ -224,3 +224,74 @@ def test_a_stale_resource_version_is_a_real_conflict(
     current = podenv.read_condition(kube_cluster.api, gated_pod)
     assert current is not None
     assert current.status == "False"
+
+
+MEMBER_SELECTOR_LABELS = {
+    "app.kubernetes.io/name": "runestone-vectorcluster",
+    "app.kubernetes.io/instance": "docs",
+    "app.kubernetes.io/component": "weaviate",
+}
+"""What a Weaviate member's pod carries: the NetworkPolicy admits the gossip, data and Raft ports
+from pods with these labels (and nothing else)."""
+
+
+def test_a_pods_status_write_can_change_a_pods_labels(
+    kube_cluster: Cluster, gated_pod: podenv.SidecarPod
+) -> None:
+    """Why the policy must pin metadata: the API server takes label and annotation changes
+    through pods/status (its status strategy resets only the spec and owner references), so a
+    token that may write pods/status may relabel the pod, into a Service's or a NetworkPolicy's
+    selector for instance. Shown with an identity the policies do not cover."""
+    core = client.CoreV1Api(kube_cluster.api)
+    core.patch_namespaced_pod_status(
+        gated_pod.name,
+        gated_pod.namespace,
+        {"metadata": {"labels": MEMBER_SELECTOR_LABELS, "annotations": {"a": "b"}}},
+    )
+    pod = core.read_namespaced_pod(gated_pod.name, gated_pod.namespace)
+    assert MEMBER_SELECTOR_LABELS.items() <= pod.metadata.labels.items()
+    assert pod.metadata.annotations["a"] == "b"
+
+
+METADATA_CHANGES: dict[str, dict[str, Any]] = {
+    "labels": {"labels": MEMBER_SELECTOR_LABELS},
+    "annotations": {"annotations": {"runestone.dev/anything": "x"}},
+    "finalizers": {"finalizers": ["example.com/keep"]},
+}
+
+
+@pytest.mark.parametrize("field", METADATA_CHANGES, ids=METADATA_CHANGES.keys())
+def test_policy_refuses_metadata_changes_through_pods_status(
+    kube_cluster: Cluster, gated_pod: podenv.SidecarPod, field: str
+) -> None:
+    """A sidecar's token may not change its pod's metadata through pods/status: it could
+    otherwise move its own pod into the Weaviate members' selector, the only fence on their
+    unauthenticated gossip, Raft and data ports. (Owner references the API server's pods/status
+    strategy resets by itself, before admission sees them.)"""
+    core = client.CoreV1Api(kube_cluster.api)
+    pod = core.read_namespaced_pod(gated_pod.name, gated_pod.namespace)
+    token = podenv.bound_token(
+        kube_cluster.api, gated_pod.namespace, gated_pod.service_account, pod
+    )
+    with as_token(kube_cluster, token) as as_sidecar:
+        body = {"metadata": METADATA_CHANGES[field]}
+        message = eventually(
+            lambda: refusal(
+                lambda: as_sidecar.patch_namespaced_pod_status(
+                    gated_pod.name, gated_pod.namespace, body
+                )
+            ),
+            timeout=60,
+            what=f"the policy to refuse a change of metadata.{field}",
+        )
+        print(f"metadata.{field}: {message}")
+        assert f"metadata.{field}" in message
+        assert "may not change the metadata of its pod through pods/status" in message
+        # Its gate condition alone is still accepted.
+        as_sidecar.patch_namespaced_pod_status(
+            gated_pod.name, gated_pod.namespace, gate_patch(gated_pod.condition, "True")
+        )
+    after = core.read_namespaced_pod(gated_pod.name, gated_pod.namespace)
+    assert after.metadata.labels == pod.metadata.labels
+    assert after.metadata.annotations == pod.metadata.annotations
+    assert after.metadata.finalizers == pod.metadata.finalizers

@@ -4,24 +4,13 @@ addresses."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from kubernetes import client
 
-from devcluster import kube, operator_process, storage
+from devcluster import operator_process
 from integration.vectorcluster import vectorclusters
-
-
-@pytest.fixture(scope="session")
-def local_storage(
-    kube_cluster: kube.Cluster, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Path]:
-    """The local StorageClass with its provisioner running; yields the volumes' root folder."""
-    root = tmp_path_factory.mktemp("volumes")
-    with storage.provisioning(kube_cluster.api, root):
-        yield root
 
 
 @pytest.fixture

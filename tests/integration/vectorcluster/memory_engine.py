@@ -52,6 +52,10 @@ class MemoryEngine:
     def image(self, spec: model.VectorClusterSpec) -> str:
         return spec.image or f"example.invalid/memory-engine:{spec.version}"
 
+    @property
+    def default_resources(self) -> Mapping[str, Any]:
+        return {"limits": {"memory": "64Mi"}}
+
     def container(self, member: engine.Member) -> dict[str, Any]:
         mounts = [
             pods.mount(names.DATA_VOLUME, "/data", read_only=False),
@@ -75,6 +79,7 @@ class MemoryEngine:
                 {"name": "peer", "containerPort": PEER_PORT},
                 {"name": "metrics", "containerPort": METRICS_PORT},
             ],
+            "resources": dict(member.resources),
             "securityContext": pods.CONTAINER_SECURITY,
             "volumeMounts": mounts,
         }

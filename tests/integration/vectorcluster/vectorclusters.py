@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -37,6 +40,28 @@ def spec(**overrides: Any) -> dict[str, Any]:
         "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}},
     }
     return {**base, **overrides}
+
+
+def served(address: str, port: int = 8443) -> str:
+    """The certificate a member serves at `address` (read without verifying it)."""
+    return ssl.get_server_certificate((address, port), timeout=10)
+
+
+def signed_by(cert_pem: str, ca_pem: str) -> bool:
+    cert = x509.load_pem_x509_certificate(cert_pem.encode())
+    try:
+        cert.verify_directly_issued_by(x509.load_pem_x509_certificate(ca_pem.encode()))
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def certificates(bundle: str) -> list[str]:
+    """The certificates of a PEM bundle, one PEM text each."""
+    return [
+        cert.public_bytes(serialization.Encoding.PEM).decode()
+        for cert in x509.load_pem_x509_certificates(bundle.encode())
+    ]
 
 
 def vector(i: int) -> list[float]:
@@ -137,8 +162,12 @@ class Clusters:
     def key(self, name: str, key_name: str) -> str:
         return self.secret_value(f"{name}-key-{key_name}", "api-key")
 
-    def tls_context(self, name: str) -> ssl.SSLContext:
-        return ssl.create_default_context(cadata=self.secret_value(f"{name}-tls", "ca.crt"))
+    def tls_context(self, name: str, secret: str | None = None) -> ssl.SSLContext:
+        """Trusting the `ca.crt` bundle of `secret` (the TLS Secret `<name>-tls` by default; the
+        published bundle is `<name>-ca`)."""
+        return ssl.create_default_context(
+            cadata=self.secret_value(secret or f"{name}-tls", "ca.crt")
+        )
 
     def address(self, pod: str) -> str:
         found = self.core.read_namespaced_pod(pod, self.namespace)
@@ -157,6 +186,25 @@ class Clusters:
             verify=self.tls_context(name),
             sni_hostname=f"{name}.{self.namespace}.svc",
         )
+
+    def all_serve_from(self, name: str, members: int, ca_pem: str) -> bool:
+        """Every member of cluster `name` serves a certificate that `ca_pem` signed."""
+        return all(signed_by(served(self.address(f"{name}-{i}")), ca_pem) for i in range(members))
+
+    def refuses_a_client_trusting_only(self, name: str, key: str, ca_pem: str) -> bool:
+        """True when member 1 of cluster `name` fails the TLS handshake of a client that trusts
+        only `ca_pem` (a client that never re-read the bundle)."""
+        stale = wv.Client(
+            wv.member_url(self.address(f"{name}-1"), 8443, "https"),
+            key,
+            verify=ssl.create_default_context(cadata=ca_pem),
+            sni_hostname=f"{name}.{self.namespace}.svc",
+        )
+        try:
+            stale.request("GET", "/v1/nodes")
+        except httpx.ConnectError:
+            return True
+        return False
 
     def ready_addresses(self, name: str) -> list[str]:
         """The ready endpoints of the client Service, as kube-proxy would route to them."""
@@ -188,6 +236,8 @@ class Load:
     trust_refresh: float | None = None
     """Re-read the CA bundle (the TLS Secret's ca.crt) this often, as a client following the
     documented advice does; None keeps the bundle read at the start."""
+    trust_secret: str | None = None
+    """The Secret whose ca.crt is the bundle (`Clusters.tls_context`)."""
     sent: int = 0
     failed: list[str] = field(default_factory=list)
     fewest_ready: int = 99
@@ -203,7 +253,7 @@ class Load:
         )
 
     def run(self) -> None:
-        context = self.clusters.tls_context(self.name)
+        context = self.clusters.tls_context(self.name, self.trust_secret)
         trusted = time.monotonic()
         endpoints: list[str] = []
         refreshed = 0.0
@@ -211,7 +261,8 @@ class Load:
             now = time.monotonic()
             if self.trust_refresh is not None and now - trusted > self.trust_refresh:
                 with suppress(ApiException, OSError):
-                    context, trusted = self.clusters.tls_context(self.name), now
+                    context = self.clusters.tls_context(self.name, self.trust_secret)
+                    trusted = now
             if now - refreshed > 0.5:  # kube-proxy follows EndpointSlices with a small lag too
                 try:
                     endpoints = self.clusters.ready_addresses(self.name)
@@ -234,6 +285,13 @@ class Load:
             except (wv.WeaviateError, httpx.HTTPError, AssertionError) as error:
                 self.failed.append(f"{time.strftime('%X')} {type(error).__name__}: {error}"[:300])
             time.sleep(self.interval)
+
+    def summary(self) -> str:
+        """How it went, with the first failures."""
+        lines = [
+            f"{self.sent} queries, {len(self.failed)} failed; fewest ready {self.fewest_ready}"
+        ]
+        return "\n".join([*lines, *(f"  failed: {failure}" for failure in self.failed[:20])])
 
     @contextmanager
     def running(self) -> Iterator[Load]:

@@ -115,6 +115,20 @@ def test_sidecar_container(owner: meta.Owner, gateway_spec: gateway.GatewaySpec)
     assert sidecar["securityContext"]["capabilities"] == {"drop": ["ALL"]}
 
 
+def test_the_sidecar_is_restarted_when_its_probe_loop_stalls(
+    owner: meta.Owner, gateway_spec: gateway.GatewaySpec
+) -> None:
+    """A hung sidecar would leave the readiness gate as it last wrote it (True, perhaps):
+    the kubelet restarts it when its /healthz fails (a stalled probe loop) or stops answering."""
+    sidecar = _container(_build(gateway_spec, owner)["spec"]["template"]["spec"], "sidecar")
+    probe = sidecar["livenessProbe"]
+    assert probe["httpGet"] == {"path": "/healthz", "port": "sidecar"}
+    port = next(p for p in sidecar["ports"] if p["name"] == "sidecar")["containerPort"]
+    assert sidecar["args"][sidecar["args"].index("--port") + 1] == str(port)
+    assert probe["timeoutSeconds"] < probe["periodSeconds"]
+    assert probe["failureThreshold"] >= 3
+
+
 def test_pod_identity_gate_and_hardening(
     owner: meta.Owner, gateway_spec: gateway.GatewaySpec
 ) -> None:

@@ -142,3 +142,12 @@ def test_a_kinds_own_annotations_join_the_rotation_state(owner: meta.Owner) -> N
         "runestone.dev/role": "admin",
     }
     assert secret["metadata"]["labels"] == {names.LABEL_API_KEY: "k"}
+
+
+def test_a_retained_key_secret_has_no_owner(owner: meta.Owner) -> None:
+    """A Gateway's `deletionPolicy: Retain`: the key outlives the Gateway, for a re-created one
+    of the same name to adopt."""
+    key = keyplan.StoredKey("k", KEY_A)
+    secret = keys.key_secret(owner, gateway_names.gateway_labels("main"), key, owned=False)
+    assert "ownerReferences" not in secret["metadata"]
+    assert secret["metadata"]["labels"][names.LABEL_INSTANCE] == "main"

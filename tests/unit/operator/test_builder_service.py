@@ -32,7 +32,22 @@ def test_port_and_url(owner: meta.Owner, extra: dict[str, object], port: int, ur
     assert manifest["metadata"]["name"] == "main"
 
 
-def test_metrics_port(owner: meta.Owner) -> None:
+def test_clients_reach_the_api_port_only(owner: meta.Owner) -> None:
+    """The health and metrics ports are no part of the Service clients use."""
     spec = gateway.GatewaySpec.model_validate({"providerPools": [{"name": "p"}]})
-    ports = {p["name"]: p for p in service.service(owner, spec)["spec"]["ports"]}
-    assert ports["metrics"]["port"] == 8081
+    ports = service.service(owner, spec)["spec"]["ports"]
+    assert [(p["name"], p["targetPort"]) for p in ports] == [("https", "api")]
+
+
+def test_metrics_have_a_service_of_their_own(owner: meta.Owner) -> None:
+    manifest = service.metrics_service(owner)
+    assert manifest["metadata"]["name"] == "main-metrics"
+    assert manifest["metadata"]["labels"]["runestone.dev/metrics"] == "true"
+    assert manifest["metadata"]["ownerReferences"][0]["uid"] == owner.uid
+    assert manifest["spec"]["selector"] == {
+        "app.kubernetes.io/name": "runestone-gateway",
+        "app.kubernetes.io/instance": "main",
+        "app.kubernetes.io/component": "gateway",
+    }
+    ports = {p["name"]: (p["port"], p["targetPort"]) for p in manifest["spec"]["ports"]}
+    assert ports == {"metrics": (8081, "health"), "sidecar-metrics": (8082, "sidecar")}

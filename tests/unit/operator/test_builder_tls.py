@@ -16,7 +16,7 @@ LABELS = {"app.kubernetes.io/name": "example"}
 
 
 def test_serving_secret_carries_the_pair_and_ca(owner: meta.Owner) -> None:
-    ca = pki.issue_ca("ca", NOW, datetime.timedelta(days=10))
+    ca = pki.issue_ca("ca", NOW, datetime.timedelta(days=10), ["main"])
     serving = pki.issue_serving(ca, ["main"], NOW, datetime.timedelta(days=1))
     secret = tls.tls_secret(owner, "main-tls", LABELS, serving, ca.cert_pem)
     assert secret["metadata"]["name"] == "main-tls"
@@ -31,26 +31,39 @@ def test_serving_secret_carries_the_pair_and_ca(owner: meta.Owner) -> None:
     }
 
 
-def test_ca_secret_publishes_the_bundle_signer_first(owner: meta.Owner) -> None:
-    old = pki.issue_ca("old", NOW, datetime.timedelta(days=10))
-    new = pki.issue_ca("new", NOW, datetime.timedelta(days=10))
-    secret = tls.ca_secret(owner, "main-ca", LABELS, pki.Authority(new, (old.cert_pem,)))
-    assert secret["metadata"]["name"] == "main-ca"
+def test_the_ca_key_has_a_secret_of_its_own(owner: meta.Owner) -> None:
+    """Only the operator reads it: nothing mounts it, and clients read the bundle elsewhere."""
+    ca = pki.issue_ca("ca", NOW, datetime.timedelta(days=10), ["main"])
+    secret = tls.ca_key_secret(owner, "main-ca-key", LABELS, ca)
+    assert secret["metadata"]["name"] == "main-ca-key"
+    assert secret["metadata"]["ownerReferences"][0]["uid"] == owner.uid
     assert secret["type"] == "kubernetes.io/tls"
     decoded = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
-    bundle = new.cert_pem + old.cert_pem
-    assert decoded == {"tls.crt": bundle, "tls.key": new.key_pem, "ca.crt": bundle}
-    # tls.crt + tls.key still read back as the signing pair.
-    assert pki.authority(decoded["tls.crt"], decoded["tls.key"]) == pki.Authority(
-        new, (old.cert_pem,)
-    )
+    assert decoded == {"tls.crt": ca.cert_pem, "tls.key": ca.key_pem}
 
 
-def test_ca_secret_without_rotation_holds_one_ca(owner: meta.Owner) -> None:
-    ca = pki.issue_ca("ca", NOW, datetime.timedelta(days=10))
-    data = tls.ca_secret(owner, "main-ca", LABELS, pki.Authority(ca))["data"]
-    assert base64.b64decode(data["tls.crt"]).decode() == ca.cert_pem
-    assert data["ca.crt"] == data["tls.crt"]
+def test_the_bundle_is_published_without_any_key(owner: meta.Owner) -> None:
+    old = pki.issue_ca("old", NOW, datetime.timedelta(days=10), ["main"])
+    new = pki.issue_ca("new", NOW, datetime.timedelta(days=10), ["main"])
+    bundle = pki.Authority(new, (old.cert_pem,)).bundle
+    secret = tls.ca_bundle_secret(owner, "main-ca", LABELS, bundle)
+    assert secret["metadata"]["name"] == "main-ca"
+    assert secret["type"] == "Opaque"
+    assert {k: base64.b64decode(v).decode() for k, v in secret["data"].items()} == {
+        "ca.crt": new.cert_pem + old.cert_pem
+    }
+    assert "PRIVATE KEY" not in str(secret)
+
+
+def test_retained_secrets_have_no_owner(owner: meta.Owner) -> None:
+    """Kept when their owner is deleted, for a re-created owner of the same name to adopt."""
+    ca = pki.issue_ca("ca", NOW, datetime.timedelta(days=10), ["main"])
+    for secret in (
+        tls.ca_key_secret(owner, "main-ca-key", LABELS, ca, owned=False),
+        tls.ca_bundle_secret(owner, "main-ca", LABELS, ca.cert_pem, owned=False),
+    ):
+        assert "ownerReferences" not in secret["metadata"]
+        assert secret["metadata"]["labels"] == LABELS
 
 
 def test_certificate(owner: meta.Owner) -> None:

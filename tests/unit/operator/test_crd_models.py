@@ -24,6 +24,7 @@ def test_gateway_defaults() -> None:
     assert spec.rate_limit_store.type == "local"
     assert spec.api_keys == []
     assert spec.autoscaling is None
+    assert spec.deletion_policy == "Retain"  # keys and CA outlive a mistaken delete
 
 
 def test_specs_are_frozen_and_refuse_unknown_fields() -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from runestone_operator.core import conditions, readiness
 from runestone_operator.core.conditions import Reason
+from runestone_operator.gateway import model as gateway_model
 from runestone_operator.gateway import readiness as gateway_readiness
 
 GATE = "runestone.dev/gateway-ready"
@@ -104,3 +105,38 @@ def test_last_good_deployment_still_counts_while_degraded() -> None:
     )
     assert result["Ready"].status == "True"
     assert result["Degraded"].status == "True"
+
+
+def _spec(**fields: Any) -> gateway_model.GatewaySpec:
+    return gateway_model.GatewaySpec.model_validate({"providerPools": [{"name": "p"}], **fields})
+
+
+REDIS = {"type": "redis", "url": "redis://redis.infra.svc:6379/0"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "status", "reason"),
+    [
+        ({"replicas": 1}, "True", "SingleReplica"),
+        ({"replicas": 3, "rateLimitStore": REDIS}, "True", "SharedStore"),
+        ({"autoscaling": {"maxReplicas": 4}, "rateLimitStore": REDIS}, "True", "SharedStore"),
+        ({"replicas": 2}, "False", "PerReplicaLimits"),
+        ({"autoscaling": {"minReplicas": 1, "maxReplicas": 3}}, "False", "PerReplicaLimits"),
+    ],
+)
+def test_limits_are_shared_only_by_one_replica_or_a_shared_store(
+    fields: dict[str, Any], status: str, reason: str
+) -> None:
+    """With the local store, N replicas allow N times every limit and budget."""
+    observed = gateway_readiness.limits_observation(_spec(**fields))
+    assert (observed.type, observed.status, observed.reason) == ("LimitsShared", status, reason)
+
+
+def test_the_per_replica_warning_says_how_far_limits_stretch_and_what_to_do() -> None:
+    message = gateway_readiness.limits_observation(_spec(replicas=3)).message
+    assert "limits are per replica" in message
+    assert "up to 3 times its limits and budget" in message
+    assert "forgotten when a pod restarts" in message
+    assert "rateLimitStore.type to redis" in message
+    scaled = _spec(autoscaling={"minReplicas": 2, "maxReplicas": 6})
+    assert "up to 6 replicas (autoscaling)" in gateway_readiness.limits_observation(scaled).message

@@ -188,6 +188,12 @@ def test_the_gate_is_set_by_the_sidecar_of_each_member() -> None:
     assert volumes["probe-key"]["secret"]["secretName"] == "docs-probe-key"
 
 
+def test_the_sidecar_is_restarted_when_its_probe_loop_stalls() -> None:
+    sidecar = container(statefulset(), "sidecar")
+    assert sidecar["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "sidecar"}
+    assert {"name": "sidecar", "containerPort": 8082, "protocol": "TCP"} in sidecar["ports"]
+
+
 def test_members_shut_down_slowly_and_run_unprivileged() -> None:
     pod = statefulset()["spec"]["template"]["spec"]
     weaviate = container(statefulset(), "weaviate")
@@ -249,8 +255,32 @@ def test_s3_backups_take_credentials_from_a_secret(endpoint: str, host: str, ssl
 
 
 def test_resources_follow_the_spec() -> None:
-    assert container(statefulset(), "weaviate")["resources"] == weaviate_members.DEFAULT_RESOURCES
     limited = spec(resources={"limits": {"memory": "4Gi"}})
     assert container(statefulset(spec=limited), "weaviate")["resources"] == {
         "limits": {"memory": "4Gi"}
     }
+
+
+def test_without_resources_a_member_gets_a_memory_limit() -> None:
+    """Weaviate's index grows with the data: unbounded, it would starve the node."""
+    resources = container(statefulset(), "weaviate")["resources"]
+    assert resources == weaviate_members.DEFAULT_RESOURCES
+    assert resources["limits"]["memory"] == "2Gi"
+    assert resources["requests"]["memory"] == "1Gi"
+
+
+@pytest.mark.parametrize(
+    ("limit", "gomemlimit"),
+    [(None, "1740MiB"), ("4Gi", "3481MiB"), ("1000M", "810MiB"), ("3221225472", "2611MiB")],
+)
+def test_go_memory_limit_follows_the_memory_limit(limit: str | None, gomemlimit: str) -> None:
+    """The Go runtime collects harder as it nears GOMEMLIMIT: set below the container's limit,
+    it turns a growing heap into garbage collection before the kernel's OOM kill."""
+    resources = {"limits": {"memory": limit}} if limit else None
+    assert env(statefulset(spec=spec(resources=resources)))["GOMEMLIMIT"] == gomemlimit
+
+
+def test_no_memory_limit_no_go_memory_limit() -> None:
+    """Resources without a memory limit are the user's choice: nothing to derive from."""
+    values = env(statefulset(spec=spec(resources={"requests": {"memory": "8Gi"}})))
+    assert "GOMEMLIMIT" not in values

@@ -18,9 +18,11 @@ def key_secret(
     labels: Mapping[str, str],
     key: keyplan.StoredKey,
     annotations: Mapping[str, str] | None = None,
+    *,
+    owned: bool = True,
 ) -> meta.Manifest:
     """`<owner>-key-<name>`: one key and the state of its last rotation, plus the kind's own
-    `annotations`."""
+    `annotations`. `owned=False` keeps it when the owner is deleted (`meta.object_meta`)."""
     noted = dict(annotations or {})
     if key.rotation_token is not None:
         noted[names.ROTATION_TOKEN] = key.rotation_token
@@ -36,6 +38,7 @@ def key_secret(
             names.key_secret(owner.name, key.name),
             {**labels, names.LABEL_API_KEY: key.name},
             annotations=noted,
+            owned=owned,
         ),
         "type": "Opaque",
         "data": {names.API_KEY_DATA_KEY: _b64(key.plaintext)},

@@ -16,6 +16,16 @@ SIDECAR_RESOURCES: dict[str, dict[str, str | int]] = {
     "requests": {"cpu": "10m", "memory": "32Mi"},
     "limits": {"memory": "64Mi"},
 }
+SIDECAR_LIVENESS: dict[str, Any] = {
+    "httpGet": {"path": "/healthz", "port": "sidecar"},
+    "periodSeconds": 10,
+    "timeoutSeconds": 3,
+    "failureThreshold": 3,
+}
+"""The sidecar's /healthz fails once its probe loop has not completed a probe for three probe
+periods plus two timeouts (at least 10 s), and does not answer at all when the process hangs:
+either way the kubelet restarts the sidecar, instead of the readiness gate staying as the hung
+sidecar last wrote it."""
 TOKEN_EXPIRATION_SECONDS = 3607
 API_ACCESS_VOLUME = "kube-api-access"
 
@@ -113,6 +123,7 @@ def sidecar_container(
             {"name": "sidecar", "containerPort": names.SIDECAR_PORT, "protocol": "TCP"},
             {"name": "sidecar-grpc", "containerPort": names.SIDECAR_GRPC_PORT, "protocol": "TCP"},
         ],
+        "livenessProbe": SIDECAR_LIVENESS,
         "resources": SIDECAR_RESOURCES,
         "securityContext": CONTAINER_SECURITY,
         "volumeMounts": [

@@ -1,6 +1,7 @@
-"""TLS children: the operator CA and serving-certificate Secrets (mode selfSigned) and the
-cert-manager Certificate (mode certManager). The PEM content comes in ready-made: issuing and
-renewal decisions live in `runestone_operator.core.pki`; names and labels come from the kind."""
+"""TLS children: the operator CA's key, its published bundle and the serving-certificate Secrets
+(mode selfSigned), and the cert-manager Certificate (mode certManager). The PEM content comes in
+ready-made: issuing and renewal decisions live in `runestone_operator.core.pki`; names and labels
+come from the kind."""
 
 from __future__ import annotations
 
@@ -10,26 +11,44 @@ from collections.abc import Mapping, Sequence
 from runestone_operator.core import meta, models, pki
 
 CERT_MANAGER_GROUP_VERSION = "cert-manager.io/v1"
+BUNDLE_TYPE = "Opaque"
+"""The published bundle's Secret type (a CA Secret that held the key was kubernetes.io/tls)."""
 
 
 def _b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-def ca_secret(
-    owner: meta.Owner, name: str, labels: Mapping[str, str], ca: pki.Authority
+def ca_key_secret(
+    owner: meta.Owner,
+    name: str,
+    labels: Mapping[str, str],
+    signer: pki.KeyPair,
+    *,
+    owned: bool = True,
 ) -> meta.Manifest:
-    """The operator CA. `tls.crt` and `ca.crt` both hold the trust bundle, signing CA first (so
-    `tls.crt` + `tls.key` stay a matching pair, and a client trusting either key trusts every CA
-    that may have signed the certificate being served); while a CA rotation overlaps, that is the
-    new and the old CA."""
-    bundle = _b64(ca.bundle)
+    """The signing CA's certificate and key: read by the operator only, mounted nowhere.
+    `owned=False` keeps it when the owner is deleted (see `meta.object_meta`)."""
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": meta.object_meta(owner, name, labels),
+        "metadata": meta.object_meta(owner, name, labels, owned=owned),
         "type": "kubernetes.io/tls",
-        "data": {"tls.crt": bundle, "tls.key": _b64(ca.signer.key_pem), "ca.crt": bundle},
+        "data": {"tls.crt": _b64(signer.cert_pem), "tls.key": _b64(signer.key_pem)},
+    }
+
+
+def ca_bundle_secret(
+    owner: meta.Owner, name: str, labels: Mapping[str, str], bundle: str, *, owned: bool = True
+) -> meta.Manifest:
+    """What clients trust, on its own: `ca.crt`, every CA that may have signed the certificate
+    being served (signing CA first; while a CA rotation overlaps, the new and the old CA)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": meta.object_meta(owner, name, labels, owned=owned),
+        "type": BUNDLE_TYPE,
+        "data": {"ca.crt": _b64(bundle)},
     }
 
 

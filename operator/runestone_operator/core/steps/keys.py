@@ -1,7 +1,11 @@
 """The API keys of any kind that issues them. First every wanted key Secret is read (reused),
 created (a new key) or rotated (the annotation `rotate-key.runestone.dev/<key>`: a new key, the
 old one valid for the grace period), then, once the workload no longer accepts them, revoked
-keys' Secrets go (`ensure_revoked_keys_removed`)."""
+keys' Secrets go (`ensure_revoked_keys_removed`).
+
+Key Secrets are read by name only, never listed: the keys issued so far are those the object's
+status lists (`status.apiKeys`), so the operator needs no permission to list Secrets, which
+would let it read every Secret of the namespace."""
 
 from __future__ import annotations
 
@@ -37,37 +41,31 @@ async def _stored(ctx: Ctx, wanted: Sequence[keyplan.KeySpec]) -> dict[str, keyp
     return stored
 
 
-async def _existing(ctx: Ctx) -> list[str]:
-    """Names of every key Secret this object has."""
-    selector = f"{names.LABEL_INSTANCE}={ctx.name},{names.LABEL_API_KEY}"
-    secrets = await ctx.kube.list("v1", "Secret", ctx.namespace, selector)
-    found = []
-    for secret in secrets:
-        if context.owned_by(secret, ctx.owner.uid):
-            found.append(secret["metadata"]["labels"][names.LABEL_API_KEY])
-    return found
-
-
 async def ensure_keys(
     ctx: Ctx,
     wanted: Sequence[keyplan.KeySpec],
+    issued: Sequence[models.ApiKeyStatus],
     rotation: models.KeyRotation,
     labels: Mapping[str, str],
     annotations: Mapping[str, Mapping[str, str]] | None = None,
+    *,
+    owned: bool = True,
 ) -> keyplan.Plan:
     """Issue, keep or rotate every key of `wanted` into its Secret (with the kind's `labels`,
-    and `annotations` by key name); the plan says what changed and what to revoke."""
+    and `annotations` by key name); `issued` are the keys the object's status lists, and those
+    no longer wanted are in the plan's revocations. With `owned=False` the Secrets outlive the
+    object (a Gateway's `deletionPolicy: Retain`)."""
     plan = keyplan.plan(
         wanted,
         await _stored(ctx, wanted),
-        await _existing(ctx),
+        [status.name for status in issued],
         keyplan.rotation_requests(ctx.annotations),
         now=ctx.now,
         grace=durations.parse(rotation.grace_period),
     )
     for key in plan.keys:
         extra = (annotations or {}).get(key.name)
-        await ctx.kube.apply(builders.key_secret(ctx.owner, labels, key, extra))
+        await ctx.kube.apply(builders.key_secret(ctx.owner, labels, key, extra, owned=owned))
     for name in plan.issued:
         ctx.note(
             events.NORMAL,

@@ -5,7 +5,7 @@ what it observed; merging conditions, writing and posting are the same for all."
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from runestone_operator.core import conditions, context, events, kube, meta, models
@@ -33,39 +33,50 @@ async def write_status(client: kube.Kube, owner: meta.Owner, current: Any, new: 
     return True
 
 
-async def degraded_events(
+WARNINGS: Mapping[str, models.ConditionStatus] = {conditions.DEGRADED: conditions.TRUE}
+"""The conditions whose given status is a warning, by type (every kind has Degraded)."""
+
+
+async def warning_events(
     client: kube.Kube,
     owner: meta.Owner,
     before: Sequence[models.Condition],
     after: Sequence[models.Condition],
     now: datetime.datetime,
+    warnings: Mapping[str, models.ConditionStatus] = WARNINGS,
 ) -> None:
-    """A Warning when a problem appears or changes, a Normal event when it clears."""
-    old = conditions.find(before, conditions.DEGRADED)
-    new = conditions.find(after, conditions.DEGRADED)
-    if new is None:
-        return
-    if new.status == conditions.TRUE and (
-        old is None or (old.status, old.message) != (new.status, new.message)
-    ):
-        await context.record_event(client, owner, events.WARNING, new.reason, new.message, now)
-    elif new.status == conditions.FALSE and old is not None and old.status == conditions.TRUE:
-        await context.record_event(
-            client,
-            owner,
-            events.NORMAL,
-            conditions.Reason.RECONCILED,
-            "the problem is resolved",
-            now,
-        )
+    """For each condition of `warnings`: a Warning Event when it turns to its warning status or
+    its message changes there, a Normal Event when it leaves it (Degraded: "the problem is
+    resolved"; others: their new reason and message)."""
+    for kind, warning in warnings.items():
+        old = conditions.find(before, kind)
+        new = conditions.find(after, kind)
+        if new is None:
+            continue
+        if new.status == warning and (
+            old is None or (old.status, old.message) != (new.status, new.message)
+        ):
+            await context.record_event(client, owner, events.WARNING, new.reason, new.message, now)
+        elif new.status != warning and old is not None and old.status == warning:
+            reason, message = new.reason, new.message
+            if kind == conditions.DEGRADED:
+                reason, message = conditions.Reason.RECONCILED, "the problem is resolved"
+            await context.record_event(client, owner, events.NORMAL, reason, message, now)
 
 
-async def publish(ctx: context.Context[Any, StatusT], new: StatusT) -> str | None:
+async def publish(
+    ctx: context.Context[Any, StatusT],
+    new: StatusT,
+    warnings: Mapping[str, models.ConditionStatus] = WARNINGS,
+) -> str | None:
     """Write `new` (when it differs from the status read at the start), post the Events a change
-    of Degraded calls for, then the Events the steps noted. Returns the reason of the Degraded
-    condition written, when it is True (the reconcile's outcome carries it to the metrics)."""
+    of a warning condition calls for, then the Events the steps noted. Returns the reason of the
+    Degraded condition written, when it is True (the reconcile's outcome carries it to the
+    metrics)."""
     await write_status(ctx.kube, ctx.owner, ctx.status, new)
-    await degraded_events(ctx.kube, ctx.owner, ctx.status.conditions, new.conditions, ctx.now)
+    await warning_events(
+        ctx.kube, ctx.owner, ctx.status.conditions, new.conditions, ctx.now, warnings
+    )
     for event_type, reason, message in ctx.notes:
         await context.record_event(ctx.kube, ctx.owner, event_type, reason, message, ctx.now)
     degraded = conditions.find(new.conditions, conditions.DEGRADED)

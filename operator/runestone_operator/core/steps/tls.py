@@ -1,9 +1,18 @@
 """The serving certificate, per `spec.tls.mode`, for any kind that serves clients.
 
 - none: no certificate; leftovers of the operator's own PKI are removed.
-- selfSigned: an operator CA in `<name>-ca` signs a serving certificate in `<name>-tls`; both are
-  replaced before they expire, a CA with an overlap during which the old and the new CA are both
-  trusted (`pki.renew`). Existing material is re-applied unchanged otherwise.
+- selfSigned: an operator CA, constrained to the object's names, signs a serving certificate in
+  `<name>-tls`; both are replaced before they expire, a CA with an overlap during which the old
+  and the new CA are both trusted (`pki.renew`). The CA's key is in `<name>-ca-key`, which only
+  the operator reads; the bundle clients trust is published on its own in `<name>-ca` (`ca.crt`,
+  no key), and in `<name>-tls` next to the serving pair. Existing material is re-applied
+  unchanged otherwise.
+
+  Installs from before the key moved out kept it in `<name>-ca` (type kubernetes.io/tls, its
+  CA without name constraints): that CA is replaced with the same overlap (it signs one last
+  serving certificate and stays in the bundle, its key kept nowhere), and `<name>-ca` is
+  re-created without the key (a Secret's type cannot change), so clients that trust the bundle
+  never see a certificate they cannot verify.
 - secret: the user's kubernetes.io/tls Secret, which must exist.
 - certManager: a cert-manager Certificate writing `<name>-tls`, when cert-manager is installed.
 """
@@ -26,10 +35,16 @@ class Subject:
 
     labels: Mapping[str, str]
     ca_secret: str
+    """The published bundle (`ca.crt`)."""
+    ca_key_secret: str
+    """The signing CA's certificate and key."""
     tls_secret: str
     certificate: str
     """The cert-manager Certificate's name (mode certManager)."""
     dns_names: tuple[str, ...]
+    retain: bool = False
+    """Keep the CA (key and bundle) when the object is deleted: no owner reference, so that an
+    object re-created under the same name adopts it and its clients keep trusting it."""
 
 
 @dataclass(frozen=True)
@@ -56,9 +71,16 @@ def _pair(secret: Mapping[str, Any] | None) -> pki.KeyPair | None:
     return pki.KeyPair(cert, key) if cert and key else None
 
 
-def _authority(secret: Mapping[str, Any] | None) -> pki.Authority | None:
-    pair = _pair(secret)
-    return pki.authority(pair.cert_pem, pair.key_pem) if pair is not None else None
+def _current_authority(
+    key_secret: Mapping[str, Any] | None, bundle_secret: Mapping[str, Any] | None
+) -> pki.Authority | None:
+    """The CA as published: the signer from `<name>-ca-key`, the CAs it replaced from the bundle;
+    or, from an install before the key moved out, both from `<name>-ca` (tls.crt + tls.key)."""
+    signer = _pair(key_secret)
+    if signer is None:
+        legacy = _pair(bundle_secret)
+        return pki.authority(legacy.cert_pem, legacy.key_pem) if legacy is not None else None
+    return pki.with_bundle(signer, secrets.value(bundle_secret, "ca.crt"))
 
 
 def _fingerprint(cert_pem: str) -> str:
@@ -80,9 +102,26 @@ async def _remove_certificate(ctx: Ctx, subject: Subject) -> None:
         )
 
 
+async def _publish_bundle(
+    ctx: Ctx, subject: Subject, current: Mapping[str, Any] | None, bundle: str
+) -> None:
+    """`<name>-ca` with the bundle only. One still holding a key (type kubernetes.io/tls, from
+    before the key moved out) is deleted first: a Secret's type cannot change."""
+    if current is not None and current.get("type") != builders.BUNDLE_TYPE:
+        await ctx.kube.delete(
+            "v1", "Secret", ctx.namespace, subject.ca_secret, uid=current["metadata"]["uid"]
+        )
+    owned = not subject.retain
+    await ctx.kube.apply(
+        builders.ca_bundle_secret(ctx.owner, subject.ca_secret, subject.labels, bundle, owned=owned)
+    )
+
+
 async def _self_signed(ctx: Ctx, spec_tls: models.Tls, subject: Subject) -> Serving:
+    key_secret = await ctx.kube.get("v1", "Secret", ctx.namespace, subject.ca_key_secret)
+    bundle_secret = await ctx.kube.get("v1", "Secret", ctx.namespace, subject.ca_secret)
     renewal = pki.renew(
-        _authority(await ctx.kube.get("v1", "Secret", ctx.namespace, subject.ca_secret)),
+        _current_authority(key_secret, bundle_secret),
         _pair(await ctx.kube.get("v1", "Secret", ctx.namespace, subject.tls_secret)),
         f"runestone {ctx.namespace}/{ctx.name} CA",
         subject.dns_names,
@@ -108,10 +147,18 @@ async def _self_signed(ctx: Ctx, spec_tls: models.Tls, subject: Subject) -> Serv
             f"issued a serving certificate valid until {info.not_after.isoformat()}",
         )
     bundle = renewal.authority.bundle
-    # The CA Secret first: a serving certificate is never published without its issuer.
+    # The CA first: a serving certificate is never published before its issuer is kept and
+    # trusted.
     await ctx.kube.apply(
-        builders.ca_secret(ctx.owner, subject.ca_secret, subject.labels, renewal.authority)
+        builders.ca_key_secret(
+            ctx.owner,
+            subject.ca_key_secret,
+            subject.labels,
+            renewal.authority.signer,
+            owned=not subject.retain,
+        )
     )
+    await _publish_bundle(ctx, subject, bundle_secret, bundle)
     await ctx.kube.apply(
         builders.tls_secret(ctx.owner, subject.tls_secret, subject.labels, renewal.serving, bundle)
     )
@@ -167,9 +214,9 @@ async def ensure_tls(ctx: Ctx, spec_tls: models.Tls, subject: Subject) -> Servin
     if mode == "selfSigned":
         return await _self_signed(ctx, spec_tls, subject)
     if mode == "certManager":
-        await _remove_own(ctx, subject.ca_secret)
+        await _remove_own(ctx, subject.ca_secret, subject.ca_key_secret)
         return await _cert_manager(ctx, spec_tls, subject)
-    await _remove_own(ctx, subject.ca_secret, subject.tls_secret)
+    await _remove_own(ctx, subject.ca_secret, subject.ca_key_secret, subject.tls_secret)
     if mode == "secret":
         assert spec_tls.secret_name is not None  # guaranteed by the CRD's CEL rule
         return await _existing(ctx, spec_tls.secret_name, waiting=False)

@@ -59,9 +59,14 @@ async def ensure_pools_resolved(ctx: Context, read: references.PoolReader) -> Re
     if store_ref is not None:
         why = await references.missing_secret(ctx.kube, ctx.namespace, store_ref)
         if why:
-            secret_problems.append(f"{why} (rateLimitStore.urlSecretRef)")
+            secret_problems.append(
+                references.Problem(
+                    conditions.Reason.MISSING_SECRET, f"{why} (rateLimitStore.urlSecretRef)"
+                )
+            )
     if secret_problems:
-        raise context.Blocked(conditions.Reason.MISSING_SECRET, "; ".join(secret_problems))
+        problem = references.summary(secret_problems)
+        raise context.Blocked(problem.reason, problem.message)
     unserved = _unserved_models(ctx.spec, pools)
     if unserved:
         raise context.Blocked(conditions.Reason.MODEL_NOT_SERVED, "; ".join(unserved))

@@ -1,4 +1,4 @@
-"""Step 9 (always run, also after a step was blocked): what the Gateway's status says, from its
+"""Step 10 (always run, also after a step was blocked): what the Gateway's status says, from its
 Deployment and pods; `core.steps.status` writes it and posts the Events."""
 
 from __future__ import annotations
@@ -10,6 +10,9 @@ from runestone_operator.gateway import names as gateway_names
 from runestone_operator.gateway import readiness as gateway_readiness
 from runestone_operator.gateway.builders import service
 from runestone_operator.gateway.context import Context
+
+WARNINGS = {**status.WARNINGS, conditions.LIMITS_SHARED: conditions.FALSE}
+"""Besides Degraded, a Gateway warns when its replicas count limits on their own."""
 
 
 async def ensure_status(
@@ -48,6 +51,7 @@ async def ensure_status(
     rollout = gateway_readiness.rollout(deployment)
     ready = readiness.ready_pods(pods, gateway_names.GATEWAY_READY_GATE)
     observed = gateway_readiness.gateway_observations(rollout, ready, blocker)
+    observed.append(gateway_readiness.limits_observation(ctx.spec))
     return await status.publish(
         ctx,
         model.GatewayStatus(
@@ -58,4 +62,5 @@ async def ensure_status(
             ready_replicas=ready if rollout else None,
             api_keys=api_keys,
         ),
+        WARNINGS,
     )

@@ -7,11 +7,12 @@ scale-down and delete, so a member's data outlives its pod."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from runestone_operator.core import meta
+from runestone_operator.core import meta, quantities
 from runestone_operator.core import names as core_names
 from runestone_operator.core.builders import pods
 from runestone_operator.vectorcluster import engine, model, names
@@ -38,8 +39,17 @@ class Inputs:
     """An existing StatefulSet's volumeClaimTemplates (immutable once created)."""
 
 
+def resources(inputs: Inputs) -> dict[str, Any]:
+    """The spec's resources, else the engine's default (which has a memory limit)."""
+    if inputs.spec.resources is not None:
+        return inputs.spec.resources.model_dump(mode="json", exclude_none=True)
+    return copy.deepcopy(dict(inputs.engine.default_resources))
+
+
 def member(inputs: Inputs) -> engine.Member:
     cluster = inputs.cluster
+    chosen = resources(inputs)
+    limit = (chosen.get("limits") or {}).get("memory")
     return engine.Member(
         cluster=cluster.name,
         namespace=cluster.namespace,
@@ -48,6 +58,8 @@ def member(inputs: Inputs) -> engine.Member:
         credentials_secret=names.credentials_secret(cluster.name, inputs.engine.name),
         tls=inputs.tls_secret is not None,
         backup_volume=inputs.backup_claim is not None,
+        resources=chosen,
+        memory_limit_bytes=quantities.value(limit) if limit is not None else None,
     )
 
 

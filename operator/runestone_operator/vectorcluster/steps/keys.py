@@ -44,6 +44,7 @@ async def ensure_keys(ctx: Context, db: engine.Engine) -> Keys:
     plan = await keys.ensure_keys(
         ctx,
         ctx.spec.api_keys,
+        ctx.status.api_keys,
         ctx.spec.key_rotation,
         cluster.labels(),
         {name: {ROLE_ANNOTATION: role} for name, role in roles.items()},

@@ -31,6 +31,10 @@ class Weaviate:
     def image(self, spec: model.VectorClusterSpec) -> str:
         return members.image(spec)
 
+    @property
+    def default_resources(self) -> Mapping[str, Any]:
+        return members.DEFAULT_RESOURCES
+
     def container(self, member: engine.Member) -> dict[str, Any]:
         return members.container(member)
 

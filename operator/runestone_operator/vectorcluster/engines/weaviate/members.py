@@ -52,7 +52,15 @@ SHUTDOWN_SECONDS = 110
 """Weaviate flushes its memtables and leaves the cluster; a long grace keeps that from a SIGKILL."""
 STARTUP_BUDGET_SECONDS = 600
 """Loading large shards takes time; the liveness probe waits this long for a first answer."""
-DEFAULT_RESOURCES: dict[str, dict[str, str | int]] = {"requests": {"cpu": "250m", "memory": "1Gi"}}
+DEFAULT_RESOURCES: dict[str, dict[str, str | int]] = {
+    "requests": {"cpu": "250m", "memory": "1Gi"},
+    "limits": {"memory": "2Gi"},
+}
+"""Enough for a small cluster; set `spec.resources` for real data (vectors x dimensions x 4 bytes,
+about twice that with the HNSW index, held in memory)."""
+GO_MEMORY_SHARE = 0.85
+"""GOMEMLIMIT as a share of the memory limit: the Go runtime collects harder as the heap nears
+it, leaving room below the limit for what it does not count (stacks, cgo, the page cache)."""
 
 
 # -- membership -----------------------------------------------------------------------------------
@@ -136,6 +144,11 @@ def _backup_env(spec: model.VectorClusterSpec) -> list[dict[str, Any]]:
     return env
 
 
+def go_memory_limit(limit_bytes: int) -> str:
+    """`GOMEMLIMIT` for a container limited to `limit_bytes`, in whole MiB."""
+    return f"{int(limit_bytes * GO_MEMORY_SHARE) // 2**20}MiB"
+
+
 def environment(member: engine.Member) -> list[dict[str, Any]]:
     spec, cluster = member.spec, member.cluster
     admins, viewers = users(spec)
@@ -168,6 +181,8 @@ def environment(member: engine.Member) -> list[dict[str, Any]]:
     if spec.replication_factor is not None:
         # The default for new collections, and the least a collection may ask for.
         env.append(_value("REPLICATION_MINIMUM_FACTOR", str(spec.replication_factor)))
+    if member.memory_limit_bytes is not None:
+        env.append(_value("GOMEMLIMIT", go_memory_limit(member.memory_limit_bytes)))
     if member.tls:
         env.append(_value("GRPC_CERT_FILE", f"{TLS_DIR}/tls.crt"))
         env.append(_value("GRPC_KEY_FILE", f"{TLS_DIR}/tls.key"))
@@ -234,11 +249,6 @@ def container(member: engine.Member) -> dict[str, Any]:
         mounts.append(pods.mount(names.TLS_VOLUME, TLS_DIR, read_only=True))
     if member.backup_volume:
         mounts.append(pods.mount(names.BACKUP_VOLUME, BACKUP_DIR, read_only=False))
-    resources = (
-        member.spec.resources.model_dump(mode="json", exclude_none=True)
-        if member.spec.resources is not None
-        else DEFAULT_RESOURCES
-    )
     return {
         "name": CONTAINER,
         "image": image(member.spec),
@@ -254,7 +264,7 @@ def container(member: engine.Member) -> dict[str, Any]:
         "livenessProbe": _probe("/v1/.well-known/live", tls, periodSeconds=10, failureThreshold=6),
         "readinessProbe": _probe("/v1/.well-known/ready", tls, periodSeconds=5, failureThreshold=3),
         "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SECONDS}}},
-        "resources": resources,
+        "resources": dict(member.resources),
         "securityContext": pods.CONTAINER_SECURITY,
         "volumeMounts": mounts,
     }
