@@ -151,22 +151,34 @@ Leadership = election.Elector | Alone
 async def drain(queue: workqueue.WorkQueue[handlers.Key], seconds: float) -> bool:
     """Let running reconciles finish for at most `seconds`, start none; True when all finished,
     False (logged, naming them) when the deadline cut some off."""
-    running = queue.in_flight()
+    running = queue.running()
     if running:
-        logger.warning("draining: %d reconcile(s) running, waiting up to %gs", running, seconds)
+        logger.warning(
+            "draining: %d reconcile(s) running (%s), waiting up to %gs",
+            len(running),
+            _named(running),
+            seconds,
+        )
     drained = await queue.drain(seconds)
     if drained.cancelled:
-        cut = ", ".join(f"{kind} {namespace}/{name}" for kind, namespace, name in drained.cancelled)
         logger.error(
             "drain incomplete: the deadline of %gs passed; cancelled %d reconcile(s) halfway: %s",
             seconds,
             len(drained.cancelled),
-            cut,
+            _named(drained.cancelled),
         )
         return False
     if running:
-        logger.warning("drained: %d reconcile(s) finished", drained.finished)
+        logger.warning(
+            "drained: %d reconcile(s) finished: %s",
+            len(drained.finished),
+            _named(drained.finished),
+        )
     return True
+
+
+def _named(keys: tuple[handlers.Key, ...]) -> str:
+    return ", ".join(f"{kind} {namespace}/{name}" for kind, namespace, name in sorted(keys))
 
 
 class Operator:

@@ -54,10 +54,10 @@ class Backoff:
 
 @dataclass(frozen=True)
 class Drained(Generic[K]):
-    """How a drain ended: how many running reconciles finished, and the keys of those the
-    deadline cut off (cancelled halfway)."""
+    """How a drain ended: the keys whose running reconcile finished, and those the deadline cut
+    off (cancelled halfway)."""
 
-    finished: int
+    finished: tuple[K, ...]
     cancelled: tuple[K, ...]
 
 
@@ -130,6 +130,10 @@ class WorkQueue(Generic[K]):
     def in_flight(self) -> int:
         """Reconciles running now."""
         return len(self._active)
+
+    def running(self) -> tuple[K, ...]:
+        """The keys being reconciled now."""
+        return tuple(self._active)
 
     async def _process(self, key: K) -> None:
         try:
@@ -208,11 +212,12 @@ class WorkQueue(Generic[K]):
         for at most `seconds`; cancel those still running then."""
         busy = {task: self._tasks[task] for task in self._close()}
         if not busy:
-            return Drained(0, ())
+            return Drained((), ())
         _, late = await asyncio.wait(busy, timeout=seconds)
         for task in late:
             task.cancel()
         if late:
             await asyncio.wait(late)
+        done = tuple(key for task, key in busy.items() if task not in late and key is not None)
         cut = tuple(key for task, key in busy.items() if task in late and key is not None)
-        return Drained(len(busy) - len(late), cut)
+        return Drained(done, cut)

@@ -43,7 +43,8 @@ async def test_a_reconcile_within_the_deadline_finishes(caplog: pytest.LogCaptur
     with caplog.at_level(logging.WARNING):
         assert await app.drain(queue, 5) is True
     assert not cancelled
-    assert "drained: 1 reconcile(s) finished" in caplog.text
+    assert "draining: 1 reconcile(s) running (VectorCluster team/docs)" in caplog.text
+    assert "drained: 1 reconcile(s) finished: VectorCluster team/docs" in caplog.text
     await task
 
 

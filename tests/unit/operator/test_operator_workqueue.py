@@ -130,8 +130,9 @@ async def test_a_drain_lets_running_reconciles_finish_and_starts_none() -> None:
     queue.add("a")
     queue.add("b")  # waits: one worker
     await _until(lambda: calls == ["a"])
+    assert queue.running() == ("a",)
     drained = await queue.drain(5)
-    assert drained == workqueue.Drained(finished=1, cancelled=())
+    assert drained == workqueue.Drained(finished=("a",), cancelled=())
     queue.add("c")  # ignored after a drain
     queue.add_after("d", 0)
     await asyncio.sleep(0.05)
@@ -152,7 +153,7 @@ async def test_a_drain_cancels_what_outlives_its_deadline() -> None:
     started = loop.time()
     drained = await queue.drain(0.3)
     assert 0.3 <= loop.time() - started < 2
-    assert drained == workqueue.Drained(finished=0, cancelled=("slow",))
+    assert drained == workqueue.Drained(finished=(), cancelled=("slow",))
     assert cancelled == ["slow"]
     async with asyncio.timeout(1):
         await task
@@ -162,7 +163,7 @@ async def test_an_idle_queue_drains_at_once() -> None:
     queue = workqueue.WorkQueue(_recorder([]), workers=3)
     task = asyncio.create_task(queue.run())
     await asyncio.sleep(0)
-    assert await queue.drain(10) == workqueue.Drained(0, ())
+    assert await queue.drain(10) == workqueue.Drained((), ())
     async with asyncio.timeout(1):
         await task
 
