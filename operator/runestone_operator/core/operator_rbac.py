@@ -31,6 +31,7 @@ from runestone_operator.core import kinds, meta
 
 CLUSTER_ROLE_NAME = "runestone-operator"
 ELECTION_ROLE_NAME = "runestone-operator-leader-election"
+RBAC = "rbac.authorization.k8s.io"
 
 GET, LIST, WATCH, CREATE, PATCH, UPDATE, DELETE = (
     "get",
@@ -172,51 +173,54 @@ def _rules(pairs: set[tuple[str, str, str]]) -> list[dict[str, Any]]:
     ]
 
 
-def cluster_role(name: str = CLUSTER_ROLE_NAME) -> meta.Manifest:
+def _metadata(name: str, namespace: str | None = None) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"name": name, "labels": {"app.kubernetes.io/part-of": "runestone"}}
+    if namespace is not None:
+        metadata["namespace"] = namespace
+    return metadata
+
+
+def _role(
+    kind: str, name: str, namespace: str | None, role_rules: list[dict[str, Any]]
+) -> meta.Manifest:
     return {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRole",
-        "metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": "runestone"}},
-        "rules": rules(),
+        "apiVersion": f"{RBAC}/v1",
+        "kind": kind,
+        "metadata": _metadata(name, namespace),
+        "rules": role_rules,
     }
+
+
+def _binding(
+    role_kind: str, name: str, service_account: str, namespace: str, binding_namespace: str | None
+) -> meta.Manifest:
+    """`role_kind` `name` bound to the ServiceAccount `service_account` of `namespace`."""
+    return {
+        "apiVersion": f"{RBAC}/v1",
+        "kind": f"{role_kind}Binding",
+        "metadata": _metadata(name, binding_namespace),
+        "roleRef": {"apiGroup": RBAC, "kind": role_kind, "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
+    }
+
+
+def cluster_role(name: str = CLUSTER_ROLE_NAME) -> meta.Manifest:
+    return _role("ClusterRole", name, None, rules())
 
 
 def cluster_role_binding(
     service_account: str, namespace: str, name: str = CLUSTER_ROLE_NAME
 ) -> meta.Manifest:
-    return {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRoleBinding",
-        "metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": "runestone"}},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
-        "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
-    }
+    return _binding("ClusterRole", name, service_account, namespace, None)
 
 
 def election_role(namespace: str | None = None, name: str = ELECTION_ROLE_NAME) -> meta.Manifest:
     """The Role, in `namespace` (without one: for whoever applies it in the operator's)."""
-    metadata: dict[str, Any] = {"name": name, "labels": {"app.kubernetes.io/part-of": "runestone"}}
-    if namespace is not None:
-        metadata["namespace"] = namespace
-    return {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "Role",
-        "metadata": metadata,
-        "rules": election_rules(),
-    }
+    return _role("Role", name, namespace, election_rules())
 
 
 def election_role_binding(
     service_account: str, namespace: str, name: str = ELECTION_ROLE_NAME
 ) -> meta.Manifest:
-    return {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "RoleBinding",
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "labels": {"app.kubernetes.io/part-of": "runestone"},
-        },
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-        "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
-    }
+    """In the operator's own `namespace`, which its ServiceAccount lives in."""
+    return _binding("Role", name, service_account, namespace, namespace)

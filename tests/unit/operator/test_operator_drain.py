@@ -11,20 +11,14 @@ import pytest
 
 from runestone_operator import app, cli, handlers
 from runestone_operator.core import workqueue
+from unit.operator import slow
 
 KEY: handlers.Key = ("VectorCluster", "team", "docs")
 
 
 def _queue(seconds: float, cancelled: list[handlers.Key]) -> workqueue.WorkQueue[handlers.Key]:
-    async def reconcile(key: handlers.Key) -> workqueue.Outcome:
-        try:
-            await asyncio.sleep(seconds)
-        except asyncio.CancelledError:
-            cancelled.append(key)
-            raise
-        return workqueue.Outcome()
-
-    return workqueue.WorkQueue(reconcile, workers=2)
+    started: list[handlers.Key] = []
+    return workqueue.WorkQueue(slow.reconcile(seconds, started, cancelled), workers=2)
 
 
 async def _running(queue: workqueue.WorkQueue[handlers.Key]) -> asyncio.Task[None]:

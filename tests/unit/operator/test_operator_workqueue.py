@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from runestone_operator.core import workqueue
+from unit.operator import slow
 
 
 @contextlib.asynccontextmanager
@@ -107,25 +108,10 @@ async def test_earlier_wakeup_wins() -> None:
         await _until(lambda: calls == ["a"])
 
 
-def _slow(
-    calls: list[str], seconds: float, cancelled: list[str]
-) -> Callable[[str], Awaitable[workqueue.Outcome]]:
-    async def handle(key: str) -> workqueue.Outcome:
-        calls.append(key)
-        try:
-            await asyncio.sleep(seconds)
-        except asyncio.CancelledError:
-            cancelled.append(key)
-            raise
-        return workqueue.Outcome()
-
-    return handle
-
-
 async def test_a_drain_lets_running_reconciles_finish_and_starts_none() -> None:
     calls: list[str] = []
     cancelled: list[str] = []
-    queue = workqueue.WorkQueue(_slow(calls, 0.2, cancelled), workers=1)
+    queue = workqueue.WorkQueue(slow.reconcile(0.2, calls, cancelled), workers=1)
     task = asyncio.create_task(queue.run())
     queue.add("a")
     queue.add("b")  # waits: one worker
@@ -145,7 +131,7 @@ async def test_a_drain_lets_running_reconciles_finish_and_starts_none() -> None:
 async def test_a_drain_cancels_what_outlives_its_deadline() -> None:
     calls: list[str] = []
     cancelled: list[str] = []
-    queue = workqueue.WorkQueue(_slow(calls, 60, cancelled), workers=2)
+    queue = workqueue.WorkQueue(slow.reconcile(60, calls, cancelled), workers=2)
     task = asyncio.create_task(queue.run())
     queue.add("slow")
     await _until(lambda: calls == ["slow"])
