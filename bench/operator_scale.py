@@ -64,16 +64,6 @@ def grown(before: Samples, after: Samples) -> Samples:
     return {key: value - before.get(key, 0.0) for key, value in after.items()}
 
 
-def total(samples: Samples, name: str, **labels: str) -> float:
-    """The sum of the samples named `name` whose labels include `labels`."""
-    wanted = set(labels.items())
-    return sum(
-        value
-        for (sample, found), value in samples.items()
-        if sample == name and wanted <= set(found)
-    )
-
-
 def label_values(samples: Samples, name: str, label: str) -> list[str]:
     return sorted({dict(found)[label] for (sample, found) in samples if sample == name})
 
@@ -186,10 +176,10 @@ def create_all(api: client.ApiClient, namespace: str, bodies: list[dict[str, Any
 
 def timing(samples: Samples, name: str, **labels: str) -> str:
     """Mean, p50 and p99 (ms) of a histogram's observations."""
-    count = total(samples, f"{name}_count", **labels)
+    count = operator_process.summed(samples, f"{name}_count", **labels)
     if not count:
         return "none"
-    mean = total(samples, f"{name}_sum", **labels) / count
+    mean = operator_process.summed(samples, f"{name}_sum", **labels) / count
     p50 = histogram_quantile(0.5, samples, name, **labels)
     p99 = histogram_quantile(0.99, samples, name, **labels)
     return f"mean {mean * 1000:.1f} ms, p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms"
@@ -311,30 +301,30 @@ def report(
     print("  from the operator's /metrics, over the run:")
     for kind in label_values(grew, RECONCILES, "kind"):
         results = ", ".join(
-            f"{int(total(grew, RECONCILES, kind=kind, result=result))} {result}"
+            f"{int(operator_process.summed(grew, RECONCILES, kind=kind, result=result))} {result}"
             for result in label_values(grew, RECONCILES, "result")
-            if total(grew, RECONCILES, kind=kind, result=result)
+            if operator_process.summed(grew, RECONCILES, kind=kind, result=result)
         )
         print(f"  reconcile {kind:<14} {results}; {timing(grew, DURATION, kind=kind)}")
-    reconciles = total(grew, RECONCILES)
+    reconciles = operator_process.summed(grew, RECONCILES)
     print(f"  reconcile (all)            {int(reconciles)}; {timing(grew, DURATION)}")
     errors = ", ".join(
-        f"{reason} {int(total(grew, ERRORS, reason=reason))}"
+        f"{reason} {int(operator_process.summed(grew, ERRORS, reason=reason))}"
         for reason in label_values(grew, ERRORS, "reason")
-        if total(grew, ERRORS, reason=reason)
+        if operator_process.summed(grew, ERRORS, reason=reason)
     )
     print(f"  Degraded reasons counted: {errors or 'none'}")
     print(f"  work-queue wait: {timing(grew, WAIT)}")
-    calls = total(grew, REQUESTS)
+    calls = operator_process.summed(grew, REQUESTS)
     by_verb = ", ".join(
-        f"{verb} {int(total(grew, REQUESTS, verb=verb))}"
+        f"{verb} {int(operator_process.summed(grew, REQUESTS, verb=verb))}"
         for verb in label_values(grew, REQUESTS, "verb")
-        if total(grew, REQUESTS, verb=verb)
+        if operator_process.summed(grew, REQUESTS, verb=verb)
     )
     by_code = ", ".join(
-        f"{code} {int(total(grew, REQUESTS, code=code))}"
+        f"{code} {int(operator_process.summed(grew, REQUESTS, code=code))}"
         for code in label_values(grew, REQUESTS, "code")
-        if total(grew, REQUESTS, code=code)
+        if operator_process.summed(grew, REQUESTS, code=code)
     )
     per = calls / reconciles if reconciles else math.nan
     print(
@@ -342,10 +332,11 @@ def report(
         f"{per:.1f} per reconcile (the Lease's renewals included)"
     )
     managed = ", ".join(
-        f"{int(total(now, MANAGED, kind=kind))} {kind}s"
+        f"{int(operator_process.summed(now, MANAGED, kind=kind))} {kind}s"
         for kind in label_values(now, MANAGED, "kind")
     )
-    print(f"  managed at the end: {managed}; leader {int(total(now, 'runestone_operator_leader'))}")
+    leader = operator_process.summed(now, "runestone_operator_leader")
+    print(f"  managed at the end: {managed}; leader {int(leader)}")
     delta = {verb: after.get(verb, 0) - before.get(verb, 0) for verb in after}
     served = sum(delta.values())
     shown = ", ".join(f"{verb} {int(count)}" for verb, count in sorted(delta.items()) if count)

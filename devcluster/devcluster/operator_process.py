@@ -60,6 +60,16 @@ Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 """Scraped metrics: (sample name, sorted labels) -> value."""
 
 
+def summed(samples: Samples, name: str, **labels: str) -> float:
+    """The sum of the samples named `name` whose labels include `labels`."""
+    wanted = set(labels.items())
+    return sum(
+        value
+        for (sample, found), value in samples.items()
+        if sample == name and wanted <= set(found)
+    )
+
+
 class Identity:
     """A namespace with the operator's ServiceAccount, bound to the operator's ClusterRole and,
     in that namespace, to its leader-election Role. `namespace` names it (default

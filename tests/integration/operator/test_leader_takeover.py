@@ -113,14 +113,9 @@ def _leading(process: operator_process.OperatorProcess) -> bool:
     return bool(report and report["leading"])
 
 
-def _reconciles(process: operator_process.OperatorProcess, kind: str | None = None) -> float:
-    """Reconciles the process has counted (of `kind`, or of every kind), whatever their result."""
-    return sum(
-        value
-        for (name, labels), value in process.metrics().items()
-        if name == "runestone_operator_reconciles_total"
-        and (kind is None or ("kind", kind) in labels)
-    )
+def _reconciles(process: operator_process.OperatorProcess, **kind: str) -> float:
+    """Reconciles the process has counted (of `kind=`, or of every kind), whatever their result."""
+    return operator_process.summed(process.metrics(), "runestone_operator_reconciles_total", **kind)
 
 
 def _takeover(follower: operator_process.OperatorProcess, since: float) -> float:
@@ -240,9 +235,9 @@ def test_leader_killed_mid_reconcile_is_replaced_and_nothing_is_issued_twice(
         # Two more rounds over every Gateway (resyncs) re-issue nothing either. (The queue is
         # seldom empty with this many Gateways resynced every few seconds on a loaded machine,
         # so the rounds are counted rather than waited out.)
-        settled = _reconciles(second, "Gateway")
+        settled = _reconciles(second, kind="Gateway")
         eventually(
-            lambda: _reconciles(second, "Gateway") >= settled + 2 * GATEWAYS,
+            lambda: _reconciles(second, kind="Gateway") >= settled + 2 * GATEWAYS,
             timeout=240,
             interval=1,
             what="two more rounds of Gateway reconciles",
