@@ -246,6 +246,11 @@ def run(options: argparse.Namespace, api: client.ApiClient, workdir: Path) -> No
         after = apiserver_requests(api)
         settled_rss = procstats.rss_mb(pid)
         operator = process.metrics()
+        # Objects managed are counted by resync passes: read them after the next one.
+        health = process.health()
+        assert health is not None, "the operator's liveness does not answer"
+        process.wait_for_resync_passes(health["resyncPasses"] + 1, options.resync_seconds + 60)
+        counted = process.metrics()
         present = children_present(api, namespace)
         report(
             options,
@@ -255,7 +260,7 @@ def run(options: argparse.Namespace, api: client.ApiClient, workdir: Path) -> No
             (idle_rss, peak_rss, settled_rss),
             cpu,
             grown(scraped, operator),
-            operator,
+            counted,
             before,
             after,
             present,
@@ -300,6 +305,8 @@ def report(
     )
     print("  from the operator's /metrics, over the run:")
     for kind in label_values(grew, RECONCILES, "kind"):
+        if not operator_process.summed(grew, RECONCILES, kind=kind):
+            continue
         results = ", ".join(
             f"{int(operator_process.summed(grew, RECONCILES, kind=kind, result=result))} {result}"
             for result in label_values(grew, RECONCILES, "result")
@@ -336,7 +343,7 @@ def report(
         for kind in label_values(now, MANAGED, "kind")
     )
     leader = operator_process.summed(now, "runestone_operator_leader")
-    print(f"  managed at the end: {managed}; leader {int(leader)}")
+    print(f"  managed after the next resync pass: {managed}; leader {int(leader)}")
     delta = {verb: after.get(verb, 0) - before.get(verb, 0) for verb in after}
     served = sum(delta.values())
     shown = ", ".join(f"{verb} {int(count)}" for verb, count in sorted(delta.items()) if count)
