@@ -5,21 +5,25 @@ once, and how long until every child exists and every status is written.
 
 Uses KUBECONFIG when set, otherwise the local control plane (RUNESTONE_CLUSTER_DIR and
 RUNESTONE_CLUSTER_PORT_BASE choose which; started if needed). The operator runs as a process
-under its own ServiceAccount and ClusterRole (bench/operator_timed.py: `runestone operator` with
-a timer around each reconcile and a count of its HTTP requests). The objects are created from a
-thread pool as fast as the API server takes them; completion is polled once a second.
+(`runestone operator`, as installed) under its own ServiceAccount, ClusterRole and
+leader-election Role, leading on its Lease. The objects are created from a thread pool as fast as
+the API server takes them; completion is polled once a second.
 
-Reported: time to all children and all statuses, the operator's resident memory (now and peak),
-reconcile p50/p99 by kind, the operator's own API requests (watches separately) per reconcile,
-and the API server's apiserver_request_total over the same window (every client, the
-controller-manager, scheduler and kwok included). Prints figures; asserts nothing."""
+The operator's figures are its own metrics, scraped from its /metrics before the objects are
+created and once every status is written: reconciles by kind and result, their mean duration and
+their p50/p99 as Prometheus' histogram_quantile estimates them from the duration histogram's
+buckets, Degraded reasons, the work queue's wait, the API requests by verb (Kopf's watches are not
+counted there) per reconcile, and the objects managed per kind. Besides: time to all children and
+all statuses, the operator's resident memory (now and peak) and CPU, and the API server's
+apiserver_request_total over the same window (every client, the controller-manager, scheduler and
+kwok included). Prints figures; asserts nothing."""
 
 from __future__ import annotations
 
 import argparse
 import concurrent.futures
 import contextlib
-import json
+import math
 import os
 import re
 import sys
@@ -46,23 +50,47 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 
 
-class TimedOperator(operator_process.OperatorProcess):
-    """The operator process of the integration tests, started through bench/operator_timed.py."""
+Samples = operator_process.Samples
+RECONCILES = "runestone_operator_reconciles_total"
+DURATION = "runestone_operator_reconcile_duration_seconds"
+WAIT = "runestone_operator_workqueue_wait_seconds"
+ERRORS = "runestone_operator_reconcile_errors_total"
+REQUESTS = "runestone_operator_api_requests_total"
+MANAGED = "runestone_operator_managed_objects"
 
-    def __init__(self, kubeconfig: Path, workdir: Path, resync: float, workers: int) -> None:
-        super().__init__(kubeconfig, workdir / "operator.log", resync)
-        self.stats_path = workdir / "operator-stats.json"
-        self.extra_args = ["--workers", str(workers)]
 
-    def command(self) -> list[str]:
-        runestone_operator_args = super().command()[2:]  # after `runestone operator`
-        timed = [sys.executable, str(BENCH / "operator_timed.py"), str(self.stats_path)]
-        return [*timed, *runestone_operator_args]
+def grown(before: Samples, after: Samples) -> Samples:
+    """What each sample grew by between two scrapes (counters and histograms)."""
+    return {key: value - before.get(key, 0.0) for key, value in after.items()}
 
-    @property
-    def pid(self) -> int:
-        assert self._process is not None
-        return self._process.pid
+
+def label_values(samples: Samples, name: str, label: str) -> list[str]:
+    return sorted({dict(found)[label] for (sample, found) in samples if sample == name})
+
+
+def histogram_quantile(quantile: float, samples: Samples, name: str, **labels: str) -> float:
+    """The quantile of a histogram's observations as Prometheus' histogram_quantile estimates
+    it: linear within the bucket that holds it (the highest finite bound when that is +Inf)."""
+    buckets: dict[float, float] = {}
+    for (sample, found), value in samples.items():
+        found_labels = dict(found)
+        if sample != f"{name}_bucket" or not set(labels.items()) <= set(found_labels.items()):
+            continue
+        bound = float(found_labels["le"])
+        buckets[bound] = buckets.get(bound, 0.0) + value
+    bounds = sorted(buckets)
+    if not bounds or buckets[bounds[-1]] == 0:
+        return math.nan
+    rank = quantile * buckets[bounds[-1]]
+    lower, below = 0.0, 0.0
+    for bound in bounds:
+        if buckets[bound] >= rank:
+            if math.isinf(bound):
+                return lower
+            share = (rank - below) / (buckets[bound] - below) if buckets[bound] > below else 1.0
+            return lower + (bound - lower) * share
+        lower, below = bound, buckets[bound]
+    return lower
 
 
 def vector_spec() -> dict[str, Any]:
@@ -146,14 +174,15 @@ def create_all(api: client.ApiClient, namespace: str, bodies: list[dict[str, Any
     return time.monotonic()
 
 
-def summary(values: list[float]) -> str:
-    if not values:
+def timing(samples: Samples, name: str, **labels: str) -> str:
+    """Mean, p50 and p99 (ms) of a histogram's observations."""
+    count = operator_process.summed(samples, f"{name}_count", **labels)
+    if not count:
         return "none"
-    return (
-        f"{len(values)} reconciles, p50 {procstats.percentile(values, 50) * 1000:.1f} ms, "
-        f"p99 {procstats.percentile(values, 99) * 1000:.1f} ms, "
-        f"max {max(values) * 1000:.1f} ms"
-    )
+    mean = operator_process.summed(samples, f"{name}_sum", **labels) / count
+    p50 = histogram_quantile(0.5, samples, name, **labels)
+    p99 = histogram_quantile(0.99, samples, name, **labels)
+    return f"mean {mean * 1000:.1f} ms, p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms"
 
 
 def run(options: argparse.Namespace, api: client.ApiClient, workdir: Path) -> None:
@@ -166,7 +195,13 @@ def run(options: argparse.Namespace, api: client.ApiClient, workdir: Path) -> No
     identity = operator_process.Identity(api, uuid.uuid4().hex[:6])
     token = identity.create()
     kubeconfig = operator_process.token_kubeconfig(api, token, workdir / "kubeconfig")
-    process = TimedOperator(kubeconfig, workdir, options.resync_seconds, options.workers)
+    process = operator_process.OperatorProcess(
+        kubeconfig,
+        workdir / "operator.log",
+        options.resync_seconds,
+        lease_namespace=identity.namespace,
+    )
+    process.extra_args = ["--workers", str(options.workers)]
     try:
         resources.create(api, namespace, resources.mock_pool("mock"))
         process.start()
@@ -174,6 +209,7 @@ def run(options: argparse.Namespace, api: client.ApiClient, workdir: Path) -> No
         time.sleep(2)  # let the watches settle
         idle_rss = procstats.rss_mb(pid)
         before = apiserver_requests(api)
+        scraped = process.metrics()
         gateways = [f"gw-{i:03d}" for i in range(options.gateways)]
         vectors = [f"vc-{i:03d}" for i in range(options.vectorclusters)]
         bodies = [resources.gateway(name) for name in gateways]
@@ -209,8 +245,12 @@ def run(options: argparse.Namespace, api: client.ApiClient, workdir: Path) -> No
         cpu = procstats.cpu_seconds(pid) - cpu_before
         after = apiserver_requests(api)
         settled_rss = procstats.rss_mb(pid)
-        time.sleep(1.5)  # the stats file is rewritten every second
-        stats = json.loads(process.stats_path.read_text())
+        operator = process.metrics()
+        # Objects managed are counted by resync passes: read them after the next one.
+        health = process.health()
+        assert health is not None, "the operator's liveness does not answer"
+        process.wait_for_resync_passes(health["resyncPasses"] + 1, options.resync_seconds + 60)
+        counted = process.metrics()
         present = children_present(api, namespace)
         report(
             options,
@@ -219,7 +259,8 @@ def run(options: argparse.Namespace, api: client.ApiClient, workdir: Path) -> No
             None if statuses_at is None else statuses_at - started,
             (idle_rss, peak_rss, settled_rss),
             cpu,
-            stats,
+            grown(scraped, operator),
+            counted,
             before,
             after,
             present,
@@ -238,7 +279,8 @@ def report(
     statuses: float | None,
     rss: tuple[float, float, float],
     cpu: float,
-    stats: dict[str, Any],
+    grew: Samples,
+    now: Samples,
     before: dict[str, float],
     after: dict[str, float],
     present: dict[str, set[str]],
@@ -261,19 +303,51 @@ def report(
         f"  operator RSS: {rss[0]:.1f} MB idle, peak {rss[1]:.1f} MB, {rss[2]:.1f} MB at the end;"
         f" CPU {cpu:.1f} s"
     )
-    reconciles = stats["reconciles"]
-    for kind in sorted({entry[0] for entry in reconciles}):
-        print(f"  reconcile {kind:<14} {summary([e[1] for e in reconciles if e[0] == kind])}")
-    print(f"  reconcile (all)            {summary([e[1] for e in reconciles])}")
-    requests = stats["requests"]
-    calls = sum(count for verb, count in requests.items() if verb != "WATCH")
-    per = calls / len(reconciles) if reconciles else float("nan")
-    by_verb = ", ".join(f"{verb} {count}" for verb, count in sorted(requests.items()))
-    print(f"  operator API requests: {by_verb}; {per:.1f} non-watch requests per reconcile")
+    print("  from the operator's /metrics, over the run:")
+    for kind in label_values(grew, RECONCILES, "kind"):
+        if not operator_process.summed(grew, RECONCILES, kind=kind):
+            continue
+        results = ", ".join(
+            f"{int(operator_process.summed(grew, RECONCILES, kind=kind, result=result))} {result}"
+            for result in label_values(grew, RECONCILES, "result")
+            if operator_process.summed(grew, RECONCILES, kind=kind, result=result)
+        )
+        print(f"  reconcile {kind:<14} {results}; {timing(grew, DURATION, kind=kind)}")
+    reconciles = operator_process.summed(grew, RECONCILES)
+    print(f"  reconcile (all)            {int(reconciles)}; {timing(grew, DURATION)}")
+    errors = ", ".join(
+        f"{reason} {int(operator_process.summed(grew, ERRORS, reason=reason))}"
+        for reason in label_values(grew, ERRORS, "reason")
+        if operator_process.summed(grew, ERRORS, reason=reason)
+    )
+    print(f"  Degraded reasons counted: {errors or 'none'}")
+    print(f"  work-queue wait: {timing(grew, WAIT)}")
+    calls = operator_process.summed(grew, REQUESTS)
+    by_verb = ", ".join(
+        f"{verb} {int(operator_process.summed(grew, REQUESTS, verb=verb))}"
+        for verb in label_values(grew, REQUESTS, "verb")
+        if operator_process.summed(grew, REQUESTS, verb=verb)
+    )
+    by_code = ", ".join(
+        f"{code} {int(operator_process.summed(grew, REQUESTS, code=code))}"
+        for code in label_values(grew, REQUESTS, "code")
+        if operator_process.summed(grew, REQUESTS, code=code)
+    )
+    per = calls / reconciles if reconciles else math.nan
+    print(
+        f"  operator API requests (watches not counted): {by_verb}; by status {by_code}; "
+        f"{per:.1f} per reconcile (the Lease's renewals included)"
+    )
+    managed = ", ".join(
+        f"{int(operator_process.summed(now, MANAGED, kind=kind))} {kind}s"
+        for kind in label_values(now, MANAGED, "kind")
+    )
+    leader = operator_process.summed(now, "runestone_operator_leader")
+    print(f"  managed after the next resync pass: {managed}; leader {int(leader)}")
     delta = {verb: after.get(verb, 0) - before.get(verb, 0) for verb in after}
-    total = sum(delta.values())
+    served = sum(delta.values())
     shown = ", ".join(f"{verb} {int(count)}" for verb, count in sorted(delta.items()) if count)
-    print(f"  apiserver_request_total delta (all clients): {int(total)} ({shown})")
+    print(f"  apiserver_request_total delta (all clients): {int(served)} ({shown})")
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """The operator as a real process (`runestone operator`), started with a ServiceAccount token
-bound to exactly the ClusterRole the operator ships, so every test also proves that RBAC is
-sufficient."""
+bound to exactly the ClusterRole (and leader-election Role) the operator ships, so every test
+also proves that RBAC is sufficient."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 from kubernetes import client
+from prometheus_client.parser import text_string_to_metric_families
 
 from devcluster import processes
 from devcluster.kube import eventually
@@ -55,10 +56,25 @@ def token_kubeconfig(api: client.ApiClient, token: str, path: Path) -> Path:
     return path
 
 
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+"""Scraped metrics: (sample name, sorted labels) -> value."""
+
+
+def summed(samples: Samples, name: str, **labels: str) -> float:
+    """The sum of the samples named `name` whose labels include `labels`."""
+    wanted = set(labels.items())
+    return sum(
+        value
+        for (sample, found), value in samples.items()
+        if sample == name and wanted <= set(found)
+    )
+
+
 class Identity:
-    """A namespace with the operator's ServiceAccount, bound to the operator's ClusterRole.
-    `namespace` names it (default `runestone-system-<suffix>`; the local API server audits the
-    requests of `cluster.AUDITED_NAMESPACE`'s ServiceAccounts)."""
+    """A namespace with the operator's ServiceAccount, bound to the operator's ClusterRole and,
+    in that namespace, to its leader-election Role. `namespace` names it (default
+    `runestone-system-<suffix>`; the local API server audits the requests of
+    `cluster.AUDITED_NAMESPACE`'s ServiceAccounts)."""
 
     def __init__(self, api: client.ApiClient, suffix: str, namespace: str | None = None) -> None:
         self.api = api
@@ -76,6 +92,10 @@ class Identity:
         rbac.create_cluster_role(operator_rbac.cluster_role(self.role_name))
         rbac.create_cluster_role_binding(
             operator_rbac.cluster_role_binding(SERVICE_ACCOUNT, self.namespace, self.role_name)
+        )
+        rbac.create_namespaced_role(self.namespace, operator_rbac.election_role(self.namespace))
+        rbac.create_namespaced_role_binding(
+            self.namespace, operator_rbac.election_role_binding(SERVICE_ACCOUNT, self.namespace)
         )
         request = client.AuthenticationV1TokenRequest(
             spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=6 * 3600)
@@ -100,7 +120,9 @@ class Identity:
 
 
 class OperatorProcess:
-    """`runestone operator --all-namespaces`, its log in a file, its liveness on a free port."""
+    """`runestone operator --all-namespaces`, its log in a file, its liveness and metrics on a
+    free port; with `lease_namespace`, elected leader on the Lease there (several such processes
+    with one Lease take turns), without one it runs with no leader election."""
 
     def __init__(
         self,
@@ -108,8 +130,10 @@ class OperatorProcess:
         log: Path,
         resync_seconds: float,
         env: dict[str, str] | None = None,
+        lease_namespace: str | None = None,
     ) -> None:
         self.kubeconfig = kubeconfig
+        self.lease_namespace = lease_namespace
         self.env = dict(env or {})
         self.log = log
         self.resync_seconds = resync_seconds
@@ -122,7 +146,16 @@ class OperatorProcess:
     def liveness_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/healthz"
 
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/metrics"
+
     def command(self) -> list[str]:
+        election = (
+            ["--leader-election-namespace", self.lease_namespace]
+            if self.lease_namespace
+            else ["--no-leader-election"]
+        )
         return [
             str(RUNESTONE),
             "operator",
@@ -131,6 +164,7 @@ class OperatorProcess:
             str(self.resync_seconds),
             "--liveness",
             self.liveness_url,
+            *election,
             *self.extra_args,
         ]
 
@@ -157,11 +191,36 @@ class OperatorProcess:
     def alive(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def pid(self) -> int:
+        assert self._process is not None, "the operator is not running"
+        return self._process.pid
+
     def stop(self) -> int | None:
         process, self._process = self._process, None
         if process is None:
             return None
         return processes.stop(process, grace=30)
+
+    def kill(self) -> int | None:
+        """SIGKILL: the process dies at once, releasing nothing."""
+        process, self._process = self._process, None
+        if process is None:
+            return None
+        process.kill()
+        return process.wait(10)
+
+    def metrics(self) -> Samples:
+        """Every sample the running process serves at /metrics."""
+        if not self.alive():
+            raise AssertionError(f"the operator exited:\n{self.log_tail(60)}")
+        with urllib.request.urlopen(self.metrics_url, timeout=5) as response:  # noqa: S310
+            text = response.read().decode()
+        return {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+        }
 
     def health(self) -> dict[str, Any] | None:
         """The liveness report of the running process, or None when it does not answer 200."""

@@ -1,15 +1,15 @@
-"""Thin Kopf handlers: each watch event only adds a key to the work queue. Kopf brings the
-watches (with explicit timeouts), the ProviderPool -> Gateway index and the liveness endpoint."""
+"""Thin Kopf handlers: each watch event only adds a key to the work queue (a follower's `enqueue`
+drops it). Kopf brings the watches (with explicit timeouts) and the ProviderPool -> Gateway
+index; the liveness endpoint is the operator's own (`core.endpoints`)."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import kopf
 
-from runestone_operator.core import health, kinds, names, settings
+from runestone_operator.core import health, kinds, names
 from runestone_operator.gateway import names as gateway_names
 from runestone_operator.vectorcluster import names as vector_names
 
@@ -41,10 +41,7 @@ def kopf_settings() -> kopf.OperatorSettings:
 
 
 def build_registry(
-    enqueue: Callable[[Key], None],
-    pending: Callable[[], int],
-    heartbeat: health.Heartbeat,
-    config: settings.Settings,
+    enqueue: Callable[[Key], None], heartbeat: health.Heartbeat
 ) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
 
@@ -109,14 +106,5 @@ def build_registry(
         owner = labels.get(names.LABEL_INSTANCE)
         if owner and namespace:
             enqueue((vector.name, namespace, owner))
-
-    @kopf.on.probe(id="activity", registry=registry)
-    async def activity(**_: Any) -> dict[str, float | int]:
-        try:
-            report = heartbeat.check(config.liveness_max_age).to_document()
-            return {**report, "pending": pending()}
-        except health.Stale as stale:
-            logging.getLogger(__name__).error("liveness: %s", stale)
-            raise kopf.PermanentError(str(stale)) from None
 
     return registry

@@ -48,8 +48,8 @@ def operator(
     kube_cluster: Cluster, runestone_crds: list[str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[operator_process.OperatorProcess]:
     """`runestone operator --all-namespaces` for the whole session, under its own ServiceAccount
-    bound to the ClusterRole the operator ships; it reaches VectorCluster members at their pod
-    addresses, as on any cluster."""
+    bound to the ClusterRole and leader-election Role the operator ships, leading on its Lease;
+    it reaches VectorCluster members at their pod addresses, as on any cluster."""
     folder = tmp_path_factory.mktemp("operator")
     identity = operator_process.Identity(kube_cluster.api, uuid.uuid4().hex[:6])
     token = identity.create()
@@ -58,6 +58,7 @@ def operator(
         kubeconfig,
         folder / "operator.log",
         operator_process.RESYNC_SECONDS,
+        lease_namespace=identity.namespace,
     )
     process.start()
     try:

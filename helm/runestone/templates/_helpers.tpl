@@ -57,7 +57,16 @@ app.kubernetes.io/part-of: runestone
 {{- define "runestone.rules" -}}
 {{- $role := .Files.Get "files/operator-clusterrole.yaml" | fromYaml }}
 {{- if not $role.rules }}
-{{- fail "files/operator-clusterrole.yaml is missing or holds no rules; run `make rbac`" }}
+{{- fail "files/operator-clusterrole.yaml is missing or holds no rules; run `make manifests`" }}
+{{- end }}
+{{- toYaml $role.rules }}
+{{- end }}
+
+{{/* The leader-election Role's rules, generated from `runestone operator --print-election-rbac`. */}}
+{{- define "runestone.electionRules" -}}
+{{- $role := .Files.Get "files/operator-election-role.yaml" | fromYaml }}
+{{- if not $role.rules }}
+{{- fail "files/operator-election-role.yaml is missing or holds no rules; run `make manifests`" }}
 {{- end }}
 {{- toYaml $role.rules }}
 {{- end }}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -97,6 +97,7 @@ RESOURCES: dict[tuple[str, str], Resource] = {
     ),
     ("policy/v1", "PodDisruptionBudget"): Resource("policy", "v1", "poddisruptionbudgets"),
     ("cert-manager.io/v1", "Certificate"): Resource("cert-manager.io", "v1", "certificates"),
+    ("coordination.k8s.io/v1", "Lease"): Resource("coordination.k8s.io", "v1", "leases"),
     ("monitoring.coreos.com/v1", "ServiceMonitor"): Resource(
         "monitoring.coreos.com", "v1", "servicemonitors"
     ),
@@ -154,22 +155,29 @@ def _error(
     return ApiError(int(error.status or 0), text, request, str(error.reason or ""))
 
 
+Observer = Callable[[str, str, int], None]
+"""Told of every call once it ended: (verb, resource, HTTP status; 0 when there was no answer)."""
+
+
 class Kube:
     """A connection to the API server, writing as `field_manager`."""
 
-    def __init__(self, api: k8s.ApiClient, field_manager: str) -> None:
+    def __init__(
+        self, api: k8s.ApiClient, field_manager: str, observe: Observer | None = None
+    ) -> None:
         self._api = api
         self._field_manager = field_manager
+        self._observe = observe
 
     @classmethod
-    async def connect(cls, field_manager: str) -> Kube:
+    async def connect(cls, field_manager: str, observe: Observer | None = None) -> Kube:
         """In-cluster credentials when running in a pod, otherwise the kubeconfig."""
         configuration = k8s.Configuration()
         try:
             k8s_config.load_incluster_config(client_configuration=configuration)
         except k8s_config.ConfigException:
             await k8s_config.load_kube_config(client_configuration=configuration)
-        return cls(k8s.ApiClient(configuration=configuration), field_manager)
+        return cls(k8s.ApiClient(configuration=configuration), field_manager, observe)
 
     async def close(self) -> None:
         await self._api.close()
@@ -186,8 +194,9 @@ class Kube:
         content_type: str = "application/json",
         request: Request | None = None,
     ) -> Object:
+        status = 0
         try:
-            result = await self._api.call_api(
+            answer = await self._api.call_api(
                 path,
                 method,
                 query_params=query or [],
@@ -195,14 +204,20 @@ class Kube:
                 body=body,
                 response_types_map={200: "object", 201: "object", 202: "object"},
                 auth_settings=["BearerToken"],
-                _return_http_data_only=True,
+                _return_http_data_only=False,
                 _request_timeout=REQUEST_TIMEOUT_SECONDS,
             )
+            result, status = answer[0], int(answer[1])
         except ApiException as error:
+            status = int(error.status or 0)
             raise _error(error, method, kind, name, request) from None
         except (OSError, TimeoutError) as error:
             reason = type(error).__name__
             raise ApiError(0, f"{method} {kind}: {reason}", request, reason) from None
+        finally:
+            if self._observe is not None:
+                verb, resource = (request.verb, request.resource) if request else (method, kind)
+                self._observe(verb, resource, status)
         return result if isinstance(result, dict) else {}
 
     async def get(self, api_version: str, kind: str, namespace: str, name: str) -> Object | None:
@@ -272,6 +287,21 @@ class Kube:
             query=[("fieldManager", self._field_manager), ("force", "true")],
             content_type="application/apply-patch+yaml",
             request=target.request("patch", namespace, name, "status"),
+        )
+
+    async def update(self, manifest: Mapping[str, Any]) -> Object:
+        """Replace a namespaced object (PUT). With `metadata.resourceVersion` set, the server
+        refuses it (409, `ApiError.conflict`) when the object changed since it was read."""
+        meta = manifest["metadata"]
+        target = resource(manifest["apiVersion"], manifest["kind"])
+        return await self._call(
+            "PUT",
+            target.path(meta["namespace"], meta["name"]),
+            kind=manifest["kind"],
+            name=meta["name"],
+            body=dict(manifest),
+            query=[("fieldManager", self._field_manager)],
+            request=target.request("update", meta["namespace"], meta["name"]),
         )
 
     async def create(self, manifest: Mapping[str, Any]) -> Object:

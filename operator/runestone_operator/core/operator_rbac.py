@@ -1,13 +1,16 @@
-"""What the operator itself may do, as a ClusterRole: the single statement of its RBAC needs,
-packaged by the Helm chart and used by the integration tests to run the operator with exactly
-these permissions.
+"""What the operator itself may do: a ClusterRole for what it reconciles, and a Role in its own
+namespace for its leader-election Lease. The single statement of its RBAC needs, packaged by the
+Helm chart and used by the integration tests to run the operator with exactly these permissions.
 
-Every permission is one of three things, each kept honest by a test:
+Every permission is one of four things, each kept honest by a test:
 
 - `CALLS`: a verb on a resource that the operator calls (through `core.kube`, or Kopf's watches).
   `tests/integration/operator/test_operator_rbac_calls.py` runs the operator through every path
   against the real API server with an audit log and fails unless the calls it saw are exactly
-  these: a permission the operator no longer uses, or a call without one, fails it.
+  these and `ELECTION`'s: a permission the operator no longer uses, or a call without one, fails
+  it.
+- `ELECTION`: the leader-election Lease, called too, but granted by a Role in the operator's own
+  namespace only, never cluster-wide.
 - `DELEGATED`: held only to be granted, since RBAC refuses to let anyone create a Role that grants
   more than they hold: the rules of the Roles the operator gives sidecars and backup jobs (a unit
   test keeps the two equal).
@@ -27,6 +30,8 @@ from typing import Any
 from runestone_operator.core import kinds, meta
 
 CLUSTER_ROLE_NAME = "runestone-operator"
+ELECTION_ROLE_NAME = "runestone-operator-leader-election"
+RBAC = "rbac.authorization.k8s.io"
 
 GET, LIST, WATCH, CREATE, PATCH, UPDATE, DELETE = (
     "get",
@@ -116,23 +121,47 @@ OWNER_REFERENCES: tuple[Grant, ...] = tuple(
     for kind in OWNERS
 )
 
+ELECTION: tuple[Grant, ...] = (
+    _grant(
+        "coordination.k8s.io",
+        "leases",
+        (GET, CREATE, UPDATE),
+        "the leader-election Lease: read, created once, renewed and taken over by update",
+    ),
+)
+
 GRANTS = (*CALLS, *DELEGATED, *OWNER_REFERENCES)
+"""What the ClusterRole grants."""
+
+
+def _pairs(grants: Iterable[Grant]) -> set[tuple[str, str, str]]:
+    return {pair for grant in grants for pair in grant.pairs()}
 
 
 def called() -> set[tuple[str, str, str]]:
-    """(group, resource, verb) of every call the operator makes."""
-    return {pair for grant in CALLS for pair in grant.pairs()}
+    """(group, resource, verb) of every call the operator makes, its Lease's included."""
+    return _pairs((*CALLS, *ELECTION))
 
 
 def granted() -> set[tuple[str, str, str]]:
     """(group, resource, verb) of everything the ClusterRole grants."""
-    return {pair for grant in GRANTS for pair in grant.pairs()}
+    return _pairs(GRANTS)
 
 
 def rules() -> list[dict[str, Any]]:
+    """The ClusterRole's rules."""
+    return _rules(granted())
+
+
+def election_rules() -> list[dict[str, Any]]:
+    """The leader-election Role's rules, in the operator's own namespace only."""
+    return _rules(_pairs(ELECTION))
+
+
+def _rules(pairs: set[tuple[str, str, str]]) -> list[dict[str, Any]]:
     """One rule per resource, with every verb it needs, in a stable order."""
     verbs: dict[tuple[str, str], set[str]] = {}
-    for group, resource, verb in granted():
+    for group, resource, verb in pairs:
         verbs.setdefault((group, resource), set()).add(verb)
     return [
         {
@@ -144,22 +173,54 @@ def rules() -> list[dict[str, Any]]:
     ]
 
 
-def cluster_role(name: str = CLUSTER_ROLE_NAME) -> meta.Manifest:
+def _metadata(name: str, namespace: str | None = None) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"name": name, "labels": {"app.kubernetes.io/part-of": "runestone"}}
+    if namespace is not None:
+        metadata["namespace"] = namespace
+    return metadata
+
+
+def _role(
+    kind: str, name: str, namespace: str | None, role_rules: list[dict[str, Any]]
+) -> meta.Manifest:
     return {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRole",
-        "metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": "runestone"}},
-        "rules": rules(),
+        "apiVersion": f"{RBAC}/v1",
+        "kind": kind,
+        "metadata": _metadata(name, namespace),
+        "rules": role_rules,
     }
+
+
+def _binding(
+    role_kind: str, name: str, service_account: str, namespace: str, binding_namespace: str | None
+) -> meta.Manifest:
+    """`role_kind` `name` bound to the ServiceAccount `service_account` of `namespace`."""
+    return {
+        "apiVersion": f"{RBAC}/v1",
+        "kind": f"{role_kind}Binding",
+        "metadata": _metadata(name, binding_namespace),
+        "roleRef": {"apiGroup": RBAC, "kind": role_kind, "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
+    }
+
+
+def cluster_role(name: str = CLUSTER_ROLE_NAME) -> meta.Manifest:
+    return _role("ClusterRole", name, None, rules())
 
 
 def cluster_role_binding(
     service_account: str, namespace: str, name: str = CLUSTER_ROLE_NAME
 ) -> meta.Manifest:
-    return {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRoleBinding",
-        "metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": "runestone"}},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
-        "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
-    }
+    return _binding("ClusterRole", name, service_account, namespace, None)
+
+
+def election_role(namespace: str | None = None, name: str = ELECTION_ROLE_NAME) -> meta.Manifest:
+    """The Role, in `namespace` (without one: for whoever applies it in the operator's)."""
+    return _role("Role", name, namespace, election_rules())
+
+
+def election_role_binding(
+    service_account: str, namespace: str, name: str = ELECTION_ROLE_NAME
+) -> meta.Manifest:
+    """In the operator's own `namespace`, which its ServiceAccount lives in."""
+    return _binding("Role", name, service_account, namespace, namespace)

@@ -8,6 +8,10 @@ from runestone_operator.core import names
 
 DEFAULT_RESYNC_SECONDS = 30.0
 DEFAULT_LIVENESS_ENDPOINT = "http://0.0.0.0:8080/healthz"
+DEFAULT_LEASE_NAME = "runestone-operator"
+DEFAULT_DRAIN_SECONDS = 20.0
+"""Below the chart's terminationGracePeriodSeconds (drain + 10 s), which leaves time to release
+the Lease and stop the watches after the drain."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,14 @@ class Settings:
     """Objects reconciled concurrently (one object is never reconciled twice at once)."""
     retry_base_seconds: float = 1.0
     retry_max_seconds: float = 300.0
+    lease_namespace: str | None = None
+    """Where the leader-election Lease lives; None runs without leader election (this process
+    always reconciles)."""
+    lease_name: str = DEFAULT_LEASE_NAME
+    identity: str = "runestone-operator"
+    """This process in the Lease's `holderIdentity`: unique per process."""
+    drain_seconds: float = DEFAULT_DRAIN_SECONDS
+    """On SIGTERM, how long running reconciles may take to finish before they are cancelled."""
 
     @property
     def all_namespaces(self) -> bool:

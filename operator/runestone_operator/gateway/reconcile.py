@@ -69,8 +69,9 @@ async def reconcile(
         await network.ensure_network(ctx)
     except (context.Blocked, kube.ApiError) as problem:
         blocked = context.blocked_by(problem, ctx.what)
-        await status.ensure_status(ctx, blocked.blocker(), plan)
-        return workqueue.Outcome(retry=True)
-    if not await status.ensure_status(ctx, None, plan):
-        return workqueue.Outcome(retry=True)
+        degraded = await status.ensure_status(ctx, blocked.blocker(), plan)
+        return workqueue.Outcome(retry=True, degraded=degraded)
+    degraded = await status.ensure_status(ctx, None, plan)
+    if degraded:
+        return workqueue.Outcome(retry=True, degraded=degraded)
     return workqueue.wake_at(ctx.now, serving.renew_at, keyplan.next_change(plan.keys))

@@ -77,5 +77,5 @@ async def reconcile(
         conditions=status.merged(ctx, _observations(problem)),
         models=ctx.spec.model_names(),
     )
-    await status.publish(ctx, new)
-    return workqueue.Outcome(retry=problem is not None)
+    degraded = await status.publish(ctx, new)
+    return workqueue.Outcome(retry=problem is not None, degraded=degraded)

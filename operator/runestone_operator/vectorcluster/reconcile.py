@@ -4,6 +4,7 @@ placement and backup progress."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from collections.abc import Mapping
 from typing import Any
@@ -39,8 +40,8 @@ async def _blocked(
     except kube.ApiError:
         statefulset = None  # the status says what it can without it
     findings = status.Findings(blocker=blocked.blocker(), statefulset=statefulset)
-    await status.ensure_status(ctx, pods, findings)
-    return workqueue.Outcome(retry=True)
+    degraded = await status.ensure_status(ctx, pods, findings)
+    return workqueue.Outcome(retry=True, degraded=degraded)
 
 
 async def reconcile(
@@ -76,7 +77,7 @@ async def reconcile(
         topology=applied.topology,
         keys=issued.plan,
     )
-    await status.ensure_status(ctx, pods, findings)
+    degraded = await status.ensure_status(ctx, pods, findings)
     busy = (
         (restart is None or not restart.done)
         or bool(applied.refusal)
@@ -84,5 +85,6 @@ async def reconcile(
         or len(pods) != ctx.spec.replicas
     )
     if busy:
-        return workqueue.Outcome(requeue_after=SETTLING_SECONDS)
-    return workqueue.wake_at(ctx.now, serving.renew_at, keyplan.next_change(issued.plan.keys))
+        return workqueue.Outcome(requeue_after=SETTLING_SECONDS, degraded=degraded)
+    woken = workqueue.wake_at(ctx.now, serving.renew_at, keyplan.next_change(issued.plan.keys))
+    return dataclasses.replace(woken, degraded=degraded)

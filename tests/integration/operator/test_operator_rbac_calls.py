@@ -2,8 +2,9 @@
 operator runs here under a ServiceAccount the local API server audits, through every path it
 has (keys issued and revoked, TLS in each mode, autoscaling and disruption budgets on and off,
 NetworkPolicy and ServiceMonitor on and off, a VectorCluster's backups on and off and a member
-restarted), and the calls the audit log shows are compared with `operator_rbac.CALLS`: a grant
-no call needs fails the test, and so does a call without a grant (which RBAC refuses anyway).
+restarted, its leader-election Lease taken and renewed), and the calls the audit log shows are
+compared with `operator_rbac.called()` (`CALLS` and `ELECTION`): a grant no call needs fails the
+test, and so does a call without a grant (which RBAC refuses anyway).
 
 What the operator holds without calling it (what it delegates to the Roles it builds, and the
 owner-reference permission) is checked by tests/unit/operator/test_builder_operator_rbac.py."""
@@ -61,7 +62,8 @@ def audited_operator(
     kube_cluster: Cluster, operator: operator_process.OperatorProcess, tmp_path: Path
 ) -> Iterator[Audited]:
     """The session's operator stops; one under a ServiceAccount of the audited namespace, bound
-    to the operator's ClusterRole, runs instead."""
+    to the operator's ClusterRole and leader-election Role, runs instead, elected on a Lease of
+    that namespace."""
     if not kube_cluster.local:
         pytest.fail(
             f"this test reads the local API server's audit log; KUBECONFIG is set to "
@@ -88,7 +90,10 @@ def audited_operator(
             kube_cluster.api, identity.create(), tmp_path / "kubeconfig"
         )
         process = operator_process.OperatorProcess(
-            kubeconfig, tmp_path / "audited-operator.log", operator_process.RESYNC_SECONDS
+            kubeconfig,
+            tmp_path / "audited-operator.log",
+            operator_process.RESYNC_SECONDS,
+            lease_namespace=identity.namespace,
         )
         username = f"system:serviceaccount:{identity.namespace}:{operator_process.SERVICE_ACCOUNT}"
         audited = Audited(process, username, log, log.stat().st_size)
@@ -253,9 +258,10 @@ def test_the_cluster_role_grants_exactly_what_the_operator_calls(
     never_called = sorted(granted - calls)
     not_granted = sorted(calls - granted)
     print("calls seen:", *sorted(calls), sep="\n  ")
-    assert not_granted == [], "the operator made calls its CALLS table does not list"
+    assert not_granted == [], "the operator made calls its CALLS and ELECTION tables do not list"
     assert never_called == [], (
-        "the ClusterRole grants these, but the operator never called them: remove them from "
-        "operator_rbac.CALLS (or, if a path of the operator was not taken, add it here)"
+        "its Roles grant these, but the operator never called them: remove them from "
+        "operator_rbac.CALLS or ELECTION (or, if a path of the operator was not taken, add it "
+        "here)"
     )
     assert "Traceback" not in audited_operator.process.log_text()

@@ -1,7 +1,8 @@
-"""The generated packaging files match their sources: the chart's RBAC file is what
-`runestone operator --print-rbac` prints, the kustomize base is the chart rendered with its
-default values, the production overlay the chart rendered with its production values, and both
-share the chart's CRDs. `make manifests` regenerates them (`make crds` the CRDs)."""
+"""The generated packaging files match their sources: the chart's RBAC files are what
+`runestone operator --print-rbac` and `--print-election-rbac` print, the kustomize base is the
+chart rendered with its default values, the production overlay the chart rendered with its
+production values, and both share the chart's CRDs. `make manifests` regenerates them (`make
+crds` the CRDs)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,14 @@ def test_chart_rbac_file_is_what_the_operator_prints() -> None:
     assert manifestgen.RBAC_FILE.read_text() == expected, "stale: run `make manifests`"
     role = yaml.safe_load(expected)
     assert role["kind"] == "ClusterRole"
+    assert role["rules"], "the operator prints no rules"
+
+
+def test_chart_election_role_file_is_what_the_operator_prints() -> None:
+    expected = manifestgen.election_rbac_file_text()
+    assert manifestgen.ELECTION_RBAC_FILE.read_text() == expected, "stale: run `make manifests`"
+    role = yaml.safe_load(expected)
+    assert role["kind"] == "Role"
     assert role["rules"], "the operator prints no rules"
 
 

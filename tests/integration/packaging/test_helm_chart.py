@@ -1,9 +1,12 @@
 """`helm lint` and `helm template` of the chart with the pinned helm: clean with the default and
 the production values, the operator Deployment as promised (one replica, Recreate, non-root,
-probes on the operator's liveness endpoint), and values.schema.json refusing bad values."""
+probes on the operator's liveness endpoint, leader election on a Lease of its namespace; two
+replicas with a RollingUpdate in production), its optional metrics Service, ServiceMonitor and
+Grafana dashboard, and values.schema.json refusing bad values."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +61,8 @@ def test_default_template_renders_the_operator_as_promised() -> None:
         "ServiceAccount",
         "ClusterRole",
         "ClusterRoleBinding",
+        "Role",
+        "RoleBinding",
         "Deployment",
         "NetworkPolicy",
         "ValidatingAdmissionPolicy",
@@ -100,14 +105,72 @@ def test_default_template_renders_the_operator_as_promised() -> None:
     ]
 
 
-def test_the_operators_network_policy_admits_nothing_unless_told() -> None:
-    """Nothing calls the operator but the kubelet's probes (never filtered by a NetworkPolicy).
-    The policy selects the pods the operator Deployment creates (the e2e tier checks the running
-    pod against it); `networkPolicy.ingress` adds rules, `networkPolicy.enabled` removes it."""
+def test_the_operator_is_elected_on_a_lease_of_its_namespace_and_drains() -> None:
+    kinds = _by_kind(chart.template())
+    deployment = _operator(kinds)
+    pod = deployment["spec"]["template"]["spec"]
+    args = pod["containers"][0]["args"]
+    assert _arg(args, "--leader-election-namespace") == chart.NAMESPACE
+    assert _arg(args, "--leader-election-id") == deployment["metadata"]["name"]
+    assert "--no-leader-election" not in args
+    # The grace period covers the drain, then the Lease's release and the watches' stop.
+    assert pod["terminationGracePeriodSeconds"] == int(_arg(args, "--drain-seconds")) + 10
+    (role,) = kinds["Role"]
+    assert role["metadata"]["namespace"] == chart.NAMESPACE
+    assert role["rules"] == operator_rbac.election_rules()
+    (binding,) = kinds["RoleBinding"]
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": role["metadata"]["name"],
+    }
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": pod["serviceAccountName"], "namespace": chart.NAMESPACE}
+    ]
+
+    alone = _by_kind(chart.template(set_values={"operator.leaderElection.enabled": "false"}))
+    assert "Role" not in alone
+    assert (
+        "--no-leader-election"
+        in _operator(alone)["spec"]["template"]["spec"]["containers"][0]["args"]
+    )
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [{"operator.replicas": "2"}, {"operator.strategy.type": "RollingUpdate"}],
+    ids=["two replicas", "rolling update"],
+)
+def test_two_operators_without_leader_election_are_refused(setting: dict[str, str]) -> None:
+    command: list[str | Path] = [chart.helm_binary(), "template", chart.RELEASE, chart.CHART]
+    for key, value in {**setting, "operator.leaderElection.enabled": "false"}.items():
+        command += ["--set", f"{key}={value}"]
+    done = chart.run(command, check=False)
+    assert done.returncode != 0, done.stdout
+    assert "need operator.leaderElection.enabled" in done.stderr
+
+
+def test_the_operators_network_policy_admits_only_prometheus_unless_told(tmp_path: Path) -> None:
+    """Nothing calls the operator but the kubelet's probes (never filtered by a NetworkPolicy)
+    and Prometheus, admitted from the monitoring namespace to the port of /metrics. The policy
+    selects the pods the operator Deployment creates (the e2e tier checks the running pod against
+    it); `networkPolicy.metricsFromNamespaces` names Prometheus's namespaces (none: nothing is
+    admitted), `networkPolicy.ingress` adds rules, `networkPolicy.enabled` removes it."""
     kinds = _by_kind(chart.template())
     (policy,) = kinds["NetworkPolicy"]
     assert policy["spec"]["policyTypes"] == ["Ingress"]
-    assert "ingress" not in policy["spec"]  # no rule: nothing admitted
+    container = _operator(kinds)["spec"]["template"]["spec"]["containers"][0]
+    metrics_port = {p["name"]: p["containerPort"] for p in container["ports"]}["health"]
+    assert _arg(container["args"], "--liveness") == f"http://0.0.0.0:{metrics_port}/healthz"
+    monitoring = {
+        "namespaceSelector": {
+            "matchExpressions": [
+                {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["monitoring"]}
+            ]
+        }
+    }
+    scraping = {"from": [monitoring], "ports": [{"port": metrics_port, "protocol": "TCP"}]}
+    assert policy["spec"]["ingress"] == [scraping]
     selector = policy["spec"]["podSelector"]["matchLabels"]
     pod_labels = _operator(kinds)["spec"]["template"]["metadata"]["labels"]
     assert selector.items() <= pod_labels.items()
@@ -115,9 +178,48 @@ def test_the_operators_network_policy_admits_nothing_unless_told() -> None:
     assert "NetworkPolicy" not in _by_kind(
         chart.template(set_values={"networkPolicy.enabled": "false"})
     )
+    none = tmp_path / "no-metrics.yaml"
+    none.write_text("networkPolicy: {metricsFromNamespaces: []}\n")
+    (closed,) = _by_kind(chart.template([none]))["NetworkPolicy"]
+    assert "ingress" not in closed["spec"]  # no rule: nothing admitted
     scrape = {"networkPolicy.ingress[0].ports[0].port": "9090"}
     (opened,) = _by_kind(chart.template(set_values=scrape))["NetworkPolicy"]
-    assert opened["spec"]["ingress"] == [{"ports": [{"port": 9090}]}]
+    assert opened["spec"]["ingress"] == [scraping, {"ports": [{"port": 9090}]}]
+
+
+def test_the_service_monitor_scrapes_every_operator_pods_metrics() -> None:
+    assert not {"Service", "ServiceMonitor"} & set(_by_kind(chart.template()))
+    monitor_values = {
+        "operator.metrics.serviceMonitor.enabled": "true",
+        "operator.metrics.serviceMonitor.labels.release": "kube-prometheus-stack",
+    }
+    kinds = _by_kind(chart.template(set_values=monitor_values))
+    (service,) = kinds["Service"]
+    (monitor,) = kinds["ServiceMonitor"]
+    pod = _operator(kinds)["spec"]["template"]
+    (port,) = service["spec"]["ports"]
+    assert service["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
+    assert port["targetPort"] in {p["name"] for p in pod["spec"]["containers"][0]["ports"]}
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= (
+        service["metadata"]["labels"].items()
+    )
+    assert monitor["spec"]["endpoints"] == [
+        {"port": port["name"], "path": "/metrics", "interval": "30s"}
+    ]
+
+
+def test_the_grafana_dashboard_is_the_charts_json_for_grafanas_sidecar() -> None:
+    assert "ConfigMap" not in _by_kind(chart.template())
+    kinds = _by_kind(chart.template(set_values={"grafanaDashboard.enabled": "true"}))
+    (config_map,) = kinds["ConfigMap"]
+    assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert config_map["metadata"]["namespace"] == chart.NAMESPACE
+    shipped = json.loads((chart.CHART / "dashboards" / "runestone.json").read_text())
+    assert json.loads(config_map["data"]["runestone.json"]) == shipped
+    elsewhere = {"grafanaDashboard.enabled": "true", "grafanaDashboard.namespace": "grafana"}
+    (moved,) = _by_kind(chart.template(set_values=elsewhere))["ConfigMap"]
+    assert moved["metadata"]["namespace"] == "grafana"
 
 
 def test_production_values_pin_and_size_the_operator() -> None:
@@ -134,12 +236,33 @@ def test_production_values_pin_and_size_the_operator() -> None:
     assert container["resources"]["requests"] == {"cpu": "250m", "memory": "256Mi"}
 
 
+def test_production_values_run_a_leader_and_a_stand_by() -> None:
+    """Two replicas, one leading; a rollout starts the new pod (a follower) before it stops an
+    old one, which drains and releases the Lease; a node drain evicts one at a time."""
+    kinds = _by_kind(chart.template([chart.PRODUCTION_VALUES]))
+    deployment = _operator(kinds)
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert _arg(args, "--leader-election-namespace") == chart.NAMESPACE
+    (budget,) = kinds["PodDisruptionBudget"]
+    assert budget["spec"]["maxUnavailable"] == 1
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert budget["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert "PodDisruptionBudget" not in _by_kind(chart.template())
+
+
 def test_watched_namespaces_get_roles_instead_of_a_cluster_role() -> None:
     kinds = _by_kind(chart.template(set_values={"operator.watchNamespaces": "{team-a,team-b}"}))
     assert "ClusterRole" not in kinds
     assert "ClusterRoleBinding" not in kinds
-    assert sorted(r["metadata"]["namespace"] for r in kinds["Role"]) == ["team-a", "team-b"]
-    assert all(r["rules"] == operator_rbac.rules() for r in kinds["Role"])
+    election = f"{_operator(kinds)['metadata']['name']}-leader-election"
+    roles = [r for r in kinds["Role"] if r["metadata"]["name"] != election]
+    assert sorted(r["metadata"]["namespace"] for r in roles) == ["team-a", "team-b"]
+    assert all(r["rules"] == operator_rbac.rules() for r in roles)
     for binding in kinds["RoleBinding"]:
         assert binding["roleRef"]["kind"] == "Role"
         assert binding["subjects"][0]["namespace"] == chart.NAMESPACE
@@ -149,7 +272,12 @@ def test_watched_namespaces_get_roles_instead_of_a_cluster_role() -> None:
 
 
 BAD_VALUES = {
-    "unknown key": ("operator.replicas=2", "replicas"),
+    "unknown key": ("operator.replica=2", "replica"),
+    "no replicas": ("operator.replicas=0", "replicas"),
+    "strategy": ("operator.strategy.type=BlueGreen", "strategy"),
+    "negative drain": ("operator.drainSeconds=-1", "drainSeconds"),
+    "scrape interval": ("operator.metrics.serviceMonitor.interval=often", "interval"),
+    "metrics namespace": ("networkPolicy.metricsFromNamespaces={Monitoring}", "metricsFrom"),
     "no workers": ("operator.workers=0", "workers"),
     "pull policy": ("image.pullPolicy=Sometimes", "pullPolicy"),
     "digest": ("image.digest=latest", "digest"),

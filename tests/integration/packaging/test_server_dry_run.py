@@ -1,6 +1,7 @@
 """Every manifest a user installs is accepted by the real API server (server-side dry-run,
-strict field validation): the chart with default and production values and in namespaced mode,
-both kustomize overlays, the example custom resources, and the Argo CD Application."""
+strict field validation): the chart with default and production values, in namespaced mode, and
+with its operator ServiceMonitor and Grafana dashboard, both kustomize overlays, the example
+custom resources, and the Argo CD Application."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 import yaml
 
 from devcluster import chart
+from integration.operator import standins
 from integration.packaging.conftest import DryRun, documents
 
 CHART_VALUES: dict[str, tuple[list[Path], dict[str, str]]] = {
@@ -46,6 +48,29 @@ def test_chart_in_namespaced_mode_is_accepted(namespace: str, dry_run: DryRun) -
         set_values={"operator.watchNamespaces": "{" + namespace + "}"}, namespace=namespace
     )
     assert "Role/runestone-operator" in _names(manifests)
+    _accepted(dry_run(manifests), manifests)
+
+
+def test_chart_with_its_service_monitor_and_dashboard_is_accepted(
+    namespace: str, dry_run: DryRun, installed_crd: Callable[[dict[str, Any]], str]
+) -> None:
+    """The ServiceMonitor against the Prometheus Operator's API (a strict stand-in CRD)."""
+    installed_crd(standins.SERVICE_MONITOR_CRD)
+    settings = {
+        "operator.metrics.serviceMonitor.enabled": "true",
+        "operator.metrics.serviceMonitor.labels.release": "prometheus",
+        "grafanaDashboard.enabled": "true",
+    }
+    manifests = chart.template([chart.PRODUCTION_VALUES], settings, namespace=namespace)
+    names = _names(manifests)
+    for name in (
+        "ServiceMonitor/runestone-operator-metrics",
+        "Service/runestone-operator-metrics",
+        "ConfigMap/runestone-dashboard",
+        "PodDisruptionBudget/runestone-operator",
+        "Role/runestone-operator-leader-election",
+    ):
+        assert name in names
     _accepted(dry_run(manifests), manifests)
 
 

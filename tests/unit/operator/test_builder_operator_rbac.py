@@ -1,7 +1,7 @@
 """The operator's ClusterRole is exactly its table: what it calls (checked against the real API
 server's audit log by tests/integration/operator/test_operator_rbac_calls.py), what it grants
 the Roles it builds, and the owner-reference permission. Nothing more: no wildcard, no watch or
-list on Secrets."""
+list on Secrets. Its leader-election Lease is granted by a Role in its own namespace only."""
 
 from __future__ import annotations
 
@@ -74,3 +74,27 @@ def test_no_wildcards_and_no_escalation() -> None:
         assert "*" not in rule["verbs"]
         assert "*" not in rule["resources"]
         assert not {"escalate", "bind", "impersonate"} & set(rule["verbs"])
+
+
+def test_the_lease_is_granted_in_the_operators_namespace_only() -> None:
+    lease = ("coordination.k8s.io", "leases")
+    assert not {pair for pair in operator_rbac.granted() if pair[:2] == lease}
+    election = operator_rbac.election_rules()
+    assert _pairs(election) == {(*lease, verb) for verb in ("get", "create", "update")}
+    assert _pairs(election) <= operator_rbac.called()
+
+
+def test_election_role_is_namespaced_and_bound_to_the_operator() -> None:
+    role = operator_rbac.election_role("ops")
+    assert (role["kind"], role["metadata"]["namespace"]) == ("Role", "ops")
+    assert role["rules"] == operator_rbac.election_rules()
+    assert "namespace" not in operator_rbac.election_role()["metadata"]
+    binding = operator_rbac.election_role_binding("runestone-operator", "ops")
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": role["metadata"]["name"],
+    }
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "runestone-operator", "namespace": "ops"}
+    ]

@@ -1,4 +1,5 @@
-"""Liveness fails when neither watch events nor resync passes happened for too long."""
+"""Liveness fails when neither watch events, resync passes nor leader-election rounds happened
+for too long."""
 
 from __future__ import annotations
 
@@ -28,12 +29,24 @@ def test_activity_keeps_the_operator_alive() -> None:
         "secondsSinceActivity": 10.0,
         "resyncPasses": 1,
         "watchEvents": 1,
+        "electionRounds": 0,
     }
+
+
+def test_a_follower_is_kept_alive_by_its_election_rounds() -> None:
+    clock = Clock()
+    beat = health.Heartbeat(clock)
+    for _ in range(10):
+        clock.now += 30
+        beat.election_round()
+    assert beat.check(max_age=60).election_rounds == 10
 
 
 def test_silence_fails_liveness() -> None:
     clock = Clock()
     beat = health.Heartbeat(clock)
     clock.now += 61
-    with pytest.raises(health.Stale, match="no watch event or resync pass for 61s"):
+    with pytest.raises(
+        health.Stale, match="no watch event, resync pass or leader-election round for 61s"
+    ):
         beat.check(max_age=60)

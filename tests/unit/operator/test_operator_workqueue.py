@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from runestone_operator.core import workqueue
+from unit.operator import slow
 
 
 @contextlib.asynccontextmanager
@@ -105,3 +106,67 @@ async def test_earlier_wakeup_wins() -> None:
         queue.add_after("a", 60)
         queue.add_after("a", 0.01)
         await _until(lambda: calls == ["a"])
+
+
+async def test_a_drain_lets_running_reconciles_finish_and_starts_none() -> None:
+    calls: list[str] = []
+    cancelled: list[str] = []
+    queue = workqueue.WorkQueue(slow.reconcile(0.2, calls, cancelled), workers=1)
+    task = asyncio.create_task(queue.run())
+    queue.add("a")
+    queue.add("b")  # waits: one worker
+    await _until(lambda: calls == ["a"])
+    assert queue.running() == ("a",)
+    drained = await queue.drain(5)
+    assert drained == workqueue.Drained(finished=("a",), cancelled=())
+    queue.add("c")  # ignored after a drain
+    queue.add_after("d", 0)
+    await asyncio.sleep(0.05)
+    assert calls == ["a"]
+    assert not cancelled
+    async with asyncio.timeout(1):
+        await task  # the workers ended by themselves
+
+
+async def test_a_drain_cancels_what_outlives_its_deadline() -> None:
+    calls: list[str] = []
+    cancelled: list[str] = []
+    queue = workqueue.WorkQueue(slow.reconcile(60, calls, cancelled), workers=2)
+    task = asyncio.create_task(queue.run())
+    queue.add("slow")
+    await _until(lambda: calls == ["slow"])
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    drained = await queue.drain(0.3)
+    assert 0.3 <= loop.time() - started < 2
+    assert drained == workqueue.Drained(finished=(), cancelled=("slow",))
+    assert cancelled == ["slow"]
+    async with asyncio.timeout(1):
+        await task
+
+
+async def test_an_idle_queue_drains_at_once() -> None:
+    queue = workqueue.WorkQueue(_recorder([]), workers=3)
+    task = asyncio.create_task(queue.run())
+    await asyncio.sleep(0)
+    assert await queue.drain(10) == workqueue.Drained((), ())
+    async with asyncio.timeout(1):
+        await task
+
+
+async def test_wait_time_depth_and_in_flight_are_reported() -> None:
+    waits: list[float] = []
+    gate = asyncio.Event()
+    calls: list[str] = []
+    queue = workqueue.WorkQueue(_recorder(calls, gate), workers=1, waited=waits.append)
+    queue.add("a")
+    queue.add("b")
+    await asyncio.sleep(0.05)
+    assert (queue.depth(), queue.in_flight()) == (2, 0)
+    async with running(queue):
+        await _until(lambda: calls == ["a"])
+        assert (queue.depth(), queue.in_flight()) == (1, 1)
+        gate.set()
+        await _until(lambda: queue.pending() == 0)
+    assert len(waits) == 2
+    assert waits[0] >= 0.05

@@ -68,12 +68,16 @@ async def publish(
     ctx: context.Context[Any, StatusT],
     new: StatusT,
     warnings: Mapping[str, models.ConditionStatus] = WARNINGS,
-) -> None:
+) -> str | None:
     """Write `new` (when it differs from the status read at the start), post the Events a change
-    of a warning condition calls for, then the Events the steps noted."""
+    of a warning condition calls for, then the Events the steps noted. Returns the reason of the
+    Degraded condition written, when it is True (the reconcile's outcome carries it to the
+    metrics)."""
     await write_status(ctx.kube, ctx.owner, ctx.status, new)
     await warning_events(
         ctx.kube, ctx.owner, ctx.status.conditions, new.conditions, ctx.now, warnings
     )
     for event_type, reason, message in ctx.notes:
         await context.record_event(ctx.kube, ctx.owner, event_type, reason, message, ctx.now)
+    degraded = conditions.find(new.conditions, conditions.DEGRADED)
+    return degraded.reason if degraded and degraded.status == conditions.TRUE else None

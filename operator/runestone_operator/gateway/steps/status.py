@@ -17,10 +17,11 @@ WARNINGS = {**status.WARNINGS, conditions.LIMITS_SHARED: conditions.FALSE}
 
 async def ensure_status(
     ctx: Context, blocker: readiness.Blocker | None, plan: keyplan.Plan | None
-) -> bool:
-    """Write the Gateway's status from its Deployment and pods. False when the API server would
-    not show them: then Degraded says so (unless a step before was blocked, which says more),
-    and Ready and Progressing stay as last observed rather than guessed."""
+) -> str | None:
+    """Write the Gateway's status from its Deployment and pods; return the Degraded reason
+    written, if any. When the API server would not show them, Degraded says so (unless a step
+    before was blocked, which says more), and Ready and Progressing stay as last observed rather
+    than guessed."""
     api_keys = (
         keys.key_statuses(ctx.name, plan, {key.name: key.expires_at for key in ctx.spec.api_keys})
         if plan is not None
@@ -46,13 +47,12 @@ async def ensure_status(
                 "api_keys": api_keys,
             }
         )
-        await status.publish(ctx, new)
-        return False
+        return await status.publish(ctx, new)
     rollout = gateway_readiness.rollout(deployment)
     ready = readiness.ready_pods(pods, gateway_names.GATEWAY_READY_GATE)
     observed = gateway_readiness.gateway_observations(rollout, ready, blocker)
     observed.append(gateway_readiness.limits_observation(ctx.spec))
-    await status.publish(
+    return await status.publish(
         ctx,
         model.GatewayStatus(
             observed_generation=ctx.generation,
@@ -64,4 +64,3 @@ async def ensure_status(
         ),
         WARNINGS,
     )
-    return True

@@ -74,7 +74,8 @@ def observations(
 
 async def ensure_status(
     ctx: Context, pods: Sequence[Mapping[str, Any]], findings: Findings
-) -> None:
+) -> str | None:
+    """Write the status; return the Degraded reason written, if any."""
     members = plan.member_pods(ctx.name, pods)
     ready = sum(1 for m in members if m.ready)
     backup = findings.backup
@@ -90,4 +91,4 @@ async def ensure_status(
             else ctx.status.api_keys
         ),
     )
-    await status.publish(ctx, new)
+    return await status.publish(ctx, new)
