@@ -32,6 +32,7 @@ from runestone_gateway.api import (
 )
 from runestone_gateway.failover import dispatch, routing
 from runestone_gateway.providers import base
+from runestone_gateway.retrieval import app as retrieval_app
 from runestone_gateway.state import responses
 from runestone_gateway.telemetry import accesslog, accounting, redact
 
@@ -64,6 +65,10 @@ class Generation(Protocol):
     def responses(self) -> responses.Store | None:
         """Stored responses, in the shared store; None without one."""
 
+    @property
+    def vector_store_secrets(self) -> tuple[str | None, str | None]:
+        """The Weaviate API key and CA bundle of `vectorStores`, for files and vector stores."""
+
     def models_body_for(self, who: auth.Principal) -> bytes: ...
 
     def enter(self) -> None: ...
@@ -92,6 +97,7 @@ class GatewayApp:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self.intake = intake.Intake(gateway.ledger.metrics)
+        self.retrieval = retrieval_app.Retrieval(gateway)
 
     async def __call__(self, scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send) -> None:
         if scope["type"] == "http":
@@ -115,6 +121,7 @@ class GatewayApp:
                 gc.freeze()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                await self.retrieval.close()
                 await self.gateway.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -140,6 +147,8 @@ class GatewayApp:
                 current = self.gateway.runtime
                 who = _authenticate(current, scope, exchange)
                 await stored.serve(current, who, method, scope, send, exchange)
+            elif retrieval_app.serves(path):
+                await self._retrieval(scope, receive, send, exchange)
             else:
                 raise errors.route_not_found(method, path)
         except errors.GatewayError as error:
@@ -158,6 +167,28 @@ class GatewayApp:
                 await asgi.send_error(send, errors.internal(), exchange.answering(500))
         finally:
             self.gateway.ledger.add(exchange)
+
+    async def _retrieval(
+        self,
+        scope: asgi.Scope,
+        receive: asgi.Receive,
+        send: asgi.Send,
+        exchange: accesslog.Exchange,
+    ) -> None:
+        """Files and vector stores, served by their FastAPI app under the key's limits."""
+        current = self.gateway.runtime
+        current.enter()
+        ticket: limits.Ticket | None = None
+        try:
+            who = _authenticate(current, scope, exchange)
+            if who.limited:
+                ticket = await current.limiter.admit(who, 0)
+                exchange.headers.extend(ticket.headers)
+            await self.retrieval(scope, receive, send, who, exchange)
+        finally:
+            if ticket is not None:
+                await ticket.settle(0, 0)
+            current.leave()
 
     async def _models(
         self, path: str, scope: asgi.Scope, send: asgi.Send, exchange: accesslog.Exchange
