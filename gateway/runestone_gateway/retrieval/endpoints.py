@@ -8,8 +8,11 @@ import time
 from typing import Annotated, Any, Literal
 
 import fastapi
-import python_multipart  # noqa: F401 - FastAPI reads uploads with it; imported here so that a
-from fastapi import responses  # gateway without it fails at start, not at its first upload
+
+# FastAPI reads uploads with python-multipart; imported here so that a gateway without it fails
+# at start, not at its first upload.
+import python_multipart  # noqa: F401
+from fastapi import responses
 
 from runestone_gateway import errors
 from runestone_gateway.admission import auth
@@ -415,7 +418,7 @@ async def retrieve_batch(ctx: Ctx, store_id: str, batch_id: str) -> responses.JS
 @router.post("/vector_stores/{store_id}/file_batches/{batch_id}/cancel")
 async def cancel_batch(ctx: Ctx, store_id: str, batch_id: str) -> dict[str, Any]:
     store, found = await _batch(ctx, store_id, batch_id)
-    if found["status"] == "in_progress":
+    if (await stores.batch_body(store, found))["status"] == "in_progress":
         for file_id in records.loads(found["fileIds"]) or []:
             key = stores.store_file_key(store_id, file_id)
             attached = await store.get(records.STORE_FILES, key, ctx.owner)
@@ -440,8 +443,9 @@ async def list_batch_files(
     store, found = await _batch(ctx, store_id, batch_id)
     where = records.all_of(
         records.equal("storeId", store_id),
+        # GraphQL takes the list in valueText (the REST API's valueTextArray).
         {"path": ["fileId"], "operator": "ContainsAny",
-         "valueTextArray": records.loads(found["fileIds"]) or []},
+         "valueText": records.loads(found["fileIds"]) or []},
     )  # fmt: skip
     return await _store_files(ctx, store, store_id, where, after, limit, order, filter)
 

@@ -7,6 +7,7 @@ and per-key storage quotas. Embeddings go through the gateway's own route to the
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import httpx
 import openai
 import pytest
 
+from fixtures import pdfs
 from fixtures.upstreams import gateway_process, keys
 from integration.sidecar import weaviate
 
@@ -230,3 +232,245 @@ def test_upload_and_poll_then_search_hybrid_vector_and_keyword(
     assert chunk_count(weaviate_node, "storeId", store.id) == 0
     with pytest.raises(openai.NotFoundError):
         sdk.vector_stores.retrieve(store.id)
+
+
+def test_file_batches_upload_and_poll_and_list_their_files(
+    gateway: gateway_process.GatewayProcess,
+) -> None:
+    sdk = client(gateway)
+    store = sdk.vector_stores.create(name="batch")
+    early = upload(sdk, "early.txt", "Comets have icy nuclei and long tails.")
+    batch = sdk.vector_stores.file_batches.upload_and_poll(
+        store.id,
+        files=[(name, io.BytesIO(text.encode())) for name, text in DOCS.items()],
+        file_ids=[early.id],
+    )
+    assert batch.id.startswith("vsfb_")
+    assert batch.object == "vector_store.files_batch"
+    assert batch.status == "completed"
+    assert (batch.file_counts.completed, batch.file_counts.total) == (4, 4)
+    listed = sdk.vector_stores.file_batches.list_files(batch.id, vector_store_id=store.id)
+    assert len(listed.data) == 4
+    assert {f.status for f in listed.data} == {"completed"}
+    assert sdk.vector_stores.file_batches.retrieve(batch.id, vector_store_id=store.id) == batch
+    hits = sdk.vector_stores.search(store.id, query="icy comets")
+    assert hits.data[0].filename == "early.txt"
+    # A finished batch stays as it is when cancelled.
+    cancelled = sdk.vector_stores.file_batches.cancel(batch.id, vector_store_id=store.id)
+    assert cancelled.status == "completed"
+    sdk.vector_stores.delete(store.id)
+
+
+def test_attaching_a_file_twice_ingests_it_once(
+    gateway: gateway_process.GatewayProcess, weaviate_node: weaviate.WeaviateNode
+) -> None:
+    sdk = client(gateway)
+    store = sdk.vector_stores.create(name="twice")
+    file = upload(sdk, "twice.txt", "Otters hold hands while they sleep. " * 40)
+    first = sdk.vector_stores.files.create_and_poll(
+        file_id=file.id, vector_store_id=store.id, chunking_strategy={
+            "type": "static", "static": {"max_chunk_size_tokens": 100, "chunk_overlap_tokens": 0},
+        },
+    )  # fmt: skip
+    assert first.status == "completed"
+    assert first.chunking_strategy is not None
+    assert first.chunking_strategy.static.max_chunk_size_tokens == 100  # type: ignore[union-attr]
+    chunks = chunk_count(weaviate_node, "fileId", file.id)
+    assert chunks == 3  # 320 tokens in windows of 100
+    again = sdk.vector_stores.files.create(file_id=file.id, vector_store_id=store.id)
+    assert again.status == "completed"
+    assert again.created_at == first.created_at
+    assert chunk_count(weaviate_node, "fileId", file.id) == chunks
+    assert sdk.vector_stores.retrieve(store.id).file_counts.total == 1
+    sdk.files.delete(file.id)  # deleting the file takes its chunks out of every store
+    assert chunk_count(weaviate_node, "fileId", file.id) == 0
+    assert sdk.vector_stores.retrieve(store.id).file_counts.total == 0
+    sdk.vector_stores.delete(store.id)
+
+
+def test_another_key_never_sees_a_keys_files_and_stores(
+    gateway: gateway_process.GatewayProcess,
+) -> None:
+    owner, other = client(gateway), client(gateway, OTHER)
+    file = upload(owner, "private.txt", "The vault code is hidden in the lighthouse.")
+    store = owner.vector_stores.create(name="private", file_ids=[file.id])
+    for call in (
+        lambda: other.files.retrieve(file.id),
+        lambda: other.files.content(file.id),
+        lambda: other.files.delete(file.id),
+        lambda: other.vector_stores.retrieve(store.id),
+        lambda: other.vector_stores.update(store.id, name="mine"),
+        lambda: other.vector_stores.delete(store.id),
+        lambda: other.vector_stores.search(store.id, query="vault"),
+        lambda: other.vector_stores.files.list(store.id),
+        lambda: other.vector_stores.files.retrieve(file_id=file.id, vector_store_id=store.id),
+    ):
+        with pytest.raises(openai.NotFoundError):
+            call()
+    assert file.id not in {f.id for f in other.files.list()}
+    assert store.id not in {s.id for s in other.vector_stores.list()}
+    own_store = other.vector_stores.create(name="theirs")
+    with pytest.raises(openai.NotFoundError):  # nor can it attach the owner's file
+        other.vector_stores.files.create(file_id=file.id, vector_store_id=own_store.id)
+    with pytest.raises(openai.NotFoundError):
+        other.vector_stores.create(name="sneaky", file_ids=[file.id])
+    # The owner still has everything.
+    assert owner.files.retrieve(file.id).id == file.id
+    assert owner.vector_stores.retrieve(store.id).name == "private"
+    other.vector_stores.delete(own_store.id)
+    owner.vector_stores.delete(store.id)
+    owner.files.delete(file.id)
+
+
+def test_bad_files_fail_alone_with_a_clear_last_error(
+    gateway: gateway_process.GatewayProcess,
+) -> None:
+    sdk = client(gateway)
+    store = sdk.vector_stores.create(name="mixed")
+    image = sdk.vector_stores.files.upload_and_poll(
+        vector_store_id=store.id, file=("photo.png", io.BytesIO(b"\x89PNG\r\n\x1a\n...."))
+    )
+    assert image.status == "failed"
+    assert image.last_error is not None
+    assert image.last_error.code == "unsupported_file"
+    broken = sdk.vector_stores.files.upload_and_poll(
+        vector_store_id=store.id, file=("paper.pdf", io.BytesIO(pdfs.document("x" * 40)[:120]))
+    )
+    assert broken.status == "failed"
+    assert broken.last_error is not None
+    assert broken.last_error.code == "invalid_file"
+    good = sdk.vector_stores.files.upload_and_poll(
+        vector_store_id=store.id,
+        file=("paper2.pdf", io.BytesIO(pdfs.document("Narwhals have one long tusk."))),
+    )
+    assert good.status == "completed", good.last_error
+    counts = sdk.vector_stores.retrieve(store.id).file_counts
+    assert (counts.completed, counts.failed, counts.total) == (1, 2, 3)
+    assert sdk.vector_stores.search(store.id, query="narwhal tusk").data[0].filename == "paper2.pdf"
+    failed = sdk.vector_stores.files.list(store.id, filter="failed")
+    assert len(failed.data) == 2
+    assert gateway.health("/readyz").status_code == 200
+    sdk.vector_stores.delete(store.id)
+
+
+def test_an_oversized_upload_is_refused_and_leaves_nothing(
+    gateway: gateway_process.GatewayProcess,
+) -> None:
+    sdk = client(gateway, OTHER)
+    before = {f.id for f in sdk.files.list()}
+    with pytest.raises(openai.APIStatusError) as refused:
+        upload(sdk, "big.txt", b"x" * (MAX_FILE_BYTES + 1))
+    assert refused.value.status_code == 413
+    assert {f.id for f in sdk.files.list()} == before
+    assert upload(sdk, "fits.txt", b"x" * MAX_FILE_BYTES).bytes == MAX_FILE_BYTES
+
+
+def test_storage_quotas_are_refused_with_a_clear_error(
+    gateway: gateway_process.GatewayProcess,
+) -> None:
+    sdk = client(gateway, SMALL_QUOTA)
+    with pytest.raises(openai.PermissionDeniedError) as too_big:
+        upload(sdk, "large.txt", b"y" * 4001)
+    assert too_big.value.code == "storage_quota_exceeded"
+    assert "maxStoredBytes" in too_big.value.message
+    first = upload(sdk, "one.txt", b"a" * 3000)
+    with pytest.raises(openai.PermissionDeniedError):
+        upload(sdk, "two.txt", b"b" * 1001)  # 4001 bytes in all
+    upload(sdk, "two.txt", b"b" * 1000)
+    with pytest.raises(openai.PermissionDeniedError) as too_many:
+        upload(sdk, "three.txt", b"c")
+    assert "maxFiles" in too_many.value.message
+    sdk.files.delete(first.id)  # deleting frees the room
+    upload(sdk, "three.txt", b"c")
+
+
+def test_the_embedding_model_must_be_allowed_for_the_key(
+    gateway: gateway_process.GatewayProcess,
+) -> None:
+    sdk = client(gateway, NO_EMBEDDING)
+    file = upload(sdk, "allowed.txt", "Uploading needs no model.")
+    store = sdk.vector_stores.create(name="no-embedding")
+    with pytest.raises(openai.PermissionDeniedError) as refused:
+        sdk.vector_stores.files.create(file_id=file.id, vector_store_id=store.id)
+    assert refused.value.code == "model_not_allowed"
+    with pytest.raises(openai.PermissionDeniedError):
+        sdk.vector_stores.search(store.id, query="anything")
+    keyword = sdk.vector_stores.search(
+        store.id, query="anything", extra_body={"search_mode": "keyword"}
+    )
+    assert keyword.data == []  # BM25 alone embeds nothing
+
+
+def test_bad_requests_are_answered_in_openais_envelope(
+    gateway: gateway_process.GatewayProcess,
+) -> None:
+    sdk = client(gateway)
+    store = sdk.vector_stores.create(name="checks")
+    with pytest.raises(openai.BadRequestError) as too_many:
+        sdk.vector_stores.search(store.id, query="x", max_num_results=51)
+    assert too_many.value.param == "max_num_results"
+    with pytest.raises(openai.BadRequestError) as bad_filter:
+        sdk.vector_stores.search(store.id, query="x", extra_body={"filters": {"type": "like"}})
+    assert bad_filter.value.param == "filters"
+    with pytest.raises(openai.BadRequestError) as overlap:
+        sdk.vector_stores.create(
+            name="bad", chunking_strategy={"type": "static", "static": {
+                "max_chunk_size_tokens": 200, "chunk_overlap_tokens": 150}},
+        )  # fmt: skip
+    assert "half" in overlap.value.message
+    with pytest.raises(openai.BadRequestError) as purpose:
+        sdk.files.create(file=("a.txt", io.BytesIO(b"a")), purpose="fine-tune")
+    assert purpose.value.param == "purpose"
+    raw = httpx.get(
+        f"{gateway.base_url}/vector_stores/{store.id}/nothing",
+        headers={"authorization": f"Bearer {OWNER.plaintext}"},
+    )
+    assert raw.status_code == 404
+    assert raw.json()["error"]["type"] == "not_found_error"
+    assert raw.headers["x-request-id"]
+    unauthenticated = httpx.get(f"{gateway.base_url}/files")
+    assert unauthenticated.status_code == 401
+    assert unauthenticated.json()["error"]["code"] == "invalid_api_key"
+    sdk.vector_stores.delete(store.id)
+
+
+def test_another_replica_serves_what_one_stored_and_no_text_is_logged(
+    gateway: gateway_process.GatewayProcess,
+    module_gateways: gateway_process.GatewayStarter,
+    weaviate_node: weaviate.WeaviateNode,
+    tmp_path: Path,
+) -> None:
+    secret_text = "Marmalade recipe: bitter Seville oranges simmered slowly."
+    sdk = client(gateway)
+    file = upload(sdk, "recipe.txt", secret_text)
+    store = sdk.vector_stores.create(name="shared", file_ids=[file.id])
+    deadline = time.monotonic() + 60
+    while sdk.vector_stores.retrieve(store.id).status != "completed":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    replica = module_gateways(document(weaviate_node, tmp_path / "keys.yaml"))
+    other = client(replica)
+    assert other.files.content(file.id).content == secret_text.encode()
+    assert other.vector_stores.search(store.id, query="seville oranges").data[0].file_id == file.id
+    for process in (gateway, replica):
+        assert "Seville" not in process.stderr()
+        assert not any("Seville" in line for line in process.stdout_lines)
+    sdk.vector_stores.delete(store.id)
+    sdk.files.delete(file.id)
+
+
+def test_without_a_vector_store_the_endpoints_say_what_to_configure(
+    start_gateway: gateway_process.GatewayStarter,
+) -> None:
+    bare = start_gateway({"providerPools": [gateway_process.pool("p", [
+        gateway_process.provider("mock", models=[gateway_process.model("m")])])]})  # fmt: skip
+    sdk = bare.client()
+    for call in (
+        lambda: sdk.files.list(),
+        lambda: sdk.vector_stores.create(name="x"),
+        lambda: sdk.vector_stores.search("vs_x", query="q"),
+    ):
+        with pytest.raises(openai.BadRequestError) as refused:
+            call()
+        assert refused.value.code == "vector_stores_not_configured"
+        assert "vectorStores" in refused.value.message
