@@ -17,6 +17,7 @@ import openai
 import pytest
 
 from fixtures import pdfs
+from fixtures import weaviate_node as weaviate_node_
 from fixtures.upstreams import gateway_process, keys
 from integration.sidecar import weaviate
 
@@ -36,25 +37,10 @@ DOCS = {
 }
 
 
-def wait_ready(node: weaviate.WeaviateNode) -> None:
-    def ready() -> bool:
-        try:
-            return httpx.get(f"{node.url}/v1/.well-known/ready", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    gateway_process.eventually(ready, timeout=120, what="weaviate to be ready")
-
-
 @pytest.fixture(scope="module")
 def weaviate_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[weaviate.WeaviateNode]:
-    node = weaviate.WeaviateNode(tmp_path_factory.mktemp("weaviate"), hostname="node0")
-    try:
-        wait_ready(node)
+    with weaviate_node_.running(tmp_path_factory.mktemp("weaviate")) as node:
         yield node
-    finally:
-        node.stop()
-        print(f"--- weaviate log (tail):\n{node.log()}")
 
 
 def document(node: weaviate.WeaviateNode, table: Path, **vector_stores: Any) -> dict[str, Any]:
