@@ -8,10 +8,6 @@ import time
 from typing import Annotated, Any, Literal
 
 import fastapi
-
-# FastAPI reads uploads with python-multipart; imported here so that a gateway without it fails
-# at start, not at its first upload.
-import python_multipart  # noqa: F401
 from fastapi import responses
 
 from runestone_gateway import errors
@@ -28,6 +24,7 @@ from runestone_gateway.retrieval import (
     search,
     serving,
     stores,
+    uploads,
 )
 
 Ctx = Annotated[app_.Context, fastapi.Depends(app_.context)]
@@ -76,28 +73,43 @@ async def _cursor(
 # -- files
 
 
-@router.post("/files")
-async def create_file(
-    ctx: Ctx,
-    file: Annotated[fastapi.UploadFile, fastapi.File()],
-    purpose: Annotated[str, fastapi.Form()],
-) -> responses.JSONResponse:
-    current = ctx.retrieval.gateway.runtime
-    settings = current.config.vector_stores
+_UPLOAD_FORM = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file", "purpose"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "purpose": {"type": "string", "enum": list(files.PURPOSES)},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post("/files", openapi_extra=_UPLOAD_FORM)
+async def create_file(ctx: Ctx, request: fastapi.Request) -> dict[str, Any]:
+    """Read as it arrives (`uploads`), not through FastAPI's form parsing, which spools the
+    whole file before the handler runs."""
+    settings = ctx.retrieval.gateway.runtime.config.vector_stores
     assert settings is not None
     store = await ctx.retrieval.records()
+    form = uploads.Form(request.headers.get("content-type"), request.stream())
     limits = ctx.who.limits
     record = await files.upload(
         store,
         ctx.owner,
-        file,
-        file.filename or "",
-        purpose,
+        form,
         max_bytes=settings.max_file_bytes,
         quota_bytes=limits.max_stored_bytes,
         quota_files=limits.max_files,
     )
-    return responses.JSONResponse(files.body(record))
+    return files.body(record)
 
 
 @router.get("/files")

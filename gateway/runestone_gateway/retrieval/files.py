@@ -26,7 +26,13 @@ def new_id(prefix: str) -> str:
 
 
 class Source(Protocol):
-    async def read(self, size: int) -> bytes: ...
+    """An upload as it arrives: the file's bytes, then what the form said about it."""
+
+    filename: str | None
+    fields: dict[str, str]
+
+    async def read(self, size: int) -> bytes:
+        """The file's next bytes, at most `size`; b"" at its end."""
 
 
 def body(file: dict[str, Any]) -> dict[str, Any]:
@@ -52,19 +58,13 @@ async def upload(
     store: records.Records,
     owner: str,
     source: Source,
-    filename: str,
-    purpose: str,
     *,
     max_bytes: int,
     quota_bytes: int | None,
     quota_files: int | None,
 ) -> dict[str, Any]:
-    if purpose not in PURPOSES:
-        raise errors.malformed(
-            f"'purpose' must be one of {', '.join(PURPOSES)}; got {purpose!r}.", param="purpose"
-        )
-    if not filename:
-        raise errors.malformed("The file needs a name.", param="file")
+    """Parts are written as the file arrives; the form's other fields may come after it, so
+    they are checked at its end (a refusal then deletes the parts)."""
     room: int | None = None
     if quota_bytes is not None or quota_files is not None:
         count, used = await store.usage(owner)
@@ -95,6 +95,14 @@ async def upload(
                 {"fileId": file_id, "seq": parts, "data": base64.b64encode(chunk).decode()},
             )
             parts += 1
+        purpose, filename = source.fields.get("purpose", ""), source.filename or ""
+        if purpose not in PURPOSES:
+            raise errors.malformed(
+                f"'purpose' must be one of {', '.join(PURPOSES)}; got {purpose!r}.",
+                param="purpose",
+            )
+        if not filename:
+            raise errors.malformed("The file needs a name.", param="file")
         file = {
             "fileId": file_id,
             "owner": owner,

@@ -460,3 +460,55 @@ def test_without_a_vector_store_the_endpoints_say_what_to_configure(
             call()
         assert refused.value.code == "vector_stores_not_configured"
         assert "vectorStores" in refused.value.message
+
+
+def part_count(node: weaviate.WeaviateNode) -> int:
+    status, answer = node.call(
+        "POST", "/v1/graphql", {"query": "{ Aggregate { RunestoneFilePart { meta { count } } } }"}
+    )
+    assert status == 200, answer
+    return int(answer["data"]["Aggregate"]["RunestoneFilePart"][0]["meta"]["count"])
+
+
+def test_an_upload_is_stored_while_it_arrives(
+    gateway: gateway_process.GatewayProcess, weaviate_node: weaviate.WeaviateNode
+) -> None:
+    """The first parts are in Weaviate before the client has sent the rest of the file."""
+    boundary = "runestone-test-boundary"
+    piece, rest = b"z" * 200_000, b"r" * 80_000  # a stored part is 192 KiB
+    client(gateway, OTHER).files.list()  # the collections exist from the first request on
+    before = part_count(weaviate_node)
+    seen_while_sending: list[int] = []
+
+    def body() -> Iterator[bytes]:
+        yield (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\n'
+            f"assistants\r\n--{boundary}\r\nContent-Disposition: form-data; "
+            f'name="file"; filename="slow.txt"\r\nContent-Type: text/plain\r\n\r\n'
+        ).encode()
+        yield piece
+        # Nothing more is sent until the gateway has stored what it has.
+        seen_while_sending.append(
+            gateway_process.eventually(
+                lambda: part_count(weaviate_node) - before or None, what="a stored part"
+            )
+        )
+        yield rest
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    answer = httpx.post(
+        f"{gateway.base_url}/files",
+        content=body(),
+        headers={
+            "authorization": f"Bearer {OTHER.plaintext}",
+            "content-type": f"multipart/form-data; boundary={boundary}",
+        },
+        timeout=60,
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["bytes"] == 280_000
+    assert seen_while_sending[0] >= 1
+    file_id = answer.json()["id"]
+    assert client(gateway, OTHER).files.content(file_id).content == piece + rest
+    client(gateway, OTHER).files.delete(file_id)
+    assert part_count(weaviate_node) == before
