@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-import random
 import time
 from collections.abc import Awaitable, Mapping
 from typing import Protocol
@@ -33,8 +32,9 @@ from runestone_gateway.api import (
 from runestone_gateway.failover import dispatch, routing
 from runestone_gateway.providers import base
 from runestone_gateway.retrieval import app as retrieval_app
+from runestone_gateway.retrieval import serving
 from runestone_gateway.state import responses
-from runestone_gateway.telemetry import accesslog, accounting, redact
+from runestone_gateway.telemetry import accesslog, redact
 
 log = logging.getLogger("runestone.gateway")
 
@@ -76,17 +76,12 @@ class Generation(Protocol):
     def leave(self) -> None: ...
 
 
-class Gateway(Protocol):
-    """What the app serves from: the process's state (`process.service.Gateway` is one)."""
+class Gateway(serving.Gateway, Protocol):
+    """What the app serves from: the process's state (`process.service.Gateway` is one); its
+    ledger and random source are the ones files and vector stores use too."""
 
     @property
     def runtime(self) -> Generation: ...
-
-    @property
-    def ledger(self) -> accounting.Ledger: ...
-
-    @property
-    def rng(self) -> random.Random: ...
 
     async def start(self) -> None: ...
 

@@ -4,6 +4,7 @@ never listed. Attaching a file starts its ingestion in the background (`ingest`)
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Annotated, Any, Literal
 
@@ -30,6 +31,7 @@ from runestone_gateway.retrieval import (
 Ctx = Annotated[app_.Context, fastapi.Depends(app_.context)]
 Limit = Annotated[int, fastapi.Query(ge=1, le=100)]
 Order = Annotated[Literal["asc", "desc"], fastapi.Query()]
+StatusFilter = Literal["in_progress", "completed", "failed", "cancelled"]
 POLL_AFTER_MS = "500"
 """Asked of the SDK's polling helpers (`openai-poll-after-ms`)."""
 
@@ -47,6 +49,18 @@ def app() -> fastapi.FastAPI:
 
 
 router = fastapi.APIRouter(prefix="/v1")
+
+
+@dataclasses.dataclass(frozen=True)
+class Paging:
+    """A list's query: `after` (an id), `limit`, `order` by creation."""
+
+    after: str | None = None
+    limit: Limit = 20
+    order: Order = "desc"
+
+
+Paged = Annotated[Paging, fastapi.Depends()]
 
 
 def _list(items: list[dict[str, Any]], has_more: bool) -> dict[str, Any]:
@@ -132,12 +146,19 @@ async def list_files(
     return _list([files.body(item) for item in page.items], page.has_more)
 
 
-async def _file(ctx: app_.Context, file_id: str) -> tuple[records.Records, dict[str, Any]]:
+async def _owned(
+    ctx: app_.Context, collection: str, record_id: str, missing: errors.GatewayError
+) -> tuple[records.Records, dict[str, Any]]:
+    """The caller's record, or `missing` (also for another key's)."""
     store = await ctx.retrieval.records()
-    found = await store.get(records.FILES, file_id, ctx.owner)
+    found = await store.get(collection, record_id, ctx.owner)
     if found is None:
-        raise files.not_found(file_id)
+        raise missing
     return store, found
+
+
+async def _file(ctx: app_.Context, file_id: str) -> tuple[records.Records, dict[str, Any]]:
+    return await _owned(ctx, records.FILES, file_id, files.not_found(file_id))
 
 
 @router.get("/files/{file_id}")
@@ -194,11 +215,9 @@ async def create_store(ctx: Ctx, request: models.CreateStore) -> dict[str, Any]:
 
 
 @router.get("/vector_stores")
-async def list_stores(
-    ctx: Ctx, after: str | None = None, limit: Limit = 20, order: Order = "desc"
-) -> dict[str, Any]:
+async def list_stores(ctx: Ctx, paging: Paged) -> dict[str, Any]:
     store = await ctx.retrieval.records()
-    cursor = await _cursor(store, records.STORES, after, ctx.owner)
+    cursor = await _cursor(store, records.STORES, paging.after, ctx.owner)
     fields = ["owner", "name", "lastActiveAt", "metadata", "expiresAfter"]
     page = await store.page(
         records.STORES,
@@ -206,18 +225,14 @@ async def list_stores(
         records.equal("owner", ctx.owner),
         fields,
         after=cursor,
-        limit=limit,
-        order=order,
+        limit=paging.limit,
+        order=paging.order,
     )
     return _list([await stores.body(store, item) for item in page.items], page.has_more)
 
 
 async def _store(ctx: app_.Context, store_id: str) -> tuple[records.Records, dict[str, Any]]:
-    store = await ctx.retrieval.records()
-    found = await store.get(records.STORES, store_id, ctx.owner)
-    if found is None:
-        raise stores.not_found(store_id)
-    return store, found
+    return await _owned(ctx, records.STORES, store_id, stores.not_found(store_id))
 
 
 @router.get("/vector_stores/{store_id}")
@@ -316,16 +331,11 @@ _STORE_FILE_FIELDS = ["owner", "status", "lastError", "attributes", "chunking", 
 
 @router.get("/vector_stores/{store_id}/files")
 async def list_store_files(
-    ctx: Ctx,
-    store_id: str,
-    after: str | None = None,
-    limit: Limit = 20,
-    order: Order = "desc",
-    filter: Literal["in_progress", "completed", "failed", "cancelled"] | None = None,
+    ctx: Ctx, store_id: str, paging: Paged, filter: StatusFilter | None = None
 ) -> dict[str, Any]:
     store, _ = await _store(ctx, store_id)
     where = records.equal("storeId", store_id)
-    return await _store_files(ctx, store, store_id, where, after, limit, order, filter)
+    return await _store_files(ctx, store, store_id, where, paging, filter)
 
 
 async def _store_files(
@@ -333,21 +343,18 @@ async def _store_files(
     store: records.Records,
     store_id: str,
     where: filters.Where,
-    after: str | None,
-    limit: int,
-    order: str,
+    paging: Paging,
     status: str | None,
 ) -> dict[str, Any]:
     if status is not None:
         where = records.all_of(where, records.equal("status", status))
     cursor = None
-    if after is not None:
-        cursor = await _cursor(
-            store, records.STORE_FILES, stores.store_file_key(store_id, after), ctx.owner
-        )
+    if paging.after is not None:
+        key = stores.store_file_key(store_id, paging.after)
+        cursor = await _cursor(store, records.STORE_FILES, key, ctx.owner)
     page = await store.page(
         records.STORE_FILES, "fileId", where, _STORE_FILE_FIELDS,
-        after=cursor, limit=limit, order=order,
+        after=cursor, limit=paging.limit, order=paging.order,
     )  # fmt: skip
     return _list([stores.file_body(store_id, item) for item in page.items], page.has_more)
 
@@ -355,13 +362,9 @@ async def _store_files(
 async def _store_file(
     ctx: app_.Context, store_id: str, file_id: str
 ) -> tuple[records.Records, dict[str, Any]]:
-    store, _ = await _store(ctx, store_id)
-    found = await store.get(
-        records.STORE_FILES, stores.store_file_key(store_id, file_id), ctx.owner
-    )
-    if found is None:
-        raise stores.file_not_found(store_id, file_id)
-    return store, found
+    await _store(ctx, store_id)
+    key = stores.store_file_key(store_id, file_id)
+    return await _owned(ctx, records.STORE_FILES, key, stores.file_not_found(store_id, file_id))
 
 
 @router.get("/vector_stores/{store_id}/files/{file_id}")
@@ -444,13 +447,7 @@ async def cancel_batch(ctx: Ctx, store_id: str, batch_id: str) -> dict[str, Any]
 
 @router.get("/vector_stores/{store_id}/file_batches/{batch_id}/files")
 async def list_batch_files(
-    ctx: Ctx,
-    store_id: str,
-    batch_id: str,
-    after: str | None = None,
-    limit: Limit = 20,
-    order: Order = "desc",
-    filter: Literal["in_progress", "completed", "failed", "cancelled"] | None = None,
+    ctx: Ctx, store_id: str, batch_id: str, paging: Paged, filter: StatusFilter | None = None
 ) -> dict[str, Any]:
     store, found = await _batch(ctx, store_id, batch_id)
     where = records.all_of(
@@ -459,7 +456,7 @@ async def list_batch_files(
         {"path": ["fileId"], "operator": "ContainsAny",
          "valueText": records.loads(found["fileIds"]) or []},
     )  # fmt: skip
-    return await _store_files(ctx, store, store_id, where, after, limit, order, filter)
+    return await _store_files(ctx, store, store_id, where, paging, filter)
 
 
 # -- search
