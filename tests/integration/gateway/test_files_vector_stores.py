@@ -512,3 +512,43 @@ def test_an_upload_is_stored_while_it_arrives(
     assert client(gateway, OTHER).files.content(file_id).content == piece + rest
     client(gateway, OTHER).files.delete(file_id)
     assert part_count(weaviate_node) == before
+
+
+def test_stores_are_modified_listed_in_pages_and_say_when_they_expire(
+    gateway: gateway_process.GatewayProcess,
+) -> None:
+    sdk = client(gateway, OTHER)
+    made = [sdk.vector_stores.create(name=f"s{n}").id for n in range(3)]
+    page = sdk.vector_stores.list(limit=2)
+    assert [s.id for s in page.data] == made[::-1][:2]
+    assert page.has_more
+    assert [s.id for s in sdk.vector_stores.list(limit=1, order="asc") if s.id in made] == made
+    changed = sdk.vector_stores.update(
+        made[0],
+        name="renamed",
+        metadata={"owner": "docs"},
+        expires_after={"anchor": "last_active_at", "days": 7},
+    )
+    assert (changed.name, changed.metadata) == ("renamed", {"owner": "docs"})
+    assert changed.expires_after is not None
+    assert changed.expires_after.days == 7
+    assert changed.expires_at == changed.last_active_at + 7 * 86400  # type: ignore[operator]
+    assert sdk.vector_stores.retrieve(made[0]).name == "renamed"
+    cleared = sdk.vector_stores.update(made[0], expires_after=None)
+    assert cleared.expires_at is None
+    for store_id in made:
+        assert sdk.vector_stores.delete(store_id).deleted
+
+
+def test_the_openapi_document_describes_the_endpoints(
+    gateway: gateway_process.GatewayProcess,
+) -> None:
+    answer = httpx.get(
+        f"{gateway.base_url}/vector_stores/openapi.json",
+        headers={"authorization": f"Bearer {OWNER.plaintext}"},
+    )
+    assert answer.status_code == 200
+    paths = answer.json()["paths"]
+    assert "/v1/vector_stores/{store_id}/search" in paths
+    upload_form = paths["/v1/files"]["post"]["requestBody"]["content"]["multipart/form-data"]
+    assert upload_form["schema"]["required"] == ["file", "purpose"]
