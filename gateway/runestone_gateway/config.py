@@ -313,6 +313,10 @@ class KeyLimits(_Schema):
     tokens_per_minute: int | None = pydantic.Field(default=None, ge=1)
     """Prompt plus completion tokens; prompts are estimated up front, corrected after."""
     max_concurrent_requests: int | None = pydantic.Field(default=None, ge=1)
+    max_stored_bytes: int | None = pydantic.Field(default=None, ge=1)
+    """Bytes of files (`/v1/files`) the key may keep at once; an upload past it is refused."""
+    max_files: int | None = pydantic.Field(default=None, ge=1)
+    """Files the key may keep at once."""
 
 
 class KeyBudget(_Schema):
@@ -397,6 +401,49 @@ class StoredResponses(_Schema):
     """How long a stored response is kept after it was made (30 days, as OpenAI keeps them)."""
 
 
+DEFAULT_MAX_CHUNK_SIZE_TOKENS = 800
+DEFAULT_CHUNK_OVERLAP_TOKENS = 400
+MIN_CHUNK_SIZE_TOKENS = 100
+MAX_CHUNK_SIZE_TOKENS = 4096
+DEFAULT_MAX_FILE_BYTES = 512 * 1024 * 1024
+
+
+class Chunking(_Schema):
+    """How files are cut into chunks when a client names no `chunking_strategy` (OpenAI's
+    `auto`), under OpenAI's rules: 100 to 4096 tokens a chunk, overlapping by at most half."""
+
+    max_chunk_size_tokens: int = pydantic.Field(
+        default=DEFAULT_MAX_CHUNK_SIZE_TOKENS, ge=MIN_CHUNK_SIZE_TOKENS, le=MAX_CHUNK_SIZE_TOKENS
+    )
+    chunk_overlap_tokens: int = pydantic.Field(default=DEFAULT_CHUNK_OVERLAP_TOKENS, ge=0)
+
+    @pydantic.model_validator(mode="after")
+    def _overlap_at_most_half(self) -> Chunking:
+        if self.chunk_overlap_tokens > self.max_chunk_size_tokens // 2:
+            raise ValueError("chunkOverlapTokens must not exceed half of maxChunkSizeTokens")
+        return self
+
+
+class VectorStores(_Schema):
+    """OpenAI's Files and Vector Stores (`/v1/files`, `/v1/vector_stores`), kept in a Weaviate
+    cluster (a VectorCluster): file bytes, metadata, chunks and their vectors."""
+
+    url: str = pydantic.Field(pattern=r"^https?://[^\s]+$")
+    """The cluster's client URL (Weaviate's REST API), e.g. "https://docs.team.svc:8080"."""
+    ca_file: str | None = None
+    """PEM CA bundle that signed the cluster's serving certificate (https URLs)."""
+    api_key_file: str | None = None
+    """Path of a mounted secret file holding the gateway's own Weaviate API key."""
+    embedding_model: ModelName
+    """The model chunks and queries are embedded with: an `embedding` model of one of the
+    pools, asked through the gateway's own route (failover, limits and cost apply)."""
+    chunking: Chunking = pydantic.Field(default_factory=Chunking)
+    max_file_bytes: int = pydantic.Field(default=DEFAULT_MAX_FILE_BYTES, ge=1)
+    """Largest file `/v1/files` accepts; a larger upload is answered 413."""
+    replication_factor: int = pydantic.Field(default=1, ge=1)
+    """Copies Weaviate keeps of every object (at most the cluster's members)."""
+
+
 class GatewayConfig(_Schema):
     """The whole config file."""
 
@@ -406,6 +453,27 @@ class GatewayConfig(_Schema):
     stored_responses: StoredResponses = pydantic.Field(default_factory=StoredResponses)
     provider_pools: list[ProviderPool] = pydantic.Field(min_length=1)
     """Every pool this gateway serves; a model name belongs to exactly one pool."""
+    vector_stores: VectorStores | None = None
+    """Serve `/v1/files` and `/v1/vector_stores` from this Weaviate cluster; unset, those
+    endpoints answer what to configure."""
+
+    @pydantic.model_validator(mode="after")
+    def _embedding_model_served(self) -> GatewayConfig:
+        if self.vector_stores is None:
+            return self
+        wanted = self.vector_stores.embedding_model
+        embedding = {
+            model.name
+            for pool in self.provider_pools
+            for provider in pool.providers
+            for model in provider.models
+            if "embedding" in model.kinds
+        }
+        if wanted not in embedding:
+            raise ValueError(
+                f"vectorStores.embeddingModel {wanted!r} is not an embedding model of any pool"
+            )
+        return self
 
     @pydantic.model_validator(mode="after")
     def _models_in_one_pool(self) -> GatewayConfig:
@@ -437,6 +505,11 @@ class GatewayConfig(_Schema):
             files.append(self.limits.store.url_file)
         if self.server.tls:
             files += [self.server.tls.cert_file, self.server.tls.key_file]
+        if self.vector_stores is not None:
+            if self.vector_stores.api_key_file:
+                files.append(self.vector_stores.api_key_file)
+            if self.vector_stores.ca_file:
+                files.append(self.vector_stores.ca_file)
         return sorted(set(files))
 
     def to_document(self) -> dict[str, Any]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-import random
 import time
 from collections.abc import Awaitable, Mapping
 from typing import Protocol
@@ -32,8 +31,10 @@ from runestone_gateway.api import (
 )
 from runestone_gateway.failover import dispatch, routing
 from runestone_gateway.providers import base
+from runestone_gateway.retrieval import app as retrieval_app
+from runestone_gateway.retrieval import serving
 from runestone_gateway.state import responses
-from runestone_gateway.telemetry import accesslog, accounting, redact
+from runestone_gateway.telemetry import accesslog, redact
 
 log = logging.getLogger("runestone.gateway")
 
@@ -64,6 +65,10 @@ class Generation(Protocol):
     def responses(self) -> responses.Store | None:
         """Stored responses, in the shared store; None without one."""
 
+    @property
+    def vector_store_secrets(self) -> tuple[str | None, str | None]:
+        """The Weaviate API key and CA bundle of `vectorStores`, for files and vector stores."""
+
     def models_body_for(self, who: auth.Principal) -> bytes: ...
 
     def enter(self) -> None: ...
@@ -71,17 +76,12 @@ class Generation(Protocol):
     def leave(self) -> None: ...
 
 
-class Gateway(Protocol):
-    """What the app serves from: the process's state (`process.service.Gateway` is one)."""
+class Gateway(serving.Gateway, Protocol):
+    """What the app serves from: the process's state (`process.service.Gateway` is one); its
+    ledger and random source are the ones files and vector stores use too."""
 
     @property
     def runtime(self) -> Generation: ...
-
-    @property
-    def ledger(self) -> accounting.Ledger: ...
-
-    @property
-    def rng(self) -> random.Random: ...
 
     async def start(self) -> None: ...
 
@@ -92,6 +92,7 @@ class GatewayApp:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self.intake = intake.Intake(gateway.ledger.metrics)
+        self.retrieval = retrieval_app.Retrieval(gateway)
 
     async def __call__(self, scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send) -> None:
         if scope["type"] == "http":
@@ -115,6 +116,7 @@ class GatewayApp:
                 gc.freeze()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                await self.retrieval.close()
                 await self.gateway.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -140,6 +142,8 @@ class GatewayApp:
                 current = self.gateway.runtime
                 who = _authenticate(current, scope, exchange)
                 await stored.serve(current, who, method, scope, send, exchange)
+            elif retrieval_app.serves(path):
+                await self._retrieval(scope, receive, send, exchange)
             else:
                 raise errors.route_not_found(method, path)
         except errors.GatewayError as error:
@@ -158,6 +162,28 @@ class GatewayApp:
                 await asgi.send_error(send, errors.internal(), exchange.answering(500))
         finally:
             self.gateway.ledger.add(exchange)
+
+    async def _retrieval(
+        self,
+        scope: asgi.Scope,
+        receive: asgi.Receive,
+        send: asgi.Send,
+        exchange: accesslog.Exchange,
+    ) -> None:
+        """Files and vector stores, served by their FastAPI app under the key's limits."""
+        current = self.gateway.runtime
+        current.enter()
+        ticket: limits.Ticket | None = None
+        try:
+            who = _authenticate(current, scope, exchange)
+            if who.limited:
+                ticket = await current.limiter.admit(who, 0)
+                exchange.headers.extend(ticket.headers)
+            await self.retrieval(scope, receive, send, who, exchange)
+        finally:
+            if ticket is not None:
+                await ticket.settle(0, 0)
+            current.leave()
 
     async def _models(
         self, path: str, scope: asgi.Scope, send: asgi.Send, exchange: accesslog.Exchange

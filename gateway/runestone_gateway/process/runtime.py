@@ -39,6 +39,8 @@ class Runtime:
     limiter: limits.Limiter
     responses: responses_.Store | None = None
     """Where stored responses live; None without a shared store."""
+    vector_store_secrets: tuple[str | None, str | None] = (None, None)
+    """The Weaviate API key and CA bundle that `vectorStores` names, read from their files."""
     inflight: int = 0
     retired: bool = False
     _drained: asyncio.Event = field(default_factory=asyncio.Event)
@@ -159,6 +161,13 @@ def build(
                         name, pool.name, pool.routing.strategy, serving
                     )
     models_body, model_bodies = _model_listing(gateway_config)
+    vector_stores = gateway_config.vector_stores
+    vector_store_secrets: tuple[str | None, str | None] = (None, None)
+    if vector_stores is not None:
+        vector_store_secrets = (
+            loaded.secrets.get(vector_stores.api_key_file) if vector_stores.api_key_file else None,
+            loaded.secrets.get(vector_stores.ca_file) if vector_stores.ca_file else None,
+        )
     return Runtime(
         generation=generation,
         config=gateway_config,
@@ -170,6 +179,7 @@ def build(
         model_bodies=model_bodies,
         limiter=limiter,
         responses=responses,
+        vector_store_secrets=vector_store_secrets,
     )
 
 

@@ -1,0 +1,221 @@
+"""The FastAPI app that serves `/v1/files*` and `/v1/vector_stores*`, and what it keeps per
+process: the Weaviate client of the current settings and the ingestions running.
+
+The gateway's ASGI app hands these paths here after it has authenticated the key and admitted
+the request under the key's limits, with the request's access-log record (`Exchange`): the
+answer's status and the record's headers (request id, rate limits) are noted on the way out,
+and every error, FastAPI's own included, is answered in OpenAI's envelope."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+import fastapi
+from fastapi import exceptions as fastapi_exceptions
+from starlette import exceptions as starlette_exceptions
+
+from runestone_gateway import errors
+from runestone_gateway.admission import auth
+from runestone_gateway.retrieval import ingest, records, serving, weaviate
+from runestone_gateway.telemetry import accesslog
+
+log = logging.getLogger("runestone.gateway.retrieval")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+_Records = records.Records  # inside Retrieval, `records` is the method
+
+PREFIXES = ("/v1/files", "/v1/vector_stores")
+CONTEXT = "runestone.retrieval"
+MULTIPART_OVERHEAD = 1024 * 1024
+"""What an upload's body may hold besides the file: the form's other fields and boundaries."""
+
+
+@dataclass(frozen=True)
+class Context:
+    """One request's: who asked, its access-log record, and the process's retrieval state."""
+
+    who: auth.Principal
+    exchange: accesslog.Exchange
+    retrieval: Retrieval
+
+    @property
+    def owner(self) -> str:
+        return self.who.scope
+
+
+def serves(path: str) -> bool:
+    return any(path == prefix or path.startswith(prefix + "/") for prefix in PREFIXES)
+
+
+class Retrieval:
+    def __init__(self, gateway: serving.Gateway) -> None:
+        self.gateway = gateway
+        self._records: records.Records | None = None
+        self._identity: tuple[object, ...] | None = None
+        self._clients: list[weaviate.Client] = []
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        from runestone_gateway.retrieval import endpoints  # it imports this module
+
+        self.app = endpoints.app()
+
+    async def __call__(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        who: auth.Principal,
+        exchange: accesslog.Exchange,
+    ) -> None:
+        current = self.gateway.runtime
+        settings = current.config.vector_stores
+        if settings is None:
+            raise serving.not_configured()
+        limit = current.config.server.max_body_bytes
+        if scope["path"] == "/v1/files" and scope["method"] == "POST":
+            limit = settings.max_file_bytes + MULTIPART_OVERHEAD
+        # OpenTelemetry names no operation for these; the metrics and the access log say which.
+        exchange.operation = "files" if scope["path"].startswith("/v1/files") else "vector_stores"
+        scope[CONTEXT] = Context(who, exchange, self)
+        await self.app(scope, _bounded(receive, limit), _noting(send, exchange))
+
+    async def records(self) -> records.Records:
+        """The collections of the current settings (a new client when they changed)."""
+        current = self.gateway.runtime
+        settings = current.config.vector_stores
+        if settings is None:
+            raise serving.not_configured()
+        key, ca = current.vector_store_secrets
+        identity = (settings.url, key, ca, settings.replication_factor)
+        if self._records is None or identity != self._identity:
+            # The previous client stays open for ingestions still using it; all close at exit.
+            client = weaviate.Client(settings.url, key, ca)
+            self._clients.append(client)
+            self._records = records.Records(client, settings.replication_factor)
+            self._identity = identity
+        await self._records.ready()
+        return self._records
+
+    def start(self, key: str, work: Awaitable[None]) -> None:
+        """Run an ingestion in the background; one at a time per store and file."""
+        self.cancel(key)
+        task = asyncio.ensure_future(work)
+        self._tasks[key] = task
+        task.add_done_callback(lambda done: self._finished(key, done))
+
+    def _finished(self, key: str, task: asyncio.Task[None]) -> None:
+        if self._tasks.get(key) is task:
+            del self._tasks[key]
+
+    def cancel(self, key: str) -> None:
+        task = self._tasks.pop(key, None)
+        if task is not None:
+            task.cancel()
+
+    async def close(self) -> None:
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for client in self._clients:
+            await client.close()
+
+    def ingest(self, store: _Records, job: ingest.Job, who: auth.Principal) -> None:
+        path = f"/v1/vector_stores/{job.store_id}/files"
+
+        def embed(texts: Any) -> Awaitable[list[list[float]]]:
+            return serving.embed(self.gateway, who, texts, path)
+
+        self.start(f"{job.store_id}:{job.file['fileId']}", ingest.run(store, job, embed))
+
+
+def _bounded(receive: Receive, limit: int) -> Receive:
+    """The body, refused with 413 once it passes `limit` bytes."""
+    seen = 0
+
+    async def bounded() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise errors.body_too_large(limit)
+        return message
+
+    return bounded
+
+
+def _noting(send: Send, exchange: accesslog.Exchange) -> Send:
+    async def noting(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = exchange.answering(message["status"])
+            message["headers"] = [*message.get("headers", []), *headers]
+        await send(message)
+
+    return noting
+
+
+def context(request: fastapi.Request) -> Context:
+    found: Context = request.scope[CONTEXT]
+    return found
+
+
+def install_error_handlers(app: fastapi.FastAPI) -> None:
+    async def gateway_error(request: fastapi.Request, error: Exception) -> fastapi.Response:
+        assert isinstance(error, errors.GatewayError)
+        found = request.scope.get(CONTEXT)
+        if found is not None:
+            found.exchange.error_type = error.code or error.type
+        return fastapi.Response(
+            error.body(),
+            status_code=error.status,
+            headers={k.decode(): v.decode() for k, v in error.headers},
+            media_type="application/json",
+        )
+
+    async def invalid(request: fastapi.Request, error: Exception) -> fastapi.Response:
+        assert isinstance(error, fastapi_exceptions.RequestValidationError)
+        first = error.errors()[0] if error.errors() else {}
+        where = [str(part) for part in first.get("loc", ()) if part not in ("body", "query")]
+        param = ".".join(where) or None
+        message = str(first.get("msg", "Invalid request."))
+        text = f"Invalid '{param}': {message}." if param else f"{message}."
+        return await gateway_error(request, errors.malformed(text, param=param))
+
+    async def http_error(request: fastapi.Request, error: Exception) -> fastapi.Response:
+        assert isinstance(error, starlette_exceptions.HTTPException)
+        cause = error.__cause__
+        if isinstance(cause, errors.GatewayError):  # raised while FastAPI read the body
+            return await gateway_error(request, cause)
+        method, path = request.method, request.url.path
+        if error.status_code == 404:
+            refusal = errors.route_not_found(method, path)
+        elif error.status_code == 405:
+            refusal = errors.method_not_allowed(method, path)
+        else:
+            refusal = errors.GatewayError(
+                error.status_code, str(error.detail), type=errors.INVALID_REQUEST
+            )
+        return await gateway_error(request, refusal)
+
+    async def unavailable(request: fastapi.Request, error: Exception) -> fastapi.Response:
+        log.warning("vector store unavailable: %s", error)
+        refusal = errors.GatewayError(
+            503,
+            "The vector store cannot be reached; try again.",
+            type=errors.SERVER,
+            code="vector_store_unavailable",
+            headers=((b"retry-after", b"1"),),
+        )
+        return await gateway_error(request, refusal)
+
+    app.add_exception_handler(errors.GatewayError, gateway_error)
+    app.add_exception_handler(fastapi_exceptions.RequestValidationError, invalid)
+    app.add_exception_handler(starlette_exceptions.HTTPException, http_error)
+    app.add_exception_handler(weaviate.Unavailable, unavailable)

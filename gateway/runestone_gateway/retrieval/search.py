@@ -1,0 +1,76 @@
+"""`POST /v1/vector_stores/{id}/search`: Weaviate's hybrid search (the query's vector and BM25
+on the chunks' text, fused by relative score) by default; `search_mode` (an extension: `hybrid`,
+`vector` or `keyword`) picks one side alone. Attribute filters and the score threshold apply to
+each; with several queries each is searched and the best score of a chunk kept."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from runestone_gateway.retrieval import filters
+
+Mode = Literal["hybrid", "vector", "keyword"]
+_FIELDS = "fileId filename text attributes seq"
+
+
+def query(
+    collection: str,
+    text: str,
+    vector: Sequence[float] | None,
+    mode: Mode,
+    where: filters.Where,
+    limit: int,
+) -> str:
+    if mode == "keyword":
+        operator = f'bm25: {{query: {json.dumps(text)}, properties: ["text"]}}'
+        extra = "score"
+    elif mode == "vector":
+        operator = f"nearVector: {{vector: {_vector(vector)}}}"
+        extra = "distance"
+    else:
+        operator = (
+            f"hybrid: {{query: {json.dumps(text)}, vector: {_vector(vector)}, alpha: 0.5, "
+            f'properties: ["text"], fusionType: relativeScoreFusion}}'
+        )
+        extra = "score"
+    return (
+        f"{{ Get {{ {collection}({operator}, where: {filters.graphql(where)}, "
+        f"limit: {limit}) {{ {_FIELDS} _additional {{ {extra} }} }} }} }}"
+    )
+
+
+def _vector(vector: Sequence[float] | None) -> str:
+    assert vector is not None
+    return "[" + ",".join(repr(float(x)) for x in vector) + "]"
+
+
+def score(hit: dict[str, Any], mode: Mode) -> float:
+    extra = hit.get("_additional") or {}
+    if mode == "vector":
+        # Cosine distance is 0 (same direction) to 2; OpenAI's scores run from 0 to 1.
+        return max(0.0, 1.0 - float(extra.get("distance") or 0.0))
+    return float(extra.get("score") or 0.0)
+
+
+def results(
+    hits: list[tuple[dict[str, Any], float]], threshold: float, limit: int
+) -> list[dict[str, Any]]:
+    """The best `limit` chunks over every query, each once, at or above the threshold."""
+    best: dict[tuple[str, int], tuple[dict[str, Any], float]] = {}
+    for hit, value in hits:
+        key = (hit["fileId"], int(hit.get("seq") or 0))
+        if value >= threshold and (key not in best or best[key][1] < value):
+            best[key] = (hit, value)
+    ranked = sorted(best.values(), key=lambda pair: pair[1], reverse=True)[:limit]
+    return [
+        {
+            "file_id": hit["fileId"],
+            "filename": hit["filename"],
+            "score": value,
+            "attributes": json.loads(hit.get("attributes") or "{}"),
+            "content": [{"type": "text", "text": hit["text"]}],
+        }
+        for hit, value in ranked
+    ]

@@ -1,0 +1,101 @@
+"""Vector stores, their files and file batches as OpenAI's API shapes them: a store's
+`file_counts`, `usage_bytes` and `status` come from its files' records when it is read, so
+they are the same on every replica."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from runestone_gateway import errors
+from runestone_gateway.retrieval import records
+
+STATUSES = ("in_progress", "completed", "cancelled", "failed")
+_FILE_FIELDS = ("fileId", "status", "usageBytes", "lastError", "attributes", "chunking")
+
+
+def not_found(store_id: str) -> errors.GatewayError:
+    return errors.invalid(
+        f"No vector store found with id '{store_id}'.", code="vector_store_not_found", status=404
+    )
+
+
+def file_not_found(store_id: str, file_id: str) -> errors.GatewayError:
+    return errors.invalid(
+        f"No file found with id '{file_id}' in vector store '{store_id}'.",
+        code="file_not_found",
+        status=404,
+    )
+
+
+def counts(files: list[dict[str, Any]]) -> dict[str, int]:
+    found = dict.fromkeys(STATUSES, 0)
+    for file in files:
+        found[file["status"]] = found.get(file["status"], 0) + 1
+    return {**found, "total": len(files)}
+
+
+async def files_of(store: records.Records, store_id: str) -> list[dict[str, Any]]:
+    return await store.query(
+        records.STORE_FILES, records.equal("storeId", store_id), ["status", "usageBytes", "fileId"]
+    )
+
+
+async def body(store: records.Records, record: dict[str, Any]) -> dict[str, Any]:
+    files = await files_of(store, record["storeId"])
+    file_counts = counts(files)
+    expires_after = records.loads(record.get("expiresAfter"))
+    last_active = int(record.get("lastActiveAt") or record["createdUs"] // 1_000_000)
+    expires_at = last_active + expires_after["days"] * 86400 if expires_after else None
+    status = (
+        "expired" if expires_at is not None and expires_at <= time.time()
+        else "in_progress" if file_counts["in_progress"] else "completed"
+    )  # fmt: skip
+    return {
+        "id": record["storeId"],
+        "object": "vector_store",
+        "created_at": int(record["createdUs"] // 1_000_000),
+        "name": record.get("name") or "",
+        "usage_bytes": sum(file.get("usageBytes") or 0 for file in files),
+        "file_counts": file_counts,
+        "status": status,
+        "expires_after": expires_after,
+        "expires_at": expires_at,
+        "last_active_at": last_active,
+        "metadata": records.loads(record.get("metadata")) or {},
+    }
+
+
+def file_body(store_id: str, record: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": record["fileId"],
+        "object": "vector_store.file",
+        "created_at": int(record["createdUs"] // 1_000_000),
+        "vector_store_id": store_id,
+        "status": record["status"],
+        "usage_bytes": record.get("usageBytes") or 0,
+        "last_error": records.loads(record.get("lastError")),
+        "attributes": records.loads(record.get("attributes")) or {},
+        "chunking_strategy": records.loads(record.get("chunking")),
+    }
+
+
+def store_file_key(store_id: str, file_id: str) -> str:
+    return f"{store_id}:{file_id}"
+
+
+async def batch_body(store: records.Records, record: dict[str, Any]) -> dict[str, Any]:
+    wanted = set(records.loads(record["fileIds"]) or [])
+    files = [f for f in await files_of(store, record["storeId"]) if f["fileId"] in wanted]
+    file_counts = counts(files)
+    status = record["status"]
+    if status == "in_progress" and not file_counts["in_progress"]:
+        status = "failed" if file_counts["failed"] and not file_counts["completed"] else "completed"
+    return {
+        "id": record["batchId"],
+        "object": "vector_store.files_batch",
+        "created_at": int(record["createdUs"] // 1_000_000),
+        "vector_store_id": record["storeId"],
+        "status": status,
+        "file_counts": file_counts,
+    }
