@@ -179,7 +179,9 @@ class GatewayApp:
             if who.limited:
                 ticket = await current.limiter.admit(who, 0)
                 exchange.headers.extend(ticket.headers)
-            await self.retrieval(scope, receive, send, who, exchange)
+            # Uploads stream into storage as they arrive, under the same body deadline.
+            watched = self.intake.watched(receive, current.config.server)
+            await self.retrieval(scope, watched, send, who, exchange)
         finally:
             if ticket is not None:
                 await ticket.settle(0, 0)

@@ -36,7 +36,7 @@ class Intake:
 
     def __init__(self, meters: metrics.Metrics) -> None:
         self._metrics = meters
-        self._waiting: dict[asyncio.Task[Any], float | Arriving] = {}
+        self._waiting: dict[asyncio.Task[Any], float | Progress] = {}
         """Requests in `receive()`: when their body started, or, arriving, the body."""
         self._late: dict[asyncio.Task[Any], str] = {}
         """Requests the watchdog has cancelled, and why."""
@@ -76,6 +76,22 @@ class Intake:
             raise self._overloaded()
         return Arriving(self, receive, server, started, body)
 
+    def watched(self, receive: asgi.Receive, server: config.Server) -> asgi.Receive:
+        """`receive` for an app that reads a body itself as it streams (an upload to
+        `/v1/files`): each wait is under the watchdog, with the same deadline and minimum rate
+        as any body. Nothing is counted as held: such an app stores the body as it comes."""
+        progress = Progress(time.monotonic(), 0)
+
+        async def receive_watched() -> asgi.Message:
+            message = await self._waited(receive, progress, server)
+            chunk = message.get("body")
+            if chunk:
+                progress.received += len(chunk)
+                progress.moved = time.monotonic()
+            return message
+
+        return receive_watched
+
     async def next_message(self, body: Arriving) -> asgi.Message:
         """The next message of a body still arriving, under the watchdog."""
         message = await self._waited(body.receive, body, body.server)
@@ -84,7 +100,7 @@ class Intake:
         return message
 
     async def _waited(
-        self, receive: asgi.Receive, entry: float | Arriving, server: config.Server
+        self, receive: asgi.Receive, entry: float | Progress, server: config.Server
     ) -> asgi.Message:
         """`receive()` under the watchdog, which knows the body by `entry`: when it started, or
         the body arriving."""
@@ -161,10 +177,22 @@ class Intake:
         self._watch()
 
 
-class Arriving:
+class Progress:
+    """How a body still arriving is doing: when it started, when bytes last came, how many."""
+
+    __slots__ = ("moved", "received", "started")
+
+    def __init__(self, started: float, received: int) -> None:
+        self.started = started
+        self.received = received
+        self.moved = time.monotonic()
+        """When the last bytes came."""
+
+
+class Arriving(Progress):
     """A body that did not come whole with its head."""
 
-    __slots__ = ("_first", "_intake", "moved", "receive", "received", "server", "started")
+    __slots__ = ("_first", "_intake", "receive", "server")
 
     def __init__(
         self,
@@ -174,14 +202,11 @@ class Arriving:
         started: float,
         first: bytes,
     ) -> None:
+        super().__init__(started, len(first))
         self._intake = intake
         self.receive = receive
         self.server = server
-        self.started = started
         self._first = first
-        self.received = len(first)
-        self.moved = time.monotonic()
-        """When the last bytes came."""
 
     async def rest(self) -> bytes:
         """The whole body: what came with the head and the rest, as it arrives."""

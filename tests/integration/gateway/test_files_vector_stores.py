@@ -18,7 +18,7 @@ import pytest
 
 from fixtures import pdfs
 from fixtures import weaviate_node as weaviate_node_
-from fixtures.upstreams import gateway_process, keys
+from fixtures.upstreams import gateway_process, keys, raw_http
 from integration.sidecar import weaviate
 
 EMBEDDING = "mock-embedding"
@@ -552,3 +552,49 @@ def test_the_openapi_document_describes_the_endpoints(
     assert "/v1/vector_stores/{store_id}/search" in paths
     upload_form = paths["/v1/files"]["post"]["requestBody"]["content"]["multipart/form-data"]
     assert upload_form["schema"]["required"] == ["file", "purpose"]
+
+
+def test_an_upload_that_stalls_is_answered_408_and_leaves_nothing(
+    weaviate_node: weaviate.WeaviateNode,
+    module_gateways: gateway_process.GatewayStarter,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Uploads stream into storage rather than through the request-body intake, yet keep its
+    deadline: an upload from which nothing more arrives is cut, and what it stored goes."""
+    deadline = 2
+    table = tmp_path_factory.mktemp("keys") / "keys.yaml"
+    gateway = module_gateways(
+        {**document(weaviate_node, table), "server": {"bodyTimeoutSeconds": deadline}}
+    )
+    client(gateway, OTHER).files.list()  # the collections exist from the first request on
+    before = part_count(weaviate_node)
+    boundary = "runestone-stall"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\n'
+        f"assistants\r\n--{boundary}\r\nContent-Disposition: form-data; "
+        f'name="file"; filename="stalled.txt"\r\nContent-Type: text/plain\r\n\r\n'
+    ).encode()
+    sent = head + b"s" * 200_000  # more than one stored part
+    with raw_http.connect(gateway.port, OTHER.plaintext) as connection:
+        request = connection.post(
+            b"/v1/files",
+            b"",
+            b"content-type: multipart/form-data; boundary=" + boundary.encode(),
+            b"content-length: %d" % (len(sent) + 100_000),
+        )
+        started = time.monotonic()
+        connection.send(request + sent)
+        answer = connection.answer()
+        waited = time.monotonic() - started
+        assert answer.status == 408, answer.body
+        assert answer.envelope()["code"] == "request_timeout"
+        assert answer.headers[b"connection"] == b"close"
+        assert connection.closed_within(5)
+    assert deadline - 0.5 <= waited <= deadline + 5
+    assert gateway.metric("runestone_gateway_request_body_rejections_total", reason="stalled") == 1
+    gateway_process.eventually(
+        lambda: part_count(weaviate_node) == before, what="the stored parts removed"
+    )
+    assert not [
+        file for file in client(gateway, OTHER).files.list() if file.filename == "stalled.txt"
+    ]
