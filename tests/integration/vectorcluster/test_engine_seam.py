@@ -2,7 +2,8 @@
 engine that is not Weaviate (tests/integration/vectorcluster/memory_engine.py) through every
 path: create, scale up, a scale-down its membership refuses, one the shards refuse and then
 allow, a rolling upgrade one member at a time, key rotation, a backup that succeeds and one the
-engine refuses, and the status each of these writes.
+engine refuses, a restore into a new cluster that runs once, a backup not found and a restore that
+fails, and the status each of these writes.
 
 The session's operator is stopped for this test (its registry knows only Weaviate); the test
 runs the reconcile itself, as the work queue would, and plays the members' sidecars."""
@@ -68,6 +69,7 @@ class Driver:
     api: client.ApiClient
     namespace: str
     engine: memory_engine.MemoryEngine = field(default_factory=memory_engine.MemoryEngine)
+    name: str = NAME
     most_unready: int = 0
     """The most wanted members seen not ready (or missing) at once, while a rollout ran."""
 
@@ -77,13 +79,13 @@ class Driver:
 
     def cluster(self) -> dict[str, Any]:
         found: dict[str, Any] = client.CustomObjectsApi(self.api).get_namespaced_custom_object(
-            GROUP, VERSION, self.namespace, PLURAL, NAME
+            GROUP, VERSION, self.namespace, PLURAL, self.name
         )
         return found
 
     def patch(self, body: dict[str, Any]) -> None:
         client.CustomObjectsApi(self.api).patch_namespaced_custom_object(
-            GROUP, VERSION, self.namespace, PLURAL, NAME, body
+            GROUP, VERSION, self.namespace, PLURAL, self.name, body
         )
 
     def condition(self, kind: str) -> dict[str, Any]:
@@ -93,10 +95,10 @@ class Driver:
         return {}
 
     def statefulset(self) -> Any:
-        return client.AppsV1Api(self.api).read_namespaced_stateful_set(NAME, self.namespace)
+        return client.AppsV1Api(self.api).read_namespaced_stateful_set(self.name, self.namespace)
 
     def pods(self) -> list[Any]:
-        selector = vector_names.label_selector(NAME)
+        selector = vector_names.label_selector(self.name)
         found = self.core.list_namespaced_pod(self.namespace, label_selector=selector).items
         return sorted(found, key=lambda pod: pod.metadata.name)
 
@@ -129,14 +131,14 @@ class Driver:
             states = {c.type: c.status for c in pod.status.conditions or []}
             if not pod.metadata.deletion_timestamp and states.get(GATE) == "True":
                 ready.add(pod.metadata.name)
-        return sum(1 for i in range(wanted) if f"{NAME}-{i}" not in ready)
+        return sum(1 for i in range(wanted) if f"{self.name}-{i}" not in ready)
 
     async def step(self) -> None:
         await reconcile.reconcile(
             self.kube,
             SETTINGS,
             self.namespace,
-            NAME,
+            self.name,
             datetime.datetime.now(datetime.UTC),
             registry={"weaviate": self.engine},
         )
@@ -159,12 +161,23 @@ class Driver:
         found = self.condition(kind)
         return found.get("status") == status and reason in (None, found.get("reason"))
 
-    def events(self, reason: str) -> list[str]:
+    def events(self, reason: str, kind: str | None = None) -> list[str]:
+        """The messages of this cluster's Events of `reason` (and type `kind`), oldest first."""
         listed = self.core.list_namespaced_event(
-            self.namespace, field_selector=f"involvedObject.name={NAME},reason={reason}"
+            self.namespace, field_selector=f"involvedObject.name={self.name},reason={reason}"
         ).items
         listed.sort(key=lambda e: str(e.first_timestamp or e.metadata.creation_timestamp))
-        return [str(e.message) for e in listed]
+        return [str(e.message) for e in listed if kind in (None, e.type)]
+
+    def create(self, spec: dict[str, Any]) -> None:
+        body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "VectorCluster"}
+        client.CustomObjectsApi(self.api).create_namespaced_custom_object(
+            GROUP,
+            VERSION,
+            self.namespace,
+            PLURAL,
+            {**body, "metadata": {"name": self.name}, "spec": spec},
+        )
 
 
 def _spec() -> dict[str, Any]:
@@ -193,11 +206,7 @@ async def test_the_reconcile_drives_an_engine_that_is_not_weaviate_through_every
     async_kube: kube.Kube,
 ) -> None:
     run = Driver(async_kube, kube_api, namespace)
-    custom = client.CustomObjectsApi(kube_api)
-    body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "VectorCluster", "metadata": {"name": NAME}}
-    custom.create_namespaced_custom_object(
-        GROUP, VERSION, namespace, PLURAL, {**body, "spec": _spec()}
-    )
+    run.create(_spec())
 
     # -- create: the engine's pieces in the kind's children -------------------------------------
     await run.until(lambda: run.is_("Ready", "True"), "three ready members")
@@ -331,3 +340,69 @@ async def test_the_reconcile_drives_an_engine_that_is_not_weaviate_through_every
     )
     assert any("nothing to back up" in m for m in run.events("BackupFailed"))
     assert run.is_("Ready", "True")
+
+    # -- restore: a new cluster filled from that backup once, each member from its namesake -------
+    restored = Driver(async_kube, kube_api, namespace, run.engine, name=f"{NAME}-restored")
+    restored.create({**_spec(), "restore": {"backupId": backup_id, "sourceCluster": NAME}})
+    await restored.until(
+        lambda: restored.is_("Progressing", "True", "RestoreInProgress"), "the restore to start"
+    )
+    (started,) = [c for c in run.engine.calls if c.what == "start_restore"]
+    mapping = ",".join(f"{NAME}-{i}={NAME}-restored-{i}" for i in range(3))
+    assert started.args == ("s3", backup_id, mapping)
+    assert started.endpoint.base_url.startswith("https://")
+    assert restored.cluster()["status"]["restore"]["phase"] == "Running"
+    assert restored.is_("Restored", "False", "RestoreInProgress")
+    assert restored.is_("Ready", "True")  # the members serve; Restored tells when the data is in
+    run.engine.restores[backup_id] = engine.BackupProgress("Succeeded")
+    await restored.until(
+        lambda: restored.is_("Restored", "True", "RestoreSucceeded"), "the restore recorded"
+    )
+    record = restored.cluster()["status"]["restore"]
+    assert (record["backupId"], record["phase"]) == (backup_id, "Succeeded")
+    assert record["startedAt"] <= record["completedAt"]
+    assert restored.is_("Progressing", "False")
+    assert restored.is_("Degraded", "False")
+    assert len(restored.events("RestoreStarted", "Normal")) == 1
+    assert len(restored.events("RestoreSucceeded", "Normal")) == 1
+    # It ran once: later reconciles, a rolling restart among them, ask the engine nothing more.
+    restore_calls = [c for c in run.engine.calls if c.what in ("restore", "start_restore")]
+    restored.patch({"metadata": {"annotations": {"runestone.dev/restart": "after-restore"}}})
+    await restored.until(
+        lambda: restored.is_("Progressing", "False") and restored.is_("Ready", "True"),
+        "the restart after the restore",
+        within=300,
+    )
+    assert [c for c in run.engine.calls if c.what in ("restore", "start_restore")] == restore_calls
+    assert restored.cluster()["status"]["restore"] == record
+
+    # -- a backup the bucket does not hold: Degraded until it arrives; a failed restore is final --
+    missing = Driver(async_kube, kube_api, namespace, run.engine, name=f"{NAME}-missing")
+    missing.create({**_spec(), "replicas": 1, "restore": {"backupId": "nowhere"}})
+    await missing.until(
+        lambda: missing.is_("Degraded", "True", "BackupNotFound"), "the missing backup reported"
+    )
+    assert "backup nowhere is not in the s3 backend" in missing.condition("Degraded")["message"]
+    assert missing.is_("Restored", "False", "BackupNotFound")
+    assert missing.cluster()["status"]["restore"]["phase"] == "Pending"
+    (warning,) = missing.events("BackupNotFound", "Warning")
+    assert "backup nowhere" in warning
+    assert not [c for c in run.engine.calls if c.args[1:2] == ("nowhere",) and "start" in c.what]
+    run.engine.backups["nowhere"] = engine.BackupProgress("Succeeded")
+    await missing.until(
+        lambda: missing.is_("Restored", "False", "RestoreInProgress"), "the late backup restored"
+    )
+    (started,) = [c for c in run.engine.calls if c.what == "start_restore" and "nowhere" in c.args]
+    assert started.args[2] == f"{NAME}-missing-0={NAME}-missing-0"
+    run.engine.restores["nowhere"] = engine.BackupProgress("Failed", "class Doc already exists")
+    await missing.until(
+        lambda: missing.is_("Degraded", "True", "RestoreFailed"), "the failed restore reported"
+    )
+    assert "class Doc already exists" in missing.condition("Degraded")["message"]
+    assert missing.cluster()["status"]["restore"]["phase"] == "Failed"
+    assert any("class Doc already exists" in m for m in missing.events("RestoreFailed", "Warning"))
+    run.engine.restores.pop("nowhere")  # were it asked again, it would start afresh
+    for _ in range(3):
+        await missing.step()
+    assert missing.cluster()["status"]["restore"]["phase"] == "Failed"
+    assert len([c for c in run.engine.calls if c.what == "start_restore"]) == 2

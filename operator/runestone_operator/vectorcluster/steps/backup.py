@@ -1,4 +1,4 @@
-"""Steps 7 and 8: backups. First the children (the shared claim of the filesystem backend, the
+"""Steps 7 and 9: backups. First the children (the shared claim of the filesystem backend, the
 CronJob and its identity), then the backup request: a new value of the annotation
 `runestone.dev/backup` (written by hand for an on-demand backup, or by the CronJob on schedule)
 names one backup, which the operator starts through the engine and follows until it succeeds or
