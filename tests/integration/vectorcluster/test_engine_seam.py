@@ -206,6 +206,11 @@ async def test_the_reconcile_drives_an_engine_that_is_not_weaviate_through_every
     async_kube: kube.Kube,
 ) -> None:
     run = Driver(async_kube, kube_api, namespace)
+    credentials = {key: "stand-in" for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    run.core.create_namespaced_secret(
+        namespace,
+        client.V1Secret(metadata=client.V1ObjectMeta(name="s3-creds"), string_data=credentials),
+    )
     run.create(_spec())
 
     # -- create: the engine's pieces in the kind's children -------------------------------------
