@@ -17,7 +17,6 @@ import hashlib
 import hmac
 import json
 import secrets
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -38,14 +37,6 @@ _S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 
 def binary() -> Path:
     return gobuild.ensure([versions.SEAWEEDFS.name])["weed"]
-
-
-def free_port(host: str = HOST) -> int:
-    """A TCP port on `host` that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,7 +109,7 @@ class S3Server:
         self.directory = directory
         self.buckets = tuple(buckets)
         self.credentials = Credentials.generate()
-        self.port = free_port()
+        self.port = processes.free_port(HOST)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -148,7 +139,7 @@ class S3Server:
 
     def _argv(self) -> list[str]:
         ports = {
-            name: free_port()
+            name: processes.free_port(HOST)
             for name in ("master", "master.grpc", "volume", "volume.grpc", "filer", "filer.grpc")
         }
         data = self.directory / "data"
@@ -172,7 +163,7 @@ class S3Server:
             f"-filer.localSocket={self.directory / 'filer.sock'}",
             "-s3",
             f"-s3.port={self.port}",
-            f"-s3.port.grpc={free_port()}",
+            f"-s3.port.grpc={processes.free_port(HOST)}",
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
             f"-s3.localSocket={self.directory / 's3.sock'}",
