@@ -41,6 +41,7 @@ class MemoryEngine:
     refuse_backups: bool = False
     restores: dict[str, engine.BackupProgress] = field(default_factory=dict)
     """What a member says of each restore started into its cluster, by backup id."""
+    refuse_restores: bool = False
     calls: list[Call] = field(default_factory=list)
 
     @property
@@ -148,4 +149,6 @@ class MemoryEngine:
         self.calls.append(Call("start_restore", endpoint, (backend, backup_id, mapping)))
         if backup_id not in self.backups:
             raise engine.BackupNotFound(f"no backup {backup_id}")
+        if self.refuse_restores:
+            raise engine.EngineError(422, "collection Doc exists already", refused=True)
         self.restores[backup_id] = engine.BackupProgress("Running")

@@ -2,8 +2,8 @@
 engine that is not Weaviate (tests/integration/vectorcluster/memory_engine.py) through every
 path: create, scale up, a scale-down its membership refuses, one the shards refuse and then
 allow, a rolling upgrade one member at a time, key rotation, a backup that succeeds and one the
-engine refuses, a restore into a new cluster that runs once, a backup not found and a restore that
-fails, and the status each of these writes.
+engine refuses, a restore into a new cluster that runs once, a backup not found, then still being
+taken, a restore that fails and one the engine refuses, and the status each of these writes.
 
 The session's operator is stopped for this test (its registry knows only Weaviate); the test
 runs the reconcile itself, as the work queue would, and plays the members' sidecars."""
@@ -393,6 +393,12 @@ async def test_the_reconcile_drives_an_engine_that_is_not_weaviate_through_every
     (warning,) = missing.events("BackupNotFound", "Warning")
     assert "backup nowhere" in warning
     assert not [c for c in run.engine.calls if c.args[1:2] == ("nowhere",) and "start" in c.what]
+    run.engine.backups["nowhere"] = engine.BackupProgress("Running")
+    await missing.until(
+        lambda: missing.is_("Progressing", "True", "RestorePending"), "the backup awaited"
+    )
+    assert "backup nowhere is still being taken" in missing.condition("Progressing")["message"]
+    assert missing.is_("Degraded", "False")
     run.engine.backups["nowhere"] = engine.BackupProgress("Succeeded")
     await missing.until(
         lambda: missing.is_("Restored", "False", "RestoreInProgress"), "the late backup restored"
@@ -411,3 +417,16 @@ async def test_the_reconcile_drives_an_engine_that_is_not_weaviate_through_every
         await missing.step()
     assert missing.cluster()["status"]["restore"]["phase"] == "Failed"
     assert len([c for c in run.engine.calls if c.what == "start_restore"]) == 2
+
+    # -- a restore the engine refuses outright: final at once, the engine asked once --------------
+    refused = Driver(async_kube, kube_api, namespace, run.engine, name=f"{NAME}-refused")
+    run.engine.refuse_restores = True
+    refused.create({**_spec(), "replicas": 1, "restore": {"backupId": backup_id}})
+    await refused.until(
+        lambda: refused.is_("Degraded", "True", "RestoreFailed"), "the refusal reported"
+    )
+    assert "collection Doc exists already" in refused.condition("Degraded")["message"]
+    for _ in range(3):
+        await refused.step()
+    assert refused.cluster()["status"]["restore"]["phase"] == "Failed"
+    assert len([c for c in run.engine.calls if c.what == "start_restore"]) == 3

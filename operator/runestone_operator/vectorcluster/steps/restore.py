@@ -82,6 +82,14 @@ def _recorded(ctx: Context, spec: model.Restore) -> model.RestoreStatus | None:
     return current if current is not None and current.backup_id == spec.backup_id else None
 
 
+def _backend(ctx: Context) -> str:
+    restore, backup = ctx.spec.restore, ctx.spec.backup
+    # Both set: the CRD's CEL rules refuse a restore without spec.backup.
+    assert restore is not None
+    assert backup is not None
+    return restore.backend or backup.backend
+
+
 async def _follow(
     ctx: Context, db: engine.Engine, endpoint: engine.Endpoint | None, current: model.RestoreStatus
 ) -> RestoreState:
@@ -89,7 +97,7 @@ async def _follow(
     running = RestoreState(current, Reason.RESTORE_IN_PROGRESS, retry_after=POLL_SECONDS)
     if endpoint is None:
         return running
-    backend = backend_of(ctx)
+    backend = _backend(ctx)
     try:
         progress = await db.restore(endpoint, backend, current.backup_id)
     except engine.EngineError:
@@ -101,18 +109,10 @@ async def _follow(
     return _finished(ctx, current, progress.phase == "Succeeded", progress.detail)
 
 
-def backend_of(ctx: Context) -> str:
-    restore, backup = ctx.spec.restore, ctx.spec.backup
-    # Both set: the CRD's CEL rules refuse a restore without spec.backup.
-    assert restore is not None
-    assert backup is not None
-    return restore.backend or backup.backend
-
-
 async def _start(
     ctx: Context, db: engine.Engine, endpoint: engine.Endpoint, spec: model.Restore
 ) -> RestoreState:
-    backend = backend_of(ctx)
+    backend = _backend(ctx)
     backup_id = spec.backup_id
     missing = f"backup {backup_id} is not in the {backend} backend; looking again"
     started = model.RestoreStatus(backup_id=backup_id, phase="Running", started_at=_now(ctx))
@@ -163,7 +163,7 @@ async def ensure_restore(
         return await _follow(ctx, db, endpoint, current)
     wanted = ctx.spec.replicas
     if ready < wanted or endpoint is None:
-        message = f"waiting for all {wanted} members to be ready ({ready} are)"
+        message = f"waiting for all {wanted} members to be ready ({ready} ready so far)"
         return _pending(spec, Reason.RESTORE_PENDING, message)
     return await _start(ctx, db, endpoint, spec)
 
