@@ -79,8 +79,19 @@ HELM = GoProgram(
 )
 """Lints and renders the chart (`helm lint`, `helm template`) for the packaging tests and demo."""
 
+SEAWEEDFS = GoProgram(
+    name="seaweedfs",
+    module="github.com/seaweedfs/seaweedfs",
+    version="v0.0.0-20261109003541-7506e5f91cd6",
+    binaries={"weed": "github.com/seaweedfs/seaweedfs/weed"},
+    stamps={"github.com/seaweedfs/seaweedfs/weed/util/version.COMMIT": "7506e5f9"},
+)
+"""An S3-compatible object store (Apache-2.0) for the VectorCluster backup tests: `weed server`
+with its S3 gateway, which Weaviate's backup-s3 module writes to and restores from."""
+
 CONTROL_PLANE: tuple[GoProgram, ...] = (ETCD, KUBERNETES, KWOK)
 
 PROGRAMS: dict[str, GoProgram] = {
-    program.name: program for program in (*CONTROL_PLANE, WEAVIATE, WEAVIATE_PREVIOUS, HELM)
+    program.name: program
+    for program in (*CONTROL_PLANE, WEAVIATE, WEAVIATE_PREVIOUS, HELM, SEAWEEDFS)
 }

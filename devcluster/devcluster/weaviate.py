@@ -328,17 +328,27 @@ class Client:
         path = f"/v1/objects/{collection}/{object_id}"
         return self.ok("GET", path, params={"consistency_level": consistency})
 
-    def near_vector(self, collection: str, vector: Sequence[float], limit: int = 3) -> list[Any]:
-        """A vector search; GraphQL errors (a replica missing, say) raise."""
+    def _near(self, collection: str, vector: Sequence[float], limit: int, fields: str) -> list[Any]:
         query = {
             "query": f"{{ Get {{ {collection}(nearVector: {{vector: {list(vector)}}}, "
-            f"limit: {limit}) {{ title }} }} }}"
+            f"limit: {limit}) {{ {fields} }} }} }}"
         }
         answer = self.ok("POST", "/v1/graphql", query)
         if answer.get("errors"):
             raise WeaviateError("POST", "/v1/graphql", 200, json.dumps(answer["errors"])[:300])
         hits: list[Any] = answer["data"]["Get"][collection]
         return hits
+
+    def near_vector(self, collection: str, vector: Sequence[float], limit: int = 3) -> list[Any]:
+        """A vector search; GraphQL errors (a replica missing, say) raise."""
+        return self._near(collection, vector, limit, "title")
+
+    def nearest_ids(self, collection: str, vector: Sequence[float], limit: int) -> list[str]:
+        """The ids of the `limit` objects nearest `vector`, nearest first."""
+        return [
+            hit["_additional"]["id"]
+            for hit in self._near(collection, vector, limit, "_additional { id }")
+        ]
 
 
 class WeaviateError(RuntimeError):

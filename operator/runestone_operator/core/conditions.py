@@ -16,6 +16,8 @@ TYPES = (READY, PROGRESSING, DEGRADED)
 LIMITS_SHARED = "LimitsShared"
 """A Gateway: whether its replicas share one count of every key's limits and budgets (False,
 a warning: each replica counts on its own)."""
+RESTORED = "Restored"
+"""A VectorCluster with `spec.restore`: whether its backup has been restored into it."""
 
 TRUE: common.ConditionStatus = "True"
 FALSE: common.ConditionStatus = "False"
@@ -68,6 +70,12 @@ class Reason:
     BACKUP_STARTED = "BackupStarted"
     BACKUP_SUCCEEDED = "BackupSucceeded"
     BACKUP_FAILED = "BackupFailed"
+    BACKUP_NOT_FOUND = "BackupNotFound"
+    RESTORE_PENDING = "RestorePending"
+    RESTORE_IN_PROGRESS = "RestoreInProgress"
+    RESTORE_STARTED = "RestoreStarted"
+    RESTORE_SUCCEEDED = "RestoreSucceeded"
+    RESTORE_FAILED = "RestoreFailed"
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ one member at a time on real readiness, claims, the health sidecar and its readi
 Services, the NetworkPolicy, the PodDisruptionBudget, keys, TLS, the backup CronJob and the
 status. An engine says how its members run (container, ports, settings, who may connect), which
 scale-downs its own membership forbids, and answers what only a running member can tell (where
-shards live, how a backup goes). Later calls join here the same way: restoring a backup, or
-repairing a member's index before its gate goes True, would be methods a member answers.
+shards live, how a backup or a restore goes). Later calls join here the same way: repairing a
+member's index before its gate goes True would be a method a member answers.
 
 Engines live one per folder under `engines/` and are chosen by `spec.engine` through
 `engines.get`. A second engine is a new folder that implements `Engine`; nothing else in the kind
@@ -114,6 +114,8 @@ BackupPhase = Literal["Running", "Succeeded", "Failed"]
 
 @dataclass(frozen=True)
 class BackupProgress:
+    """How a backup, or the restore of one, goes."""
+
     phase: BackupPhase
     detail: str = ""
     """Why it failed, in the engine's own short words (never a key)."""
@@ -128,6 +130,13 @@ class EngineError(Exception):
         super().__init__(message)
         self.status = status
         self.refused = refused
+
+
+class BackupNotFound(EngineError):
+    """The backend holds no backup of the id asked for."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(404, message, refused=True)
 
 
 class Engine(Protocol):
@@ -205,4 +214,20 @@ class Engine(Protocol):
     async def start_backup(self, endpoint: Endpoint, backend: str, backup_id: str) -> None:
         """Start backing up every collection to `backend` (it runs in the background). Raises
         `EngineError`."""
+        ...
+
+    async def restore(
+        self, endpoint: Endpoint, backend: str, backup_id: str
+    ) -> BackupProgress | None:
+        """How the restore of backup `backup_id` into the cluster goes; None when none was
+        started. Raises `EngineError`."""
+        ...
+
+    async def start_restore(
+        self, endpoint: Endpoint, backend: str, backup_id: str, members: Mapping[str, str]
+    ) -> None:
+        """Start restoring every collection of backup `backup_id` from `backend` into the cluster
+        (it runs in the background). `members` maps each member name the backup was taken on to
+        the member that takes its data now. Raises `BackupNotFound` when the backend holds no
+        such backup, else `EngineError`."""
         ...

@@ -78,13 +78,40 @@ class Backup(common.Model):
         pattern=r"^(@(hourly|daily|weekly|monthly|yearly)|(\S+\s+){4}\S+)$",
     )
     """A cron schedule, e.g. "0 3 * * *"."""
-    backend: Literal["filesystem", "s3"] = "filesystem"
+    backend: BackupBackend = "filesystem"
     s3: S3Backup | None = None
     volume_claim_name: common.ObjectName | None = None
     """filesystem backend (one member only: Weaviate takes filesystem backups of single-node
     clusters alone): an existing claim the member keeps its backups on. Unset, the operator
     creates `<name>-backups` with the member's storage class and size, and keeps it when the
     VectorCluster is deleted; name it here in another VectorCluster to restore from it."""
+
+
+BackupBackend = Literal["filesystem", "s3"]
+
+
+class Restore(common.Model):
+    """A backup to fill this VectorCluster with, once, as soon as all its members are ready."""
+
+    model_config = pydantic.ConfigDict(
+        json_schema_extra=common.validations(
+            common.cel(
+                "self == oldSelf",
+                "spec.restore cannot change once set: a restore runs once, into a new cluster "
+                "(create another VectorCluster to restore another backup)",
+            ),
+        )
+    )
+
+    backup_id: str = pydantic.Field(min_length=1, max_length=128, pattern=r"^[a-z0-9_-]+$")
+    """The backup's id, e.g. a VectorCluster's `status.lastBackup.id`."""
+    backend: BackupBackend | None = None
+    """Where the backup is: `spec.backup.backend` (the default; they must agree, since the members
+    read backups from the location `spec.backup` names)."""
+    source_cluster: common.DnsLabel | None = None
+    """The VectorCluster the backup was taken of (default: this one's own name, as when it is
+    re-created elsewhere). Its members map to this cluster's by ordinal, so this cluster needs at
+    least as many."""
 
 
 class VectorClusterSpec(common.Model):
@@ -105,6 +132,22 @@ class VectorClusterSpec(common.Model):
                 "!has(self.backup) || self.backup.backend != 'filesystem' || self.replicas == 1",
                 "backup.backend filesystem needs replicas 1: Weaviate refuses filesystem backups "
                 "of a cluster with more than one member; use the s3 backend",
+            ),
+            common.cel(
+                "!has(self.restore) || has(self.backup)",
+                "restore needs spec.backup: the members read the backup from the location it "
+                "names (its s3 bucket or filesystem claim)",
+            ),
+            common.cel(
+                "!has(self.restore) || !has(self.restore.backend) || "
+                "(has(self.backup) && self.restore.backend == self.backup.backend)",
+                "restore.backend must be spec.backup.backend: the members read backups from "
+                "that one location",
+            ),
+            common.cel(
+                "!has(self.restore) || has(oldSelf.restore)",
+                "spec.restore can be set only when a VectorCluster is created: a restore fills a "
+                "new, empty cluster",
             ),
         )
     )
@@ -134,6 +177,9 @@ class VectorClusterSpec(common.Model):
     )
     """TLS for client traffic; inter-node ports are fenced by a NetworkPolicy instead."""
     backup: Backup | None = None
+    restore: Restore | None = None
+    """Fill the new cluster from a backup (once, when its members are first ready); progress and
+    result in `status.restore` and the `Restored` condition. Set only at creation."""
     image: str | None = pydantic.Field(default=None, min_length=1, max_length=1024)
     resources: common.Resources | None = None
 
@@ -154,6 +200,23 @@ class LastBackup(common.Model):
     result: Literal["Succeeded", "Failed"]
 
 
+RestorePhase = Literal["Pending", "Running", "Succeeded", "Failed"]
+
+
+class RestoreStatus(common.Model):
+    """How the restore `spec.restore` asks for went. `Succeeded` and `Failed` are final: the
+    restore never runs again."""
+
+    backup_id: str
+    phase: RestorePhase
+    """`Pending` until the members are ready and the backup is found, `Running` once the engine
+    restores it, then `Succeeded` or `Failed`."""
+    started_at: datetime.datetime | None = None
+    completed_at: datetime.datetime | None = None
+    message: str | None = pydantic.Field(default=None, max_length=1024)
+    """What is awaited, or why it failed."""
+
+
 class VectorClusterStatus(common.Status):
     """What the operator observed about the cluster."""
 
@@ -162,4 +225,5 @@ class VectorClusterStatus(common.Status):
         default_factory=list, max_length=99, json_schema_extra=common.list_map("pod")
     )
     last_backup: LastBackup | None = None
+    restore: RestoreStatus | None = None
     api_keys: common.ApiKeyStatuses

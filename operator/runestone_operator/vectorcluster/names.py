@@ -27,6 +27,9 @@ PROBE_KEY_DIR = "/etc/runestone/probe-key"
 OPERATOR_USER = "runestone_operator"
 PROBE_USER = "runestone_probe"
 
+S3_CREDENTIAL_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+"""The keys of the Secret `backup.s3.credentialsSecretRef` names."""
+
 # Annotations.
 BACKUP_REQUEST = "runestone.dev/backup"
 """On a VectorCluster: a new value requests one backup (the CronJob writes the scheduled time)."""

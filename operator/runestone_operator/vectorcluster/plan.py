@@ -1,7 +1,7 @@
 """VectorCluster decisions, made without I/O and whatever the engine: whether a scale-down would
-strand data, which member to restart next, what a backup is called, and what each member
-reports. The reconcile steps gather the inputs (pods, the engine's `engine.Topology`) and act on
-the answers."""
+strand data, which member to restart next, what a backup is called, which member restores which
+one's data, and what each member reports. The reconcile steps gather the inputs (pods, the
+engine's `engine.Topology`) and act on the answers."""
 
 from __future__ import annotations
 
@@ -117,6 +117,11 @@ def backup_id(cluster: str, token: str) -> str:
     slug = _NOT_ID.sub("-", token.lower()).strip("-")[:40].strip("-")
     digest = hashlib.sha256(token.encode()).hexdigest()[:8]
     return "-".join(part for part in (cluster, slug, digest) if part)
+
+
+def restore_members(source: str, cluster: str, replicas: int) -> dict[str, str]:
+    """Which member takes the data each member of `source` held: the one of the same ordinal."""
+    return {names.member(source, i): names.member(cluster, i) for i in range(replicas)}
 
 
 # -- status ---------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """A VectorCluster reconcile: the ordered steps, with an early stop (status still written) when
 one is blocked. The engine `spec.engine` names is asked only what Kubernetes cannot tell: shard
-placement and backup progress."""
+placement and how backups and restores go."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from typing import Any
 from runestone_operator.core import context, keyplan, kube, settings, workqueue
 from runestone_operator.core.steps import tls
 from runestone_operator.vectorcluster import context as vector_context
-from runestone_operator.vectorcluster import engine, engines, names
+from runestone_operator.vectorcluster import engine, engines, names, plan
 from runestone_operator.vectorcluster.context import LOADER, Context
-from runestone_operator.vectorcluster.steps import backup, keys, members, rollout, status
+from runestone_operator.vectorcluster.steps import backup, keys, members, restore, rollout, status
 
 SETTLING_SECONDS = 5.0
 """How soon to look again while members restart, scale or back up (pod events also wake us)."""
@@ -66,7 +66,13 @@ async def reconcile(
         endpoint = members.member_endpoint(ctx, db, pods, serving, issued)
         applied = await members.ensure_statefulset(ctx, db, issued, serving, claim, endpoint)
         restart = await rollout.ensure_rollout(ctx, applied.statefulset, applied.replicas, pods)
-        requested = await backup.ensure_backup_request(ctx, db, endpoint)
+        ready = sum(1 for member in plan.member_pods(ctx.name, pods) if member.ready)
+        restored = await restore.ensure_restore(ctx, db, endpoint, ready)
+        if restored is not None and restored.busy:
+            # A backup now would hold a cluster half restored; requests wait for the restore.
+            requested = backup.BackupState(ctx.status.last_backup)
+        else:
+            requested = await backup.ensure_backup_request(ctx, db, endpoint)
     except (context.Blocked, kube.ApiError) as problem:
         return await _blocked(ctx, pods, problem)
     findings = status.Findings(
@@ -74,6 +80,7 @@ async def reconcile(
         refusal=applied.refusal,
         restart=restart,
         backup=requested,
+        restore=restored,
         topology=applied.topology,
         keys=issued.plan,
     )
@@ -86,5 +93,7 @@ async def reconcile(
     )
     if busy:
         return workqueue.Outcome(requeue_after=SETTLING_SECONDS, degraded=degraded)
+    if restored is not None and restored.retry_after is not None:
+        return workqueue.Outcome(requeue_after=restored.retry_after, degraded=degraded)
     woken = workqueue.wake_at(ctx.now, serving.renew_at, keyplan.next_change(issued.plan.keys))
     return dataclasses.replace(woken, degraded=degraded)

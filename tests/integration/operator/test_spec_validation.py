@@ -34,6 +34,11 @@ VECTOR: dict[str, Any] = {
     "metadata": {"name": "docs"},
     "spec": {"version": "1.39.0", "replicas": 3},
 }
+S3_BACKUP = {
+    "schedule": "@daily",
+    "backend": "s3",
+    "s3": {"bucket": "backups", "credentialsSecretRef": {"name": "s3-credentials"}},
+}
 PLURALS = {
     "Gateway": "gateways",
     "ProviderPool": "providerpools",
@@ -212,6 +217,21 @@ INVALID = [
         "backup.s3 is required when backup.backend is s3",
     ),
     ("vectorcluster: bad version", _with(VECTOR, {"version": "latest"}), "should match"),
+    (
+        "vectorcluster: restore without a backup location",
+        _with(VECTOR, {"restore": {"backupId": "docs-nightly"}}),
+        "restore needs spec.backup: the members read the backup from the location it names",
+    ),
+    (
+        "vectorcluster: restore from another backend",
+        _with(VECTOR, {"backup": S3_BACKUP, "restore": {"backupId": "b", "backend": "filesystem"}}),
+        "restore.backend must be spec.backup.backend",
+    ),
+    (
+        "vectorcluster: restore of a malformed backup id",
+        _with(VECTOR, {"backup": S3_BACKUP, "restore": {"backupId": "Nightly Backup"}}),
+        "should match",
+    ),
 ]
 
 

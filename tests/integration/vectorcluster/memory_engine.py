@@ -33,12 +33,15 @@ class Call:
 
 @dataclass
 class MemoryEngine:
-    """An `engine.Engine`; `shards` and `backups` are what its members would say."""
+    """An `engine.Engine`; `shards`, `backups` and `restores` are what its members would say."""
 
     members: list[str] = field(default_factory=list)
     shards: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
     backups: dict[str, engine.BackupProgress] = field(default_factory=dict)
     refuse_backups: bool = False
+    restores: dict[str, engine.BackupProgress] = field(default_factory=dict)
+    """What a member says of each restore started into its cluster, by backup id."""
+    refuse_restores: bool = False
     calls: list[Call] = field(default_factory=list)
 
     @property
@@ -132,3 +135,20 @@ class MemoryEngine:
         if self.refuse_backups:
             raise engine.EngineError(422, "nothing to back up", refused=True)
         self.backups[backup_id] = engine.BackupProgress("Running")
+
+    async def restore(
+        self, endpoint: engine.Endpoint, backend: str, backup_id: str
+    ) -> engine.BackupProgress | None:
+        self.calls.append(Call("restore", endpoint, (backend, backup_id)))
+        return self.restores.get(backup_id)
+
+    async def start_restore(
+        self, endpoint: engine.Endpoint, backend: str, backup_id: str, members: Mapping[str, str]
+    ) -> None:
+        mapping = ",".join(f"{old}={new}" for old, new in sorted(members.items()))
+        self.calls.append(Call("start_restore", endpoint, (backend, backup_id, mapping)))
+        if backup_id not in self.backups:
+            raise engine.BackupNotFound(f"no backup {backup_id}")
+        if self.refuse_restores:
+            raise engine.EngineError(422, "collection Doc exists already", refused=True)
+        self.restores[backup_id] = engine.BackupProgress("Running")

@@ -2,7 +2,8 @@
 engine that is not Weaviate (tests/integration/vectorcluster/memory_engine.py) through every
 path: create, scale up, a scale-down its membership refuses, one the shards refuse and then
 allow, a rolling upgrade one member at a time, key rotation, a backup that succeeds and one the
-engine refuses, and the status each of these writes.
+engine refuses, a restore into a new cluster that runs once, a backup not found, then still being
+taken, a restore that fails and one the engine refuses, and the status each of these writes.
 
 The session's operator is stopped for this test (its registry knows only Weaviate); the test
 runs the reconcile itself, as the work queue would, and plays the members' sidecars."""
@@ -68,8 +69,13 @@ class Driver:
     api: client.ApiClient
     namespace: str
     engine: memory_engine.MemoryEngine = field(default_factory=memory_engine.MemoryEngine)
+    name: str = NAME
     most_unready: int = 0
     """The most wanted members seen not ready (or missing) at once, while a rollout ran."""
+    original: dict[str, str] = field(default_factory=dict)
+    """Member name -> pod uid before a rollout."""
+    restarted: list[str] = field(default_factory=list)
+    """The members of `original` in the order they were seen going (deleting or replaced)."""
 
     @property
     def core(self) -> client.CoreV1Api:
@@ -77,13 +83,13 @@ class Driver:
 
     def cluster(self) -> dict[str, Any]:
         found: dict[str, Any] = client.CustomObjectsApi(self.api).get_namespaced_custom_object(
-            GROUP, VERSION, self.namespace, PLURAL, NAME
+            GROUP, VERSION, self.namespace, PLURAL, self.name
         )
         return found
 
     def patch(self, body: dict[str, Any]) -> None:
         client.CustomObjectsApi(self.api).patch_namespaced_custom_object(
-            GROUP, VERSION, self.namespace, PLURAL, NAME, body
+            GROUP, VERSION, self.namespace, PLURAL, self.name, body
         )
 
     def condition(self, kind: str) -> dict[str, Any]:
@@ -93,10 +99,10 @@ class Driver:
         return {}
 
     def statefulset(self) -> Any:
-        return client.AppsV1Api(self.api).read_namespaced_stateful_set(NAME, self.namespace)
+        return client.AppsV1Api(self.api).read_namespaced_stateful_set(self.name, self.namespace)
 
     def pods(self) -> list[Any]:
-        selector = vector_names.label_selector(NAME)
+        selector = vector_names.label_selector(self.name)
         found = self.core.list_namespaced_pod(self.namespace, label_selector=selector).items
         return sorted(found, key=lambda pod: pod.metadata.name)
 
@@ -122,21 +128,31 @@ class Driver:
                 )
         self.engine.members = members
 
-    def _unready(self) -> int:
+    def _watch_rollout(self) -> None:
+        """How many wanted members are not ready now, and which ones have gone since."""
         wanted = int(self.statefulset().spec.replicas)
         ready = set()
-        for pod in self.pods():
+        pods = self.pods()
+        for pod in pods:
             states = {c.type: c.status for c in pod.status.conditions or []}
             if not pod.metadata.deletion_timestamp and states.get(GATE) == "True":
                 ready.add(pod.metadata.name)
-        return sum(1 for i in range(wanted) if f"{NAME}-{i}" not in ready)
+        unready = sum(1 for i in range(wanted) if f"{self.name}-{i}" not in ready)
+        self.most_unready = max(self.most_unready, unready)
+        # Event timestamps have whole seconds, too coarse to order restarts a second apart.
+        current = {pod.metadata.name: pod for pod in pods}
+        for name, uid in self.original.items():
+            pod = current.get(name)
+            gone = pod is None or pod.metadata.uid != uid or pod.metadata.deletion_timestamp
+            if gone and name not in self.restarted:
+                self.restarted.append(name)
 
     async def step(self) -> None:
         await reconcile.reconcile(
             self.kube,
             SETTINGS,
             self.namespace,
-            NAME,
+            self.name,
             datetime.datetime.now(datetime.UTC),
             registry={"weaviate": self.engine},
         )
@@ -149,7 +165,7 @@ class Driver:
         while True:
             await self.step()
             if rollout:
-                self.most_unready = max(self.most_unready, self._unready())
+                self._watch_rollout()
             if done():
                 return
             assert time.monotonic() < deadline, f"timed out waiting for {what}: {self.cluster()}"
@@ -159,12 +175,23 @@ class Driver:
         found = self.condition(kind)
         return found.get("status") == status and reason in (None, found.get("reason"))
 
-    def events(self, reason: str) -> list[str]:
+    def events(self, reason: str, kind: str | None = None) -> list[str]:
+        """The messages of this cluster's Events of `reason` (and type `kind`), oldest first."""
         listed = self.core.list_namespaced_event(
-            self.namespace, field_selector=f"involvedObject.name={NAME},reason={reason}"
+            self.namespace, field_selector=f"involvedObject.name={self.name},reason={reason}"
         ).items
         listed.sort(key=lambda e: str(e.first_timestamp or e.metadata.creation_timestamp))
-        return [str(e.message) for e in listed]
+        return [str(e.message) for e in listed if kind in (None, e.type)]
+
+    def create(self, spec: dict[str, Any]) -> None:
+        body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "VectorCluster"}
+        client.CustomObjectsApi(self.api).create_namespaced_custom_object(
+            GROUP,
+            VERSION,
+            self.namespace,
+            PLURAL,
+            {**body, "metadata": {"name": self.name}, "spec": spec},
+        )
 
 
 def _spec() -> dict[str, Any]:
@@ -193,11 +220,12 @@ async def test_the_reconcile_drives_an_engine_that_is_not_weaviate_through_every
     async_kube: kube.Kube,
 ) -> None:
     run = Driver(async_kube, kube_api, namespace)
-    custom = client.CustomObjectsApi(kube_api)
-    body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "VectorCluster", "metadata": {"name": NAME}}
-    custom.create_namespaced_custom_object(
-        GROUP, VERSION, namespace, PLURAL, {**body, "spec": _spec()}
+    credentials = {key: "stand-in" for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    run.core.create_namespaced_secret(
+        namespace,
+        client.V1Secret(metadata=client.V1ObjectMeta(name="s3-creds"), string_data=credentials),
     )
+    run.create(_spec())
 
     # -- create: the engine's pieces in the kind's children -------------------------------------
     await run.until(lambda: run.is_("Ready", "True"), "three ready members")
@@ -274,6 +302,7 @@ async def test_the_reconcile_drives_an_engine_that_is_not_weaviate_through_every
 
     # -- rolling upgrade: one member at a time, highest ordinal first -----------------------------
     before = {pod.metadata.name: pod.metadata.uid for pod in run.pods()}
+    run.original = dict(before)
     run.patch({"spec": {"version": "1.1.0"}})
     await run.until(
         lambda: run.is_("Progressing", "True", "RollingOut"), "the rollout to start", rollout=True
@@ -290,8 +319,10 @@ async def test_the_reconcile_drives_an_engine_that_is_not_weaviate_through_every
     assert {c.image for pod in run.pods() for c in pod.spec.containers if c.name == "db"} == {
         "example.invalid/memory-engine:1.1.0"
     }
-    assert [m.split()[2] for m in run.events("MemberRestarted")] == ["seam-2", "seam-1", "seam-0"]
-    assert run.most_unready == 1
+    assert run.restarted == ["seam-2", "seam-1", "seam-0"]
+    assert sorted(m.split()[2] for m in run.events("MemberRestarted")) == sorted(before)
+    # One at a time: a member replaced within one step may never be seen missing.
+    assert run.most_unready <= 1
 
     # -- key rotation: the engine keeps the old key's hash through the grace period ---------------
     old_app = base64.b64decode(
@@ -331,3 +362,88 @@ async def test_the_reconcile_drives_an_engine_that_is_not_weaviate_through_every
     )
     assert any("nothing to back up" in m for m in run.events("BackupFailed"))
     assert run.is_("Ready", "True")
+
+    # -- restore: a new cluster filled from that backup once, each member from its namesake -------
+    restored = Driver(async_kube, kube_api, namespace, run.engine, name=f"{NAME}-restored")
+    restored.create({**_spec(), "restore": {"backupId": backup_id, "sourceCluster": NAME}})
+    await restored.until(
+        lambda: restored.is_("Progressing", "True", "RestoreInProgress"), "the restore to start"
+    )
+    (started,) = [c for c in run.engine.calls if c.what == "start_restore"]
+    mapping = ",".join(f"{NAME}-{i}={NAME}-restored-{i}" for i in range(3))
+    assert started.args == ("s3", backup_id, mapping)
+    assert started.endpoint.base_url.startswith("https://")
+    assert restored.cluster()["status"]["restore"]["phase"] == "Running"
+    assert restored.is_("Restored", "False", "RestoreInProgress")
+    assert restored.is_("Ready", "True")  # the members serve; Restored tells when the data is in
+    run.engine.restores[backup_id] = engine.BackupProgress("Succeeded")
+    await restored.until(
+        lambda: restored.is_("Restored", "True", "RestoreSucceeded"), "the restore recorded"
+    )
+    record = restored.cluster()["status"]["restore"]
+    assert (record["backupId"], record["phase"]) == (backup_id, "Succeeded")
+    assert record["startedAt"] <= record["completedAt"]
+    assert restored.is_("Progressing", "False")
+    assert restored.is_("Degraded", "False")
+    assert len(restored.events("RestoreStarted", "Normal")) == 1
+    assert len(restored.events("RestoreSucceeded", "Normal")) == 1
+    # It ran once: later reconciles, a rolling restart among them, ask the engine nothing more.
+    restore_calls = [c for c in run.engine.calls if c.what in ("restore", "start_restore")]
+    restored.patch({"metadata": {"annotations": {"runestone.dev/restart": "after-restore"}}})
+    await restored.until(
+        lambda: restored.is_("Progressing", "False") and restored.is_("Ready", "True"),
+        "the restart after the restore",
+        within=300,
+    )
+    assert [c for c in run.engine.calls if c.what in ("restore", "start_restore")] == restore_calls
+    assert restored.cluster()["status"]["restore"] == record
+
+    # -- a backup the bucket does not hold: Degraded until it arrives; a failed restore is final --
+    missing = Driver(async_kube, kube_api, namespace, run.engine, name=f"{NAME}-missing")
+    missing.create({**_spec(), "replicas": 1, "restore": {"backupId": "nowhere"}})
+    await missing.until(
+        lambda: missing.is_("Degraded", "True", "BackupNotFound"), "the missing backup reported"
+    )
+    assert "backup nowhere is not in the s3 backend" in missing.condition("Degraded")["message"]
+    assert missing.is_("Restored", "False", "BackupNotFound")
+    assert missing.cluster()["status"]["restore"]["phase"] == "Pending"
+    (warning,) = missing.events("BackupNotFound", "Warning")
+    assert "backup nowhere" in warning
+    assert not [c for c in run.engine.calls if c.args[1:2] == ("nowhere",) and "start" in c.what]
+    run.engine.backups["nowhere"] = engine.BackupProgress("Running")
+    await missing.until(
+        lambda: missing.is_("Progressing", "True", "RestorePending"), "the backup awaited"
+    )
+    assert "backup nowhere is still being taken" in missing.condition("Progressing")["message"]
+    assert missing.is_("Degraded", "False")
+    run.engine.backups["nowhere"] = engine.BackupProgress("Succeeded")
+    await missing.until(
+        lambda: missing.is_("Restored", "False", "RestoreInProgress"), "the late backup restored"
+    )
+    (started,) = [c for c in run.engine.calls if c.what == "start_restore" and "nowhere" in c.args]
+    assert started.args[2] == f"{NAME}-missing-0={NAME}-missing-0"
+    run.engine.restores["nowhere"] = engine.BackupProgress("Failed", "class Doc already exists")
+    await missing.until(
+        lambda: missing.is_("Degraded", "True", "RestoreFailed"), "the failed restore reported"
+    )
+    assert "class Doc already exists" in missing.condition("Degraded")["message"]
+    assert missing.cluster()["status"]["restore"]["phase"] == "Failed"
+    assert any("class Doc already exists" in m for m in missing.events("RestoreFailed", "Warning"))
+    run.engine.restores.pop("nowhere")  # were it asked again, it would start afresh
+    for _ in range(3):
+        await missing.step()
+    assert missing.cluster()["status"]["restore"]["phase"] == "Failed"
+    assert len([c for c in run.engine.calls if c.what == "start_restore"]) == 2
+
+    # -- a restore the engine refuses outright: final at once, the engine asked once --------------
+    refused = Driver(async_kube, kube_api, namespace, run.engine, name=f"{NAME}-refused")
+    run.engine.refuse_restores = True
+    refused.create({**_spec(), "replicas": 1, "restore": {"backupId": backup_id}})
+    await refused.until(
+        lambda: refused.is_("Degraded", "True", "RestoreFailed"), "the refusal reported"
+    )
+    assert "collection Doc exists already" in refused.condition("Degraded")["message"]
+    for _ in range(3):
+        await refused.step()
+    assert refused.cluster()["status"]["restore"]["phase"] == "Failed"
+    assert len([c for c in run.engine.calls if c.what == "start_restore"]) == 3

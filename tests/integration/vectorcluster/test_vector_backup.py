@@ -1,6 +1,6 @@
 """Backups to the filesystem backend: one on demand through the annotation `runestone.dev/backup`,
 one from the backup CronJob's job, each reported in `status.lastBackup`; the later one restores
-into a fresh VectorCluster with the same object count."""
+into a fresh VectorCluster through `spec.restore`, with the same object count."""
 
 from __future__ import annotations
 
@@ -118,26 +118,15 @@ def test_backups_on_demand_and_on_schedule_restore_into_a_fresh_cluster(
     # A fresh cluster on the same backup volume restores the later backup, node for node.
     clusters.create(
         FRESH,
-        vectorclusters.spec(replicas=1, backup={**BACKUP, "volumeClaimName": claim.metadata.name}),
-    )
-    clusters.wait_condition(FRESH, "Ready", "True", timeout=300)
-    fresh = clusters.member(FRESH, f"{FRESH}-0", clusters.key(FRESH, "gateway"))
-    assert fresh.ok("GET", "/v1/schema")["classes"] == []
-    fresh.ok(
-        "POST",
-        f"/v1/backups/filesystem/{second['id']}/restore",
-        {"node_mapping": {f"{NAME}-0": f"{FRESH}-0"}},
-    )
-    eventually(
-        lambda: wv.wait_for(
-            lambda: (
-                _weaviate_status(fresh, f"/v1/backups/filesystem/{second['id']}/restore")
-                == "SUCCESS"
-            )
+        vectorclusters.spec(
+            replicas=1,
+            backup={**BACKUP, "volumeClaimName": claim.metadata.name},
+            restore={"backupId": second["id"], "sourceCluster": NAME},
         ),
-        timeout=120,
-        interval=1,
-        what="the restore to finish",
     )
+    clusters.wait_condition(FRESH, "Restored", "True", timeout=600)
+    assert clusters.get(FRESH)["status"]["restore"]["phase"] == "Succeeded"
+    fresh = clusters.member(FRESH, f"{FRESH}-0", clusters.key(FRESH, "gateway"))
+    assert _weaviate_status(fresh, f"/v1/backups/filesystem/{second['id']}/restore") == "SUCCESS"
     assert fresh.count(COLLECTION) == FIRST + MORE
     assert source.count(COLLECTION) == FIRST + MORE

@@ -34,3 +34,15 @@ def test_a_build_is_cached_per_version(tmp_path: Path, monkeypatch: pytest.Monke
     (gobuild.program_dir(program) / gobuild.STAMP).write_text(program.version)
     assert gobuild.is_built(program)
     assert str(program.version) in str(gobuild.program_dir(program))
+
+
+def test_make_tools_builds_every_pinned_program() -> None:
+    """`make tools` (gobuild with no names) builds `PROGRAMS`: each pinned program is in it, the
+    S3 store of the backup tests included."""
+    pinned = {
+        value.name for value in vars(versions).values() if isinstance(value, versions.GoProgram)
+    }
+    assert pinned == set(versions.PROGRAMS)
+    assert versions.PROGRAMS["seaweedfs"].binaries == {
+        "weed": "github.com/seaweedfs/seaweedfs/weed"
+    }

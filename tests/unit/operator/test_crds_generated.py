@@ -77,6 +77,8 @@ def test_schema_is_structural(crd: dict[str, Any]) -> None:
             {
                 "replicationFactor cannot exceed replicas",
                 "backup.s3 is required when backup.backend is s3",
+                "spec.restore can be set only when a VectorCluster is created: a restore fills a "
+                "new, empty cluster",
             },
         ),
     ],

@@ -1,5 +1,6 @@
 """VectorCluster decisions without I/O, whatever the engine: scale-down safety, the
-rolling-restart order, backup ids, member status and the pod-address mapping."""
+rolling-restart order, backup ids, which member restores whose data, member status and the
+pod-address mapping."""
 
 from __future__ import annotations
 
@@ -162,6 +163,15 @@ def test_a_backup_id_of_an_awkward_token_stays_short_and_distinct() -> None:
     assert len(long) <= len("docs") + 1 + 40 + 1 + 8
     assert re.fullmatch(r"[a-z0-9-]+", vectorplan.backup_id("docs", "!!!"))
     assert vectorplan.backup_id("docs", "!!!") != vectorplan.backup_id("docs", "???")
+
+
+def test_a_restore_maps_each_source_member_to_the_new_member_of_its_ordinal() -> None:
+    assert vectorplan.restore_members("docs", "copy", 3) == {
+        "docs-0": "copy-0",
+        "docs-1": "copy-1",
+        "docs-2": "copy-2",
+    }
+    assert vectorplan.restore_members("docs", "docs", 1) == {"docs-0": "docs-0"}
 
 
 # -- status ---------------------------------------------------------------------------------------

@@ -1,19 +1,34 @@
-"""Steps 7 and 8: backups. First the children (the shared claim of the filesystem backend, the
-CronJob and its identity), then the backup request: a new value of the annotation
-`runestone.dev/backup` (written by hand for an on-demand backup, or by the CronJob on schedule)
-names one backup, which the operator starts through the engine and follows until it succeeds or
-fails. The request token determines the backup id, so each request runs once."""
+"""Steps 7 and 9: backups. First the children (the shared claim of the filesystem backend, the
+CronJob and its identity; for S3, a check that the credentials Secret holds both keys), then the
+backup request: a new value of the annotation `runestone.dev/backup` (written by hand for an
+on-demand backup, or by the CronJob on schedule) names one backup, which the operator starts
+through the engine and follows until it succeeds or fails. The request token determines the
+backup id, so each request runs once."""
 
 from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
 
-from runestone_operator.core import conditions, events
+from runestone_operator.core import conditions, events, references
 from runestone_operator.core import context as core_context
+from runestone_operator.core import models as common
 from runestone_operator.vectorcluster import context, engine, model, names, plan
 from runestone_operator.vectorcluster.builders import access, backup
 from runestone_operator.vectorcluster.context import Context
+
+
+async def _check_s3_credentials(ctx: Context, s3: model.S3Backup) -> None:
+    """Members cannot start without the keys their environment reads from the Secret: say so
+    (never with a value) rather than leave them failing to start."""
+    name = s3.credentials_secret_ref.name
+    secret = await ctx.kube.get("v1", "Secret", ctx.namespace, name)
+    for key in names.S3_CREDENTIAL_KEYS:
+        problem = references.secret_problem(secret, common.SecretKeySelector(name=name, key=key))
+        if problem:
+            raise core_context.Blocked(
+                conditions.Reason.MISSING_SECRET, f"{problem} (backup.s3.credentialsSecretRef)"
+            )
 
 
 async def ensure_backup_children(ctx: Context, db: engine.Engine) -> str | None:
@@ -22,6 +37,8 @@ async def ensure_backup_children(ctx: Context, db: engine.Engine) -> str | None:
     if spec is None:
         await core_context.delete_owned(ctx, "batch/v1", "CronJob", names.backup_cronjob(ctx.name))
         return None
+    if spec.s3 is not None:
+        await _check_s3_credentials(ctx, spec.s3)
     cluster = context.cluster(ctx, db)
     claim = backup.claim_name(ctx.name, spec)
     # Created once, never updated: a claim's size and class are not the operator's to change.

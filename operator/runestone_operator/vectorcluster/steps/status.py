@@ -1,4 +1,4 @@
-"""Step 9 (always run, also after a step was blocked): what the VectorCluster's status says;
+"""Step 10 (always run, also after a step was blocked): what the VectorCluster's status says;
 `core.steps.status` writes it and posts the Events. A member counts as ready only when its
 containers are ready AND its sidecar has set the gate `runestone.dev/member-ready` True."""
 
@@ -13,6 +13,7 @@ from runestone_operator.core.conditions import Observation, Reason
 from runestone_operator.core.steps import keys, status
 from runestone_operator.vectorcluster import engine, model, plan
 from runestone_operator.vectorcluster.context import Context
+from runestone_operator.vectorcluster.steps import restore
 from runestone_operator.vectorcluster.steps.backup import BackupState
 
 
@@ -25,6 +26,7 @@ class Findings:
     refusal: str | None = None
     restart: plan.Restart | None = None
     backup: BackupState | None = None
+    restore: restore.RestoreState | None = None
     topology: engine.Topology | None = None
     keys: keyplan.Plan | None = None
 
@@ -58,18 +60,24 @@ def observations(
         progress.append(
             readiness.Finding(Reason.BACKUP_IN_PROGRESS, f"backup {backup.running} in progress")
         )
+    restoring = findings.restore
+    if restoring is not None and restoring.busy and not restoring.problem:
+        progress.append(readiness.Finding(restoring.reason, restoring.message))
     problems: list[readiness.Finding] = []
     if findings.refusal:
         problems.append(readiness.Finding(Reason.SCALE_DOWN_REFUSED, findings.refusal))
     if backup is not None and backup.problem:
         problems.append(readiness.Finding(Reason.BACKUP_FAILED, backup.problem))
-    return readiness.observations(
+    if restoring is not None and restoring.problem:
+        problems.append(readiness.Finding(restoring.reason, restoring.message))
+    observed = readiness.observations(
         readiness.Workload(ready, wanted, "members") if findings.statefulset is not None else None,
         "the members' StatefulSet does not exist yet",
         findings.blocker,
         progress=progress,
         problems=problems,
     )
+    return observed + (restore.observations(restoring) if restoring is not None else [])
 
 
 async def ensure_status(
@@ -85,6 +93,7 @@ async def ensure_status(
         ready_replicas=ready if findings.statefulset is not None else None,
         members=plan.members_status(members, findings.topology),
         last_backup=backup.last if backup is not None else ctx.status.last_backup,
+        restore=findings.restore.status if findings.restore is not None else ctx.status.restore,
         api_keys=(
             keys.key_statuses(ctx.name, findings.keys)
             if findings.keys is not None

@@ -1,6 +1,7 @@
 """Weaviate as a VectorCluster engine: members that form one cluster through Raft (the first five
 vote) and memberlist gossip, API keys and RBAC from the credentials Secret, client TLS, backups
-to a filesystem claim or S3, and the operator's questions answered by the REST API."""
+to a filesystem claim or S3 and restores from them, and the operator's questions answered by the
+REST API."""
 
 from __future__ import annotations
 
@@ -15,6 +16,15 @@ FINISHED: dict[str, engine.BackupPhase] = {
     "FAILED": "Failed",
     "CANCELED": "Failed",
 }
+
+
+def progress(status: Mapping[str, Any] | None) -> engine.BackupProgress | None:
+    """A backup's or a restore's status as Weaviate reports it (STARTED, TRANSFERRING, ...,
+    SUCCESS, FAILED, CANCELED); None stays None."""
+    if status is None:
+        return None
+    phase = FINISHED.get(str(status.get("status", "")), "Running")
+    return engine.BackupProgress(phase, str(status.get("error") or ""))
 
 
 class Weaviate:
@@ -64,14 +74,24 @@ class Weaviate:
     async def backup(
         self, endpoint: engine.Endpoint, backend: str, backup_id: str
     ) -> engine.BackupProgress | None:
-        status = await client.backup_status(endpoint, backend, backup_id)
-        if status is None:
-            return None
-        phase = FINISHED.get(str(status.get("status", "")), "Running")
-        return engine.BackupProgress(phase, str(status.get("error") or ""))
+        return progress(await client.backup_status(endpoint, backend, backup_id))
 
     async def start_backup(self, endpoint: engine.Endpoint, backend: str, backup_id: str) -> None:
         await client.create_backup(endpoint, backend, backup_id)
+
+    async def restore(
+        self, endpoint: engine.Endpoint, backend: str, backup_id: str
+    ) -> engine.BackupProgress | None:
+        return progress(await client.restore_status(endpoint, backend, backup_id))
+
+    async def start_restore(
+        self,
+        endpoint: engine.Endpoint,
+        backend: str,
+        backup_id: str,
+        members: Mapping[str, str],
+    ) -> None:
+        await client.create_restore(endpoint, backend, backup_id, dict(members))
 
 
 ENGINE: engine.Engine = Weaviate()

@@ -1,8 +1,9 @@
 """The one module that talks to Weaviate's REST API (through aiohttp), on a member's client port.
 
 The operator asks Weaviate only what the Kubernetes API cannot tell: where shards live (before a
-scale-down, and for the status) and how backups go. Errors surface as `engine.EngineError`, whose
-message never carries a key, a header or a response body beyond Weaviate's own short error text."""
+scale-down, and for the status) and how backups and restores go. Errors surface as
+`engine.EngineError`, whose message never carries a key, a header or a response body beyond
+Weaviate's own short error text."""
 
 from __future__ import annotations
 
@@ -67,12 +68,10 @@ async def nodes(endpoint: engine.Endpoint) -> dict[str, Any]:
     return answer if isinstance(answer, dict) else {}
 
 
-async def backup_status(
-    endpoint: engine.Endpoint, backend: str, backup_id: str
-) -> dict[str, Any] | None:
-    """The status of a backup being created (None when there is no such backup)."""
+async def _status(endpoint: engine.Endpoint, path: str) -> dict[str, Any] | None:
+    """A backup or restore status; None when Weaviate knows no such operation (HTTP 404)."""
     try:
-        answer = await call(endpoint, "GET", f"/v1/backups/{backend}/{backup_id}")
+        answer = await call(endpoint, "GET", path)
     except engine.EngineError as error:
         if error.status == 404:
             return None
@@ -80,7 +79,37 @@ async def backup_status(
     return answer if isinstance(answer, dict) else {}
 
 
+async def backup_status(
+    endpoint: engine.Endpoint, backend: str, backup_id: str
+) -> dict[str, Any] | None:
+    """The status of a backup (None when the backend holds no such backup)."""
+    return await _status(endpoint, f"/v1/backups/{backend}/{backup_id}")
+
+
 async def create_backup(endpoint: engine.Endpoint, backend: str, backup_id: str) -> dict[str, Any]:
     """Start a backup of every collection; Weaviate runs it in the background."""
     answer = await call(endpoint, "POST", f"/v1/backups/{backend}", {"id": backup_id})
+    return answer if isinstance(answer, dict) else {}
+
+
+async def restore_status(
+    endpoint: engine.Endpoint, backend: str, backup_id: str
+) -> dict[str, Any] | None:
+    """The status of the restore of a backup (None when none was started)."""
+    return await _status(endpoint, f"/v1/backups/{backend}/{backup_id}/restore")
+
+
+async def create_restore(
+    endpoint: engine.Endpoint, backend: str, backup_id: str, node_mapping: dict[str, str]
+) -> dict[str, Any]:
+    """Start restoring every collection of a backup; Weaviate runs it in the background.
+    `node_mapping` names, for each node the backup was taken on, the node that takes its data.
+    Raises `engine.BackupNotFound` when the backend holds no such backup."""
+    path = f"/v1/backups/{backend}/{backup_id}/restore"
+    try:
+        answer = await call(endpoint, "POST", path, {"node_mapping": node_mapping})
+    except engine.EngineError as error:
+        if error.status == 404:
+            raise engine.BackupNotFound(str(error)) from None
+        raise
     return answer if isinstance(answer, dict) else {}

@@ -139,8 +139,8 @@ def _backup_env(spec: model.VectorClusterSpec) -> list[dict[str, Any]]:
     if s3.region:
         env.append(_value("AWS_REGION", s3.region))
     secret = s3.credentials_secret_ref.name
-    env.append(_secret("AWS_ACCESS_KEY_ID", secret, "AWS_ACCESS_KEY_ID"))
-    env.append(_secret("AWS_SECRET_ACCESS_KEY", secret, "AWS_SECRET_ACCESS_KEY"))
+    # Read by reference: the keys never appear in the pod template.
+    env += [_secret(key, secret, key) for key in names.S3_CREDENTIAL_KEYS]
     return env
 
 
