@@ -240,6 +240,8 @@ def _admitted_without_the_queue(members: Members, pod: str) -> bool:
     """What the member probe said before it also asked for an indexed queue: ready, HEALTHY,
     every shard serving (INDEXING included)."""
     try:
+        if members.http.get(f"{members.urls[pod]}/v1/.well-known/ready").status_code != 200:
+            return False
         answer = members.http.get(f"{members.urls[pod]}/v1/nodes", params={"output": "verbose"})
         result = member_probe.judge_nodes(answer.json(), pod)
     except (httpx.HTTPError, ValueError):
