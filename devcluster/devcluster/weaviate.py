@@ -305,6 +305,15 @@ class Client:
         nodes: list[dict[str, Any]] = self.ok("GET", "/v1/nodes", params=params)["nodes"]
         return nodes
 
+    def queued(self) -> int:
+        """Vectors waiting in the indexing queues of every shard of every node: with asynchronous
+        indexing a search finds an object only once its vector has left the queue."""
+        return sum(
+            shard.get("vectorQueueLength") or 0
+            for node in self.nodes(verbose=True)
+            for shard in node.get("shards") or []
+        )
+
     def node_names(self) -> set[str]:
         return {n["name"] for n in self.nodes() if n.get("status") == "HEALTHY"}
 
