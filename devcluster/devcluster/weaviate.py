@@ -41,6 +41,10 @@ SHARED_BINARIES = Path("/var/tmp/runestone-devcluster")
 HOST_PORT_BASE = 28000  # below the ephemeral range (32768+), away from the control plane
 HOST_PORT_SLOTS = network.POOL_SIZE  # distinct for the addresses of any two live pods
 CLUSTER_DOMAIN = "cluster.local"
+ENV_ANNOTATION = "devcluster.runestone.dev/weaviate-env"
+"""On a namespace: a JSON object of environment variables that every Weaviate member there gets
+over what its pod says, for a test that runs members with a setting the operator does not render
+(synchronous indexing, say, to show what the rendered one prevents)."""
 # The weaviate-server builds an image tag may ask for (`<repository>:<version>`).
 RELEASES: tuple[versions.GoProgram, ...] = (versions.WEAVIATE, versions.WEAVIATE_PREVIOUS)
 
@@ -192,6 +196,7 @@ def kubelet_adapter(api: client.ApiClient, workdir: Path) -> containers.Adapter:
     core = client.CoreV1Api(api)
 
     def adapt(pod: Any, container: Any, argv: list[str], env: dict[str, str], ip: str) -> list[str]:
+        env.update(env_overrides(core, str(pod.metadata.namespace)))
         ports = host_ports(ip)
         env["CLUSTER_BIND_ADDR"] = ip
         env["CLUSTER_DATA_BIND_PORT"] = str(ports.data)
@@ -216,6 +221,19 @@ def kubelet_adapter(api: client.ApiClient, workdir: Path) -> containers.Adapter:
         return program
 
     return adapt
+
+
+def env_overrides(core: client.CoreV1Api, namespace: str) -> dict[str, str]:
+    """The namespace's `ENV_ANNOTATION` (nothing when it has none)."""
+    annotations = core.read_namespace(namespace).metadata.annotations or {}
+    text = annotations.get(ENV_ANNOTATION)
+    if not text:
+        return {}
+    values = json.loads(text)
+    if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
+        raise ValueError(f"{namespace}: {ENV_ANNOTATION} must be a JSON object of strings")
+    log.info("%s: Weaviate members get %s from %s", namespace, sorted(values), ENV_ANNOTATION)
+    return {str(k): v for k, v in values.items()}
 
 
 def _pre_stop_sleep(container: Any) -> int:
@@ -286,6 +304,15 @@ class Client:
         params = {"output": "verbose"} if verbose else None
         nodes: list[dict[str, Any]] = self.ok("GET", "/v1/nodes", params=params)["nodes"]
         return nodes
+
+    def queued(self) -> int:
+        """Vectors waiting in the indexing queues of every shard of every node: with asynchronous
+        indexing a search finds an object only once its vector has left the queue."""
+        return sum(
+            shard.get("vectorQueueLength") or 0
+            for node in self.nodes(verbose=True)
+            for shard in node.get("shards") or []
+        )
 
     def node_names(self) -> set[str]:
         return {n["name"] for n in self.nodes() if n.get("status") == "HEALTHY"}

@@ -23,6 +23,7 @@ UNAUTHORIZED = "Unauthorized"  # the target refused the sidecar's credentials
 NODE_NOT_IN_CLUSTER = "NodeNotInCluster"  # member: missing from its cluster's member list
 NODE_UNHEALTHY = "NodeUnhealthy"  # member: listed, but not healthy
 SHARDS_NOT_READY = "ShardsNotReady"  # member: a shard on it is loading or read-only
+INDEX_BEHIND = "IndexBehind"  # member: serving, but its vector index lags what it stored
 
 GATE_PREFIX = "runestone.dev/"
 MAX_MESSAGE = 1024  # a condition message is for humans; keep the pod object small

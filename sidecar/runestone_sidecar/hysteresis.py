@@ -48,11 +48,16 @@ def step(
 
     A verdict changes only when a threshold is crossed. While not ready, the message follows the
     latest failure so that it always says what is wrong now; while ready, single failures below
-    the threshold change nothing at all, so a flapping target does not make the pod flap.
+    the threshold change nothing at all, so a flapping target does not make the pod flap. A
+    result that `keeps_ready` holds back a pod that is not ready, and counts as a success for
+    one that is: a target that is catching up must catch up before it takes traffic, but one that
+    serves is not taken out of service for falling behind (every replica of a database falls
+    behind together under a bulk load).
     """
-    after = state.observe(result.ok)
+    ok = result.ok or (result.keeps_ready and state.ready)
+    after = state.observe(ok)
     if after.ready and not state.ready:
         return after, conditions.Desired(True, result.reason, result.message)
-    if not after.ready and not result.ok:
+    if not after.ready and not ok:
         return after, conditions.Desired(False, result.reason, result.message)
     return after, desired

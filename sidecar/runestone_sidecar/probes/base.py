@@ -13,6 +13,10 @@ class ProbeResult:
     ok: bool
     reason: str  # a conditions.* constant
     message: str  # says what was asked and what came back; never a credential
+    keeps_ready: bool = False
+    """A failure that only holds a pod back: the target serves but has not caught up yet (a
+    database still indexing what it stored). It keeps a pod that is not ready from turning
+    ready, and counts as a success for a pod that is ready already."""
 
 
 class Probe(Protocol):
@@ -30,6 +34,10 @@ def success(message: str) -> ProbeResult:
 
 def failure(reason: str, message: str) -> ProbeResult:
     return ProbeResult(False, reason, message)
+
+
+def catching_up(reason: str, message: str) -> ProbeResult:
+    return ProbeResult(False, reason, message, keeps_ready=True)
 
 
 _TRANSPORT_REASONS = {

@@ -110,6 +110,7 @@ def test_a_ca_kept_with_its_key_is_migrated_while_clients_keep_querying(
     admin = clusters.member(NAME, f"{NAME}-0", key)
     admin.create_collection(COLLECTION, replication_factor=MEMBERS)
     admin.insert(COLLECTION, vectorclusters.objects(60))
+    vectorclusters.wait_indexed(admin)
     ids = admin.object_ids(COLLECTION)
 
     operator.stop()

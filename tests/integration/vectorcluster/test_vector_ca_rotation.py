@@ -80,6 +80,7 @@ def test_ca_rotation_overlaps_while_clients_keep_querying(
     admin = clusters.member(NAME, f"{NAME}-0", key)
     admin.create_collection(COLLECTION, replication_factor=3)
     admin.insert(COLLECTION, vectorclusters.objects(60))
+    vectorclusters.wait_indexed(admin)
     ids = admin.object_ids(COLLECTION)
 
     load = Load(clusters, NAME, key, ids, trust_refresh=2.0)

@@ -106,6 +106,7 @@ def test_operator_builds_a_keyed_tls_cluster_whose_gate_follows_each_member(
     }
     admin.create_collection(COLLECTION, replication_factor=3)
     admin.insert(COLLECTION, vectorclusters.objects(OBJECTS))
+    vectorclusters.wait_indexed(admin)
     for pod in ("docs-0", "docs-1", "docs-2"):
         member = clusters.member(NAME, pod, admin_key)
         eventually(

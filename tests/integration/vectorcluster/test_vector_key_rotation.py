@@ -53,6 +53,7 @@ def test_the_old_key_works_through_its_grace_period_and_not_after(clusters: Clus
     admin = clusters.member(NAME, f"{NAME}-0", old)
     admin.create_collection(COLLECTION, replication_factor=3)
     admin.insert(COLLECTION, vectorclusters.objects(OBJECTS))
+    vectorclusters.wait_indexed(admin)
     ids = admin.object_ids(COLLECTION)
     assert "previousKeyExpiresAt" not in _status(clusters)
 

@@ -66,6 +66,7 @@ def test_version_change_and_restart_roll_members_one_at_a_time_under_query_load(
     admin = clusters.member(NAME, "roll-0", key)
     admin.create_collection(COLLECTION, replication_factor=3)
     admin.insert(COLLECTION, vectorclusters.objects(60))
+    vectorclusters.wait_indexed(admin)
     assert set(_versions(clusters, key).values()) == {OLD}
     ids = admin.object_ids(COLLECTION)
 

@@ -68,6 +68,14 @@ def vector(i: int) -> list[float]:
     return [float(i % 7), float(i % 5), float(i % 3), 1.0]
 
 
+def wait_indexed(member: wv.Client, timeout: float = 60) -> None:
+    """Until no member has a vector waiting to be indexed. Members index asynchronously (see
+    docs/vectorcluster.md), so objects just inserted are found by search a moment later."""
+    eventually(
+        lambda: wv.wait_for(lambda: member.queued() == 0), timeout=timeout, what="vectors indexed"
+    )
+
+
 def objects(count: int, start: int = 0) -> list[dict[str, Any]]:
     return [
         {"properties": {"title": f"doc {i}"}, "vector": vector(i)}

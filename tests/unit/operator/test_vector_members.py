@@ -118,6 +118,21 @@ def test_telemetry_is_off_and_replication_defaults_follow_the_spec() -> None:
     assert values["REPLICATION_MINIMUM_FACTOR"] == "3"
 
 
+@pytest.mark.parametrize(
+    "changes",
+    [{}, {"spec": spec(replicas=1), "replicas": 1}, {"tls_secret": None}],
+)
+def test_every_member_indexes_vectors_through_its_on_disk_queue(changes: dict[str, Any]) -> None:
+    """Synchronous indexing loses the tail of the HNSW log when a member is killed: acknowledged
+    objects that its searches never find again (test_crash_index.py). Every member, whatever the
+    spec, queues vectors on disk and indexes them from there, with the queue checked often
+    enough that a search finds a new object within about a second under steady writes."""
+    values = env(statefulset(**changes))
+    assert values["ASYNC_INDEXING"] == "true"
+    assert values["ASYNC_INDEXING_STALE_TIMEOUT"] == "5ms"
+    assert values["QUEUE_SCHEDULER_INTERVAL"] == "100ms"
+
+
 def test_client_tls_serves_https_and_keeps_plain_http_on_loopback() -> None:
     weaviate = container(statefulset(), "weaviate")
     args = weaviate["args"]

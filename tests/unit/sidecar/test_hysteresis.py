@@ -10,6 +10,7 @@ from runestone_sidecar.probes import base
 OK = base.success("GET /readyz answered 200")
 DOWN = base.failure(conditions.TARGET_NOT_READY, "GET /readyz answered 503")
 REFUSED = base.failure(conditions.TARGET_UNREACHABLE, "connection refused")
+BEHIND = base.catching_up(conditions.INDEX_BEHIND, "5000 vectors waiting to be indexed")
 
 
 def run(results: list[base.ProbeResult], success: int = 2, failure: int = 3) -> list[bool]:
@@ -67,6 +68,29 @@ def test_while_ready_a_failure_below_threshold_keeps_the_ready_message() -> None
     before = desired
     state, desired = hysteresis.step(state, desired, DOWN)
     assert desired == before
+
+
+def test_a_target_catching_up_is_held_back_but_never_taken_out() -> None:
+    # Not ready yet: catching up is a failure, and its message is what the pod says.
+    assert run([BEHIND, BEHIND, OK, OK]) == [False, False, False, True]
+    assert run([OK, BEHIND, OK]) == [False, False, False]
+    # Ready: catching up counts as serving, however long it lasts.
+    assert run([OK, OK] + [BEHIND] * 10) == [False] + [True] * 11
+    # It answers, so it interrupts a run of real failures as a success would.
+    assert run([OK, OK, DOWN, BEHIND, DOWN, DOWN, DOWN]) == [False] + [True] * 5 + [False]
+    # Taken out by real failures, it must catch up again before it is back.
+    back = run([OK, OK, DOWN, DOWN, DOWN, BEHIND, BEHIND, OK, OK])
+    assert back == [False, True, True, True, False, False, False, False, True]
+
+
+def test_held_back_the_pod_says_why() -> None:
+    state = hysteresis.Hysteresis(1, 3)
+    state, desired = hysteresis.step(state, hysteresis.starting(1), BEHIND)
+    assert (desired.ready, desired.reason, desired.message) == (
+        False,
+        conditions.INDEX_BEHIND,
+        "5000 vectors waiting to be indexed",
+    )
 
 
 def test_thresholds_must_be_positive() -> None:

@@ -57,6 +57,35 @@ def test_indexing_and_lazily_loaded_shards_serve(state: str) -> None:
     assert weaviate.judge_nodes(payload, "node-a").ok
 
 
+def with_queues(*lengths: int | None) -> Any:
+    """The recorded answer with these vectorQueueLengths on its shards (None: not reported)."""
+    payload = recorded("nodes-verbose")
+    for shard, length in zip(payload["nodes"][0]["shards"], lengths, strict=True):
+        if length is None:
+            del shard["vectorQueueLength"]
+        else:
+            shard.update(vectorQueueLength=length, vectorIndexingStatus="INDEXING")
+    return payload
+
+
+def test_a_member_whose_queue_holds_a_backlog_is_held_back_and_the_shard_named() -> None:
+    """A restarted member answers searches while it indexes the vectors its queue held at
+    start-up, and misses them until then (test_crash_index.py): it is not admitted yet, but a
+    member already serving is not taken out for it (base.catching_up)."""
+    limit = weaviate.MAX_QUEUED_VECTORS
+    result = weaviate.judge_nodes(with_queues(0, limit + 1, 12_000), "node-a")
+    assert (result.ok, result.reason, result.keeps_ready) == (False, "IndexBehind", True)
+    assert "2 shard(s)" in result.message
+    assert f"Doc/kOSofIzzqDQv {limit + 1}, Note/tenantA 12000" in result.message
+
+
+@pytest.mark.parametrize("lengths", [(0, 0, 0), (70, 1000, 3), (None, 5, None)])
+def test_a_member_with_a_few_vectors_queued_is_ready(lengths: tuple[int | None, ...]) -> None:
+    """Under steady writes a member always has a few vectors queued; it must still turn ready."""
+    result = weaviate.judge_nodes(with_queues(*lengths), "node-a")
+    assert result.ok, result.message
+
+
 def three_members(status_of_b: str) -> Any:
     payload = recorded("nodes-verbose")
     node = payload["nodes"][0]

@@ -1,0 +1,318 @@
+"""No acknowledged vector is lost from search when a member is killed.
+
+A VectorCluster of three members from the operator (so each runs what the Weaviate engine
+renders, and its gate is its own sidecar's), a collection with replication factor 3, and 3,000
+objects written with QUORUM while one member's Weaviate is killed with SIGKILL. The member is
+started again once the writes are done; when its gate is True, every object it holds is found by
+a search with its exact vector through it, and once every member holds every acknowledged object
+by id (Weaviate's async replication brings the writes the member missed), every one is found by
+search through every member.
+
+With synchronous indexing (the control below) the killed member's index comes back without its
+last acknowledged inserts: the objects are there by id, its searches never find them."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from devcluster import weaviate as wv
+from devcluster.kube import eventually
+from integration.vectorcluster import crashload, vectorclusters
+from integration.vectorcluster.crashload import Item, Members
+from integration.vectorcluster.vectorclusters import Clusters
+from runestone_sidecar import conditions
+from runestone_sidecar.probes.engines import weaviate as member_probe
+
+NAME = "crash"
+OBJECTS = 3000
+RUNS = 3
+CONVERGE_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one crash run saw."""
+
+    victim: str
+    acked: int
+    acked_at_kill: int
+    killed_after_s: float
+    gate_s: float
+    queue_at_gate: int
+    held_at_gate: int
+    missing_at_gate: list[Item]
+    """Objects the victim held by id when its gate turned True that its searches missed, also
+    once its queue was indexed."""
+    holes_acked_s: list[float]
+    """When the objects missing from the victim's index were acknowledged, in seconds after the
+    kill (negative: before it)."""
+    converged_s: float
+    missing: dict[str, list[Item]]
+    """After convergence, per member: the acknowledged objects its searches missed."""
+    holes: dict[str, list[str]]
+    """Of `missing`, the ids whose vector is not in the member's index at all."""
+    run_s: float
+
+    def summary(self) -> str:
+        return json.dumps(
+            {
+                "victim": self.victim,
+                "acked": self.acked,
+                "acked_at_kill": self.acked_at_kill,
+                "killed_after_s": self.killed_after_s,
+                "gate_s": self.gate_s,
+                "queue_at_gate": self.queue_at_gate,
+                "held_at_gate": self.held_at_gate,
+                "missing_at_gate": len(self.missing_at_gate),
+                "holes_acked_s": self.holes_acked_s[:10],
+                "converged_s": self.converged_s,
+                "missing": {m: len(v) for m, v in self.missing.items()},
+                "holes": {m: len(v) for m, v in self.holes.items()},
+                "run_s": self.run_s,
+            }
+        )
+
+
+def _cluster(clusters: Clusters, env: dict[str, str] | None = None, replicas: int = 3) -> Members:
+    """A VectorCluster whose members run with `env` over what the operator renders."""
+    if env:
+        body = {"metadata": {"annotations": {wv.ENV_ANNOTATION: json.dumps(env)}}}
+        clusters.core.patch_namespace(clusters.namespace, body)
+    spec = vectorclusters.spec(replicas=replicas, replicationFactor=replicas, tls={"mode": "none"})
+    clusters.create(NAME, spec)
+    clusters.wait_condition(NAME, "Ready", "True", timeout=600)
+    pods = [pod.metadata.name for pod in clusters.pods(NAME)]
+    urls = {pod: wv.member_url(clusters.address(pod)) for pod in pods}
+    return Members(urls, clusters.key(NAME, "gateway"))
+
+
+def _wait_gate(clusters: Clusters, pod: str, status: str, timeout: float) -> float:
+    started = time.monotonic()
+    while clusters.gate(pod) != status:
+        assert time.monotonic() - started < timeout, f"{pod}: gate not {status} in {timeout}s"
+        time.sleep(0.2)
+    return time.monotonic() - started
+
+
+def _queued(members: Members, pod: str) -> int:
+    return sum(s.get("vectorQueueLength") or 0 for s in members.shards(pod))
+
+
+def _converge(members: Members, acked: list[Item]) -> float:
+    """Wait until every member holds every acknowledged object by id; how long it took."""
+    started = time.monotonic()
+    absent = {member: list(acked) for member in members.urls}
+    while any(absent.values()):
+        # A stored object stays, so only the ones still absent are asked again.
+        absent = {m: crashload.missing_by_id(members, m, items) for m, items in absent.items()}
+        counts = {m: len(items) for m, items in absent.items()}
+        assert time.monotonic() - started < CONVERGE_SECONDS, f"absent by id: {counts}"
+        if any(absent.values()):
+            time.sleep(3)
+    return time.monotonic() - started
+
+
+def crash(clusters: Clusters, members: Members, victim: str, seed: int) -> Outcome:
+    """Write OBJECTS while `victim` is killed, start it again and check (module docstring)."""
+    started = time.monotonic()
+    rng = random.Random(seed)
+    members.create_collection(next(m for m in members.urls if m != victim))
+    writer = crashload.Writer(members, crashload.items(OBJECTS, rng))
+    kill_at = rng.randint(int(OBJECTS * 0.3), int(OBJECTS * 0.7))
+    jitter = rng.uniform(0, 0.3)  # so that the kill lands anywhere between two batches
+    killed: dict[str, float] = {}
+
+    def kill() -> None:
+        writer.wait_for_acks(kill_at, timeout=600)
+        time.sleep(jitter)
+        writer.mark_down(victim)
+        killed["at"] = time.time()
+        killed["acked"] = len(writer.acked)
+        wv.kill_container(clusters.kubelet, clusters.namespace, victim)
+
+    killer = threading.Thread(target=kill, name="killer")
+    writing = time.time()
+    killer.start()
+    writer.run()
+    killer.join()
+    assert "at" in killed, "the member was never killed"
+    acked = [item for item in writer.pending if item.id in writer.acked]
+
+    _wait_gate(clusters, victim, "False", timeout=120)
+    wv.release_container(clusters.kubelet, clusters.namespace, victim)
+    gate_s = _wait_gate(clusters, victim, "True", timeout=300)
+    queue_at_gate = _queued(members, victim)
+    # What the victim holds now must be searchable: at once, or once the vectors its queue still
+    # holds are indexed. (What it missed while it was down comes later, by async replication.)
+    absent = {item.id for item in crashload.missing_by_id(members, victim, acked)}
+    held_at_gate = [item for item in acked if item.id not in absent]
+    missing_at_gate = crashload.missing_by_search(members, victim, held_at_gate)
+    if missing_at_gate:
+        eventually(lambda: _queued(members, victim) == 0, timeout=60, what="the queue indexed")
+        missing_at_gate = crashload.missing_by_search(members, victim, missing_at_gate)
+
+    converged_s = _converge(members, acked)
+    missing = {m: crashload.missing_by_search(members, m, acked) for m in members.urls}
+    holes = {
+        m: [item.id for item in items if not members.indexed(m, item)]
+        for m, items in missing.items()
+    }
+    return Outcome(
+        victim=victim,
+        acked=len(acked),
+        acked_at_kill=int(killed["acked"]),
+        killed_after_s=round(killed["at"] - writing, 1),
+        gate_s=round(gate_s, 1),
+        queue_at_gate=queue_at_gate,
+        held_at_gate=len(held_at_gate),
+        missing_at_gate=missing_at_gate,
+        holes_acked_s=sorted(round(writer.acked[i] - killed["at"], 2) for i in holes[victim]),
+        converged_s=round(converged_s, 1),
+        missing=missing,
+        holes=holes,
+        run_s=round(time.monotonic() - started, 1),
+    )
+
+
+def _first(items: list[Any], count: int = 5) -> str:
+    return json.dumps([item.id if isinstance(item, Item) else item for item in items[:count]])
+
+
+@pytest.mark.timeout(1500)
+@pytest.mark.parametrize("run", range(1, RUNS + 1))
+def test_no_acknowledged_vector_is_lost_from_search_after_a_member_is_killed(
+    clusters: Clusters, run: int
+) -> None:
+    members = _cluster(clusters)
+    try:
+        victim = f"{NAME}-{run % 3}"
+        outcome = crash(clusters, members, victim, seed=run)
+    finally:
+        members.close()
+    print(f"crash run {run}: {outcome.summary()}")
+    assert outcome.acked >= OBJECTS * 0.99, outcome.summary()
+    assert outcome.missing_at_gate == [], (
+        f"{victim}'s gate turned True while its searches missed "
+        f"{len(outcome.missing_at_gate)} objects it held: {_first(outcome.missing_at_gate)}"
+    )
+    assert all(not items for items in outcome.missing.values()), (
+        f"acknowledged objects missing from search: {outcome.summary()}; not in the index at "
+        f"all: { {m: _first(ids) for m, ids in outcome.holes.items()} }"
+    )
+
+
+@pytest.mark.timeout(1500)
+def test_with_synchronous_indexing_the_killed_member_loses_acknowledged_vectors(
+    clusters: Clusters,
+) -> None:
+    """The control: the same run with the members indexing synchronously (Weaviate's default)
+    finds acknowledged objects that the killed member holds by id but its index lacks."""
+    members = _cluster(clusters, env={"ASYNC_INDEXING": "false"})
+    try:
+        victim = f"{NAME}-2"
+        outcome = crash(clusters, members, victim, seed=7)
+    finally:
+        members.close()
+    print(f"crash run, synchronous indexing: {outcome.summary()}")
+    assert outcome.holes[victim], f"no hole in {victim}'s index: {outcome.summary()}"
+    # The loss is the killed member's alone: the others' indexes are whole.
+    assert all(not ids for member, ids in outcome.holes.items() if member != victim)
+
+
+def _gate(clusters: Clusters, pod: str) -> tuple[str, str]:
+    """The member gate's status and reason."""
+    found = clusters.core.read_namespaced_pod(pod, clusters.namespace)
+    for condition in found.status.conditions or []:
+        if condition.type == vectorclusters.GATE:
+            return str(condition.status), str(condition.reason)
+    return "Unknown", ""
+
+
+def _admitted_without_the_queue(members: Members, pod: str) -> bool:
+    """What the member probe said before it also asked for an indexed queue: ready, HEALTHY,
+    every shard serving (INDEXING included)."""
+    try:
+        if members.http.get(f"{members.urls[pod]}/v1/.well-known/ready").status_code != 200:
+            return False
+        answer = members.http.get(f"{members.urls[pod]}/v1/nodes", params={"output": "verbose"})
+        result = member_probe.judge_nodes(answer.json(), pod)
+    except (httpx.HTTPError, ValueError):
+        return False
+    return result.ok or result.keeps_ready
+
+
+def _searches(members: Members, pod: str, item: Item) -> bool:
+    """Whether a search through the member answers (found or not)."""
+    try:
+        members.found(pod, [item])
+    except (httpx.HTTPError, RuntimeError):
+        return False
+    return True
+
+
+@pytest.mark.timeout(900)
+def test_a_restarted_member_turns_ready_only_once_it_has_indexed_its_queue(
+    clusters: Clusters,
+) -> None:
+    """A member started again with vectors in its indexing queue answers searches at once, and
+    misses those vectors until they are indexed; its gate waits for the queue. The members' queue
+    scheduler runs every 40 s here instead of every 100 ms, so that the queue left at the kill is
+    still there when the member serves again (a crash under a write load the index cannot keep up
+    with leaves such a queue)."""
+    pod = f"{NAME}-0"
+    members = _cluster(clusters, env={"QUEUE_SCHEDULER_INTERVAL": "40s"}, replicas=1)
+    rng = random.Random(11)
+    written: list[Item] = []
+    try:
+        members.create_collection(pod)
+        while _queued(members, pod) <= 2 * member_probe.MAX_QUEUED_VECTORS:
+            assert len(written) < 10 * OBJECTS, "the queue never grew: is the scheduler slowed?"
+            batch = crashload.items(OBJECTS, rng)
+            crashload.Writer(members, batch, batch=100).run()
+            written += batch
+        wv.kill_container(clusters.kubelet, clusters.namespace, pod)
+        _wait_gate(clusters, pod, "False", timeout=120)
+        wv.release_container(clusters.kubelet, clusters.namespace, pod)
+
+        started = time.monotonic()
+        admitted = searchable = None  # when the old rule said ready; when searches answered
+        queued_when_searchable = missed_when_searchable = 0
+        reasons: set[str] = set()
+        while (gate := _gate(clusters, pod))[0] != "True":
+            now = time.monotonic() - started
+            assert now < 300, f"gate still {gate} after 300 s"
+            reasons.add(gate[1])
+            if admitted is None and _admitted_without_the_queue(members, pod):
+                admitted = now
+            if admitted is not None and searchable is None and _searches(members, pod, written[0]):
+                searchable = now
+                queued_when_searchable = _queued(members, pod)
+                missed_when_searchable = len(crashload.missing_by_search(members, pod, written))
+            time.sleep(0.2)
+        ready = time.monotonic() - started
+        queued_at_gate = _queued(members, pod)
+        eventually(lambda: _queued(members, pod) == 0, timeout=60, what="the queue indexed")
+        missing = crashload.missing_by_search(members, pod, written)
+    finally:
+        members.close()
+    print(
+        f"{len(written)} objects; after the restart: the probe without the queue rule would "
+        f"admit the member at {admitted} s, searches answered at {searchable} s with "
+        f"{queued_when_searchable} vectors queued and {missed_when_searchable} objects missed; "
+        f"gate True at {ready:.1f} s with {queued_at_gate} queued; reasons while False: "
+        f"{sorted(reasons)}"
+    )
+    assert searchable is not None, "searches never answered before the gate turned True"
+    assert searchable < ready - 2
+    assert missed_when_searchable > member_probe.MAX_QUEUED_VECTORS
+    assert conditions.INDEX_BEHIND in reasons
+    assert queued_at_gate <= member_probe.MAX_QUEUED_VECTORS
+    assert missing == []
