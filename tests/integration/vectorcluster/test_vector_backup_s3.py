@@ -86,7 +86,10 @@ def _members(clusters: Clusters, name: str) -> list[wv.Client]:
 
 
 def _answers(members: list[wv.Client], queries: list[list[float]]) -> list[Any]:
-    """What each member says: the object count and the top k ids of every query."""
+    """What each member says: the object count and the top k ids of every query, once every
+    member has indexed what it holds (members index asynchronously)."""
+    for member in members:
+        vectorclusters.wait_indexed(member)
     return [
         (member.count(COLLECTION), [member.nearest_ids(COLLECTION, q, TOP_K) for q in queries])
         for member in members
