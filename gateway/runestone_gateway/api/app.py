@@ -16,7 +16,7 @@ import gc
 import logging
 import time
 from collections.abc import Awaitable, Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from runestone_gateway import config, errors
 from runestone_gateway.admission import auth, budget, limits
@@ -31,8 +31,10 @@ from runestone_gateway.api import (
 )
 from runestone_gateway.failover import dispatch, routing
 from runestone_gateway.providers import base
-from runestone_gateway.retrieval import app as retrieval_app
 from runestone_gateway.retrieval import serving
+
+if TYPE_CHECKING:
+    from runestone_gateway.retrieval import app as retrieval_app
 from runestone_gateway.state import responses
 from runestone_gateway.telemetry import accesslog, redact
 
@@ -92,7 +94,17 @@ class GatewayApp:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self.intake = intake.Intake(gateway.ledger.metrics)
-        self.retrieval = retrieval_app.Retrieval(gateway)
+        self._retrieval_state: retrieval_app.Retrieval | None = None
+
+    @property
+    def retrieval(self) -> retrieval_app.Retrieval:
+        """Files and vector stores, made on first use: their FastAPI app (and what it imports,
+        tens of megabytes) is loaded only by a process that serves them."""
+        if self._retrieval_state is None:
+            from runestone_gateway.retrieval import app as retrieval_app
+
+            self._retrieval_state = retrieval_app.Retrieval(self.gateway)
+        return self._retrieval_state
 
     async def __call__(self, scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send) -> None:
         if scope["type"] == "http":
@@ -116,7 +128,8 @@ class GatewayApp:
                 gc.freeze()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                await self.retrieval.close()
+                if self._retrieval_state is not None:
+                    await self._retrieval_state.close()
                 await self.gateway.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -142,7 +155,7 @@ class GatewayApp:
                 current = self.gateway.runtime
                 who = _authenticate(current, scope, exchange)
                 await stored.serve(current, who, method, scope, send, exchange)
-            elif retrieval_app.serves(path):
+            elif serving.serves(path):
                 await self._retrieval(scope, receive, send, exchange)
             else:
                 raise errors.route_not_found(method, path)

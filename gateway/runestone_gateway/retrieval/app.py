@@ -31,7 +31,6 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 _Records = records.Records  # inside Retrieval, `records` is the method
 
-PREFIXES = ("/v1/files", "/v1/vector_stores")
 CONTEXT = "runestone.retrieval"
 MULTIPART_OVERHEAD = 1024 * 1024
 """What an upload's body may hold besides the file: the form's other fields and boundaries."""
@@ -48,10 +47,6 @@ class Context:
     @property
     def owner(self) -> str:
         return self.who.scope
-
-
-def serves(path: str) -> bool:
-    return any(path == prefix or path.startswith(prefix + "/") for prefix in PREFIXES)
 
 
 class Retrieval:

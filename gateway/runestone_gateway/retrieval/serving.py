@@ -18,6 +18,14 @@ from runestone_gateway.providers import base
 from runestone_gateway.retrieval import chunking
 from runestone_gateway.telemetry import accesslog, accounting
 
+PREFIXES = ("/v1/files", "/v1/vector_stores")
+"""The paths files and vector stores are served under (by their FastAPI app)."""
+
+
+def serves(path: str) -> bool:
+    return any(path == prefix or path.startswith(prefix + "/") for prefix in PREFIXES)
+
+
 _GatewayConfig = config.GatewayConfig
 
 
