@@ -136,7 +136,7 @@ def not_configured() -> errors.GatewayError:
     return errors.GatewayError(
         400,
         "This gateway serves no files or vector stores: give it a vector store "
-        "(a Gateway's spec.vectorStores, the gateway config's vectorStores section).",
+        "(the vectorStores section of its config).",
         type=errors.INVALID_REQUEST,
         code="vector_stores_not_configured",
     )
