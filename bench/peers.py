@@ -10,9 +10,10 @@ Portkey with `npm ci` from bench/portkey/ (its package.json pins the version and
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import gateways
@@ -157,7 +158,8 @@ def tensorzero(workdir: Path, upstream_port: int, name: str) -> gateways.Target:
     env = {"TOKIO_WORKER_THREADS": str(threads), "RUST_LOG": "warn"}
     process = gateways.spawn(command, workdir / f"{name}.log", env)
     target = gateways.Target(name, 0, None, process, threads)
-    target.port = _reported_port(url_file, target)
+    with _stopped_on_failure(target):
+        target.port = _reported_port(url_file, target)
     target.prefix = TENSORZERO_PREFIX
     target.model_prefix = TENSORZERO_MODEL.removesuffix(gateways.MODEL)
     return target
@@ -192,5 +194,16 @@ def portkey(workdir: Path, upstream_port: int) -> gateways.Target:
     process = gateways.spawn(command, workdir / "portkey.log")
     target = gateways.Target("portkey", port, PORTKEY_UPSTREAM_KEY, process, 1)
     target.headers = portkey_headers(upstream_port)
-    procstats.wait_http(f"http://127.0.0.1:{port}/", gateways.START_TIMEOUT, target.alive)
+    with _stopped_on_failure(target):
+        procstats.wait_http(f"http://127.0.0.1:{port}/", gateways.START_TIMEOUT, target.alive)
     return target
+
+
+@contextlib.contextmanager
+def _stopped_on_failure(target: gateways.Target) -> Iterator[None]:
+    """A target that does not come up is stopped, not left serving after the bench exits."""
+    try:
+        yield
+    except BaseException:
+        target.stop()
+        raise

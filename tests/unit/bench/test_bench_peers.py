@@ -4,6 +4,8 @@ says it does, and the requests each target is sent."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tomllib
 
 import pytest
@@ -137,3 +139,11 @@ def test_other_targets_are_sent_the_plain_request() -> None:
     assert _head(request)[0] == "POST /v1/chat/completions HTTP/1.1"
     assert not any(line.startswith("x-portkey") for line in _head(request))
     assert b'"model":"bench-model"' in request
+
+
+def test_a_target_that_does_not_come_up_is_stopped() -> None:
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    target = gateways.Target("portkey", 9000, None, process, 1)
+    with pytest.raises(SystemExit), peers._stopped_on_failure(target):
+        raise SystemExit("timed out waiting")
+    assert process.poll() is not None
