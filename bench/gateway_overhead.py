@@ -1,16 +1,23 @@
 """What a gateway adds to each request: direct to a fast mock upstream (the floor), through the
-Runestone gateway, and through LiteLLM proxy, measured in one run with the same load generator.
+Runestone gateway, and through other gateways (LiteLLM proxy, TensorZero, Portkey), measured in
+one run with the same load generator.
 
     .venv/bin/python bench/gateway_overhead.py [--workers 1] [--seconds 10] \\
         [--soak-requests 100000] [--concurrency 1,4,16,64] \\
-        [--targets direct,runestone,litellm[,floor-raw,floor-asgi,before]] [--before DIR] \
-        [--real-headers] [--endpoints chat,responses,messages,responses-native,messages-native]
+        [--targets direct,runestone,litellm[,tensorzero,tensorzero2,portkey,before,floor-raw,\\
+        floor-asgi]] \\
+        [--before DIR] [--real-headers] \\
+        [--endpoints chat,responses,messages,responses-native,messages-native]
 
 The upstream answers every chat completion after a fixed latency (5 ms), whole or streamed
 (bench/fast_upstream.py). The load generator (bench/loadgen.py) keeps `c` keep-alive connections
 busy, one request at a time each, for `--seconds` per cell and target, split into `--rounds`
 that interleave the targets (so the machine's load falls on all alike), each after a short
-warm-up. Both gateways run with auth on and the same worker count. The optional targets
+warm-up. Runestone runs with auth, per-key limits (never reached), metrics and its access log
+on, as users run it; each target's line under the figures says what it does and does not do
+in the run (bench/peers.py). Runestone and LiteLLM run `--workers` processes; TensorZero's one
+process runs 1 (`tensorzero`) or 2 (`tensorzero2`) tokio threads, so `--workers 2` puts
+Runestone beside `tensorzero2`; Portkey is one Node process. The optional targets
 `floor-raw` and `floor-asgi` (bench/floor_proxy.py) are bare Python proxies with no gateway
 logic: what one Python hop, and one ASGI app on uvicorn, cost on this machine. The target
 `before` is the gateway from another checkout (`--before DIR`, e.g. a worktree of an earlier
@@ -23,7 +30,8 @@ translated to chat for the same chat upstream (so their direct cell is chat's), 
 speaks them (an OpenAI provider with `api: responses`, an Anthropic provider; the upstream
 answers in those APIs, and their direct cells are those APIs). The comparisons then give each
 endpoint's added p50 over chat completions through the gateway at c=1 and its throughput against
-chat's at c=16. Endpoints other than chat are measured on `direct` and `runestone` only.
+chat's at c=16. `direct` and `runestone` serve every endpoint; a cell another target cannot
+serve is skipped with the reason printed (peers.skip_reason).
 
 Per target: resident memory (the whole process tree) after start-up and a warm-up, then after
 `--soak-requests` more requests at concurrency 16 (half streamed; `--litellm-soak-requests` for
@@ -37,6 +45,7 @@ bench/gateway_path.py). Prints a table and the command; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import tempfile
 import time
@@ -47,6 +56,7 @@ import uvloop
 
 import gateways
 import loadgen
+import peers
 import procstats
 
 ADDED_P99_BUDGET = 0.005  # throughput is compared at cells whose added p99 stays under this
@@ -73,8 +83,8 @@ ENDPOINTS = {
         loadgen.ENDPOINTS["messages"], gateways.MESSAGES_MODEL, loadgen.ENDPOINTS["messages"]
     ),
 }
-CHAT_ONLY_TARGETS = ("litellm", "floor-raw", "floor-asgi", "before")
-"""Targets measured on chat completions alone (their configs know no other endpoint)."""
+SLOW_TARGETS = ("litellm",)
+"""Soaked with `--litellm-soak-requests`, not `--soak-requests`."""
 
 
 @dataclass
@@ -109,6 +119,31 @@ class Memory:
     soak_errors: int = 0
 
 
+def payload(
+    target: gateways.Target, endpoint: str, stream: bool, sdk_headers: bool = False
+) -> tuple[loadgen.Endpoint, bytes]:
+    """The API `target` is driven on for `endpoint` (at the target's own path) and the request
+    it gets: the model under the target's own name, with the target's routing headers."""
+    measured = ENDPOINTS[endpoint]
+    api, model = measured.api, measured.model
+    if target.name == "direct":
+        api, model = measured.upstream, gateways.MODEL
+    headers = target.headers.get(api.name, ())
+    if target.prefix:
+        api = dataclasses.replace(api, path=target.prefix + api.path)
+    document = loadgen.request(
+        api,
+        "127.0.0.1",
+        target.port,
+        target.model_prefix + model,
+        target.api_key,
+        stream,
+        sdk_headers,
+        headers,
+    )
+    return api, document
+
+
 async def _drive(
     target: gateways.Target,
     stream: bool,
@@ -119,17 +154,11 @@ async def _drive(
     sdk_headers: bool = False,
     endpoint: str = "chat",
 ) -> loadgen.Samples:
-    measured = ENDPOINTS[endpoint]
-    api, model = measured.api, measured.model
-    if target.name == "direct":
-        api, model = measured.upstream, gateways.MODEL
-    payload = loadgen.request(
-        api, "127.0.0.1", target.port, model, target.api_key, stream, sdk_headers
-    )
+    api, request = payload(target, endpoint, stream, sdk_headers)
     return await loadgen.run(
         "127.0.0.1",
         target.port,
-        payload,
+        request,
         stream=stream,
         concurrency=concurrency,
         requests=requests,
@@ -166,7 +195,7 @@ async def measure(targets: list[gateways.Target], options: argparse.Namespace) -
         for stream in (False, True)
         for concurrency in options.concurrency
         for target in targets
-        if endpoint == "chat" or target.name not in CHAT_ONLY_TARGETS
+        if peers.skip_reason(target.name, endpoint) is None
     }
     window = options.seconds / options.rounds
     real = options.real_headers
@@ -203,9 +232,7 @@ def _ms(value: float) -> str:
     return "-" if math.isnan(value) else f"{value * 1000:7.2f}"
 
 
-def report(
-    cells: list[Cell], memories: dict[str, Memory], workers: int, options: argparse.Namespace
-) -> str:
+def report(cells: list[Cell], memories: dict[str, Memory], workers: dict[str, int]) -> str:
     direct = {(c.endpoint, c.stream, c.concurrency): c for c in cells if c.target == "direct"}
     lines = [
         "latency in ms; 'added' is the target's percentile minus direct's in the same cell (for",
@@ -246,23 +273,24 @@ def report(
 
 
 def targets_summary(
-    cells: list[Cell], direct: dict[tuple[bool, int], Cell], workers: int
+    cells: list[Cell], direct: dict[tuple[bool, int], Cell], workers: dict[str, int]
 ) -> list[str]:
     """The issue's comparisons, where both gateways were measured."""
     by = {(c.target, c.stream, c.concurrency): c for c in cells}
     lines = ["comparisons (whole answers):"]
-    for name in ("runestone", "litellm"):
+    for name, count in workers.items():
         best, peak = 0.0, 0.0
         for cell in cells:
             floor = direct.get((cell.stream, cell.concurrency))
             if cell.target != name or cell.stream or floor is None or cell.samples.errors:
                 continue
-            per_worker = cell.samples.throughput / workers
+            per_worker = cell.samples.throughput / count
             peak = max(peak, per_worker)
             if cell.p(99) - floor.p(99) <= ADDED_P99_BUDGET:
                 best = max(best, per_worker)
         lines.append(
-            f"  {name:<10} req/s per worker: best with added p99 <= 5 ms {best:.0f}, "
+            f"  {name:<11} req/s per worker or thread ({count}): "
+            f"best with added p99 <= 5 ms {best:.0f}, "
             f"best at any latency {peak:.0f}"
         )
     for stream, what in ((False, "whole answers"), (True, "time to first token")):
@@ -272,13 +300,15 @@ def targets_summary(
                 floor1.ttft(50) if stream else floor1.p(50)
             )
             lines.append(f"  added p50 at c=1 ({what}): runestone {added * 1000:.2f} ms")
-    ours, theirs, floor16 = by.get(("runestone", False, 16)), by.get(("litellm", False, 16)), None
-    floor16 = direct.get((False, 16))
-    if ours and theirs and floor16:
+    ours, floor16 = by.get(("runestone", False, 16)), direct.get((False, 16))
+    for name in workers:
+        theirs = by.get((name, False, 16))
+        if name == "runestone" or not (ours and theirs and floor16):
+            continue
         added_ours = ours.p(99) - floor16.p(99)
         added_theirs = theirs.p(99) - floor16.p(99)
         lines.append(
-            f"  added p99 at c=16: runestone {added_ours * 1000:.2f} ms, litellm "
+            f"  added p99 at c=16: runestone {added_ours * 1000:.2f} ms, {name} "
             f"{added_theirs * 1000:.2f} ms (ratio 1/{added_theirs / max(added_ours, 1e-6):.1f})"
         )
     return lines
@@ -307,6 +337,18 @@ def endpoints_summary(cells: list[Cell]) -> list[str]:
     return ["", "endpoints through runestone:", *lines] if lines else []
 
 
+def run_statement(targets: list[str], endpoints: list[str]) -> list[str]:
+    """What each target does per request in the run, and the cells it is not measured on."""
+    lines = ["what each target does in this run:"]
+    for name in targets:
+        lines.append(f"  {name:<11} {peers.statement(name)}")
+        for endpoint in endpoints:
+            reason = peers.skip_reason(name, endpoint)
+            if reason is not None:
+                lines.append(f"  {'':<11} {endpoint}: not measured: {reason}")
+    return lines
+
+
 async def main_async(options: argparse.Namespace) -> None:
     memories: dict[str, Memory] = {}
     with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
@@ -323,9 +365,17 @@ async def main_async(options: argparse.Namespace) -> None:
                     own_apis = any(e.endswith("-native") for e in options.endpoints)
                     targets.append(
                         gateways.runestone(
-                            workdir, upstream.port, options.workers, own_apis=own_apis
+                            workdir,
+                            upstream.port,
+                            options.workers,
+                            own_apis=own_apis,
+                            limits=peers.RUNESTONE_KEY_LIMITS,
                         )
                     )
+                elif name in peers.TENSORZERO_THREADS:
+                    targets.append(peers.tensorzero(workdir, upstream.port, name))
+                elif name == "portkey":
+                    targets.append(peers.portkey(workdir, upstream.port))
                 elif name == "before":
                     targets.append(
                         gateways.runestone(
@@ -334,6 +384,7 @@ async def main_async(options: argparse.Namespace) -> None:
                             options.workers,
                             name="before",
                             source=options.before,
+                            limits=peers.RUNESTONE_KEY_LIMITS,
                         )
                     )
                 elif name.startswith("floor-"):
@@ -346,7 +397,7 @@ async def main_async(options: argparse.Namespace) -> None:
                 memories[target.name] = Memory()
                 requests = (
                     options.litellm_soak_requests
-                    if target.name == "litellm"
+                    if target.name in SLOW_TARGETS
                     else options.soak_requests
                 )
                 await soak(target, requests, memories[target.name], options.real_headers)
@@ -363,12 +414,18 @@ async def main_async(options: argparse.Namespace) -> None:
     print(f"command: {procstats.command_line()}")
     print(
         f"upstream latency {options.latency_ms} ms, {options.chunks} content events per stream; "
-        f"{options.workers} worker(s) per gateway; litellm {gateways.LITELLM_VERSION}; "
+        f"{options.workers} worker(s) for runestone and litellm; litellm "
+        f"{gateways.LITELLM_VERSION}, tensorzero {peers.TENSORZERO_VERSION}, portkey "
+        f"{peers.PORTKEY_VERSION}; "
         f"load generator: bench/loadgen.py (uvloop + httptools, closed loop, keep-alive); "
         f"headers: {gateways.headers_label(options.real_headers)}"
     )
     print(f"load average at the end: {procstats.load_average()}")
-    print(report(cells, memories, options.workers, options))
+    print()
+    print("\n".join(run_statement(options.targets, options.endpoints)))
+    print()
+    gateway_targets = [t for t in targets if peers.family(t.name) not in ("direct", "floor")]
+    print(report(cells, memories, {t.name: t.workers for t in gateway_targets}))
 
 
 def main() -> None:
@@ -405,7 +462,8 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=8)
     gateways.add_headers_option(parser)
     options = parser.parse_args()
-    known = {"direct", "runestone", "litellm", "floor-raw", "floor-asgi", "before"}
+    known = {"direct", "runestone", "litellm", "floor-raw", "floor-asgi", "before", "portkey"}
+    known |= set(peers.TENSORZERO_THREADS)
     unknown = set(options.targets) - known
     if unknown:
         parser.error(f"unknown targets: {sorted(unknown)}")

@@ -1,5 +1,6 @@
 """The targets of bench/gateway_overhead.py as processes on loopback: the fast upstream, the
-Runestone gateway and LiteLLM proxy, each with auth on and one model pointing at the upstream.
+Runestone gateway and LiteLLM proxy, each with auth on and one model pointing at the upstream
+(other gateways are in bench/peers.py).
 
 LiteLLM is installed from PyPI into its own venv under ~/.cache/runestone/bench/ (never into the
 project's venv, never into the repo), at the pinned version below."""
@@ -11,7 +12,8 @@ import os
 import signal
 import subprocess
 import sys
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -57,6 +59,12 @@ class Target:
     api_key: str | None
     process: subprocess.Popen[bytes] | None = None
     workers: int = 0
+    prefix: str = ""
+    """What comes before an API's own path (`/v1/...`) on this target."""
+    model_prefix: str = ""
+    """What comes before the model's name in a request to this target."""
+    headers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Header lines a request carries besides its key, per API (loadgen's endpoint names)."""
 
     @property
     def pid(self) -> int:
@@ -77,7 +85,7 @@ class Target:
             self.process.wait(10)
 
 
-def _spawn(
+def spawn(
     command: list[str], log: Path, env: dict[str, str] | None = None
 ) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
@@ -98,7 +106,7 @@ def upstream(
     command += ["--latency-ms", str(latency_ms), "--chunks", str(chunks)]
     if provider_headers:
         command.append("--provider-headers")
-    target = Target("direct", port, None, _spawn(command, workdir / "upstream.log"))
+    target = Target("direct", port, None, spawn(command, workdir / "upstream.log"))
     procstats.wait_http(f"http://127.0.0.1:{port}/v1/models", START_TIMEOUT, target.alive)
     return target
 
@@ -108,7 +116,7 @@ def floor_proxy(workdir: Path, upstream_port: int, kind: str) -> Target:
     port = procstats.free_port()
     command = [sys.executable, str(BENCH / "floor_proxy.py"), "--kind", kind]
     command += ["--port", str(port), "--upstream-port", str(upstream_port)]
-    target = Target(f"floor-{kind}", port, None, _spawn(command, workdir / f"floor-{kind}.log"), 1)
+    target = Target(f"floor-{kind}", port, None, spawn(command, workdir / f"floor-{kind}.log"), 1)
     procstats.wait_http(f"http://127.0.0.1:{port}/v1/models", START_TIMEOUT, target.alive)
     return target
 
@@ -124,16 +132,19 @@ def runestone(
     source: Path | None = None,
     probe: Path | None = None,
     own_apis: bool = False,
+    limits: dict[str, int] | None = None,
 ) -> Target:
-    """The gateway with one unlimited key, or with the key-table entries `keys` (then the
-    target's api_key is None) and the rate-limit store `store`. With `source` (another checkout
+    """The gateway with one key, or with the key-table entries `keys` (then the target's
+    api_key is None) and the rate-limit store `store`. With `source` (another checkout
     of this repository, e.g. an earlier commit's worktree) its code is run instead of this one's,
     through PYTHONPATH, which comes before the venv's editable paths. With `probe` it runs under
     bench/path_probe.py, which writes its timings to that file when the gateway exits. With
     `own_apis` the upstream is also a Responses-speaking and an Anthropic provider
-    (RESPONSES_MODEL, MESSAGES_MODEL), for the endpoints' pass-through paths."""
+    (RESPONSES_MODEL, MESSAGES_MODEL), for the endpoints' pass-through paths. `limits` are the
+    one key's limits (the key table's camelCase names); without them it is unlimited."""
     key = apikeys.generate() if keys is None else None
-    entries = keys if key is None else [{"id": "bench", "sha256": apikeys.digest(key)}]
+    own = {"id": "bench", "sha256": apikeys.digest(key) if key else "", "limits": limits or {}}
+    entries = keys if key is None else [own]
     table = workdir / f"{name}-keys.yaml"
     table.write_text(yaml.safe_dump({"keys": entries}))
     config = {
@@ -168,7 +179,7 @@ def runestone(
     if probe is not None:
         command[0:1] = [sys.executable, str(BENCH / "path_probe.py")]
         env["RUNESTONE_PATH_PROBE_OUT"] = str(probe)
-    target = Target(name, port, key, _spawn(command, workdir / f"{name}.log", env), workers)
+    target = Target(name, port, key, spawn(command, workdir / f"{name}.log", env), workers)
     procstats.wait_http(f"http://127.0.0.1:{health_port}/readyz", START_TIMEOUT, target.alive)
     return target
 
@@ -193,8 +204,15 @@ def _own_apis(upstream_port: int) -> list[dict[str, object]]:
 
 def litellm_venv() -> Path:
     """The venv holding the pinned LiteLLM proxy, created (or completed) on first use."""
-    venv = CACHE / f"litellm-{LITELLM_VERSION}"
-    requirements = [f"litellm[proxy]=={LITELLM_VERSION}", *LITELLM_EXTRAS]
+    return cached_venv(
+        f"litellm-{LITELLM_VERSION}", [f"litellm[proxy]=={LITELLM_VERSION}", *LITELLM_EXTRAS]
+    )
+
+
+def cached_venv(name: str, requirements: list[str]) -> Path:
+    """A venv of its own under the cache holding exactly `requirements`, installed on first use
+    (or when the requirements change)."""
+    venv = CACHE / name
     stamp = venv / "runestone-bench-requirements.txt"
     if not stamp.exists() or stamp.read_text().split() != requirements:
         print(f"installing {' '.join(requirements)} into {venv}", file=sys.stderr)
@@ -234,6 +252,6 @@ def litellm(workdir: Path, upstream_port: int, workers: int) -> Target:
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no download of the price table at start
         "NO_DOCS": "True",
     }
-    target = Target("litellm", port, key, _spawn(command, workdir / "litellm.log", env), workers)
+    target = Target("litellm", port, key, spawn(command, workdir / "litellm.log", env), workers)
     procstats.wait_http(f"http://127.0.0.1:{port}/health/liveliness", START_TIMEOUT, target.alive)
     return target

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -94,10 +94,11 @@ def request(
     api_key: str | None,
     stream: bool,
     sdk_headers: bool = False,
+    headers: Sequence[str] = (),
 ) -> bytes:
     """One request to `endpoint` as bytes on the wire (the key as a bearer token, which the
     gateway takes on every endpoint); with `sdk_headers`, with the headers the official SDK
-    sends too."""
+    sends too; `headers` are lines added after those (a gateway's routing headers)."""
     document = endpoint.document(model)
     if stream:
         document["stream"] = True
@@ -112,6 +113,7 @@ def request(
         lines.append(f"authorization: Bearer {api_key}")
     if sdk_headers:
         lines += SDK_HEADERS
+    lines += headers
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
