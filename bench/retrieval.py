@@ -126,12 +126,13 @@ def _spawn(command: list[str], log: Path) -> subprocess.Popen[bytes]:
 def minilm_server(workdir: Path) -> Iterator[int]:
     port = procstats.free_port()
     code = (
-        "import sys, uvicorn; sys.path.insert(0, sys.argv[1]);"
+        "import sys, uvicorn; sys.path[:0] = sys.argv[1:3];"
         "from fixtures.upstreams import embedding_server;"
-        "uvicorn.run(embedding_server.create_app(), host='127.0.0.1', port=int(sys.argv[2]),"
+        "uvicorn.run(embedding_server.create_app(), host='127.0.0.1', port=int(sys.argv[3]),"
         " log_level='warning')"
     )
-    process = _spawn([sys.executable, "-c", code, str(TESTS), str(port)], workdir / "minilm.log")
+    paths = [str(TESTS), str(BENCH.parent / "devcluster")]
+    process = _spawn([sys.executable, "-c", code, *paths, str(port)], workdir / "minilm.log")
     try:
         alive = lambda: process.poll() is None  # noqa: E731
         procstats.wait_http(f"http://127.0.0.1:{port}/v1/models", START_TIMEOUT, alive)
