@@ -1,10 +1,12 @@
-"""A real S3-compatible object store: SeaweedFS's `weed server` (built from its pinned Go module,
-`versions.SEAWEEDFS`) with its S3 gateway, on a loopback address of its own, with one identity
-whose keys it checks (AWS Signature Version 4) and its buckets created up front.
+"""A real S3-compatible object store: Versity's S3 gateway (`versitygw posix`, built from its
+pinned Go module, `versions.VERSITYGW`) serving a directory of the test's own, on a loopback address
+of its own, with one root identity whose keys it checks (AWS Signature Version 4) and its buckets
+created up front.
 
 Pods reach it there too: the process kubelet makes `127.0.0.1` in a pod's settings mean the pod's
-own address, so the store listens on `HOST` instead, which no pod takes for its own. Its master,
-volume and filer servers listen on the same address, each on a free port.
+own address, so the store listens on `HOST` instead, which no pod takes for its own, and on that
+one port alone (its admin API shares it, behind the same keys; no web UI). The root keys reach it
+through its environment, never its command line, where any process listing would show them.
 
 A small signing client (`S3Server.request`) lets a test create buckets and list what a backup
 wrote, as any S3 client would."""
@@ -15,7 +17,7 @@ import dataclasses
 import datetime
 import hashlib
 import hmac
-import json
+import os
 import secrets
 import subprocess
 import time
@@ -36,7 +38,7 @@ _S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 
 
 def binary() -> Path:
-    return gobuild.ensure([versions.SEAWEEDFS.name])["weed"]
+    return gobuild.ensure([versions.VERSITYGW.name])["versitygw"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,7 +105,8 @@ def signed_headers(
 
 
 class S3Server:
-    """`weed server` with its S3 gateway; data under `directory`."""
+    """`versitygw posix` over `directory/data`: each bucket a folder there, object metadata in
+    extended attributes."""
 
     def __init__(self, directory: Path, buckets: Sequence[str] = ("backups",)) -> None:
         self.directory = directory
@@ -119,80 +122,49 @@ class S3Server:
 
     @property
     def log_path(self) -> Path:
-        return self.directory / "weed.log"
-
-    def _config(self) -> Path:
-        identity = {
-            "name": "runestone-tests",
-            "credentials": [
-                {
-                    "accessKey": self.credentials.access_key,
-                    "secretKey": self.credentials.secret_key,
-                }
-            ],
-            "actions": ["Admin", "Read", "List", "Tagging", "Write"],
-        }
-        path = self.directory / "s3.json"
-        path.write_text(json.dumps({"identities": [identity]}))
-        path.chmod(0o600)
-        return path
+        return self.directory / "versitygw.log"
 
     def _argv(self) -> list[str]:
-        ports = {
-            name: processes.free_port(HOST)
-            for name in ("master", "master.grpc", "volume", "volume.grpc", "filer", "filer.grpc")
-        }
         data = self.directory / "data"
         data.mkdir(parents=True, exist_ok=True)
         return [
             str(binary()),
-            "server",
-            f"-ip={HOST}",
-            f"-ip.bind={HOST}",
-            f"-dir={data}",
-            f"-master.port={ports['master']}",
-            f"-master.port.grpc={ports['master.grpc']}",
-            "-master.volumeSizeLimitMB=64",
-            "-master.telemetry=false",
-            f"-volume.port={ports['volume']}",
-            f"-volume.port.grpc={ports['volume.grpc']}",
-            "-volume.max=0",
-            "-filer",
-            f"-filer.port={ports['filer']}",
-            f"-filer.port.grpc={ports['filer.grpc']}",
-            f"-filer.localSocket={self.directory / 'filer.sock'}",
-            "-s3",
-            f"-s3.port={self.port}",
-            f"-s3.port.grpc={processes.free_port(HOST)}",
-            "-s3.port.iceberg=0",
-            "-s3.port.lance=0",
-            f"-s3.localSocket={self.directory / 's3.sock'}",
-            f"-s3.config={self._config()}",
+            f"--port={HOST}:{self.port}",
+            f"--region={REGION}",
+            "posix",
+            str(data),
         ]
 
+    def _env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "ROOT_ACCESS_KEY_ID": self.credentials.access_key,
+            "ROOT_SECRET_ACCESS_KEY": self.credentials.secret_key,
+        }
+
     def start(self) -> None:
-        """Start the server, wait until its S3 gateway checks signatures, create the buckets."""
+        """Start the server, wait until it answers a signed request, create the buckets."""
         if self.process is not None and self.process.poll() is None:
             return
         self.directory.mkdir(parents=True, exist_ok=True)
         argv = self._argv()
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                argv, stdout=log, stderr=subprocess.STDOUT, cwd=self.directory
+                argv, stdout=log, stderr=subprocess.STDOUT, cwd=self.directory, env=self._env()
             )
         deadline = time.monotonic() + START_TIMEOUT
         while not self._ready():
             if self.process.poll() is not None:
-                raise RuntimeError(f"weed server exited:\n{self._log_tail()}")
+                raise RuntimeError(f"versitygw exited:\n{self._log_tail()}")
             if time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"weed server did not start:\n{self._log_tail()}")
+                raise RuntimeError(f"versitygw did not start:\n{self._log_tail()}")
             time.sleep(0.5)
         for bucket in self.buckets:
             self.request("PUT", f"/{bucket}")
 
     def _ready(self) -> bool:
-        """The gateway answers, and lists the buckets for our identity (the filer is up)."""
+        """The gateway answers, and lists the buckets for our identity."""
         try:
             self.request("GET", "/")
         except (httpx.HTTPError, S3Error):

@@ -38,7 +38,7 @@ def clusters(
 
 @pytest.fixture(scope="module")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[s3.S3Server]:
-    """SeaweedFS's S3 gateway on loopback with the bucket `backups`, for the test module."""
+    """Versity's S3 gateway on loopback with the bucket `backups`, for the test module."""
     server = s3.S3Server(tmp_path_factory.mktemp("s3"), buckets=("backups",))
     server.start()
     try:

@@ -1,14 +1,15 @@
-"""Backups of a three-member, replication-factor-3 cluster to a real S3 store (SeaweedFS), on demand
-and on schedule, restored into a new cluster through `spec.restore`: the same object count and the
-same nearest neighbours before and after, read through every member. The restore runs once; a
-restore of a backup the bucket does not hold is Degraded (`BackupNotFound`) with a Warning Event.
-The store's keys reach the members only from a Secret, and a Secret without them is Degraded
-(`MissingSecret`) before any member starts."""
+"""Backups of a three-member, replication-factor-3 cluster to a real S3 store (Versity's S3
+gateway), on demand and on schedule, restored into a new cluster through `spec.restore`: the same
+object count and the same nearest neighbours before and after, read through every member. The
+restore runs once; a restore of a backup the bucket does not hold is Degraded (`BackupNotFound`)
+with a Warning Event. The store's keys reach the members only from a Secret, and a Secret without
+them is Degraded (`MissingSecret`) before any member starts."""
 
 from __future__ import annotations
 
 import random
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -269,7 +270,11 @@ def test_a_replicated_cluster_backed_up_to_s3_restores_into_a_new_cluster(
 
 
 def test_the_store_takes_only_its_identitys_signatures(s3_server: s3.S3Server) -> None:
-    """So the backups above show the members signing with the keys from the Secret."""
+    """So the backups above show the members signing with the keys from the Secret; and the
+    store's own keys are not on its command line, which any process listing shows."""
+    assert s3_server.process is not None
+    argv = Path(f"/proc/{s3_server.process.pid}/cmdline").read_bytes()
+    assert s3_server.credentials.secret_key.encode() not in argv
     s3_server.request("PUT", "/backups/probe/object", body=b"payload")
     assert s3_server.request("GET", "/backups/probe/object").content == b"payload"
     assert "probe/object" in s3_server.keys("backups", "probe/")

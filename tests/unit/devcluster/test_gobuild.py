@@ -43,6 +43,6 @@ def test_make_tools_builds_every_pinned_program() -> None:
         value.name for value in vars(versions).values() if isinstance(value, versions.GoProgram)
     }
     assert pinned == set(versions.PROGRAMS)
-    assert versions.PROGRAMS["seaweedfs"].binaries == {
-        "weed": "github.com/seaweedfs/seaweedfs/weed"
+    assert versions.PROGRAMS["versitygw"].binaries == {
+        "versitygw": "github.com/versity/versitygw/cmd/versitygw"
     }

@@ -1,5 +1,5 @@
 """The S3 test store's client signs requests as AWS documents Signature Version 4, so a server
-that checks signatures (SeaweedFS's S3 gateway) takes them, and a wrong secret is refused."""
+that checks signatures (Versity's S3 gateway) takes them, and a wrong secret is refused."""
 
 from __future__ import annotations
 
