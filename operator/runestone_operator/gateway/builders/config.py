@@ -55,6 +55,34 @@ def redis_mount(spec: model.GatewaySpec) -> SecretMount | None:
     return SecretMount("redis-url", ref.name, ref.key, names.REDIS_DIR)
 
 
+def vector_store_mounts(link: peers.VectorClusterView, key: peers.GatewayKey) -> list[SecretMount]:
+    """The gateway's key into the cluster and, when the cluster serves TLS, its CA bundle."""
+    mounts = [SecretMount("vector-key", key.secret.name, key.secret.key, names.VECTOR_KEY_DIR)]
+    if link.ca is not None:
+        mounts.append(SecretMount("vector-ca", link.ca.name, link.ca.key, names.VECTOR_CA_DIR))
+    return mounts
+
+
+def vector_stores(
+    spec: model.VectorStores, link: peers.VectorClusterView, key: peers.GatewayKey
+) -> config.VectorStores:
+    """The `vectorStores` section for a usable link: the cluster's client URL and replication
+    factor, the mounted key and CA (`vector_store_mounts`), and the Gateway's own settings."""
+    mounts = {mount.volume: mount.path for mount in vector_store_mounts(link, key)}
+    return config.VectorStores(
+        url=link.url,
+        ca_file=mounts.get("vector-ca"),
+        api_key_file=mounts["vector-key"],
+        embedding_model=spec.embedding_model,
+        chunking=config.Chunking(
+            max_chunk_size_tokens=spec.chunking.max_chunk_size_tokens,
+            chunk_overlap_tokens=spec.chunking.chunk_overlap_tokens,
+        ),
+        max_file_bytes=spec.max_file_bytes,
+        replication_factor=link.replication_factor,
+    )
+
+
 def _volume_name(*parts: str) -> str:
     """A volume name (a DNS label) from readable parts, shortened with a digest when too long."""
     name = "-".join(parts)
@@ -65,10 +93,15 @@ def _volume_name(*parts: str) -> str:
 
 
 def gateway_config(
-    spec: model.GatewaySpec, pools: Sequence[peers.PoolView], *, tls: bool
+    spec: model.GatewaySpec,
+    pools: Sequence[peers.PoolView],
+    *,
+    tls: bool,
+    stores: config.VectorStores | None = None,
 ) -> config.GatewayConfig:
-    """The whole config file; raises pydantic.ValidationError when the gateway would refuse it
-    (for example a model served by two pools)."""
+    """The whole config file, with `stores` when the link to a VectorCluster is usable; raises
+    pydantic.ValidationError when the gateway would refuse it (for example a model served by two
+    pools)."""
     store = spec.rate_limit_store
     redis = redis_mount(spec)
     return config.GatewayConfig(
@@ -99,6 +132,7 @@ def gateway_config(
             retention_seconds=durations.parse(spec.stored_responses.retention).total_seconds()
         ),
         provider_pools=[pool.config for pool in pools],
+        vector_stores=stores,
     )
 
 
