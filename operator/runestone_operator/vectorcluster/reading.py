@@ -8,7 +8,8 @@ import pydantic
 
 from runestone_operator.core import kinds, kube, models, peers
 from runestone_operator.core import names as core_names
-from runestone_operator.vectorcluster import engines, model, names
+from runestone_operator.vectorcluster import model, names
+from runestone_operator.vectorcluster.builders import network
 
 CA_DATA_KEY = "ca.crt"
 DEFAULT_REPLICATION_FACTOR = 1
@@ -35,9 +36,8 @@ def ca_source(name: str, spec: model.VectorClusterSpec) -> models.SecretKeySelec
 def client_url(name: str, namespace: str, spec: model.VectorClusterSpec) -> str:
     """The client Service's URL."""
     tls = spec.tls.mode != "none"
-    port = engines.get(spec.engine).client_port(tls)
     scheme = "https" if tls else "http"
-    return f"{scheme}://{names.client_service(name)}.{namespace}.svc:{port}"
+    return f"{scheme}://{names.client_service(name)}.{namespace}.svc:{network.client_port(tls)}"
 
 
 def view(
