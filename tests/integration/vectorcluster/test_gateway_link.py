@@ -93,6 +93,25 @@ def _local_copy(
     return copies
 
 
+def _wait_refused(clusters: Clusters, member: str, old_pod: str, key: str) -> None:
+    """Until `member` has restarted (a new pod, gate True) and refuses `key` (Weaviate reads
+    its keys only at start)."""
+
+    def refused() -> bool:
+        pod = clusters.core.read_namespaced_pod(member, clusters.namespace)
+        if pod.metadata.uid == old_pod or clusters.gate(member) != "True":
+            return False
+        try:
+            answer = wv.Client(wv.member_url(clusters.address(member)), key).request(
+                "GET", "/v1/schema"
+            )
+        except httpx.HTTPError:
+            return False
+        return answer.status_code == 401
+
+    eventually(refused, timeout=400, interval=1, what="the restarted member refusing the key")
+
+
 @pytest.mark.timeout(1500)
 def test_a_gateway_joined_to_a_vector_cluster(
     clusters: Clusters,
@@ -226,20 +245,49 @@ def test_a_gateway_joined_to_a_vector_cluster(
         timeout=60,
         what="the key's Secret deleted",
     )
-
-    def refused() -> bool:
-        pod = core.read_namespaced_pod(member, namespace)
-        if pod.metadata.uid == old_pod or clusters.gate(member) != "True":
-            return False
-        try:
-            answer = wv.Client(wv.member_url(clusters.address(member)), key).request(
-                "GET", "/v1/schema"
-            )
-        except httpx.HTTPError:
-            return False
-        return answer.status_code == 401
-
-    eventually(refused, timeout=400, interval=1, what="the restarted member refusing the key")
+    _wait_refused(clusters, member, old_pod, key)
     operator_key = clusters.secret_value(f"{CLUSTER}-operator-key", "api-key")
     still = wv.Client(wv.member_url(clusters.address(member)), operator_key)
     assert still.request("GET", "/v1/schema").status_code == 200
+
+
+@pytest.mark.timeout(1200)
+def test_a_gateway_joining_a_running_cluster_waits_for_its_key_and_loses_it_when_deleted(
+    clusters: Clusters,
+) -> None:
+    """A Gateway that references a cluster already serving waits (GatewayKeyPending) until the
+    members have restarted with its new key; deleting the Gateway revokes the key."""
+    api, namespace, core = clusters.api, clusters.namespace, clusters.core
+    clusters.create(CLUSTER, vectorclusters.spec(replicas=1))
+    clusters.wait_condition(CLUSTER, "Ready", "True", timeout=400)
+    resources.create(api, namespace, resources.mock_pool("mock"))
+    stores = {"vectorClusterRef": {"name": CLUSTER}, "embeddingModel": EMBEDDING}
+    resources.create(
+        api, namespace, resources.gateway(GATEWAY, tls={"mode": "none"}, vectorStores=stores)
+    )
+    seen = _reasons_until_ready(api, namespace)
+    assert "GatewayKeyPending" in seen, seen
+    assert "VectorClusterNotFound" not in seen
+    key = _secret(core, namespace, KEY_SECRET, "api-key").decode()
+    member = f"{CLUSTER}-0"
+    answer = wv.Client(wv.member_url(clusters.address(member)), key).request("GET", "/v1/schema")
+    assert answer.status_code == 200
+
+    old_pod = core.read_namespaced_pod(member, namespace).metadata.uid
+    resources.custom(api).delete_namespaced_custom_object(
+        resources.GROUP, resources.VERSION, namespace, "gateways", GATEWAY
+    )
+    eventually(
+        lambda: not clusters.get(CLUSTER)["status"].get("gatewayKeys"),
+        timeout=60,
+        what="the deleted Gateway's key gone from status.gatewayKeys",
+    )
+    eventually(
+        lambda: (
+            KEY_SECRET
+            not in {s.metadata.name for s in core.list_namespaced_secret(namespace).items}
+        ),
+        timeout=60,
+        what="the key's Secret deleted",
+    )
+    _wait_refused(clusters, member, old_pod, key)
