@@ -93,9 +93,26 @@ def _local_copy(
     return copies
 
 
-def _wait_refused(clusters: Clusters, member: str, old_pod: str, key: str) -> None:
-    """Until `member` has restarted (a new pod, gate True) and refuses `key` (Weaviate reads
+def _wait_revoked(clusters: Clusters, member: str, old_pod: str, key: str) -> None:
+    """Until the gateway's key is gone from the cluster's status and its Secret is deleted, and
+    then until `member` has restarted (a new pod, gate True) and refuses `key` (Weaviate reads
     its keys only at start)."""
+    eventually(
+        lambda: not clusters.get(CLUSTER)["status"].get("gatewayKeys"),
+        timeout=60,
+        what="the key gone from status.gatewayKeys",
+    )
+    eventually(
+        lambda: (
+            KEY_SECRET
+            not in {
+                s.metadata.name
+                for s in clusters.core.list_namespaced_secret(clusters.namespace).items
+            }
+        ),
+        timeout=60,
+        what="the key's Secret deleted",
+    )
 
     def refused() -> bool:
         pod = clusters.core.read_namespaced_pod(member, clusters.namespace)
@@ -232,20 +249,7 @@ def test_a_gateway_joined_to_a_vector_cluster(
         timeout=60,
         what="the config without vectorStores",
     )
-    eventually(
-        lambda: not clusters.get(CLUSTER)["status"].get("gatewayKeys"),
-        timeout=60,
-        what="the key gone from status.gatewayKeys",
-    )
-    eventually(
-        lambda: (
-            KEY_SECRET
-            not in {s.metadata.name for s in core.list_namespaced_secret(namespace).items}
-        ),
-        timeout=60,
-        what="the key's Secret deleted",
-    )
-    _wait_refused(clusters, member, old_pod, key)
+    _wait_revoked(clusters, member, old_pod, key)
     operator_key = clusters.secret_value(f"{CLUSTER}-operator-key", "api-key")
     still = wv.Client(wv.member_url(clusters.address(member)), operator_key)
     assert still.request("GET", "/v1/schema").status_code == 200
@@ -277,17 +281,4 @@ def test_a_gateway_joining_a_running_cluster_waits_for_its_key_and_loses_it_when
     resources.custom(api).delete_namespaced_custom_object(
         resources.GROUP, resources.VERSION, namespace, "gateways", GATEWAY
     )
-    eventually(
-        lambda: not clusters.get(CLUSTER)["status"].get("gatewayKeys"),
-        timeout=60,
-        what="the deleted Gateway's key gone from status.gatewayKeys",
-    )
-    eventually(
-        lambda: (
-            KEY_SECRET
-            not in {s.metadata.name for s in core.list_namespaced_secret(namespace).items}
-        ),
-        timeout=60,
-        what="the key's Secret deleted",
-    )
-    _wait_refused(clusters, member, old_pod, key)
+    _wait_revoked(clusters, member, old_pod, key)
