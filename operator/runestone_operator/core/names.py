@@ -35,6 +35,8 @@ PREVIOUS_KEYS = "runestone.dev/previous-keys"
 
 # Data keys.
 API_KEY_DATA_KEY = "api-key"
+CA_DATA_KEY = "ca.crt"
+"""The CA bundle clients trust, in a published CA Secret and next to a serving pair."""
 
 # Paths inside pods.
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"

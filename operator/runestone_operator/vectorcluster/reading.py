@@ -11,7 +11,6 @@ from runestone_operator.core import names as core_names
 from runestone_operator.vectorcluster import model, names
 from runestone_operator.vectorcluster.builders import network
 
-CA_DATA_KEY = "ca.crt"
 DEFAULT_REPLICATION_FACTOR = 1
 """What the engine gives a new collection when `spec.replicationFactor` is unset."""
 
@@ -30,7 +29,7 @@ def ca_source(name: str, spec: model.VectorClusterSpec) -> models.SecretKeySelec
         secret = spec.tls.secret_name
     else:
         secret = names.tls_secret(name)
-    return models.SecretKeySelector(name=secret, key=CA_DATA_KEY)
+    return models.SecretKeySelector(name=secret, key=core_names.CA_DATA_KEY)
 
 
 def client_url(name: str, namespace: str, spec: model.VectorClusterSpec) -> str:

@@ -11,11 +11,12 @@ import pytest
 import yaml
 
 from runestone_gateway import config
-from runestone_operator.core import conditions, models, names, peers
+from runestone_operator.core import conditions, kinds, meta, models, names, peers
 from runestone_operator.core.conditions import Reason
 from runestone_operator.gateway import linking
 from runestone_operator.gateway import model as gateway
 from runestone_operator.gateway.builders import config as config_builder
+from runestone_operator.gateway.builders import deployment
 from runestone_operator.gateway.steps import vectorstores
 from runestone_operator.providerpool import model as providerpool
 from runestone_operator.providerpool import render
@@ -126,16 +127,16 @@ def test_a_usable_link_renders_the_section_the_gateway_loads() -> None:
     assert (observation.status, observation.reason) == (conditions.TRUE, Reason.LINKED)
     assert key is not None
     spec = _stores(chunking={"maxChunkSizeTokens": 400, "chunkOverlapTokens": 100})
-    section = config_builder.vector_stores(spec, cluster, key)
+    mounts = vectorstores.link_mounts("main", "docs", cluster)
+    section = config_builder.vector_stores(spec, cluster, mounts)
     assert section.url == "https://docs.team.svc:443"
     assert section.api_key_file == "/etc/runestone/vector-store/key/api-key"
     assert section.ca_file == "/etc/runestone/vector-store/ca/ca.crt"
     assert section.replication_factor == 2
     assert section.chunking == config.Chunking(max_chunk_size_tokens=400, chunk_overlap_tokens=100)
-    mounts = config_builder.vector_store_mounts(cluster, key)
-    assert [(m.secret_name, m.key, m.path) for m in mounts] == [
-        ("docs-key-gateway.main", "api-key", section.api_key_file),
-        ("docs-ca", "ca.crt", section.ca_file),
+    assert [(m.secret_name, m.key, m.path, m.optional) for m in mounts] == [
+        ("docs-key-gateway.main", "api-key", section.api_key_file, True),
+        ("docs-ca", "ca.crt", section.ca_file, True),
     ]
     gateway_spec = gateway.GatewaySpec.model_validate(
         {"providerPools": [{"name": "default"}], "vectorStores": spec.model_dump(by_alias=True)}
@@ -149,10 +150,31 @@ def test_a_usable_link_renders_the_section_the_gateway_loads() -> None:
 
 def test_plain_http_mounts_no_ca() -> None:
     cluster = _cluster("none", **_ACCEPTED)
-    _, key = vectorstores.judge("main", _stores(), cluster, [_pool("embedding")])
-    assert key is not None
-    assert [m.volume for m in config_builder.vector_store_mounts(cluster, key)] == ["vector-key"]
-    assert config_builder.vector_stores(_stores(), cluster, key).ca_file is None
+    mounts = vectorstores.link_mounts("main", "docs", cluster)
+    assert [m.volume for m in mounts] == ["vector-key"]
+    assert config_builder.vector_stores(_stores(), cluster, mounts).ca_file is None
+
+
+def test_the_mounts_come_before_the_cluster_so_linking_never_restarts_pods() -> None:
+    """Before the cluster exists the key's Secret (named by rule) and the CA bundle of the
+    default TLS mode are mounted, optional; once linked, the mounts are the same."""
+    before = vectorstores.link_mounts("main", "docs", None)
+    assert before == vectorstores.link_mounts("main", "docs", _cluster(**_ACCEPTED))
+    assert all(mount.optional for mount in before)
+    owner = meta.Owner(kinds.API_VERSION, "Gateway", "team", "main", "uid-1")
+    spec = gateway.GatewaySpec.model_validate({"providerPools": [{"name": "default"}]})
+    manifest = deployment.deployment(
+        deployment.Inputs(
+            owner=owner, spec=spec, image="runestone:1", tls_secret=None, secret_mounts=before
+        )
+    )
+    volumes = {v["name"]: v for v in manifest["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["vector-key"]["secret"] == {
+        "secretName": "docs-key-gateway.main",
+        "items": [{"key": "api-key", "path": "api-key"}],
+        "optional": True,
+    }
+    assert volumes["vector-ca"]["secret"]["optional"] is True
 
 
 def test_the_chunking_bounds_are_openais() -> None:

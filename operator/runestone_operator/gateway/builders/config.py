@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import yaml
 
 from runestone_gateway import config
-from runestone_operator.core import durations, meta, peers
+from runestone_operator.core import durations, meta, models, peers
 from runestone_operator.core import names as core_names
 from runestone_operator.gateway import model, names
 
@@ -27,6 +27,8 @@ class SecretMount:
     secret_name: str
     key: str
     directory: str
+    optional: bool = False
+    """The pod starts without the Secret (or the key), and the file appears once it exists."""
 
     @property
     def path(self) -> str:
@@ -55,24 +57,29 @@ def redis_mount(spec: model.GatewaySpec) -> SecretMount | None:
     return SecretMount("redis-url", ref.name, ref.key, names.REDIS_DIR)
 
 
-def vector_store_mounts(link: peers.VectorClusterView, key: peers.GatewayKey) -> list[SecretMount]:
-    """The gateway's key into the cluster and, when the cluster serves TLS, its CA bundle."""
-    mounts = [SecretMount("vector-key", key.secret.name, key.secret.key, names.VECTOR_KEY_DIR)]
-    if link.ca is not None:
-        mounts.append(SecretMount("vector-ca", link.ca.name, link.ca.key, names.VECTOR_CA_DIR))
+def vector_store_mounts(
+    key: models.SecretKeySelector, ca: models.SecretKeySelector | None
+) -> list[SecretMount]:
+    """The gateway's key into the cluster and, when the cluster serves TLS, its CA bundle. Both
+    are optional: they are mounted as soon as the Gateway references the cluster, before the
+    cluster has issued the key, so that the link becoming usable changes only the config file
+    (which the gateway re-reads), never the pods."""
+    mounts = [SecretMount("vector-key", key.name, key.key, names.VECTOR_KEY_DIR, optional=True)]
+    if ca is not None:
+        mounts.append(SecretMount("vector-ca", ca.name, ca.key, names.VECTOR_CA_DIR, optional=True))
     return mounts
 
 
 def vector_stores(
-    spec: model.VectorStores, link: peers.VectorClusterView, key: peers.GatewayKey
+    spec: model.VectorStores, link: peers.VectorClusterView, mounts: Sequence[SecretMount]
 ) -> config.VectorStores:
     """The `vectorStores` section for a usable link: the cluster's client URL and replication
     factor, the mounted key and CA (`vector_store_mounts`), and the Gateway's own settings."""
-    mounts = {mount.volume: mount.path for mount in vector_store_mounts(link, key)}
+    paths = {mount.volume: mount.path for mount in mounts}
     return config.VectorStores(
         url=link.url,
-        ca_file=mounts.get("vector-ca"),
-        api_key_file=mounts["vector-key"],
+        ca_file=paths.get("vector-ca") if link.ca is not None else None,
+        api_key_file=paths["vector-key"],
         embedding_model=spec.embedding_model,
         chunking=config.Chunking(
             max_chunk_size_tokens=spec.chunking.max_chunk_size_tokens,

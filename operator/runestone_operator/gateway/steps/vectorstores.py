@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from runestone_gateway import config
-from runestone_operator.core import conditions, peers, references
+from runestone_operator.core import conditions, models, names, peers, references
 from runestone_operator.core.conditions import Observation, Reason
 from runestone_operator.gateway import model
 from runestone_operator.gateway.builders import config as config_builder
@@ -28,7 +28,8 @@ class Link:
     config: config.GatewayConfig
     """The rendered config, with `vectorStores` when the link is usable."""
     mounts: tuple[config_builder.SecretMount, ...] = ()
-    """The gateway's key into the cluster and the cluster's CA, once usable."""
+    """The gateway's key into the cluster and the cluster's CA (optional: mounted before they
+    exist)."""
     observation: Observation | None = None
     """`VectorStoreReady`; None without `spec.vectorStores`."""
 
@@ -79,22 +80,40 @@ def judge(
     return ready, key
 
 
+def link_mounts(
+    gateway: str, name: str, cluster: peers.VectorClusterView | None
+) -> list[config_builder.SecretMount]:
+    """The key's Secret is named by rule (`<cluster>-key-gateway.<gateway>`); the CA is where the
+    cluster publishes it, or, before the cluster exists, where its default TLS mode (selfSigned)
+    will."""
+    key = models.SecretKeySelector(
+        name=names.key_secret(name, names.gateway_key(gateway)), key=names.API_KEY_DATA_KEY
+    )
+    if cluster is not None:
+        ca = cluster.ca
+    else:
+        ca = models.SecretKeySelector(name=names.ca_secret(name), key=names.CA_DATA_KEY)
+    return config_builder.vector_store_mounts(key, ca)
+
+
 async def ensure_link(
     ctx: Context, read: references.VectorClusterReader, resolved: pool_step.Resolved
 ) -> Link:
     spec = ctx.spec.vector_stores
     if spec is None:
         return Link(resolved.config)
-    cluster = await read(ctx.kube, ctx.namespace, spec.vector_cluster_ref.name)
-    # A serving Secret of the user's without a bundle: the system's trust store decides.
-    ca = cluster.ca if cluster is not None else None
-    if ca is not None and await references.missing_secret(ctx.kube, ctx.namespace, ca):
-        cluster = dataclasses.replace(cluster, ca=None) if cluster is not None else None
+    name = spec.vector_cluster_ref.name
+    cluster = await read(ctx.kube, ctx.namespace, name)
+    mounts = tuple(link_mounts(ctx.name, name, cluster))
     observation, key = judge(ctx.name, spec, cluster, resolved.pools)
     if cluster is None or key is None:
-        return Link(resolved.config, observation=observation)
-    stores = config_builder.vector_stores(spec, cluster, key)
+        return Link(resolved.config, mounts, observation)
+    if cluster.ca is not None and await references.missing_secret(
+        ctx.kube, ctx.namespace, cluster.ca
+    ):
+        # A serving Secret of the user's without a bundle: the system's trust store decides.
+        cluster = dataclasses.replace(cluster, ca=None)
+    stores = config_builder.vector_stores(spec, cluster, mounts)
     # The embedding model was checked above, the only rule the whole config adds to the section.
     rendered = resolved.config.model_copy(update={"vector_stores": stores})
-    mounts = tuple(config_builder.vector_store_mounts(cluster, key))
     return Link(rendered, mounts, observation)
