@@ -34,6 +34,26 @@ VECTOR_INDEX = "gateways_by_vectorcluster"
 """VectorCluster (namespace, name) -> names of the Gateways that reference it."""
 
 
+class Links:
+    """Which VectorCluster each Gateway referenced at its last event (an index cannot tell: it
+    is updated before the handler runs)."""
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[str, str], str] = {}
+
+    def seen(self, namespace: str, gateway: str, cluster: str | None) -> tuple[str, ...]:
+        """Record that `gateway` now references `cluster` (None: none, or deleted); the clusters
+        to reconcile because of it: both the old and the new one when the reference changed,
+        none when it did not."""
+        where = (namespace, gateway)
+        before = self._last.pop(where, None)
+        if cluster is not None:
+            self._last[where] = cluster
+        if before == cluster:
+            return ()
+        return tuple(name for name in (before, cluster) if name is not None)
+
+
 def kopf_settings() -> kopf.OperatorSettings:
     configured = kopf.OperatorSettings()
     # Silent watch stalls are Kopf's best-known failure: bound every watch explicitly.
@@ -74,8 +94,7 @@ def build_registry(
         cluster = linking.referenced_cluster(dict(body))
         return {(namespace or "", cluster): name} if cluster else {}
 
-    linked: dict[tuple[str, str], str | None] = {}
-    """(namespace, Gateway) -> the VectorCluster it referenced at its last event."""
+    links = Links()
 
     @kopf.on.event(group, version, gateway.plural, id="gateway", registry=registry)
     async def gateway_event(
@@ -83,17 +102,10 @@ def build_registry(
     ) -> None:
         heartbeat.watch_event()
         enqueue((gateway.name, namespace or "", name))
-        where = (namespace or "", name)
         deleted = kwargs.get("type") == "DELETED"
         cluster = None if deleted else linking.referenced_cluster(dict(body))
-        before = linked.pop(where, None)
-        if cluster is not None:
-            linked[where] = cluster
-        if before == cluster:
-            return
-        for changed in (before, cluster):
-            if changed is not None:
-                enqueue((vector.name, namespace or "", changed))
+        for changed in links.seen(namespace or "", name, cluster):
+            enqueue((vector.name, namespace or "", changed))
 
     @kopf.on.event(group, version, pool.plural, id="providerpool", registry=registry)
     async def pool_event(namespace: str | None, name: str, **kwargs: Any) -> None:

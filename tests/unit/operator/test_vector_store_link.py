@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from runestone_gateway import config
+from runestone_operator import handlers
 from runestone_operator.core import conditions, kinds, meta, models, names, peers
 from runestone_operator.core.conditions import Reason
 from runestone_operator.gateway import linking
@@ -205,3 +206,14 @@ def test_a_gateway_being_deleted_references_no_cluster(
     body: dict[str, Any], expected: str | None
 ) -> None:
     assert linking.referenced_cluster(body) == expected
+
+
+def test_a_changed_reference_reconciles_the_old_and_the_new_cluster() -> None:
+    links = handlers.Links()
+    assert links.seen("team", "main", "docs") == ("docs",)  # first seen (also after a restart)
+    assert links.seen("team", "main", "docs") == ()  # a status write: nothing to revoke or issue
+    assert links.seen("team", "other", "docs") == ("docs",)
+    assert links.seen("team", "main", "wiki") == ("docs", "wiki")  # revoke there, issue here
+    assert links.seen("team", "main", None) == ("wiki",)  # reference removed or Gateway deleted
+    assert links.seen("team", "main", None) == ()
+    assert links.seen("lab", "main", "docs") == ("docs",)  # namespaces are apart
