@@ -1,4 +1,4 @@
-"""Step 2: the link to the VectorCluster `spec.vectorStores` names, read through the
+"""Step 1, continued: the link to the VectorCluster `spec.vectorStores` names, read through the
 `core.references.VectorClusterReader` the app hands the reconcile. It never blocks the reconcile:
 a link that is not usable yet leaves `vectorStores` out of the config (those endpoints answer
 that they are unavailable, every other API keeps serving) and says why in `VectorStoreReady`.
