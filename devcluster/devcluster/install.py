@@ -189,6 +189,29 @@ def resource_progress(api: client.ApiClient, namespace: str, plural: str, name: 
     return f"{plural} {name}:{members} {detail}"[:200]
 
 
+def link_progress(api: client.ApiClient, namespace: str, gateway: str = GATEWAY) -> str | None:
+    """None once the gateway's link to its VectorCluster is usable (`VectorStoreReady`) and its
+    Deployment has rolled onto the key and CA it mounts for it; otherwise what is missing."""
+    try:
+        obj = _custom(api, namespace, "gateways", gateway)
+    except ApiException as error:
+        if error.status == 404:
+            return f"gateway {gateway}: not created yet"
+        raise
+    link = condition(obj, "VectorStoreReady")
+    if link is None or link.get("status") != "True":
+        detail = f"{link.get('reason')}: {link.get('message')}" if link else "not judged yet"
+        return f"gateway {gateway} vector stores: {detail}"[:200]
+    deployment = client.AppsV1Api(api).read_namespaced_deployment(gateway, namespace)
+    status, wanted = deployment.status, deployment.spec.replicas
+    rolled = (
+        (status.observed_generation or 0) >= (deployment.metadata.generation or 0)
+        and (status.updated_replicas or 0) == wanted
+        and (status.replicas or 0) == wanted
+    )
+    return None if rolled else f"gateway {gateway}: rolling onto its vector-store mounts"
+
+
 def quickstart_progress(api: client.ApiClient, namespace: str) -> list[str]:
     """What still keeps the quickstart from being ready (empty once everything is)."""
     checks = (
@@ -196,6 +219,7 @@ def quickstart_progress(api: client.ApiClient, namespace: str) -> list[str]:
         resource_progress(api, namespace, "gateways", GATEWAY),
         gateway_progress(api, namespace),
         resource_progress(api, namespace, "vectorclusters", VECTOR_CLUSTER),
+        link_progress(api, namespace),
     )
     return [line for line in checks if line]
 

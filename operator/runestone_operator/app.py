@@ -34,9 +34,11 @@ from runestone_operator.core import (
     settings,
     workqueue,
 )
+from runestone_operator.gateway import linking
 from runestone_operator.gateway import reconcile as gateway
 from runestone_operator.providerpool import reading
 from runestone_operator.providerpool import reconcile as providerpool
+from runestone_operator.vectorcluster import reading as vector_reading
 from runestone_operator.vectorcluster import reconcile as vectorcluster
 
 logger = logging.getLogger(__name__)
@@ -48,10 +50,13 @@ Reconcile = Callable[
 
 RECONCILES: Mapping[str, Reconcile] = {
     kinds.PROVIDER_POOL.name: providerpool.reconcile,
-    kinds.GATEWAY.name: functools.partial(gateway.reconcile, read_pool=reading.read),
-    kinds.VECTOR_CLUSTER.name: vectorcluster.reconcile,
+    kinds.GATEWAY.name: functools.partial(
+        gateway.reconcile, read_pool=reading.read, read_cluster=vector_reading.read
+    ),
+    kinds.VECTOR_CLUSTER.name: functools.partial(vectorcluster.reconcile, read_links=linking.read),
 }
-"""Every kind's reconcile, with what it reads of other kinds (a Gateway: its ProviderPools)."""
+"""Every kind's reconcile, with what it reads of other kinds (a Gateway: its ProviderPools and
+its VectorCluster; a VectorCluster: the Gateways that reference it)."""
 
 
 class Reconciler:

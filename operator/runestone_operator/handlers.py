@@ -1,6 +1,12 @@
 """Thin Kopf handlers: each watch event only adds a key to the work queue (a follower's `enqueue`
-drops it). Kopf brings the watches (with explicit timeouts) and the ProviderPool -> Gateway
-index; the liveness endpoint is the operator's own (`core.endpoints`)."""
+drops it). Kopf brings the watches (with explicit timeouts) and the ProviderPool -> Gateway and
+VectorCluster -> Gateway indexes; the liveness endpoint is the operator's own (`core.endpoints`).
+
+A Gateway's event also queues the VectorCluster it references, and the one it referenced before
+(which revokes its key): only when that reference changes, so that the Gateway's own status
+writes do not reconcile the cluster each time. Which cluster each Gateway referenced last is kept
+by the registry (an index cannot tell it: it is updated before the handler runs); after a
+restart the resync queues every cluster anyway."""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from typing import Any
 import kopf
 
 from runestone_operator.core import health, kinds, names
+from runestone_operator.gateway import linking
 from runestone_operator.gateway import names as gateway_names
 from runestone_operator.vectorcluster import names as vector_names
 
@@ -23,6 +30,28 @@ WATCH_CLIENT_TIMEOUT = 330
 CONNECT_TIMEOUT = 10
 INDEX = "gateways_by_pool"
 """ProviderPool (namespace, name) -> names of the Gateways that use it."""
+VECTOR_INDEX = "gateways_by_vectorcluster"
+"""VectorCluster (namespace, name) -> names of the Gateways that reference it."""
+
+
+class Links:
+    """Which VectorCluster each Gateway referenced at its last event (an index cannot tell: it
+    is updated before the handler runs)."""
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[str, str], str] = {}
+
+    def seen(self, namespace: str, gateway: str, cluster: str | None) -> tuple[str, ...]:
+        """Record that `gateway` now references `cluster` (None: none, or deleted); the clusters
+        to reconcile because of it: both the old and the new one when the reference changed,
+        none when it did not."""
+        where = (namespace, gateway)
+        before = self._last.pop(where, None)
+        if cluster is not None:
+            self._last[where] = cluster
+        if before == cluster:
+            return ()
+        return tuple(name for name in (before, cluster) if name is not None)
 
 
 def kopf_settings() -> kopf.OperatorSettings:
@@ -58,10 +87,25 @@ def build_registry(
     ) -> dict[tuple[str, str], str]:
         return {(namespace or "", ref["name"]): name for ref in spec.get("providerPools") or []}
 
+    @kopf.index(group, version, gateway.plural, id=VECTOR_INDEX, registry=registry)
+    async def gateways_by_vectorcluster(
+        namespace: str | None, name: str, body: kopf.Body, **_: Any
+    ) -> dict[tuple[str, str], str]:
+        cluster = linking.referenced_cluster(dict(body))
+        return {(namespace or "", cluster): name} if cluster else {}
+
+    links = Links()
+
     @kopf.on.event(group, version, gateway.plural, id="gateway", registry=registry)
-    async def gateway_event(namespace: str | None, name: str, **_: Any) -> None:
+    async def gateway_event(
+        namespace: str | None, name: str, body: kopf.Body, **kwargs: Any
+    ) -> None:
         heartbeat.watch_event()
         enqueue((gateway.name, namespace or "", name))
+        deleted = kwargs.get("type") == "DELETED"
+        cluster = None if deleted else linking.referenced_cluster(dict(body))
+        for changed in links.seen(namespace or "", name, cluster):
+            enqueue((vector.name, namespace or "", changed))
 
     @kopf.on.event(group, version, pool.plural, id="providerpool", registry=registry)
     async def pool_event(namespace: str | None, name: str, **kwargs: Any) -> None:
@@ -88,9 +132,13 @@ def build_registry(
             enqueue((gateway.name, namespace, owner))
 
     @kopf.on.event(group, version, vector.plural, id="vectorcluster", registry=registry)
-    async def vectorcluster_event(namespace: str | None, name: str, **_: Any) -> None:
+    async def vectorcluster_event(namespace: str | None, name: str, **kwargs: Any) -> None:
+        gateways_by_vectorcluster: kopf.Index[tuple[str, str], str] = kwargs[VECTOR_INDEX]
         heartbeat.watch_event()
         enqueue((vector.name, namespace or "", name))
+        # Its readiness, its keys for Gateways, its deletion: each user's link is judged again.
+        for user in gateways_by_vectorcluster.get((namespace or "", name), []):
+            enqueue((gateway.name, namespace or "", user))
 
     vector_children = {names.LABEL_MANAGED_BY: names.MANAGED_BY, names.LABEL_NAME: vector_names.APP}
 

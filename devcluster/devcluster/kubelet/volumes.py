@@ -87,11 +87,15 @@ class VolumeSource:
         if volume.config_map is not None:
             source = volume.config_map
             data = self._config_map(source.name, bool(source.optional))
-            return self._select(data, source.items, source.default_mode or 0o644)
+            return self._select(
+                data, source.items, source.default_mode or 0o644, bool(source.optional)
+            )
         if volume.secret is not None:
             source = volume.secret
             data = self._secret(source.secret_name, bool(source.optional))
-            return self._select(data, source.items, source.default_mode or 0o644)
+            return self._select(
+                data, source.items, source.default_mode or 0o644, bool(source.optional)
+            )
         if volume.projected is not None:
             return self._projected(volume.projected, now)
         if volume.downward_api is not None:
@@ -123,12 +127,16 @@ class VolumeSource:
 
     @staticmethod
     def _select(
-        data: dict[str, bytes], items: list[Any] | None, default_mode: int
+        data: dict[str, bytes], items: list[Any] | None, default_mode: int, optional: bool = False
     ) -> dict[str, File]:
+        """The files `items` pick (every key without them). A key missing from an optional
+        source is left out, as a kubelet does; from any other source it is an error."""
         if not items:
             return {key: File(value, default_mode) for key, value in data.items()}
         selected = {}
         for item in items:
+            if item.key not in data and optional:
+                continue
             if item.key not in data:
                 raise KeyError(f"key {item.key!r} is not in the volume's source")
             selected[item.path] = File(data[item.key], item.mode or default_mode)
@@ -143,10 +151,12 @@ class VolumeSource:
                 files[token.path] = File(self._token(token, now), 0o600 if mode == 0o644 else mode)
             elif source.config_map is not None:
                 data = self._config_map(source.config_map.name, bool(source.config_map.optional))
-                files.update(self._select(data, source.config_map.items, mode))
+                optional = bool(source.config_map.optional)
+                files.update(self._select(data, source.config_map.items, mode, optional))
             elif source.secret is not None:
                 data = self._secret(source.secret.name, bool(source.secret.optional))
-                files.update(self._select(data, source.secret.items, mode))
+                optional = bool(source.secret.optional)
+                files.update(self._select(data, source.secret.items, mode, optional))
             elif source.downward_api is not None:
                 files.update(self._downward(source.downward_api.items or [], mode))
         return files

@@ -16,6 +16,9 @@ TYPES = (READY, PROGRESSING, DEGRADED)
 LIMITS_SHARED = "LimitsShared"
 """A Gateway: whether its replicas share one count of every key's limits and budgets (False,
 a warning: each replica counts on its own)."""
+VECTOR_STORE_READY = "VectorStoreReady"
+"""A Gateway with `spec.vectorStores`: whether its link to the VectorCluster is usable (absent
+without one)."""
 RESTORED = "Restored"
 """A VectorCluster with `spec.restore`: whether its backup has been restored into it."""
 
@@ -62,6 +65,12 @@ class Reason:
     SHARED_STORE = "SharedStore"
     SINGLE_REPLICA = "SingleReplica"
     PER_REPLICA_LIMITS = "PerReplicaLimits"
+    # Gateway: the link to a VectorCluster (`VectorStoreReady`).
+    LINKED = "Linked"
+    VECTOR_CLUSTER_NOT_FOUND = "VectorClusterNotFound"
+    VECTOR_CLUSTER_NOT_READY = "VectorClusterNotReady"
+    GATEWAY_KEY_PENDING = "GatewayKeyPending"
+    EMBEDDING_MODEL_NOT_SERVED = "EmbeddingModelNotServed"
     # VectorCluster: scaling, rolling restarts and backups.
     SCALING = "Scaling"
     SCALE_DOWN_REFUSED = "ScaleDownRefused"

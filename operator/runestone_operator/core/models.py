@@ -202,6 +202,14 @@ class ApiKeyStatus(Model):
     """After a rotation, when the replaced key stops being accepted."""
 
 
+class GatewayKeyStatus(ApiKeyStatus):
+    """A key a VectorCluster issued a Gateway that references it."""
+
+    gateway: str
+    accepted: bool = False
+    """Every member runs with credentials that hold the key (members read keys at start)."""
+
+
 ApiKeyStatuses = Annotated[
     list[ApiKeyStatus],
     pydantic.Field(default_factory=list, max_length=256, json_schema_extra=list_map("name")),

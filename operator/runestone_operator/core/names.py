@@ -4,6 +4,7 @@ own in its `names` module."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 
 FIELD_MANAGER = "runestone-operator"
@@ -34,6 +35,8 @@ PREVIOUS_KEYS = "runestone.dev/previous-keys"
 
 # Data keys.
 API_KEY_DATA_KEY = "api-key"
+CA_DATA_KEY = "ca.crt"
+"""The CA bundle clients trust, in a published CA Secret and next to a serving pair."""
 
 # Paths inside pods.
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -44,6 +47,22 @@ gateway's config schema says they are (`provider_key_dir`)."""
 # Ports of the health sidecar, in every pod that has one.
 SIDECAR_PORT = 8082
 SIDECAR_GRPC_PORT = 8083
+
+
+GATEWAY_KEY_PREFIX = "gateway."
+"""Of the key a VectorCluster issues a Gateway that references it: the dot keeps it apart from
+the DNS-label names a spec's own keys take, so the two never share a key Secret."""
+
+
+def gateway_key(gateway: str) -> str:
+    """The name of the key a VectorCluster issues the Gateway `gateway` (its user in the engine,
+    its label value, the tail of its Secret's name): at most 63 characters, shortened with a
+    digest when the Gateway's name is long."""
+    name = f"{GATEWAY_KEY_PREFIX}{gateway}"
+    if len(name) <= 63:
+        return name
+    digest = hashlib.sha256(gateway.encode()).hexdigest()[:8]
+    return f"{GATEWAY_KEY_PREFIX}{gateway[:46]}-{digest}"
 
 
 def labels(app: str, instance: str, component: str) -> dict[str, str]:

@@ -107,6 +107,21 @@ class PoolReader(Protocol):
         ...
 
 
+class VectorClusterReader(Protocol):
+    async def __call__(
+        self, client: kube.Kube, namespace: str, name: str
+    ) -> peers.VectorClusterView | None:
+        """The VectorCluster, or None when it does not exist."""
+        ...
+
+
+class LinkReader(Protocol):
+    async def __call__(self, client: kube.Kube, namespace: str, name: str) -> list[str]:
+        """The names of the Gateways (of `namespace`, not being deleted) whose
+        `spec.vectorStores` references the VectorCluster `name`, sorted."""
+        ...
+
+
 async def credential_problems(
     client: kube.Kube, namespace: str, pools: Sequence[peers.PoolView]
 ) -> list[Problem]:

@@ -201,6 +201,49 @@ class RequestBodies(common.Model):
     when that is larger. Size the container's memory limit above it."""
 
 
+class Chunking(common.Model):
+    """How files are cut into chunks when a client names no `chunking_strategy` (OpenAI's
+    `auto`), under OpenAI's bounds."""
+
+    model_config = pydantic.ConfigDict(
+        json_schema_extra=common.validations(
+            common.cel(
+                "self.chunkOverlapTokens <= self.maxChunkSizeTokens / 2",
+                "vectorStores.chunking.chunkOverlapTokens must be at most half of "
+                "maxChunkSizeTokens (OpenAI's rule); lower the overlap or raise the chunk size",
+            )
+        )
+    )
+
+    max_chunk_size_tokens: int = pydantic.Field(
+        default=config.DEFAULT_MAX_CHUNK_SIZE_TOKENS,
+        ge=config.MIN_CHUNK_SIZE_TOKENS,
+        le=config.MAX_CHUNK_SIZE_TOKENS,
+    )
+    """Tokens a chunk holds at most, 100 to 4096."""
+    chunk_overlap_tokens: int = pydantic.Field(default=config.DEFAULT_CHUNK_OVERLAP_TOKENS, ge=0)
+    """Tokens consecutive chunks share, at most half of `maxChunkSizeTokens`."""
+
+
+class VectorStores(common.Model):
+    """OpenAI's Files and Vector Stores (`/v1/files`, `/v1/vector_stores`) kept in a
+    VectorCluster of the same namespace. The operator issues the gateway a Weaviate key of its
+    own into that cluster (an admin: the gateway writes), mounts it with the cluster's CA, and
+    reports whether the link is usable in the condition `VectorStoreReady`. Until it is, those
+    endpoints answer that they are unavailable; every other API keeps serving."""
+
+    vector_cluster_ref: common.LocalObjectReference
+    """The VectorCluster (same namespace) that keeps files, stores and their chunks."""
+    embedding_model: config.ModelName
+    """The model chunks and queries are embedded with: an `embedding` model that one of the
+    Gateway's ProviderPools serves."""
+    chunking: Chunking = pydantic.Field(
+        default_factory=Chunking, json_schema_extra=common.default_object(Chunking)
+    )
+    max_file_bytes: int = pydantic.Field(default=config.DEFAULT_MAX_FILE_BYTES, ge=1)
+    """Largest file `/v1/files` accepts (512 MiB); a larger upload is answered 413."""
+
+
 class Service(common.Model):
     """The Service in front of the gateway pods."""
 
@@ -260,6 +303,9 @@ class GatewaySpec(common.Model):
     request_bodies: RequestBodies = pydantic.Field(
         default_factory=RequestBodies, json_schema_extra=common.default_object(RequestBodies)
     )
+    vector_stores: VectorStores | None = None
+    """Serve Files and Vector Stores from a VectorCluster; unset, those endpoints answer that
+    they are not configured."""
     deletion_policy: Literal["Retain", "Delete"] = "Retain"
     """What deleting the Gateway does to its API keys and CA. `Retain` (the default) keeps the
     key Secrets `<name>-key-<key>` and the CA (`<name>-ca-key`, `<name>-ca`), without an owner:

@@ -19,6 +19,10 @@ CONFIG_DIR = "/etc/runestone/config"
 KEYS_DIR = "/etc/runestone/keys"
 TLS_DIR = "/etc/runestone/tls"
 REDIS_DIR = "/etc/runestone/redis"
+VECTOR_KEY_DIR = "/etc/runestone/vector-store/key"
+"""The gateway's own key into the VectorCluster `spec.vectorStores` names."""
+VECTOR_CA_DIR = "/etc/runestone/vector-store/ca"
+"""The CA bundle that VectorCluster's clients trust it with."""
 
 # Ports of the gateway pod.
 API_PORT = 8080

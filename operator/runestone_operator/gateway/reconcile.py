@@ -16,6 +16,7 @@ from runestone_operator.gateway.steps import (
     rbac,
     scaling,
     status,
+    vectorstores,
     workload,
 )
 
@@ -45,13 +46,16 @@ async def reconcile(
     now: datetime.datetime,
     *,
     read_pool: references.PoolReader,
+    read_cluster: references.VectorClusterReader,
 ) -> workqueue.Outcome:
     ctx = await LOADER.load(client, config_, namespace, name, now)
     if ctx is None:
         return workqueue.Outcome()
     plan: keyplan.Plan | None = None
+    link: vectorstores.Link | None = None
     try:
         resolved = await pools.ensure_pools_resolved(ctx, read_pool)
+        link = await vectorstores.ensure_link(ctx, read_cluster, resolved)
         serving = await tls.ensure_tls(ctx, ctx.spec.tls, _tls_subject(ctx))
         plan = await keys.ensure_keys(
             ctx,
@@ -61,17 +65,17 @@ async def reconcile(
             names.gateway_labels(ctx.name),
             owned=not _retained(ctx),
         )
-        await config.ensure_config(ctx, resolved.config, plan)
+        await config.ensure_config(ctx, link.config, plan)
         await keys.ensure_revoked_keys_removed(ctx, plan)
         await rbac.ensure_rbac(ctx)
-        await workload.ensure_workload(ctx, serving.secret_name, resolved.mounts)
+        await workload.ensure_workload(ctx, serving.secret_name, (*resolved.mounts, *link.mounts))
         await scaling.ensure_scaling(ctx)
         await network.ensure_network(ctx)
     except (context.Blocked, kube.ApiError) as problem:
         blocked = context.blocked_by(problem, ctx.what)
-        degraded = await status.ensure_status(ctx, blocked.blocker(), plan)
+        degraded = await status.ensure_status(ctx, blocked.blocker(), plan, link)
         return workqueue.Outcome(retry=True, degraded=degraded)
-    degraded = await status.ensure_status(ctx, None, plan)
+    degraded = await status.ensure_status(ctx, None, plan, link)
     if degraded:
         return workqueue.Outcome(retry=True, degraded=degraded)
     return workqueue.wake_at(ctx.now, serving.renew_at, keyplan.next_change(plan.keys))

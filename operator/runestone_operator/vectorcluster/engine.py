@@ -53,6 +53,8 @@ class Member:
     memory_limit_bytes: int | None
     """The memory limit of `resources` in bytes (None without one), for an engine whose runtime
     should keep below it (a Go runtime's GOMEMLIMIT, say)."""
+    gateway_users: tuple[str, ...] = ()
+    """Users of the Gateways that reference the cluster: admins (a gateway writes)."""
 
 
 @dataclass(frozen=True)

@@ -227,3 +227,9 @@ class VectorClusterStatus(common.Status):
     last_backup: LastBackup | None = None
     restore: RestoreStatus | None = None
     api_keys: common.ApiKeyStatuses
+    gateway_keys: list[common.GatewayKeyStatus] = pydantic.Field(
+        default_factory=list, max_length=256, json_schema_extra=common.list_map("name")
+    )
+    """Keys issued to the Gateways whose `spec.vectorStores` references this cluster (admins:
+    a gateway writes files and chunks); each goes when its Gateway stops referencing the
+    cluster."""

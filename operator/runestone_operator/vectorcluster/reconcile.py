@@ -9,7 +9,7 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-from runestone_operator.core import context, keyplan, kube, settings, workqueue
+from runestone_operator.core import context, keyplan, kube, references, settings, workqueue
 from runestone_operator.core.steps import tls
 from runestone_operator.vectorcluster import context as vector_context
 from runestone_operator.vectorcluster import engine, engines, names, plan
@@ -51,6 +51,7 @@ async def reconcile(
     name: str,
     now: datetime.datetime,
     *,
+    read_links: references.LinkReader,
     registry: Mapping[str, engine.Engine] = engines.REGISTRY,
 ) -> workqueue.Outcome:
     ctx = await LOADER.load(client, config, namespace, name, now)
@@ -59,7 +60,8 @@ async def reconcile(
     db = engines.get(ctx.spec.engine, registry)
     pods = await vector_context.member_pods(ctx)
     try:
-        issued = await keys.ensure_keys(ctx, db)
+        linked = await read_links(ctx.kube, ctx.namespace, ctx.name)
+        issued = await keys.ensure_keys(ctx, db, linked)
         serving = await tls.ensure_tls(ctx, ctx.spec.tls, _tls_subject(ctx, db))
         await members.ensure_identity_and_network(ctx, db)
         claim = await backup.ensure_backup_children(ctx, db)
@@ -83,6 +85,7 @@ async def reconcile(
         restore=restored,
         topology=applied.topology,
         keys=issued.plan,
+        gateway_keys=keys.gateway_key_statuses(ctx, issued, restart is not None and restart.done),
     )
     degraded = await status.ensure_status(ctx, pods, findings)
     busy = (

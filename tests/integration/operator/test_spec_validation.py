@@ -39,6 +39,10 @@ S3_BACKUP = {
     "backend": "s3",
     "s3": {"bucket": "backups", "credentialsSecretRef": {"name": "s3-credentials"}},
 }
+STORES: dict[str, Any] = {
+    "vectorClusterRef": {"name": "docs"},
+    "embeddingModel": "mock-embedding",
+}
 PLURALS = {
     "Gateway": "gateways",
     "ProviderPool": "providerpools",
@@ -197,6 +201,44 @@ INVALID = [
         "should be greater than or equal to 1",
     ),
     (
+        "gateway: vectorStores chunk too small",
+        _with(GATEWAY, {"vectorStores": {**STORES, "chunking": {"maxChunkSizeTokens": 99}}}),
+        "should be greater than or equal to 100",
+    ),
+    (
+        "gateway: vectorStores chunk too large",
+        _with(GATEWAY, {"vectorStores": {**STORES, "chunking": {"maxChunkSizeTokens": 4097}}}),
+        "should be less than or equal to 4096",
+    ),
+    (
+        "gateway: vectorStores overlap above half",
+        _with(
+            GATEWAY,
+            {
+                "vectorStores": {
+                    **STORES,
+                    "chunking": {"maxChunkSizeTokens": 400, "chunkOverlapTokens": 201},
+                }
+            },
+        ),
+        "vectorStores.chunking.chunkOverlapTokens must be at most half of maxChunkSizeTokens",
+    ),
+    (
+        "gateway: vectorStores default overlap above half of a small chunk",
+        _with(GATEWAY, {"vectorStores": {**STORES, "chunking": {"maxChunkSizeTokens": 500}}}),
+        "lower the overlap or raise the chunk size",
+    ),
+    (
+        "gateway: vectorStores maxFileBytes zero",
+        _with(GATEWAY, {"vectorStores": {**STORES, "maxFileBytes": 0}}),
+        "should be greater than or equal to 1",
+    ),
+    (
+        "gateway: vectorStores without a cluster",
+        _with(GATEWAY, {"vectorStores": {"embeddingModel": "mock-embedding"}}),
+        "vectorClusterRef: Required value",
+    ),
+    (
         "vectorcluster: two voters",
         _with(VECTOR, {"replicas": 2}),
         "replicas must be 1, 3 or 5, or more than 5",
@@ -251,6 +293,15 @@ def test_invalid_spec_is_rejected_with_its_message(
     assert rejected.value.status == 422, case
     status = json.loads(rejected.value.body)
     assert message in status["message"], status["message"]
+
+
+def test_vector_stores_take_openais_defaults(kube_api: client.ApiClient, namespace: str) -> None:
+    created = _create(kube_api, namespace, _with(GATEWAY, {"vectorStores": STORES}))
+    assert created["spec"]["vectorStores"] == {
+        **STORES,
+        "chunking": {"maxChunkSizeTokens": 800, "chunkOverlapTokens": 400},
+        "maxFileBytes": 512 * 1024 * 1024,
+    }
 
 
 @pytest.mark.parametrize("body", [GATEWAY, POOL, VECTOR], ids=lambda body: body["kind"])

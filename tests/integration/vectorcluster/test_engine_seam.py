@@ -29,6 +29,7 @@ from devcluster import kube as devcluster_kube
 from devcluster import operator_process, storage
 from integration.vectorcluster import memory_engine
 from runestone_operator.core import kube, names, settings
+from runestone_operator.gateway import linking
 from runestone_operator.vectorcluster import engine, reconcile
 from runestone_operator.vectorcluster import names as vector_names
 
@@ -154,6 +155,7 @@ class Driver:
             self.namespace,
             self.name,
             datetime.datetime.now(datetime.UTC),
+            read_links=linking.read,
             registry={"weaviate": self.engine},
         )
         self._sidecars()

@@ -299,3 +299,11 @@ def test_no_memory_limit_no_go_memory_limit() -> None:
     """Resources without a memory limit are the user's choice: nothing to derive from."""
     values = env(statefulset(spec=spec(resources={"requests": {"memory": "8Gi"}})))
     assert "GOMEMLIMIT" not in values
+
+
+def test_gateways_that_reference_the_cluster_are_admins() -> None:
+    values = env(statefulset(gateway_users=("gateway.main", "gateway.docs")))
+    assert values["AUTHORIZATION_RBAC_ROOT_USERS"] == (
+        "gateway,gateway.main,gateway.docs,runestone_operator"
+    )
+    assert values["EXPERIMENTAL_AUTHORIZATION_RBAC_READONLY_USERS"] == "analytics,runestone_probe"

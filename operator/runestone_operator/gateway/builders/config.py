@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import yaml
 
 from runestone_gateway import config
-from runestone_operator.core import durations, meta, peers
+from runestone_operator.core import durations, meta, models, peers
 from runestone_operator.core import names as core_names
 from runestone_operator.gateway import model, names
 
@@ -27,6 +27,8 @@ class SecretMount:
     secret_name: str
     key: str
     directory: str
+    optional: bool = False
+    """The pod starts without the Secret (or the key), and the file appears once it exists."""
 
     @property
     def path(self) -> str:
@@ -55,6 +57,39 @@ def redis_mount(spec: model.GatewaySpec) -> SecretMount | None:
     return SecretMount("redis-url", ref.name, ref.key, names.REDIS_DIR)
 
 
+def vector_store_mounts(
+    key: models.SecretKeySelector, ca: models.SecretKeySelector | None
+) -> list[SecretMount]:
+    """The gateway's key into the cluster and, when the cluster serves TLS, its CA bundle. Both
+    are optional: they are mounted as soon as the Gateway references the cluster, before the
+    cluster has issued the key, so that the link becoming usable changes only the config file
+    (which the gateway re-reads), never the pods."""
+    mounts = [SecretMount("vector-key", key.name, key.key, names.VECTOR_KEY_DIR, optional=True)]
+    if ca is not None:
+        mounts.append(SecretMount("vector-ca", ca.name, ca.key, names.VECTOR_CA_DIR, optional=True))
+    return mounts
+
+
+def vector_stores(
+    spec: model.VectorStores, link: peers.VectorClusterView, mounts: Sequence[SecretMount]
+) -> config.VectorStores:
+    """The `vectorStores` section for a usable link: the cluster's client URL and replication
+    factor, the mounted key and CA (`vector_store_mounts`), and the Gateway's own settings."""
+    paths = {mount.volume: mount.path for mount in mounts}
+    return config.VectorStores(
+        url=link.url,
+        ca_file=paths.get("vector-ca") if link.ca is not None else None,
+        api_key_file=paths["vector-key"],
+        embedding_model=spec.embedding_model,
+        chunking=config.Chunking(
+            max_chunk_size_tokens=spec.chunking.max_chunk_size_tokens,
+            chunk_overlap_tokens=spec.chunking.chunk_overlap_tokens,
+        ),
+        max_file_bytes=spec.max_file_bytes,
+        replication_factor=link.replication_factor,
+    )
+
+
 def _volume_name(*parts: str) -> str:
     """A volume name (a DNS label) from readable parts, shortened with a digest when too long."""
     name = "-".join(parts)
@@ -65,10 +100,15 @@ def _volume_name(*parts: str) -> str:
 
 
 def gateway_config(
-    spec: model.GatewaySpec, pools: Sequence[peers.PoolView], *, tls: bool
+    spec: model.GatewaySpec,
+    pools: Sequence[peers.PoolView],
+    *,
+    tls: bool,
+    stores: config.VectorStores | None = None,
 ) -> config.GatewayConfig:
-    """The whole config file; raises pydantic.ValidationError when the gateway would refuse it
-    (for example a model served by two pools)."""
+    """The whole config file, with `stores` when the link to a VectorCluster is usable; raises
+    pydantic.ValidationError when the gateway would refuse it (for example a model served by two
+    pools)."""
     store = spec.rate_limit_store
     redis = redis_mount(spec)
     return config.GatewayConfig(
@@ -99,6 +139,7 @@ def gateway_config(
             retention_seconds=durations.parse(spec.stored_responses.retention).total_seconds()
         ),
         provider_pools=[pool.config for pool in pools],
+        vector_stores=stores,
     )
 
 

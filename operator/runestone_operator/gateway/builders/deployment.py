@@ -101,6 +101,7 @@ def _volumes(inputs: Inputs) -> list[dict[str, Any]]:
                 "secret": {
                     "secretName": secret.secret_name,
                     "items": [{"key": secret.key, "path": secret.key}],
+                    **({"optional": True} if secret.optional else {}),
                 },
             }
         )

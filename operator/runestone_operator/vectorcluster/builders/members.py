@@ -37,6 +37,8 @@ class Inputs:
     """The claim mounted for filesystem backups."""
     claim_templates: Sequence[dict[str, Any]] | None = None
     """An existing StatefulSet's volumeClaimTemplates (immutable once created)."""
+    gateway_users: tuple[str, ...] = ()
+    """The engine's users of the Gateways that reference the cluster."""
 
 
 def resources(inputs: Inputs) -> dict[str, Any]:
@@ -60,6 +62,7 @@ def member(inputs: Inputs) -> engine.Member:
         backup_volume=inputs.backup_claim is not None,
         resources=chosen,
         memory_limit_bytes=quantities.value(limit) if limit is not None else None,
+        gateway_users=inputs.gateway_users,
     )
 
 

@@ -128,6 +128,7 @@ async def ensure_statefulset(
         restart_token=ctx.annotations.get(names.RESTART_REQUEST),
         backup_claim=backup_claim,
         claim_templates=(existing or {}).get("spec", {}).get("volumeClaimTemplates"),
+        gateway_users=keys.gateway_users,
     )
     applied = await ctx.kube.apply(members.statefulset(inputs))
     return Members(applied, replicas, refusal, known)

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from runestone_operator.core import keyplan, readiness
+from runestone_operator.core import keyplan, models, readiness
 from runestone_operator.core.conditions import Observation, Reason
 from runestone_operator.core.steps import keys, status
 from runestone_operator.vectorcluster import engine, model, plan
@@ -29,6 +29,7 @@ class Findings:
     restore: restore.RestoreState | None = None
     topology: engine.Topology | None = None
     keys: keyplan.Plan | None = None
+    gateway_keys: Sequence[models.GatewayKeyStatus] | None = None
 
 
 def observations(
@@ -98,6 +99,11 @@ async def ensure_status(
             keys.key_statuses(ctx.name, findings.keys)
             if findings.keys is not None
             else ctx.status.api_keys
+        ),
+        gateway_keys=(
+            list(findings.gateway_keys)
+            if findings.gateway_keys is not None
+            else ctx.status.gateway_keys
         ),
     )
     return await status.publish(ctx, new)

@@ -7,6 +7,7 @@ Every member is configured the same way; what differs comes from its pod name (t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from runestone_operator.core.builders import pods
@@ -125,12 +126,15 @@ def image(spec: model.VectorClusterSpec) -> str:
     return spec.image or f"{DEFAULT_REPOSITORY}:{spec.version}"
 
 
-def users(spec: model.VectorClusterSpec) -> tuple[list[str], list[str]]:
+def users(
+    spec: model.VectorClusterSpec, gateway_users: Sequence[str] = ()
+) -> tuple[list[str], list[str]]:
     """Weaviate's root (admin) users and read-only users: the spec's keys plus the operator's
-    own (admin: backups, shard checks) and the sidecar's (read-only: `/v1/nodes`)."""
+    own (admin: backups, shard checks), the linked Gateways' (admin: they write) and the
+    sidecar's (read-only: `/v1/nodes`)."""
     admins = [key.name for key in spec.api_keys if key.role == "admin"]
     viewers = [key.name for key in spec.api_keys if key.role == "viewer"]
-    return [*admins, names.OPERATOR_USER], [*viewers, names.PROBE_USER]
+    return [*admins, *gateway_users, names.OPERATOR_USER], [*viewers, names.PROBE_USER]
 
 
 def _value(name: str, value: str) -> dict[str, Any]:
@@ -174,7 +178,7 @@ def go_memory_limit(limit_bytes: int) -> str:
 
 def environment(member: engine.Member) -> list[dict[str, Any]]:
     spec, cluster = member.spec, member.cluster
-    admins, viewers = users(spec)
+    admins, viewers = users(spec, member.gateway_users)
     auth = member.credentials_secret
     env = [
         pods.field_env("CLUSTER_HOSTNAME", "metadata.name"),
