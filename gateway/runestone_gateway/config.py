@@ -445,8 +445,9 @@ class VectorStores(_Schema):
     max_file_bytes: int = pydantic.Field(default=DEFAULT_MAX_FILE_BYTES, ge=1)
     """Largest file `/v1/files` accepts; a larger upload is answered 413."""
     replication_factor: int = pydantic.Field(default=1, ge=1)
-    """Copies Weaviate keeps of every object (at most the cluster's members). A raised factor
-    reaches collections made before; Weaviate cannot lower one, which is logged instead."""
+    """Copies Weaviate keeps of every object (at most the cluster's members), set on the
+    collections when they are made. A changed factor is asked of existing collections; what
+    Weaviate refuses (lowering, or raising before the shards have replicas) is logged."""
     heartbeat_seconds: float = pydantic.Field(default=DEFAULT_HEARTBEAT_SECONDS, gt=0, le=300)
     """How often an ingesting process marks its file alive; a file whose mark is three
     intervals old is taken over by any gateway process (its ingester died)."""

@@ -136,21 +136,27 @@ class Records:
         self._ready = True
 
     async def _replicate(self, found: dict[str, Any]) -> None:
+        """A raised factor is asked of Weaviate, which grants it only where every shard has
+        the replicas already (it copies none itself); either way the log says what stands."""
+        name, wanted = found["class"], self.replication_factor
         factor = int((found.get("replicationConfig") or {}).get("factor") or 1)
-        if factor < self.replication_factor:
-            log.info(
-                "raising the replication factor of %s from %d to %d",
-                found["class"], factor, self.replication_factor,
-            )  # fmt: skip
-            await self.client.update_class(
-                {**found, "replicationConfig": {
-                    **found["replicationConfig"], "factor": self.replication_factor}}
-            )  # fmt: skip
-        elif factor > self.replication_factor:
+        if factor < wanted:
+            config = {**(found.get("replicationConfig") or {}), "factor": wanted}
+            try:
+                await self.client.update_class({**found, "replicationConfig": config})
+            except weaviate.Unavailable as refused:
+                log.warning(
+                    "the replication factor of %s stays %d, not the configured %d: Weaviate "
+                    "refused to raise it (%s); copy its shards' replicas to more members "
+                    "(Weaviate's replication API), then the gateway raises it when it next "
+                    "connects", name, factor, wanted, refused,
+                )  # fmt: skip
+            else:
+                log.info("raised the replication factor of %s from %d to %d", name, factor, wanted)
+        elif factor > wanted:
             log.warning(
-                "%s keeps %d copies of each object, more than the configured replication "
-                "factor %d: Weaviate cannot lower a collection's factor, so it stays at %d",
-                found["class"], factor, self.replication_factor, factor,
+                "the replication factor of %s stays %d, more than the configured %d: Weaviate "
+                "cannot lower a collection's factor", name, factor, wanted,
             )  # fmt: skip
 
     async def chunk_properties(self, *, refresh: bool = False) -> frozenset[str]:
