@@ -424,6 +424,10 @@ class Chunking(_Schema):
         return self
 
 
+DEFAULT_HEARTBEAT_SECONDS = 10.0
+DEFAULT_SWEEP_SECONDS = 30.0
+
+
 class VectorStores(_Schema):
     """OpenAI's Files and Vector Stores (`/v1/files`, `/v1/vector_stores`), kept in a Weaviate
     cluster (a VectorCluster): file bytes, metadata, chunks and their vectors."""
@@ -441,7 +445,14 @@ class VectorStores(_Schema):
     max_file_bytes: int = pydantic.Field(default=DEFAULT_MAX_FILE_BYTES, ge=1)
     """Largest file `/v1/files` accepts; a larger upload is answered 413."""
     replication_factor: int = pydantic.Field(default=1, ge=1)
-    """Copies Weaviate keeps of every object (at most the cluster's members)."""
+    """Copies Weaviate keeps of every object (at most the cluster's members), set on the
+    collections when they are made. A changed factor is asked of existing collections; what
+    Weaviate refuses (lowering, or raising before the shards have replicas) is logged."""
+    heartbeat_seconds: float = pydantic.Field(default=DEFAULT_HEARTBEAT_SECONDS, gt=0, le=300)
+    """How often an ingesting process marks its file alive; a file whose mark is three
+    intervals old is taken over by any gateway process (its ingester died)."""
+    sweep_seconds: float = pydantic.Field(default=DEFAULT_SWEEP_SECONDS, gt=0, le=3600)
+    """How often each gateway process looks for expired stores and abandoned ingestions."""
 
 
 class GatewayConfig(_Schema):

@@ -122,6 +122,9 @@ class GatewayApp:
                     log.error("cannot start: %s", error)
                     await send({"type": "lifespan.startup.failed", "message": str(error)})
                     return
+                if self.gateway.runtime.config.vector_stores is not None:
+                    # Expired stores and abandoned ingestions are swept by every process.
+                    self.retrieval.sweep_in_background()
                 # What start-up built (modules, config, metrics, clients) lives as long as
                 # the process: kept out of the collector's full passes, which would otherwise
                 # walk all of it, a pause of tens of milliseconds, every few thousand requests.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,9 +19,17 @@ import fastapi
 from fastapi import exceptions as fastapi_exceptions
 from starlette import exceptions as starlette_exceptions
 
-from runestone_gateway import errors
+from runestone_gateway import config, errors
 from runestone_gateway.admission import auth
-from runestone_gateway.retrieval import ingest, records, serving, weaviate
+from runestone_gateway.retrieval import (
+    ingest,
+    quotas,
+    records,
+    serving,
+    stores,
+    sweeper,
+    weaviate,
+)
 from runestone_gateway.telemetry import accesslog
 
 log = logging.getLogger("runestone.gateway.retrieval")
@@ -56,6 +65,8 @@ class Retrieval:
         self._identity: tuple[object, ...] | None = None
         self._clients: list[weaviate.Client] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._sweeping: asyncio.Task[None] | None = None
+        self._local_uploads = quotas.LocalLedger()
         from runestone_gateway.retrieval import endpoints  # it imports this module
 
         self.app = endpoints.app()
@@ -72,6 +83,7 @@ class Retrieval:
         settings = current.config.vector_stores
         if settings is None:
             raise serving.not_configured()
+        self.sweep_in_background()
         limit = current.config.server.max_body_bytes
         if scope["path"] == "/v1/files" and scope["method"] == "POST":
             limit = settings.max_file_bytes + MULTIPART_OVERHEAD
@@ -97,6 +109,12 @@ class Retrieval:
         await self._records.ready()
         return self._records
 
+    def uploads(self) -> quotas.Ledger:
+        """Where uploads in flight are held against storage quotas: the shared store when the
+        gateway has one (every replica sees them), else this process."""
+        client = getattr(self.gateway.runtime.responses, "client", None)
+        return quotas.SharedLedger(client) if client is not None else self._local_uploads
+
     def start(self, key: str, work: Awaitable[None]) -> None:
         """Run an ingestion in the background; one at a time per store and file."""
         self.cancel(key)
@@ -115,6 +133,8 @@ class Retrieval:
 
     async def close(self) -> None:
         tasks = list(self._tasks.values())
+        if self._sweeping is not None:
+            tasks.append(self._sweeping)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -123,11 +143,73 @@ class Retrieval:
 
     def ingest(self, store: _Records, job: ingest.Job, who: auth.Principal) -> None:
         path = f"/v1/vector_stores/{job.store_id}/files"
+        settings = self.gateway.runtime.config.vector_stores
+        beat = settings.heartbeat_seconds if settings else config.DEFAULT_HEARTBEAT_SECONDS
 
         def embed(texts: Any) -> Awaitable[list[list[float]]]:
             return serving.embed(self.gateway, who, texts, path)
 
-        self.start(f"{job.store_id}:{job.file['fileId']}", ingest.run(store, job, embed))
+        key = stores.store_file_key(job.store_id, job.file["fileId"])
+        self.start(key, ingest.run(store, job, embed, beat))
+
+    # -- in the background: expired stores and abandoned ingestions
+
+    def sweep_in_background(self) -> None:
+        """Start this process's sweeper, once (it runs while the process serves)."""
+        if self._sweeping is None:
+            self._sweeping = asyncio.ensure_future(self._sweep_forever())
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            settings = self.gateway.runtime.config.vector_stores
+            interval = settings.sweep_seconds if settings else config.DEFAULT_SWEEP_SECONDS
+            # Processes started together spread their sweeps apart.
+            await asyncio.sleep(interval * (0.5 + self.gateway.rng.random()))
+            if settings is None:
+                continue
+            try:
+                await self.sweep()
+            except weaviate.Unavailable as error:
+                log.warning("sweep skipped: %s", error)
+            except Exception:
+                log.exception("sweep failed")
+
+    async def sweep(self) -> None:
+        settings = self.gateway.runtime.config.vector_stores
+        if settings is None:
+            return
+        store = await self.records()
+        gone = await sweeper.expired_stores(store)
+        if gone:
+            log.info("deleted %d chunks of expired vector stores", gone)
+        for file in await sweeper.abandoned(store, settings.heartbeat_seconds):
+            key = stores.store_file_key(file["storeId"], file["fileId"])
+            if key not in self._tasks:
+                await self._take_over(store, file, settings)
+
+    async def _take_over(
+        self, store: _Records, file: dict[str, Any], settings: config.VectorStores
+    ) -> None:
+        """Finish an ingestion whose process died, charged to the key that attached it."""
+        key = stores.store_file_key(file["storeId"], file["fileId"])
+        log.info("taking over the ingestion of %s (its heartbeat stopped)", key)
+        owner = file["owner"]
+        who = next(
+            (p for p in self.gateway.runtime.keys.principals if p.scope == owner and
+             not p.disabled and (p.expires_at is None or p.expires_at > time.time())),
+            None,
+        )  # fmt: skip
+        uploaded = await store.get(records.FILES, file["fileId"], owner)
+        if who is None or uploaded is None:
+            gone = "file was deleted" if uploaded is None else "key that attached it is gone"
+            error = records.dumps({"code": "server_error", "message": f"The {gone}."})
+            await store.merge(records.STORE_FILES, key, {"status": "failed", "lastError": error})
+            return
+        chunked = records.loads(file.get("chunking")) or {}
+        static = chunked.get("static")
+        strategy = config.Chunking.model_validate(static) if static else settings.chunking
+        attributes = records.loads(file.get("attributes")) or {}
+        self.ingest(store, ingest.Job(file["storeId"], uploaded, attributes, strategy), who)
 
 
 def _bounded(receive: Receive, limit: int) -> Receive:

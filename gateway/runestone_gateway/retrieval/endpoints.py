@@ -4,6 +4,7 @@ never listed. Attaching a file starts its ingestion in the background (`ingest`)
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from typing import Annotated, Any, Literal
@@ -17,6 +18,7 @@ from runestone_gateway.retrieval import (
     app as app_,
 )
 from runestone_gateway.retrieval import (
+    extract,
     files,
     filters,
     ingest,
@@ -115,14 +117,14 @@ async def create_file(ctx: Ctx, request: fastapi.Request) -> dict[str, Any]:
     store = await ctx.retrieval.records()
     form = uploads.Form(request.headers.get("content-type"), request.stream())
     limits = ctx.who.limits
+    quota = None
+    if limits.max_stored_bytes is not None or limits.max_files is not None:
+        quota = files.Quota(ctx.retrieval.uploads(), limits.max_stored_bytes, limits.max_files)
+    announced = request.headers.get("content-length", "")
     record = await files.upload(
-        store,
-        ctx.owner,
-        form,
-        max_bytes=settings.max_file_bytes,
-        quota_bytes=limits.max_stored_bytes,
-        quota_files=limits.max_files,
-    )
+        store, ctx.owner, form, max_bytes=settings.max_file_bytes, quota=quota,
+        announced=int(announced) if announced.isdigit() else 0,
+    )  # fmt: skip
     return files.body(record)
 
 
@@ -201,12 +203,12 @@ async def create_store(ctx: Ctx, request: models.CreateStore) -> dict[str, Any]:
         "owner": ctx.owner,
         "name": request.name or "",
         "createdUs": records.now_us(),
-        "lastActiveAt": int(time.time()),
         "metadata": records.dumps(request.metadata or {}),
         "expiresAfter": records.dumps(request.expires_after.model_dump())
         if request.expires_after
         else "",
     }
+    record |= stores.activity(record, int(time.time()))
     await store.put(records.STORES, store_id, record)
     for file_id in request.file_ids:
         await _attach(ctx, store, store_id, models.AttachFile(
@@ -218,7 +220,7 @@ async def create_store(ctx: Ctx, request: models.CreateStore) -> dict[str, Any]:
 async def list_stores(ctx: Ctx, paging: Paged) -> dict[str, Any]:
     store = await ctx.retrieval.records()
     cursor = await _cursor(store, records.STORES, paging.after, ctx.owner)
-    fields = ["owner", "name", "lastActiveAt", "metadata", "expiresAfter"]
+    fields = ["owner", "name", "lastActiveAt", "metadata", "expiresAfter", "sweptAt"]
     page = await store.page(
         records.STORES,
         "storeId",
@@ -235,6 +237,15 @@ async def _store(ctx: app_.Context, store_id: str) -> tuple[records.Records, dic
     return await _owned(ctx, records.STORES, store_id, stores.not_found(store_id))
 
 
+async def _used(ctx: app_.Context, store_id: str) -> tuple[records.Records, dict[str, Any]]:
+    """The caller's store, refused once expired, marked active now (its expiry moves on)."""
+    store, found = await _store(ctx, store_id)
+    stores.check_usable(found)
+    changes = stores.activity(found, int(time.time()))
+    await store.merge(records.STORES, store_id, changes)
+    return store, {**found, **changes}
+
+
 @router.get("/vector_stores/{store_id}")
 async def retrieve_store(ctx: Ctx, store_id: str) -> dict[str, Any]:
     store, found = await _store(ctx, store_id)
@@ -244,6 +255,7 @@ async def retrieve_store(ctx: Ctx, store_id: str) -> dict[str, Any]:
 @router.post("/vector_stores/{store_id}")
 async def modify_store(ctx: Ctx, store_id: str, request: models.ModifyStore) -> dict[str, Any]:
     store, found = await _store(ctx, store_id)
+    stores.check_usable(found)
     changes: dict[str, Any] = {}
     if request.name is not None:
         changes["name"] = request.name
@@ -252,6 +264,7 @@ async def modify_store(ctx: Ctx, store_id: str, request: models.ModifyStore) -> 
     if "expires_after" in request.model_fields_set:
         after = request.expires_after
         changes["expiresAfter"] = records.dumps(after.model_dump()) if after else ""
+        changes |= stores.activity({**found, **changes}, stores.last_active(found))
     if changes:
         await store.merge(records.STORES, store_id, changes)
     return await stores.body(store, {**found, **changes})
@@ -307,6 +320,7 @@ async def _attach(
         "chunking": records.dumps(models.chunking_body(strategy)),
         "usageBytes": 0,
         "createdUs": records.now_us(),
+        "heartbeatUs": records.now_us(),
     }
     await store.put(records.STORE_FILES, key, record)
     ctx.retrieval.ingest(store, ingest.Job(store_id, file, attributes, strategy), ctx.who)
@@ -321,7 +335,7 @@ def _polled(body: dict[str, Any]) -> responses.JSONResponse:
 async def attach_file(
     ctx: Ctx, store_id: str, request: models.AttachFile
 ) -> responses.JSONResponse:
-    store, _ = await _store(ctx, store_id)
+    store, _ = await _used(ctx, store_id)
     record = await _attach(ctx, store, store_id, request)
     return _polled(stores.file_body(store_id, record))
 
@@ -373,6 +387,43 @@ async def retrieve_store_file(ctx: Ctx, store_id: str, file_id: str) -> response
     return _polled(stores.file_body(store_id, found))
 
 
+@router.post("/vector_stores/{store_id}/files/{file_id}")
+async def update_store_file(
+    ctx: Ctx, store_id: str, file_id: str, request: models.UpdateFile
+) -> responses.JSONResponse:
+    """New attributes, on the record and on every chunk (filters see them at once)."""
+    store, _ = await _used(ctx, store_id)
+    key = stores.store_file_key(store_id, file_id)
+    _, found = await _owned(ctx, records.STORE_FILES, key, stores.file_not_found(store_id, file_id))
+    attributes = records.dumps(dict(request.attributes or {}))
+    await store.merge(records.STORE_FILES, key, {"attributes": attributes})
+    # An ingestion still writing reads the record again before each write and at its end.
+    await ingest.rewrite_attributes(store, store_id, file_id)
+    return _polled(stores.file_body(store_id, {**found, "attributes": attributes}))
+
+
+@router.get("/vector_stores/{store_id}/files/{file_id}/content")
+async def store_file_content(ctx: Ctx, store_id: str, file_id: str) -> dict[str, Any]:
+    """The file's parsed text, as OpenAI pages it (one page, each text part an entry)."""
+    store, _ = await _used(ctx, store_id)
+    key = stores.store_file_key(store_id, file_id)
+    await _owned(ctx, records.STORE_FILES, key, stores.file_not_found(store_id, file_id))
+    file = await store.get(records.FILES, file_id, ctx.owner)
+    if file is None:
+        raise stores.file_not_found(store_id, file_id)
+    data = await files.read_all(store, file)
+    try:
+        text = await asyncio.to_thread(extract.text, file["filename"], data)
+    except extract.Unreadable as error:
+        raise errors.invalid(error.message, code=error.code) from None
+    return {
+        "object": "vector_store.file_content.page",
+        "data": [{"type": "text", "text": text}] if text else [],
+        "has_more": False,
+        "next_page": None,
+    }
+
+
 @router.delete("/vector_stores/{store_id}/files/{file_id}")
 async def detach_file(ctx: Ctx, store_id: str, file_id: str) -> dict[str, Any]:
     store, _ = await _store_file(ctx, store_id, file_id)
@@ -390,7 +441,7 @@ async def detach_file(ctx: Ctx, store_id: str, file_id: str) -> dict[str, Any]:
 async def create_batch(
     ctx: Ctx, store_id: str, request: models.CreateBatch
 ) -> responses.JSONResponse:
-    store, _ = await _store(ctx, store_id)
+    store, _ = await _used(ctx, store_id)
     attachments = request.attachments()
     if not attachments:
         raise errors.malformed("A batch needs at least one file.", param="file_ids")
@@ -464,8 +515,9 @@ async def list_batch_files(
 
 @router.post("/vector_stores/{store_id}/search")
 async def search_store(ctx: Ctx, store_id: str, request: models.Search) -> dict[str, Any]:
-    store, _ = await _store(ctx, store_id)
+    store, _ = await _used(ctx, store_id)
     queries = [request.query] if isinstance(request.query, str) else list(request.query)
+    offset = search.offset(request.page)
     base = records.equal("storeId", store_id)
     where: filters.Decided = base
     if request.filters is not None:
@@ -473,6 +525,7 @@ async def search_store(ctx: Ctx, store_id: str, request: models.Search) -> dict[
         decided = filters.translate(request.filters, known)
         where = decided if isinstance(decided, bool) else records.all_of(base, decided)
     found: list[dict[str, Any]] = []
+    has_more = False
     if where is not False:
         mode: search.Mode = request.search_mode
         vectors: list[list[float] | None] = [None] * len(queries)
@@ -482,19 +535,20 @@ async def search_store(ctx: Ctx, store_id: str, request: models.Search) -> dict[
             vectors = list(await serving.embed(ctx.retrieval.gateway, ctx.who, queries, path))
         hits: list[tuple[dict[str, Any], float]] = []
         limit = request.max_num_results
+        # One more than the page from each query tells whether another page follows.
+        wanted = offset + limit + 1
         for text, vector in zip(queries, vectors, strict=True):
             query = search.query(
-                records.CHUNKS, text, vector, mode, base if where is True else where, limit
+                records.CHUNKS, text, vector, mode, base if where is True else where, wanted
             )
             data = await store.client.graphql(query)
             hits += [(hit, search.score(hit, mode)) for hit in data["Get"][records.CHUNKS] or []]
         threshold = request.ranking_options.score_threshold if request.ranking_options else 0.0
-        found = search.results(hits, threshold, limit)
-    await store.merge(records.STORES, store_id, {"lastActiveAt": int(time.time())})
+        found, has_more = search.page(hits, threshold, limit, offset)
     return {
         "object": "vector_store.search_results.page",
         "search_query": queries,
         "data": found,
-        "has_more": False,
-        "next_page": None,
+        "has_more": has_more,
+        "next_page": search.page_token(offset + len(found)) if has_more else None,
     }

@@ -10,10 +10,11 @@ import contextlib
 import secrets
 import string
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from runestone_gateway import errors
-from runestone_gateway.retrieval import records, weaviate
+from runestone_gateway.retrieval import quotas, records, weaviate
 
 PART_BYTES = 192 * 1024
 """Raw bytes per stored part (256 KiB of base64)."""
@@ -60,21 +61,18 @@ async def upload(
     source: Source,
     *,
     max_bytes: int,
-    quota_bytes: int | None,
-    quota_files: int | None,
+    quota: Quota | None = None,
+    announced: int = 0,
 ) -> dict[str, Any]:
     """Parts are written as the file arrives; the form's other fields may come after it, so
-    they are checked at its end (a refusal then deletes the parts)."""
-    room: int | None = None
-    if quota_bytes is not None or quota_files is not None:
-        count, used = await store.usage(owner)
-        if quota_files is not None and count >= quota_files:
-            raise quota(f"The key keeps {count} files, its limit (maxFiles) is {quota_files}.")
-        if quota_bytes is not None:
-            room = quota_bytes - used
+    they are checked at its end (a refusal then deletes the parts). Under a quota, room is held
+    before the file streams (as much of the `announced` body as is left), and more before a
+    part that goes past it; the hold goes when the upload ends."""
     file_id = new_id("file-")
-    size = parts = 0
+    size = parts = held = 0
     try:
+        if quota is not None:
+            held = await quota.take(store, owner, file_id, 0, announced)
         while chunk := await source.read(PART_BYTES):
             size += len(chunk)
             if size > max_bytes:
@@ -84,11 +82,8 @@ async def upload(
                     type=errors.INVALID_REQUEST,
                     code="file_too_large",
                 )
-            if room is not None and size > room:
-                raise quota(
-                    f"The file does not fit in the key's storage limit (maxStoredBytes, "
-                    f"{quota_bytes} bytes; {max(room, 0)} left)."
-                )
+            if quota is not None and size > held:
+                held = await quota.take(store, owner, file_id, size)
             await store.put(
                 records.PARTS,
                 f"{file_id}:{parts}",
@@ -112,11 +107,55 @@ async def upload(
             "createdUs": records.now_us(),
             "parts": parts,
         }
-        await store.put(records.FILES, file_id, file)
+        if quota is None:
+            await store.put(records.FILES, file_id, file)
+        else:
+            await quota.record(store, file)
     except BaseException:
         await _forget_parts(store, file_id)
         raise
+    finally:
+        if quota is not None:
+            await quota.ledger.release(owner, file_id)
     return file
+
+
+@dataclass(frozen=True)
+class Quota:
+    """A key's storage limits and the ledger of uploads in flight they are held in."""
+
+    ledger: quotas.Ledger
+    max_bytes: int | None
+    max_files: int | None
+
+    async def take(
+        self, store: records.Records, owner: str, file_id: str, size: int, announced: int = 0
+    ) -> int:
+        """Hold `size` bytes for the upload (refused when they do not fit), or more: as much of
+        `announced` as is left. What it holds now."""
+        async with self.ledger.lock(owner):
+            count, total = await quotas.used(store, self.ledger, owner, file_id)
+            if self.max_files is not None and count + 1 > self.max_files:
+                raise _refused(
+                    f"The key keeps {count} files (counting uploads in flight), its limit "
+                    f"(maxFiles) is {self.max_files}."
+                )
+            left = None if self.max_bytes is None else self.max_bytes - total
+            if left is not None and size > left:
+                raise _refused(
+                    f"The file does not fit in the key's storage limit (maxStoredBytes, "
+                    f"{self.max_bytes} bytes; {max(left, 0)} left, counting uploads in flight)."
+                )
+            held = max(size, announced if left is None else min(announced, left))
+            await self.ledger.hold(owner, file_id, held)
+            return held
+
+    async def record(self, store: records.Records, file: dict[str, Any]) -> None:
+        """The file's record written and its hold released at once, as the owner's usage is
+        measured: never counted twice, never missed."""
+        async with self.ledger.lock(file["owner"]):
+            await store.put(records.FILES, file["fileId"], file)
+            await self.ledger.release(file["owner"], file["fileId"])
 
 
 async def _forget_parts(store: records.Records, file_id: str) -> None:
@@ -124,7 +163,7 @@ async def _forget_parts(store: records.Records, file_id: str) -> None:
         await store.delete_where(records.PARTS, records.equal("fileId", file_id))
 
 
-def quota(message: str) -> errors.GatewayError:
+def _refused(message: str) -> errors.GatewayError:
     return errors.GatewayError(
         403, message, type=errors.INVALID_REQUEST, code="storage_quota_exceeded"
     )

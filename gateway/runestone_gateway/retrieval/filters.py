@@ -132,5 +132,5 @@ def _graphql_value(value: object, key: str) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
-        return repr(float(value))
+        return str(int(value)) if key == "valueInt" else repr(float(value))
     return json.dumps(value)

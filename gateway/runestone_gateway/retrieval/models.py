@@ -90,6 +90,11 @@ class AttachFile(_Body):
     chunking_strategy: ChunkingStrategy | None = None
 
 
+class UpdateFile(_Body):
+    attributes: Attributes | None
+    """Required, as in OpenAI's API; null clears them."""
+
+
 class CreateBatch(_Body):
     file_ids: list[str] | None = pydantic.Field(default=None, max_length=500)
     files: list[AttachFile] | None = pydantic.Field(default=None, max_length=500)
@@ -134,3 +139,5 @@ class Search(_Body):
     rewrite_query: bool = False
     search_mode: Literal["hybrid", "vector", "keyword"] = "hybrid"
     """Not OpenAI's: Weaviate's hybrid search (the default), the vectors alone, or BM25 alone."""
+    page: str | None = pydantic.Field(default=None, max_length=64)
+    """Not OpenAI's: an earlier answer's `next_page`, for the results after that page."""

@@ -9,6 +9,7 @@ read, replaced and deleted without a query, and attaching a file twice finds the
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ STORES = "RunestoneVectorStore"
 STORE_FILES = "RunestoneVectorStoreFile"
 BATCHES = "RunestoneFileBatch"
 CHUNKS = "RunestoneChunk"
+log = logging.getLogger("runestone.gateway.retrieval")
 MAX_LISTED = 10_000
 """Weaviate's default QUERY_MAXIMUM_RESULTS: the most one query returns."""
 
@@ -67,10 +69,12 @@ def definitions(replication_factor: int) -> list[dict[str, Any]]:
         collection(PARTS, [_key("fileId"), _int("seq"), _opaque("data")]),
         collection(STORES, [_key("storeId"), _key("owner"), _opaque("name"),
                             _instant("createdUs"), _instant("lastActiveAt"), _opaque("metadata"),
-                            _opaque("expiresAfter")]),
+                            _opaque("expiresAfter"), _instant("expiresAt"),
+                            _instant("sweptAt")]),
         collection(STORE_FILES, [_key("storeId"), _key("fileId"), _key("owner"), _key("status"),
                                  _opaque("lastError"), _opaque("attributes"), _opaque("chunking"),
-                                 _int("usageBytes"), _instant("createdUs")]),
+                                 _int("usageBytes"), _instant("createdUs"),
+                                 _instant("heartbeatUs")]),
         collection(BATCHES, [_key("batchId"), _key("storeId"), _key("owner"), _key("status"),
                              _opaque("fileIds"), _instant("createdUs")]),
         collection(
@@ -111,14 +115,49 @@ class Records:
         self._chunk_properties: frozenset[str] = frozenset()
 
     async def ready(self) -> None:
+        """Missing collections made; collections made by an earlier version get the properties
+        added since, and a raised replication factor (Weaviate cannot lower one)."""
         if self._ready:
             return
-        existing = await self.client.classes()
+        existing = {entry["class"]: entry for entry in await self.client.schema()}
         for definition in definitions(self.replication_factor):
-            if definition["class"] not in existing:
+            found = existing.get(definition["class"])
+            if found is None:
                 await self.client.create_class(definition)
-        self._chunk_properties = frozenset(existing.get(CHUNKS, set()))
+                continue
+            have = {prop["name"] for prop in found.get("properties") or []}
+            for prop in definition["properties"]:
+                if prop["name"] not in have:
+                    await self.client.add_property(definition["class"], prop)
+            await self._replicate(found)
+        self._chunk_properties = frozenset(
+            prop["name"] for prop in (existing.get(CHUNKS) or {}).get("properties") or []
+        )
         self._ready = True
+
+    async def _replicate(self, found: dict[str, Any]) -> None:
+        """A raised factor is asked of Weaviate, which grants it only where every shard has
+        the replicas already (it copies none itself); either way the log says what stands."""
+        name, wanted = found["class"], self.replication_factor
+        factor = int((found.get("replicationConfig") or {}).get("factor") or 1)
+        if factor < wanted:
+            config = {**(found.get("replicationConfig") or {}), "factor": wanted}
+            try:
+                await self.client.update_class({**found, "replicationConfig": config})
+            except weaviate.Unavailable as refused:
+                log.warning(
+                    "the replication factor of %s stays %d, not the configured %d: Weaviate "
+                    "refused to raise it (%s); copy its shards' replicas to more members "
+                    "(Weaviate's replication API), then the gateway raises it when it next "
+                    "connects", name, factor, wanted, refused,
+                )  # fmt: skip
+            else:
+                log.info("raised the replication factor of %s from %d to %d", name, factor, wanted)
+        elif factor > wanted:
+            log.warning(
+                "the replication factor of %s stays %d, more than the configured %d: Weaviate "
+                "cannot lower a collection's factor", name, factor, wanted,
+            )  # fmt: skip
 
     async def chunk_properties(self, *, refresh: bool = False) -> frozenset[str]:
         if refresh:

@@ -40,6 +40,14 @@ class Generation(Protocol):
     def limiter(self) -> limits.Limiter: ...
 
     @property
+    def keys(self) -> auth.KeyRing: ...
+
+    @property
+    def responses(self) -> object | None:
+        """The shared store's stored responses (None without a shared store); its `client`
+        holds uploads against storage quotas across replicas."""
+
+    @property
     def vector_store_secrets(self) -> tuple[str | None, str | None]:
         """The Weaviate API key and CA bundle the config's files hold."""
 

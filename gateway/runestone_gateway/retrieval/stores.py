@@ -41,14 +41,44 @@ async def files_of(store: records.Records, store_id: str) -> list[dict[str, Any]
     )
 
 
+def last_active(record: dict[str, Any]) -> int:
+    return int(record.get("lastActiveAt") or record["createdUs"] // 1_000_000)
+
+
+def expires_at(record: dict[str, Any]) -> int | None:
+    expires_after = records.loads(record.get("expiresAfter"))
+    return last_active(record) + expires_after["days"] * 86400 if expires_after else None
+
+
+def expired(record: dict[str, Any], now: float | None = None) -> bool:
+    """Past its expiry, or swept already (the sweeper deleted its chunks)."""
+    when = expires_at(record)
+    now = time.time() if now is None else now
+    return bool(record.get("sweptAt")) or (when is not None and when <= now)
+
+
+def activity(record: dict[str, Any], now: int) -> dict[str, Any]:
+    """What a use of the store changes in its record: `lastActiveAt`, and `expiresAt`, which
+    the sweeper looks for (0: never)."""
+    active = {**record, "lastActiveAt": now}
+    return {"lastActiveAt": now, "expiresAt": expires_at(active) or 0, "sweptAt": 0}
+
+
+def check_usable(record: dict[str, Any]) -> None:
+    """An expired store is kept (it can be read, listed and deleted) but never used again."""
+    if expired(record):
+        raise errors.invalid(
+            f"Vector store '{record['storeId']}' expired at {expires_at(record)} (its "
+            f"expires_after policy); it can no longer be used. Delete it or create another.",
+            code="vector_store_expired",
+        )
+
+
 async def body(store: records.Records, record: dict[str, Any]) -> dict[str, Any]:
     files = await files_of(store, record["storeId"])
     file_counts = counts(files)
-    expires_after = records.loads(record.get("expiresAfter"))
-    last_active = int(record.get("lastActiveAt") or record["createdUs"] // 1_000_000)
-    expires_at = last_active + expires_after["days"] * 86400 if expires_after else None
     status = (
-        "expired" if expires_at is not None and expires_at <= time.time()
+        "expired" if expired(record)
         else "in_progress" if file_counts["in_progress"] else "completed"
     )  # fmt: skip
     return {
@@ -59,9 +89,9 @@ async def body(store: records.Records, record: dict[str, Any]) -> dict[str, Any]
         "usage_bytes": sum(file.get("usageBytes") or 0 for file in files),
         "file_counts": file_counts,
         "status": status,
-        "expires_after": expires_after,
-        "expires_at": expires_at,
-        "last_active_at": last_active,
+        "expires_after": records.loads(record.get("expiresAfter")),
+        "expires_at": expires_at(record),
+        "last_active_at": last_active(record),
         "metadata": records.loads(record.get("metadata")) or {},
     }
 

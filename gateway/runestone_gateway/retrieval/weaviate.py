@@ -72,13 +72,20 @@ class Client:
         data: dict[str, Any] = answer["data"]
         return data
 
+    async def schema(self) -> list[dict[str, Any]]:
+        """Every collection's definition."""
+        schema = await self.call("GET", "/v1/schema")
+        return list(schema.get("classes") or [])
+
     async def classes(self) -> dict[str, set[str]]:
         """Each collection's property names."""
-        schema = await self.call("GET", "/v1/schema")
         return {
             entry["class"]: {prop["name"] for prop in entry.get("properties") or []}
-            for entry in schema.get("classes") or []
+            for entry in await self.schema()
         }
+
+    async def update_class(self, definition: Mapping[str, Any]) -> None:
+        await self.call("PUT", f"/v1/schema/{definition['class']}", definition)
 
     async def create_class(self, definition: Mapping[str, Any]) -> None:
         try:
@@ -133,9 +140,12 @@ class Client:
 
     async def delete_where(self, collection: str, where: Mapping[str, Any]) -> None:
         """Every object that matches; in rounds, since one batch deletes a bounded number."""
+        while await self.delete_round(collection, where):
+            pass
+
+    async def delete_round(self, collection: str, where: Mapping[str, Any]) -> int:
+        """One batch delete of what matches (Weaviate bounds it): how many it deleted."""
         body = {"match": {"class": collection, "where": where}, "output": "minimal"}
-        while True:
-            answer = await self.call("DELETE", "/v1/batch/objects?consistency_level=QUORUM", body)
-            results = (answer or {}).get("results") or {}
-            if not results.get("matches") or not results.get("successful"):
-                return
+        answer = await self.call("DELETE", "/v1/batch/objects?consistency_level=QUORUM", body)
+        results = (answer or {}).get("results") or {}
+        return int(results.get("successful") or 0) if results.get("matches") else 0

@@ -110,6 +110,12 @@ class RedisResponses(Store):
     def __init__(self, client: redis.asyncio.Redis) -> None:
         self._client = client
 
+    @property
+    def client(self) -> redis.asyncio.Redis:
+        """The shared store's client, for other state kept across replicas (uploads held
+        against storage quotas)."""
+        return self._client
+
     async def get(self, response_id: str) -> Stored | None:
         try:
             raw = await self._client.get(KEY_PREFIX + response_id)

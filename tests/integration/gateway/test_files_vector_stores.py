@@ -470,6 +470,15 @@ def part_count(node: weaviate.WeaviateNode) -> int:
     return int(answer["data"]["Aggregate"]["RunestoneFilePart"][0]["meta"]["count"])
 
 
+def multipart_head(boundary: str, filename: str) -> bytes:
+    """An upload's form up to its file's bytes (`purpose` first, then the file's part)."""
+    return (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\n'
+        f"assistants\r\n--{boundary}\r\nContent-Disposition: form-data; "
+        f'name="file"; filename="{filename}"\r\nContent-Type: text/plain\r\n\r\n'
+    ).encode()
+
+
 def test_an_upload_is_stored_while_it_arrives(
     gateway: gateway_process.GatewayProcess, weaviate_node: weaviate.WeaviateNode
 ) -> None:
@@ -481,11 +490,7 @@ def test_an_upload_is_stored_while_it_arrives(
     seen_while_sending: list[int] = []
 
     def body() -> Iterator[bytes]:
-        yield (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\n'
-            f"assistants\r\n--{boundary}\r\nContent-Disposition: form-data; "
-            f'name="file"; filename="slow.txt"\r\nContent-Type: text/plain\r\n\r\n'
-        ).encode()
+        yield multipart_head(boundary, "slow.txt")
         yield piece
         # Nothing more is sent until the gateway has stored what it has.
         seen_while_sending.append(
@@ -569,12 +574,7 @@ def test_an_upload_that_stalls_is_answered_408_and_leaves_nothing(
     client(gateway, OTHER).files.list()  # the collections exist from the first request on
     before = part_count(weaviate_node)
     boundary = "runestone-stall"
-    head = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\n'
-        f"assistants\r\n--{boundary}\r\nContent-Disposition: form-data; "
-        f'name="file"; filename="stalled.txt"\r\nContent-Type: text/plain\r\n\r\n'
-    ).encode()
-    sent = head + b"s" * 200_000  # more than one stored part
+    sent = multipart_head(boundary, "stalled.txt") + b"s" * 200_000  # more than one stored part
     with raw_http.connect(gateway.port, OTHER.plaintext) as connection:
         request = connection.post(
             b"/v1/files",

@@ -123,3 +123,9 @@ def test_graphql_rendering() -> None:
         f'{{path: ["{YEAR}"], operator: GreaterThan, valueNumber: 2.0}}, '
         f'{{path: ["{PUBLIC}"], operator: Equal, valueBoolean: false}}]}}'
     )
+
+
+def test_graphql_renders_int_values_as_ints() -> None:
+    """Weaviate refuses `valueInt: 3.0` on an int property."""
+    where = {"path": ["seq"], "operator": "GreaterThanEqual", "valueInt": 3}
+    assert filters.graphql(where) == '{path: ["seq"], operator: GreaterThanEqual, valueInt: 3}'

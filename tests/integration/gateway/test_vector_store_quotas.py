@@ -1,0 +1,133 @@
+"""Per-key storage quotas hold under concurrent uploads: uploads that arrive together, each
+slow enough to overlap the others, never store more than `maxStoredBytes` or more files than
+`maxFiles`, within one gateway process (uploads held in the process) and across two replicas
+that share a real Redis (held in the shared store). A refused upload leaves nothing stored."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from devcluster.redis import RedisServer
+from fixtures.upstreams import gateway_process, keys
+from integration.gateway import test_files_vector_stores as basics
+from integration.sidecar import weaviate
+
+BYTES_QUOTA = keys.key("bytes-quota", limits={"maxStoredBytes": 1_000_000})
+FILES_QUOTA = keys.key("files-quota", limits={"maxFiles": 2})
+PIECE = 150_000
+"""Each upload sends two pieces of this size, pausing between them."""
+weaviate_node = basics.weaviate_node  # one Weaviate node for the module
+
+
+def document(node: weaviate.WeaviateNode, table: Path, redis_url: str | None) -> dict[str, Any]:
+    embedding = gateway_process.model(basics.EMBEDDING, kinds=["embedding"])
+    found: dict[str, Any] = {
+        "auth": keys.write_table(table, BYTES_QUOTA, FILES_QUOTA),
+        "providerPools": [
+            gateway_process.pool("p", [gateway_process.provider("mock", models=[embedding])])
+        ],
+        "vectorStores": {
+            "url": node.url,
+            "apiKeyFile": str(node.key_file),
+            "embeddingModel": basics.EMBEDDING,
+        },
+    }
+    if redis_url is not None:
+        found["limits"] = {"store": {"type": "redis", "url": redis_url}}
+    return found
+
+
+def upload_slowly(gateway: gateway_process.GatewayProcess, key: keys.Key, size: int,
+                  start: threading.Barrier) -> httpx.Response:  # fmt: skip
+    boundary = "runestone-quota"
+
+    def body() -> Iterator[bytes]:
+        yield basics.multipart_head(boundary, "q.txt")
+        yield b"q" * (size // 2)
+        time.sleep(1.0)  # every upload is in flight at once
+        yield b"q" * (size - size // 2)
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    start.wait()
+    return httpx.post(
+        f"{gateway.base_url}/files",
+        content=body(),
+        headers={"authorization": f"Bearer {key.plaintext}",
+                 "content-type": f"multipart/form-data; boundary={boundary}"},
+        timeout=60,
+    )  # fmt: skip
+
+
+def race(gateways: list[gateway_process.GatewayProcess], key: keys.Key, size: int,
+         count: int) -> list[httpx.Response]:  # fmt: skip
+    start = threading.Barrier(count)
+    answers: list[httpx.Response] = []
+    threads = [
+        threading.Thread(
+            target=lambda n=n: answers.append(
+                upload_slowly(gateways[n % len(gateways)], key, size, start)
+            )
+        )
+        for n in range(count)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert len(answers) == count
+    for answer in answers:
+        if answer.status_code != 200:
+            assert answer.status_code == 403, answer.text
+            assert answer.json()["error"]["code"] == "storage_quota_exceeded"
+    return [answer for answer in answers if answer.status_code == 200]
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["one-process", "replicas-with-redis"])
+def test_concurrent_uploads_never_overshoot_the_quotas(
+    shared: bool,
+    weaviate_node: weaviate.WeaviateNode,
+    redis_server: RedisServer,
+    start_gateway: gateway_process.GatewayStarter,
+    tmp_path: Path,
+) -> None:
+    doc = document(weaviate_node, tmp_path / "keys.yaml", redis_server.url if shared else None)
+    gateways = [start_gateway(doc)] + ([start_gateway(doc)] if shared else [])
+    sdk = gateways[0].client(api_key=BYTES_QUOTA.plaintext)
+    for file in sdk.files.list():  # the other parametrization's
+        sdk.files.delete(file.id)
+    parts_before = basics.part_count(weaviate_node)
+
+    # Eight uploads of 300 kB against 1 MB: at most three fit.
+    stored = race(gateways, BYTES_QUOTA, 2 * PIECE, 8)
+    assert 1 <= len(stored) <= 3
+    kept = list(sdk.files.list())
+    assert sum(file.bytes for file in kept) <= 1_000_000
+    assert {file.id for file in kept} == {answer.json()["id"] for answer in stored}
+
+    # Six small uploads against two files.
+    few = gateways[-1].client(api_key=FILES_QUOTA.plaintext)
+    for file in few.files.list():
+        few.files.delete(file.id)
+    assert 1 <= len(race(gateways, FILES_QUOTA, 2_000, 6)) <= 2
+    assert len(list(few.files.list())) <= 2
+
+    # What the refused uploads stored is gone; the holds went with them, so the room is back.
+    def parts_of_kept() -> int:
+        kept = [*sdk.files.list(), *few.files.list()]
+        return sum(-(-file.bytes // (192 * 1024)) for file in kept)  # parts of 192 KiB
+
+    gateway_process.eventually(
+        lambda: basics.part_count(weaviate_node) - parts_before == parts_of_kept(),
+        timeout=30, what="the refused uploads' parts deleted",
+    )  # fmt: skip
+    for client in (sdk, few):
+        for file in client.files.list():
+            client.files.delete(file.id)
+    assert len(race(gateways, BYTES_QUOTA, 2 * PIECE, 1)) == 1

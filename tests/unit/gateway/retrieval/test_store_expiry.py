@@ -1,0 +1,53 @@
+"""A store's expiry from its record: `expires_at` from the last use and the policy, what a use
+changes (the sweeper looks for `expiresAt`), and the refusal of an expired store's use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from runestone_gateway import errors
+from runestone_gateway.retrieval import records, stores
+
+DAY = 86400
+
+
+def record(**extra: Any) -> dict[str, Any]:
+    return {"storeId": "vs_1", "createdUs": 1_000 * 1_000_000, **extra}
+
+
+def test_without_a_policy_a_store_never_expires() -> None:
+    found = record(lastActiveAt=2_000)
+    assert stores.expires_at(found) is None
+    assert not stores.expired(found, now=10**12)
+    assert stores.activity(found, 5_000) == {"lastActiveAt": 5_000, "expiresAt": 0, "sweptAt": 0}
+
+
+def test_a_use_moves_the_expiry_on() -> None:
+    policy = records.dumps({"anchor": "last_active_at", "days": 2})
+    found = record(lastActiveAt=2_000, expiresAfter=policy)
+    assert stores.expires_at(found) == 2_000 + 2 * DAY
+    assert stores.expired(found, now=2_000 + 2 * DAY)
+    assert not stores.expired(found, now=2_000 + 2 * DAY - 1)
+    used = {**found, **stores.activity(found, 9_000)}
+    assert used["expiresAt"] == 9_000 + 2 * DAY
+    assert not stores.expired(used, now=2_000 + 2 * DAY)
+
+
+def test_the_last_use_defaults_to_the_creation() -> None:
+    policy = records.dumps({"anchor": "last_active_at", "days": 1})
+    assert stores.expires_at(record(expiresAfter=policy)) == 1_000 + DAY
+
+
+def test_a_swept_store_stays_expired() -> None:
+    assert stores.expired(record(sweptAt=5), now=0)
+
+
+def test_an_expired_stores_use_is_refused_by_name() -> None:
+    policy = records.dumps({"anchor": "last_active_at", "days": 1})
+    with pytest.raises(errors.GatewayError) as refused:
+        stores.check_usable(record(lastActiveAt=1, expiresAfter=policy))
+    assert (refused.value.status, refused.value.code) == (400, "vector_store_expired")
+    assert "vs_1" in refused.value.message
+    stores.check_usable(record(lastActiveAt=10**12, expiresAfter=policy))
