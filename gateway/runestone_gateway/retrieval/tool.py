@@ -23,7 +23,11 @@ async def check_stores(
     where: dict[str, Any] | None,
 ) -> None:
     """Refuse, before any model is asked, a store that is not the caller's (404, as the search
-    endpoint answers) and malformed filters (400)."""
+    endpoint answers), malformed filters (400) and a key that may not use the embedding model
+    the queries are embedded with (403)."""
+    settings = retrieval.gateway.runtime.config.vector_stores
+    if settings is not None:
+        auth.check_model(who, settings.embedding_model)
     if where is not None:
         filters.translate(where, frozenset())
     try:
@@ -32,7 +36,7 @@ async def check_stores(
             if await held.get(records.STORES, store_id, who.scope) is None:
                 raise stores.not_found(store_id)
     except weaviate.Unavailable as error:
-        raise _unavailable(error) from None
+        raise app.unreachable(error) from None
 
 
 async def search(
@@ -65,7 +69,7 @@ async def search(
         try:
             page = await endpoints.search_store(context, store_id, request)
         except weaviate.Unavailable as error:
-            raise _unavailable(error) from None
+            raise app.unreachable(error) from None
         found += page["data"]
     found.sort(key=lambda result: float(result["score"]), reverse=True)
     return [
@@ -78,14 +82,3 @@ async def search(
         }
         for result in found[:max_num_results]
     ]
-
-
-def _unavailable(error: weaviate.Unavailable) -> errors.GatewayError:
-    app.log.warning("vector store unavailable for file_search: %s", error)
-    return errors.GatewayError(
-        503,
-        "The vector store cannot be reached; try again.",
-        type=errors.SERVER,
-        code="vector_store_unavailable",
-        headers=((b"retry-after", b"1"),),
-    )

@@ -29,6 +29,7 @@ from integration.sidecar import weaviate
 OWNER = keys.key("owner")
 OTHER = keys.key("other")
 METERED = keys.key("metered")
+CHAT_ONLY = keys.key("chat-only", models=[VIA_CHAT])
 EMBEDDING = "mock-embedding"
 PRICE = {"inputPerMillionTokens": "1", "outputPerMillionTokens": "1"}
 PROMPT_TOKENS = {
@@ -68,7 +69,7 @@ def served(
         pools.append(pool("embed", [provider("mock", models=[embedding])]))
         gateway = module_gateways(
             {
-                "auth": keys.write_table(table, OWNER, OTHER, METERED),
+                "auth": keys.write_table(table, OWNER, OTHER, METERED, CHAT_ONLY),
                 "limits": {"store": {"type": "redis", "url": redis_server.url}},
                 "providerPools": pools,
                 "vectorStores": {
@@ -107,6 +108,16 @@ def tool(store: dict[str, str]) -> openai.types.responses.FileSearchToolParam:
     return {"type": "file_search", "vector_store_ids": [store["store"]]}
 
 
+def searched(sdk: openai.OpenAI, model_name: str, store: dict[str, str]) -> Any:
+    """The question asked with the store's file_search, its results included."""
+    return sdk.responses.create(
+        model=model_name,
+        input=QUESTION,
+        tools=[tool(store)],
+        include=["file_search_call.results"],
+    )
+
+
 def check_answer(output: list[Any], store: dict[str, str], *, results: bool) -> None:
     call, message = output
     assert call.type == "file_search_call"
@@ -133,12 +144,7 @@ def test_a_whole_answer_searches_the_store_and_cites_the_file(
     fresh: routes.Routes, store: dict[str, str], model_name: str
 ) -> None:
     sdk = fresh.gateway.client(api_key=OWNER.plaintext)
-    response = sdk.responses.create(
-        model=model_name,
-        input=QUESTION,
-        tools=[tool(store)],
-        include=["file_search_call.results"],
-    )
+    response = searched(sdk, model_name, store)
     assert response.status == "completed"
     check_answer(response.output, store, results=True)
     assert response.output_text == ANSWER
@@ -212,6 +218,16 @@ def test_another_keys_store_and_an_unknown_one_are_refused_before_any_model_is_a
     assert not fresh.upstream(VIA_RESPONSES).record.posts()
 
 
+def test_a_key_that_may_not_embed_is_refused_before_any_model_is_asked(
+    fresh: routes.Routes, store: dict[str, str]
+) -> None:
+    sdk = fresh.gateway.client(api_key=CHAT_ONLY.plaintext)
+    with pytest.raises(openai.PermissionDeniedError) as refused:
+        sdk.responses.create(model=VIA_CHAT, input=QUESTION, tools=[tool(store)])
+    assert EMBEDDING in refused.value.message
+    assert not fresh.upstream(VIA_CHAT).record.posts()
+
+
 def test_a_function_named_like_the_search_is_refused(
     fresh: routes.Routes, store: dict[str, str]
 ) -> None:
@@ -262,12 +278,7 @@ def test_a_stored_answer_keeps_the_search_and_is_continued(
     fresh: routes.Routes, store: dict[str, str]
 ) -> None:
     sdk = fresh.gateway.client(api_key=OWNER.plaintext)
-    first = sdk.responses.create(
-        model=VIA_CHAT,
-        input=QUESTION,
-        tools=[tool(store)],
-        include=["file_search_call.results"],
-    )
+    first = searched(sdk, VIA_CHAT, store)
     kept = sdk.responses.retrieve(first.id)
     check_answer(kept.output, store, results=True)
     fresh.reset()
@@ -290,7 +301,7 @@ def test_a_stored_answer_keeps_the_search_and_is_continued(
         model=VIA_CHAT,
         input=[
             {"role": "user", "content": QUESTION},
-            item,  # type: ignore[list-item]
+            item,
             {"role": "user", "content": "Thanks."},
         ],
         store=False,
