@@ -220,7 +220,7 @@ def _searching_request(body: dict[str, Any], native: bool) -> dict[str, Any]:
         return request
     request["tools"] = [
         file_search.native_tool()
-        if isinstance(tool, dict) and tool["type"] == "file_search"
+        if isinstance(tool, dict) and tool.get("type") == "file_search"
         else tool
         for tool in request.get("tools") or []
     ]
