@@ -25,6 +25,7 @@ from runestone_gateway.api import (
     endpoints,
     intake,
     plans,
+    searches,
     stored,
     streaming,
     validate,
@@ -249,6 +250,7 @@ class GatewayApp:
                 exchange.prompt = raw.decode("utf-8", "replace")
             plan = None
             if endpoint.plan is not None:
+                scope[searches.RETRIEVAL] = self  # for file_search, which searches the stores
                 plan = await endpoint.plan(request, route, who, current, scope)
                 estimate = plan.estimate
             else:

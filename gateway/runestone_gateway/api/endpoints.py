@@ -21,7 +21,16 @@ from dataclasses import dataclass
 
 from runestone_gateway import config, errors
 from runestone_gateway.admission import auth
-from runestone_gateway.api import asgi, messages, plans, responses, stored, tokens, validate
+from runestone_gateway.api import (
+    asgi,
+    messages,
+    plans,
+    responses,
+    searches,
+    stored,
+    tokens,
+    validate,
+)
 from runestone_gateway.failover import routing
 
 Planner = Callable[
@@ -72,7 +81,7 @@ GENERATION: dict[str, Endpoint] = {
             "chat",
             "chat",
             responses.check,
-            plan=responses.plan,
+            plan=searches.plan,
             api="responses",
         ),
         Endpoint(

@@ -82,6 +82,10 @@ class Plan(abc.ABC):
         """A whole answer from this target."""
         return target.provider.answer(self.call(target))
 
+    def open(self, target: routing.Target) -> Awaitable[streaming.Opened]:
+        """A stream from this target, opened as far as its first event."""
+        return streaming.open_stream(target, self.call(target))
+
     @abc.abstractmethod
     async def whole(self, target: routing.Target, answer: base.Answer) -> bytes:
         """The client's body for a whole answer (kept first, when the plan keeps answers)."""
@@ -158,11 +162,10 @@ async def serve(
     relay = Relay(send)
     success: dispatch.Success[streaming.Opened] | None = None
 
-    def attempt(target: routing.Target) -> Awaitable[streaming.Opened]:
-        return streaming.open_stream(target, plan.call(target))
-
     with asgi.CancelOnDisconnect(scope, receive) as watch:
-        success = await dispatch.first_success(route, attempt, rng=rng, attempts=exchange.attempts)
+        success = await dispatch.first_success(
+            route, plan.open, rng=rng, attempts=exchange.attempts
+        )
         exchange.target = success.target
         exchange.ttft = time.perf_counter() - exchange.started
         exchange.upstream_seconds = success.upstream_seconds

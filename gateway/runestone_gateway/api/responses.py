@@ -28,6 +28,7 @@ from runestone_gateway.providers import base
 from runestone_gateway.state import responses as stored_
 from runestone_gateway.translate import (
     checks,
+    file_search,
     ids,
     responses_answer,
     responses_request,
@@ -151,7 +152,7 @@ class ResponsesPlan(plans.Plan):
         self._native: dict[str, Any] | None = None
 
     def call(self, target: routing.Target) -> base.Call:
-        if self.chat is None or plans.speaks(target, "responses"):
+        if self.chat is None or self.passes_through(target):
             return base.Call("chat", self.native_body(), target.upstream_model, api="responses")
         return base.Call("chat", self.chat, target.upstream_model, include_usage=True)
 
@@ -162,26 +163,39 @@ class ResponsesPlan(plans.Plan):
             if self.history:
                 native.pop("previous_response_id", None)
                 native["input"] = [
-                    *_replayable(self.history),
+                    *replayable(self.history),
                     *responses_request.input_items(self.body),
                 ]
+            if isinstance(native.get("input"), list):
+                # Earlier searches the gateway ran: the upstream knows them as function calls.
+                native["input"] = file_search.function_items(native["input"])
             self._native = native
         return self._native
 
     async def whole(self, target: routing.Target, answer: base.Answer) -> bytes:
+        return await self.finish(self.shaped(target, answer))
+
+    def shaped(self, target: routing.Target, answer: base.Answer) -> dict[str, Any]:
+        """The response object of a whole answer."""
         upstream = plans.json_answer(answer, target.provider_name)
-        if self.chat is None or plans.speaks(target, "responses"):
-            response = upstream
-            response.update(self._echo())
-        else:
-            response = responses_answer.to_response(upstream, self.context)
+        if self.passes_through(target):
+            upstream.update(self.echo())
+            return upstream
+        return responses_answer.to_response(upstream, self.context)
+
+    async def finish(self, response: dict[str, Any]) -> bytes:
+        """The client's body for a response object, kept first when asked."""
         if not await self._keep(response):
             response["store"] = False
         return orjson.dumps(response)
 
+    def passes_through(self, target: routing.Target) -> bool:
+        """Whether this target gets the request in the Responses API (not translated)."""
+        return self.chat is None or plans.speaks(target, "responses")
+
     def shaper(self, target: routing.Target) -> plans.Shaper:
-        if self.chat is None or plans.speaks(target, "responses"):
-            echo = self._echo()
+        if self.passes_through(target):
+            echo = self.echo()
             return passthrough.ResponsesPassthrough(
                 store=echo["store"], previous_response_id=echo["previous_response_id"]
             )
@@ -192,7 +206,8 @@ class ResponsesPlan(plans.Plan):
         if isinstance(response, dict):
             await self._keep(response)
 
-    def _echo(self) -> dict[str, Any]:
+    def echo(self) -> dict[str, Any]:
+        """What a passed-through response says of the gateway's keeping it."""
         return {
             "store": self.store is not None,
             "previous_response_id": self.body.get("previous_response_id"),
@@ -254,7 +269,7 @@ async def _referenced(
     return resolved
 
 
-def _replayable(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def replayable(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Earlier items as a Responses upstream takes them in `input`: without their ids (they
     name items the upstream never stored) and without reasoning items (another request's
     encrypted reasoning, which an upstream that did not store it refuses)."""

@@ -243,6 +243,18 @@ def context(request: fastapi.Request) -> Context:
     return found
 
 
+def unreachable(error: Exception) -> errors.GatewayError:
+    """Weaviate could not be reached: a 503 to retry (the cause is logged, not answered)."""
+    log.warning("vector store unavailable: %s", error)
+    return errors.GatewayError(
+        503,
+        "The vector store cannot be reached; try again.",
+        type=errors.SERVER,
+        code="vector_store_unavailable",
+        headers=((b"retry-after", b"1"),),
+    )
+
+
 def install_error_handlers(app: fastapi.FastAPI) -> None:
     async def gateway_error(request: fastapi.Request, error: Exception) -> fastapi.Response:
         assert isinstance(error, errors.GatewayError)
@@ -282,15 +294,7 @@ def install_error_handlers(app: fastapi.FastAPI) -> None:
         return await gateway_error(request, refusal)
 
     async def unavailable(request: fastapi.Request, error: Exception) -> fastapi.Response:
-        log.warning("vector store unavailable: %s", error)
-        refusal = errors.GatewayError(
-            503,
-            "The vector store cannot be reached; try again.",
-            type=errors.SERVER,
-            code="vector_store_unavailable",
-            headers=((b"retry-after", b"1"),),
-        )
-        return await gateway_error(request, refusal)
+        return await gateway_error(request, unreachable(error))
 
     app.add_exception_handler(errors.GatewayError, gateway_error)
     app.add_exception_handler(fastapi_exceptions.RequestValidationError, invalid)

@@ -26,3 +26,8 @@ def call() -> str:
 def item() -> str:
     """Any other item (a function call's output, as the gateway lists input items)."""
     return "item_" + secrets.token_hex(24)
+
+
+def file_search_call() -> str:
+    """A `file_search_call` output item (`fs_`)."""
+    return "fs_" + secrets.token_hex(24)

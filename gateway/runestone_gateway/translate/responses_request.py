@@ -14,6 +14,8 @@ Decisions, where the two APIs differ:
 - A function tool's `strict` is passed only when the client set it (Responses defaults it to
   true, chat to false; a server that cannot enforce a schema would refuse the request).
 - `reasoning` items are dropped: they carry another model's encrypted reasoning.
+- A `file_search` tool is offered as a function of that name, which the API layer answers;
+  an earlier `file_search_call` item becomes that function's call and output.
 - `stream` asks for the usage chunk too (`stream_options.include_usage`), so every streamed
   answer can be charged and its last event carries usage.
 Fields the translation does not need (`include`, `truncation`, `service_tier`, `top_logprobs`,
@@ -25,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from runestone_gateway.translate import checks, responses_tools
+from runestone_gateway.translate import checks, file_search, responses_tools
 
 ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
 IMAGE_DETAILS = ("auto", "low", "high")
@@ -121,6 +123,10 @@ class _Items:
             self._function_call_output(item, path)
         elif kind == "reasoning":
             return
+        elif kind == "file_search_call":
+            # An earlier search, as the model saw it: its call and (when kept) its results.
+            for function_item in file_search.as_function_items(item):
+                self.add(function_item, path)
         elif kind is None:
             raise checks.TranslationError(
                 param=f"{path}.type", message=f"'{path}' must have a 'type' or a 'role'."

@@ -2,15 +2,15 @@
 
 Responses declares a function tool flat (`{"type": "function", "name", "parameters"}`), chat
 nests it (`{"type": "function", "function": {...}}`). Tool types are translated through one
-table, `TOOLS`; a type not in it is refused by name. `file_search` has its entry already: it
-refuses until the gateway serves vector stores, and is where that tool will be handled."""
+table, `TOOLS`; a type not in it is refused by name. `file_search` becomes the function the
+gateway answers itself (`file_search.function_tool`; the API layer runs the searches)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from runestone_gateway.translate import checks
+from runestone_gateway.translate import checks, file_search
 
 
 def _function_tool(tool: dict[str, Any], path: str) -> dict[str, Any]:
@@ -25,9 +25,8 @@ def _function_tool(tool: dict[str, Any], path: str) -> dict[str, Any]:
 
 
 def _file_search_tool(tool: dict[str, Any], path: str) -> dict[str, Any]:
-    # The hook for file_search: once the gateway serves vector stores, this runs the search
-    # (or declares the tool whose calls the API layer answers) instead of refusing it.
-    raise checks.unsupported(f"{path}.type", "The file_search tool")
+    # Its settings are checked by `file_search.settings`, which the API layer acts on.
+    return file_search.function_tool()
 
 
 TOOLS: dict[str, Callable[[dict[str, Any], str], dict[str, Any]]] = {
@@ -77,6 +76,12 @@ def _tool_choice(choice: object, tools: list[dict[str, Any]]) -> object:
                 param="tool_choice.name", message=f"No function tool named {name!r} in 'tools'."
             )
         return {"type": "function", "function": {"name": name}}
+    if kind == "file_search":
+        if file_search.NAME not in names:
+            raise checks.TranslationError(
+                param="tool_choice.type", message="No file_search tool in 'tools'."
+            )
+        return {"type": "function", "function": {"name": file_search.NAME}}
     if kind == "allowed_tools":
         mode = choice.get("mode")
         if mode not in ("auto", "required"):
@@ -86,8 +91,12 @@ def _tool_choice(choice: object, tools: list[dict[str, Any]]) -> object:
         allowed = set()
         for index, tool in enumerate(checks.array(choice.get("tools"), "tool_choice.tools")):
             path = f"tool_choice.tools[{index}]"
-            if checks.obj(tool, path).get("type") != "function":
-                raise checks.unsupported(f"{path}.type", f"The tool type {tool.get('type')!r}")
+            kind = checks.obj(tool, path).get("type")
+            if kind == "file_search":
+                allowed.add(file_search.NAME)
+                continue
+            if kind != "function":
+                raise checks.unsupported(f"{path}.type", f"The tool type {kind!r}")
             allowed.add(checks.name(tool.get("name"), f"{path}.name"))
         # Chat servers have no allowed-tools choice; offering only those tools means the same.
         tools[:] = [tool for tool in tools if tool["function"]["name"] in allowed]

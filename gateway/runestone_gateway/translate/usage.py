@@ -33,6 +33,17 @@ class Usage:
         return self.input_tokens + self.output_tokens
 
 
+def add(first: Usage, second: Usage) -> Usage:
+    """What two answers used together (the rounds of one response)."""
+    return Usage(
+        input_tokens=first.input_tokens + second.input_tokens,
+        output_tokens=first.output_tokens + second.output_tokens,
+        cache_read_tokens=first.cache_read_tokens + second.cache_read_tokens,
+        cache_write_tokens=first.cache_write_tokens + second.cache_write_tokens,
+        reasoning_tokens=first.reasoning_tokens + second.reasoning_tokens,
+    )
+
+
 def _count(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from runestone_gateway.translate import checks, responses_request, responses_tools
+from runestone_gateway.translate import checks, file_search, responses_request, responses_tools
 from unit.gateway.translate import oracles
 
 
@@ -302,13 +302,35 @@ def test_other_tool_types_are_refused_by_name(tool: dict[str, Any], kind: str) -
     assert kind in error.message
 
 
-def test_file_search_is_refused_until_vector_stores_are_served() -> None:
-    error = refused(
-        {"input": "Hi", "tools": [{"type": "file_search", "vector_store_ids": ["vs_1"]}]}
-    )
-    assert error.param == "tools[0].type"
-    assert "file_search" in error.message
+def test_file_search_is_offered_as_the_function_the_gateway_answers() -> None:
+    search = {"type": "file_search", "vector_store_ids": ["vs_1"]}
+    request = chat(input="Hi", tools=[FUNCTION, search], tool_choice={"type": "file_search"})
+    assert request["tools"][1] == file_search.function_tool()
+    assert request["tool_choice"] == {"type": "function", "function": {"name": "file_search"}}
     assert set(responses_tools.TOOLS) == {"function", "file_search"}
+
+
+def test_an_earlier_file_search_call_is_the_functions_call_and_output() -> None:
+    result = {"file_id": "file-1", "filename": "a.md", "score": 0.5, "text": "Alpha."}
+    item = {"id": "fs_1", "type": "file_search_call", "status": "completed",
+            "queries": ["alpha"], "results": [result]}  # fmt: skip
+    request = chat(input=[{"role": "user", "content": "Hi"}, item])
+    assert request["messages"][1:] == [
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "fs_1",
+                    "type": "function",
+                    "function": {"name": "file_search", "arguments": '{"queries": ["alpha"]}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "fs_1", "content": file_search.results_text([result], 1)},
+    ]
+    unkept = chat(input=[{"role": "user", "content": "Hi"}, {**item, "results": None}])
+    assert unkept["messages"][2]["content"] == "The results of this search were not kept."
 
 
 @pytest.mark.parametrize(
@@ -321,6 +343,7 @@ def test_file_search_is_refused_until_vector_stores_are_served() -> None:
         ({"tools": [FUNCTION], "tool_choice": {"type": "function"}}, "tool_choice.name"),
         ({"tool_choice": "required"}, "tool_choice"),
         ({"tools": [FUNCTION], "tool_choice": {"type": "file_search"}}, "tool_choice.type"),
+        ({"tools": [FUNCTION], "tool_choice": {"type": "web_search"}}, "tool_choice.type"),
         (
             {
                 "tools": [FUNCTION],
