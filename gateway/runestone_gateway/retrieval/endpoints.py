@@ -238,10 +238,14 @@ async def _store(ctx: app_.Context, store_id: str) -> tuple[records.Records, dic
 
 
 async def _used(ctx: app_.Context, store_id: str) -> tuple[records.Records, dict[str, Any]]:
-    """The caller's store, refused once expired, marked active now (its expiry moves on)."""
+    """The caller's store, refused once expired, marked active now (its expiry moves on) unless
+    a use within the last `stores.ACTIVITY_STEP` seconds did so already."""
     store, found = await _store(ctx, store_id)
     stores.check_usable(found)
-    changes = stores.activity(found, int(time.time()))
+    now = int(time.time())
+    if not stores.activity_due(found, now):
+        return store, found
+    changes = stores.activity(found, now)
     await store.merge(records.STORES, store_id, changes)
     return store, {**found, **changes}
 

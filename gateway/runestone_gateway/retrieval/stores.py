@@ -57,6 +57,16 @@ def expired(record: dict[str, Any], now: float | None = None) -> bool:
     return bool(record.get("sweptAt")) or (when is not None and when <= now)
 
 
+ACTIVITY_STEP = 60
+"""Seconds a store's `lastActiveAt` may lag its latest use. A use within them writes nothing,
+so a busy store's searches are reads only; expiry counts in days, so a minute is never felt."""
+
+
+def activity_due(record: dict[str, Any], now: int) -> bool:
+    """Whether a use at `now` moves the store's record on (a use after its last one's step)."""
+    return now - last_active(record) >= ACTIVITY_STEP
+
+
 def activity(record: dict[str, Any], now: int) -> dict[str, Any]:
     """What a use of the store changes in its record: `lastActiveAt`, and `expiresAt`, which
     the sweeper looks for (0: never)."""

@@ -51,3 +51,12 @@ def test_an_expired_stores_use_is_refused_by_name() -> None:
     assert (refused.value.status, refused.value.code) == (400, "vector_store_expired")
     assert "vs_1" in refused.value.message
     stores.check_usable(record(lastActiveAt=10**12, expiresAfter=policy))
+
+
+def test_a_use_within_a_step_of_the_last_writes_nothing() -> None:
+    """Searches of a busy store are reads only; its record moves on once a step has passed."""
+    found = record(lastActiveAt=2_000)
+    assert not stores.activity_due(found, 2_000)
+    assert not stores.activity_due(found, 2_000 + stores.ACTIVITY_STEP - 1)
+    assert stores.activity_due(found, 2_000 + stores.ACTIVITY_STEP)
+    assert stores.activity_due(record(), 1_000 + stores.ACTIVITY_STEP)
