@@ -1,14 +1,17 @@
 """The built-in mock provider: deterministic answers without a network, for demos and tests.
 
 A chat answer repeats the last user message, one word per streamed chunk; a tool call is made
-when the request requires one; embeddings are unit vectors derived from a hash of the input.
-Tokens are counted as whitespace-separated words."""
+when the request requires one; offered the gateway's `file_search` function, it searches for
+the last user message and then names and cites the first result, as a model would (so the
+quickstart shows file_search with no model behind it); embeddings are unit vectors derived from
+a hash of the input. Tokens are counted as whitespace-separated words."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import math
+import re
 import struct
 import time
 from collections.abc import AsyncGenerator
@@ -17,6 +20,7 @@ from typing import Any
 import orjson
 
 from runestone_gateway.providers import base, shapes
+from runestone_gateway.translate import file_search
 from runestone_gateway.transport import sse
 
 DEFAULT_DIMENSIONS = 16
@@ -84,14 +88,19 @@ class _Reply:
                 "",
             )
             tool = _required_tool(body)
+            arguments: dict[str, Any] = {}
+            searched = _searched(body)
+            if tool is None and searched is None and _offers_search(body):
+                tool, arguments = file_search.NAME, {"queries": [last_user]}
             if tool is not None:
                 tool_call = {
                     "id": "call_" + hashlib.sha256(last_user.encode()).hexdigest()[:24],
                     "type": "function",
-                    "function": {"name": tool, "arguments": "{}"},
+                    "function": {"name": tool, "arguments": orjson.dumps(arguments).decode()},
                 }
                 return cls("", [tool_call], "tool_calls", base.Usage(prompt_words, 1))
-            words = ["Mock", "answer:", *last_user.split()]
+            said = last_user if searched is None else _cite_first(searched)
+            words = ["Mock", "answer:", *said.split()]
         else:
             prompt = body["prompt"]
             text = prompt if isinstance(prompt, str) else " ".join(str(p) for p in prompt)
@@ -103,6 +112,45 @@ class _Reply:
             words = words[:limit]
             finish_reason = "length"
         return cls(" ".join(words), [], finish_reason, base.Usage(prompt_words, len(words)))
+
+
+_RESULT = re.compile(r"^\[\^(\d+)\] (.+)$", re.MULTILINE)
+"""A search result's first line in the function's output: its marker and its file's name."""
+
+
+def _offers_search(body: dict[str, Any]) -> bool:
+    if body.get("tool_choice") == "none":
+        return False
+    return any(
+        isinstance(tool, dict)
+        and isinstance(tool.get("function"), dict)
+        and tool["function"].get("name") == file_search.NAME
+        for tool in body.get("tools") or []
+    )
+
+
+def _searched(body: dict[str, Any]) -> str | None:
+    """The output of the search this conversation ends with (the last message answers a
+    `file_search` call of the assistant message before it), or None."""
+    messages = body["messages"]
+    if len(messages) < 2 or messages[-1].get("role") != "tool":
+        return None
+    calls = {
+        call.get("id")
+        for call in messages[-2].get("tool_calls") or []
+        if isinstance(call, dict) and (call.get("function") or {}).get("name") == file_search.NAME
+    }
+    last = messages[-1]
+    return shapes.text_of(last.get("content")) if last.get("tool_call_id") in calls else None
+
+
+def _cite_first(output: str) -> str:
+    """An answer from the search's output: the first result's file, cited by its marker."""
+    found = _RESULT.search(output)
+    if found is None:
+        return "the files hold nothing about that."
+    number, filename = found.groups()
+    return f"{filename} holds it [^{number}]."
 
 
 def _required_tool(body: dict[str, Any]) -> str | None:

@@ -95,3 +95,54 @@ async def test_embeddings_are_unit_vectors_in_both_encodings() -> None:
         decoded = struct.unpack("<4f", base64.b64decode(encoded["embedding"]))
         assert all(abs(x - y) < 1e-6 for x, y in zip(decoded, plain["embedding"], strict=True))
     assert floats[0]["embedding"] != floats[1]["embedding"]
+
+
+SEARCH = [{"type": "function", "function": {"name": "file_search", "parameters": {}}}]
+
+
+async def test_offered_the_search_function_it_searches_for_the_question() -> None:
+    body = {"messages": [{"role": "user", "content": "where is it"}], "tools": SEARCH}
+    choice = orjson.loads((await PROVIDER.answer(base.Call("chat", body, "m"))).body)["choices"][0]
+    assert choice["finish_reason"] == "tool_calls"
+    function = choice["message"]["tool_calls"][0]["function"]
+    assert function["name"] == "file_search"
+    assert orjson.loads(function["arguments"]) == {"queries": ["where is it"]}
+
+
+def searched(output: str, call_name: str = "file_search") -> dict[str, object]:
+    call = {"id": "call_1", "type": "function", "function": {"name": call_name, "arguments": "{}"}}
+    return {
+        "messages": [
+            {"role": "user", "content": "where is it"},
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "call_1", "content": output},
+        ],
+        "tools": SEARCH,
+    }
+
+
+async def test_after_the_search_it_names_and_cites_the_first_result() -> None:
+    output = "[^3] notes.md\nthe text\n\n[^4] other.md\nmore"
+    call = base.Call("chat", searched(output), "m")
+    message = orjson.loads((await PROVIDER.answer(call)).body)["choices"][0]["message"]
+    assert message["content"] == "Mock answer: notes.md holds it [^3]."
+    empty = base.Call("chat", searched("The search found nothing in the files."), "m")
+    message = orjson.loads((await PROVIDER.answer(empty)).body)["choices"][0]["message"]
+    assert message["content"] == "Mock answer: the files hold nothing about that."
+
+
+async def test_another_tools_output_or_a_refused_tool_choice_is_not_a_search() -> None:
+    """The client's own tool results are echoed as usual, and `tool_choice: none` is obeyed."""
+    body = searched("[^1] notes.md\ntext", call_name="lookup")
+    body["tools"] = [*SEARCH, {"type": "function", "function": {"name": "lookup"}}]
+    choice = orjson.loads((await PROVIDER.answer(base.Call("chat", body, "m"))).body)["choices"][0]
+    assert choice["finish_reason"] == "tool_calls"  # searches for the question instead
+    refused = {
+        "messages": [{"role": "user", "content": "q"}],
+        "tools": SEARCH,
+        "tool_choice": "none",
+    }
+    choice = orjson.loads((await PROVIDER.answer(base.Call("chat", refused, "m"))).body)["choices"][
+        0
+    ]
+    assert choice["message"]["content"] == "Mock answer: q"
