@@ -206,10 +206,16 @@ def up() -> int:
     script.write_text(endpoint.sdk_script())
     script.chmod(0o600)  # it holds the key
     say(f"the gateway answers the printed SDK script: {_run_script(script)!r}")
+    retrieval = demo_dir() / "retrieval.py"
+    retrieval.write_text(endpoint.retrieval_script())
+    retrieval.chmod(0o600)
+    say("the printed retrieval script (a file into a vector store, a search, file_search):")
+    for line in _run_script(retrieval).splitlines():
+        say(f"  {line}")
     members = ", ".join(vector_members(api, DEMO_NAMESPACE, VECTOR_CLUSTER))
     say(f"VectorCluster {VECTOR_CLUSTER} members: {members}")
     say(f"ready in {time.monotonic() - started:.0f}s")
-    print(snippet(endpoint, script, kubeconfig, DEMO_NAMESPACE), flush=True)
+    print(snippet(endpoint, script, retrieval, kubeconfig, DEMO_NAMESPACE), flush=True)
     return 0
 
 

@@ -343,12 +343,13 @@ class Endpoint:
             f"    -H 'Content-Type: application/json' -d '{body}'"
         )
 
-    def sdk_script(self, model: str = CHAT_MODEL) -> str:
-        """A Python script that asks the gateway for one chat completion with the openai SDK."""
-        lines = ["from openai import OpenAI", ""]
+    def _client_lines(self, imports: Sequence[str] = ()) -> list[str]:
+        """A script's start: its imports and `client`, an `OpenAI` client of this endpoint."""
+        lines = [*imports, "from openai import OpenAI", ""]
         client_args = f'base_url="{self.base_url}", api_key="{self.api_key}"'
         if self.server_name is not None:
             lines = [
+                *imports,
                 "import ssl",
                 "",
                 "from openai import DefaultHttpxClient, OpenAI",
@@ -365,12 +366,49 @@ class Endpoint:
                 ")",
             ]
             client_args += ", http_client=tls"
-        lines += [
-            f"client = OpenAI({client_args})",
+        return [*lines, f"client = OpenAI({client_args})"]
+
+    def sdk_script(self, model: str = CHAT_MODEL) -> str:
+        """A Python script that asks the gateway for one chat completion with the openai SDK."""
+        lines = [
+            *self._client_lines(),
             "reply = client.chat.completions.create(",
             f'    model="{model}", messages=[{{"role": "user", "content": "Hello"}}]',
             ")",
             "print(reply.choices[0].message.content)",
+        ]
+        return "\n".join(lines) + "\n"
+
+    def retrieval_script(self, model: str = CHAT_MODEL) -> str:
+        """A Python script that uploads a file into a new vector store, searches it and asks a
+        question with the `file_search` tool, printing the search's best file and the file the
+        answer cites."""
+        lines = [
+            *self._client_lines(imports=["import io", ""]),
+            "",
+            'notes = b"A Gateway keeps its files and vector stores in its VectorCluster."',
+            'store = client.vector_stores.create(name="demo notes")',
+            "attached = client.vector_stores.files.upload_and_poll(",
+            '    vector_store_id=store.id, file=("runestone-notes.md", io.BytesIO(notes))',
+            ")",
+            'print("ingested:", attached.status)',
+            'hits = client.vector_stores.search(store.id, query="Where are vector stores kept?")',
+            'print("search:", hits.data[0].filename)',
+            "answer = client.responses.create(",
+            f'    model="{model}",',
+            '    input="Where does Runestone keep vector stores?",',
+            '    tools=[{"type": "file_search", "vector_store_ids": [store.id]}],',
+            ")",
+            'print("answer:", answer.output_text)',
+            "cited = [",
+            "    note.filename",
+            "    for item in answer.output",
+            '    if item.type == "message"',
+            "    for part in item.content",
+            '    for note in getattr(part, "annotations", [])',
+            '    if note.type == "file_citation"',
+            "]",
+            'print("cited:", ", ".join(cited))',
         ]
         return "\n".join(lines) + "\n"
 
@@ -437,11 +475,14 @@ def vector_members(api: client.ApiClient, namespace: str, cluster_name: str) -> 
     return sorted(f"{p.metadata.name}={p.status.pod_ip}" for p in pods if p.status.pod_ip)
 
 
-def snippet(endpoint: Endpoint, script: Path, kubeconfig: Path, namespace: str) -> str:
+def _indented(script: str) -> str:
+    return "\n".join(f"    {line}" if line else "" for line in script.splitlines())
+
+
+def snippet(
+    endpoint: Endpoint, script: Path, retrieval: Path, kubeconfig: Path, namespace: str
+) -> str:
     body = '{"model": "' + CHAT_MODEL + '", "messages": [{"role": "user", "content": "Hello"}]}'
-    indented = "\n".join(
-        f"    {line}" if line else "" for line in endpoint.sdk_script().splitlines()
-    )
     return f"""
 Runestone is running. Gateway `{GATEWAY}` in namespace {namespace} answers at {endpoint.address},
 its pod's address (there is no kube-proxy on this machine), with the key the operator
@@ -453,7 +494,11 @@ curl:
 
 OpenAI SDK ({script}, run with {sys.executable}):
 
-{indented}
+{_indented(endpoint.sdk_script())}
+
+Files, a vector store, search and file_search, kept in VectorCluster {VECTOR_CLUSTER} ({retrieval}):
+
+{_indented(endpoint.retrieval_script())}
 
 Look around:
 

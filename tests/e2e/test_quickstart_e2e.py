@@ -7,6 +7,8 @@ streaming) while a wrong key is refused with 401."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -288,3 +290,21 @@ def test_a_wrong_key_is_refused(quickstart: Quickstart) -> None:
             model=install.CHAT_MODEL, messages=[{"role": "user", "content": "Hello"}]
         )
     assert refused.value.status_code == 401
+
+
+def test_the_demos_retrieval_script_searches_and_cites_the_file(
+    quickstart: Quickstart, tmp_path: Path
+) -> None:
+    """The script `make demo` prints and runs, exactly as printed: a file uploaded into a new
+    vector store in the quickstart's VectorCluster, found by search, cited by the answer."""
+    script = tmp_path / "retrieval.py"
+    script.write_text(quickstart.endpoint.retrieval_script())
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[0] == "ingested: completed"
+    assert lines[1] == "search: runestone-notes.md"
+    assert lines[2].startswith("answer: Mock answer: runestone-notes.md holds it")
+    assert lines[3] == "cited: runestone-notes.md"
