@@ -20,9 +20,9 @@ in Weaviate. Printed: upload time, batch time, chunks per second.
 Search (hybrid, 5 results, one query string) with bench/loadgen.py, interleaved in `--rounds`:
 `direct` is the GraphQL query the gateway sends (built by the gateway's own code), posted to
 Weaviate with the query's vector in hand; `gateway` is `POST /v1/vector_stores/{id}/search`,
-which also embeds the query, reads the store's record (ownership) and notes its use;
-`embed` is the query's `POST /v1/embeddings` alone through the gateway. Added = gateway - direct
-(so it includes embedding the query). Prints figures; asserts nothing."""
+which also embeds the query and reads the store's record (ownership; its use is noted at most
+once a minute); `embed` is the query's `POST /v1/embeddings` alone through the gateway. Added =
+gateway - direct (so it includes embedding the query). Prints figures; asserts nothing."""
 
 from __future__ import annotations
 
