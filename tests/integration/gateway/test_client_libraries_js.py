@@ -5,6 +5,16 @@ operator-style key: the official `openai` npm package, the Vercel AI SDK (its de
 (`@anthropic-ai/sdk`, the Messages API). Each case is a node program (tests/clients/js/run.mjs)
 run by one test here; its output shows when it fails.
 
+The cases that search files run against a second gateway of the same setup that also keeps files
+and vector stores in a real Weaviate node (one for the module, started by the first such case, so
+that the others do not wait for it), with a store of the application key's files made through the
+Python SDK. The OpenAI-style libraries use the Responses API's `file_search` tool over it, each in
+its own way (the Vercel AI SDK's `openai.tools.fileSearch`, whose citations become the answer's
+sources and whose next turn names the search by its item; LangChain's built-in tool, whose
+citations become annotations of the message's text and whose next turn sends the search back), and
+the `openai` package makes a store of its own through the Files and Vector Stores APIs before
+searching it.
+
 The packages are pinned by tests/clients/js/package-lock.json and installed into the cache by
 `make test` (`make clients`), or here on first use; a machine without Node.js 20 fails with what
 to install."""
@@ -27,6 +37,8 @@ CASE_TIMEOUT = 120
 COMMON = ["chat", "chat-stream", "tools", "tools-stream", "embeddings", "errors"]
 RESPONSES = ["responses", "responses-stream", "responses-tools", "responses-tools-stream"]
 """The Responses API, through each OpenAI-style library's own way of calling it."""
+FILE_SEARCH = ["responses-file-search", "responses-file-search-stream"]
+"""The Responses API's `file_search` tool over the bench's store, whole and streamed."""
 CASES = {
     "openai": [
         *COMMON,
@@ -35,6 +47,7 @@ CASES = {
         "responses-structured",
         "responses-stored",
         "responses-errors",
+        "vector-stores",
         "untrusted-certificate",
     ],
     "vercel-ai": [
@@ -43,9 +56,10 @@ CASES = {
         "responses-structured",
         "responses-conversation",
         "responses-errors",
+        *FILE_SEARCH,
         "untrusted-certificate",
     ],
-    "langchain": [*COMMON, *RESPONSES, "untrusted-certificate"],
+    "langchain": [*COMMON, *RESPONSES, *FILE_SEARCH, "untrusted-certificate"],
     "anthropic": [
         "messages",
         "messages-stream",
@@ -57,6 +71,8 @@ CASES = {
     ],
 }
 """Every case the harness has (a test checks they agree), by library."""
+SEARCHING = {*FILE_SEARCH, "vector-stores"}
+"""The cases that need files and vector stores (the bench with Weaviate)."""
 
 
 @pytest.fixture(scope="module")
@@ -100,12 +116,15 @@ def test_every_case_of_the_harness_runs_here(harness: Path) -> None:
     ("library", "case"), [(library, case) for library, cases in CASES.items() for case in cases]
 )
 def test_client_library(
-    harness: Path, client_bench: clientbench.Bench, library: str, case: str
+    harness: Path, request: pytest.FixtureRequest, library: str, case: str
 ) -> None:
-    env = {**os.environ, "RUNESTONE_BENCH": json.dumps(client_bench.settings())}
+    bench: clientbench.Bench = request.getfixturevalue(
+        "searching_client_bench" if case in SEARCHING else "client_bench"
+    )
+    env = {**os.environ, "RUNESTONE_BENCH": json.dumps(bench.settings())}
     env.pop("NODE_EXTRA_CA_CERTS", None)
     if case != "untrusted-certificate":
-        env["NODE_EXTRA_CA_CERTS"] = str(client_bench.ca)  # how a Node user trusts a private CA
+        env["NODE_EXTRA_CA_CERTS"] = str(bench.ca)  # how a Node user trusts a private CA
     ran = node(harness, library, case, env=env)
     output = f"--- stdout ---\n{ran.stdout}\n--- stderr ---\n{ran.stderr}"
     assert ran.returncode == 0, f"node run.mjs {library} {case} failed:\n{output}"

@@ -1,26 +1,53 @@
 // LangChain.js (`@langchain/openai` with `@langchain/core`): ChatOpenAI whole and streamed, tools
 // bound to the model and a full tool round trip, over Chat Completions and over the Responses API
-// (`useResponsesApi: true`); OpenAIEmbeddings, and the gateway's errors as the `openai` package's
-// error classes carrying LangChain's error codes.
+// (`useResponsesApi: true`); the built-in `file_search` tool over a vector store of the gateway's,
+// its citation in the message's content, and the next turn carrying it back; OpenAIEmbeddings,
+// and the gateway's errors as the `openai` package's error classes carrying LangChain's error
+// codes.
 
 import assert from "node:assert/strict";
 
 import { HumanMessage } from "@langchain/core/messages";
 import { tool } from "@langchain/core/tools";
-import { ChatOpenAI, OpenAIEmbeddings } from "@langchain/openai";
+import { ChatOpenAI, OpenAIEmbeddings, tools } from "@langchain/openai";
 import OpenAI from "openai";
 import { z } from "zod";
 
 import { isA, openaiRefusal, refusals, rejects, standInVector } from "../check.mjs";
 
-function chat(bench, { key = bench.keys.app, model = bench.models.chat, responses = false } = {}) {
+// `sent`, when given, collects the JSON body of every request the model makes.
+function chat(
+  bench,
+  { key = bench.keys.app, model = bench.models.chat, responses = false, sent = undefined } = {},
+) {
+  const recording = async (url, init) => {
+    sent.push(JSON.parse(init.body));
+    return fetch(url, init);
+  };
   return new ChatOpenAI({
     model,
     apiKey: key,
-    configuration: { baseURL: bench.baseURL },
+    configuration: { baseURL: bench.baseURL, ...(sent && { fetch: recording }) },
     maxRetries: 0,
     useResponsesApi: responses,
   });
+}
+
+// The answer's citation as LangChain keeps it: an annotation of its text block.
+function checkCitation(search, message) {
+  assert.equal(message.text, search.answer);
+  const texts = message.content.filter((block) => block.type === "text");
+  assert.equal(texts.length, 1, `one text block: ${JSON.stringify(message.content)}`);
+  assert.deepEqual(texts[0].annotations, [
+    {
+      type: "citation",
+      source: "file_citation",
+      title: search.cited,
+      file_id: search.fileIds[search.cited],
+      startIndex: search.answer.length - 1,
+    },
+  ]);
+  assert.deepEqual(message.tool_calls, [], "nothing for LangChain to run");
 }
 
 const PROMPT = "What is the weather in Paris?";
@@ -113,6 +140,52 @@ export const cases = {
     tools: "responses-tools",
     toolsStream: "responses-tools-stream",
   }),
+
+  // The built-in tool, bound as OpenAI documents it: the gateway searches the store, and the
+  // message keeps the search (`tool_outputs`) and the citation; the next turn sends both back.
+  async "responses-file-search"(bench) {
+    const search = bench.fileSearch;
+    const fileSearch = { type: "file_search", vector_store_ids: [search.vectorStoreId] };
+    const sent = [];
+    const model = chat(bench, { responses: true, sent });
+    const question = new HumanMessage(search.question);
+    const message = await model
+      .bindTools([fileSearch])
+      .invoke([question], { include: ["file_search_call.results"] });
+    checkCitation(search, message);
+    const [call] = message.additional_kwargs.tool_outputs;
+    assert.equal(call.type, "file_search_call");
+    assert.equal(call.status, "completed");
+    assert.deepEqual(call.queries, [search.question]);
+    assert.equal(call.results[0].filename, search.cited);
+    assert.equal(call.results[0].file_id, search.fileIds[search.cited]);
+    assert.deepEqual(sent[0].tools, [fileSearch]);
+    assert.deepEqual(sent[0].include, ["file_search_call.results"]);
+
+    const next = await model.invoke([question, message, new HumanMessage("Thank you.")]);
+    assert.equal(next.text, bench.answer);
+    const carried = sent[1].input.map((item) => item.role ?? item.type);
+    assert.deepEqual(carried, ["user", "file_search_call", "assistant", "user"]);
+    const answered = sent[1].input[2];
+    assert.equal(answered.content[0].annotations[0].file_id, search.fileIds[search.cited]);
+  },
+
+  // Streamed, with the tool as the package's own helper makes it (`tools.fileSearch`), asking
+  // for the one best result.
+  async "responses-file-search-stream"(bench) {
+    const search = bench.fileSearch;
+    const fileSearch = tools.fileSearch({ vectorStoreIds: [search.vectorStoreId], maxNumResults: 1 });
+    const sent = [];
+    const model = chat(bench, { responses: true, sent }).bindTools([fileSearch]);
+    const chunks = await model.stream(search.question, { include: ["file_search_call.results"] });
+    const message = await concatenated(chunks);
+    assert.equal(sent[0].tools[0].max_num_results, 1);
+    checkCitation(search, message);
+    const [call] = message.additional_kwargs.tool_outputs;
+    assert.equal(call.type, "file_search_call");
+    assert.deepEqual(call.queries, [search.question]);
+    assert.deepEqual(call.results.map((result) => result.filename), [search.cited]);
+  },
 
   async embeddings(bench) {
     const embeddings = new OpenAIEmbeddings({

@@ -1,11 +1,12 @@
 // The official `openai` npm package: chat completions whole and streamed, tool calls, embeddings,
 // the model list, and the gateway's errors as the package's own error classes; the Responses API
 // whole, through the `responses.stream` helper, a function-calling round trip, structured output
-// (`text.format`), and stored responses (`previous_response_id`, readable by their key only).
+// (`text.format`), and stored responses (`previous_response_id`, readable by their key only);
+// files and vector stores (upload, attach and poll, search) and the `file_search` tool over them.
 
 import assert from "node:assert/strict";
 
-import OpenAI from "openai";
+import OpenAI, { toFile } from "openai";
 import { zodTextFormat } from "openai/helpers/zod";
 import { z } from "zod";
 
@@ -356,6 +357,102 @@ export const cases = {
     });
   },
 
+
+  // The Files and Vector Stores APIs as the package calls them, then the store searched by the
+  // `file_search` tool, whole (its call with the results: `include`) and through the stream
+  // helper, the answer citing the file.
+  async "vector-stores"(bench) {
+    const search = bench.fileSearch;
+    const openai = client(bench);
+    const upload = (name) => toFile(Buffer.from(search.documents[name]), name);
+    const [first, ...others] = Object.keys(search.documents);
+    const file = await openai.files.create({ file: await upload(first), purpose: "assistants" });
+    assert.match(file.id, /^file-/);
+    assert.equal(file.filename, first);
+    assert.equal(file.bytes, Buffer.byteLength(search.documents[first]));
+    const store = await openai.vectorStores.create({ name: "js-documents" });
+    assert.match(store.id, /^vs_/);
+    const ids = {};
+    const attached = await openai.vectorStores.files.createAndPoll(store.id, { file_id: file.id });
+    assert.equal(attached.status, "completed", JSON.stringify(attached.last_error));
+    ids[first] = attached.id;
+    for (const name of others) {
+      const uploaded = await openai.vectorStores.files.uploadAndPoll(store.id, await upload(name));
+      assert.equal(uploaded.status, "completed", JSON.stringify(uploaded.last_error));
+      ids[name] = uploaded.id;
+    }
+    const counted = await openai.vectorStores.retrieve(store.id);
+    assert.equal(counted.file_counts.completed, Object.keys(search.documents).length);
+
+    const found = [];
+    for await (const result of openai.vectorStores.search(store.id, { query: search.question })) {
+      found.push(result);
+    }
+    assert.ok(found.length > 0, "the search found something");
+    assert.equal(found[0].filename, search.cited);
+    assert.equal(found[0].file_id, ids[search.cited]);
+    assert.equal(found[0].content[0].text, search.documents[search.cited]);
+
+    const response = await openai.responses.create({
+      model: bench.models.chat,
+      input: search.question,
+      tools: [{ type: "file_search", vector_store_ids: [store.id] }],
+      include: ["file_search_call.results"],
+    });
+    const [call, message] = response.output;
+    assert.equal(call.type, "file_search_call");
+    assert.match(call.id, /^fs_/);
+    assert.equal(call.status, "completed");
+    assert.deepEqual(call.queries, [search.question]);
+    assert.equal(call.results[0].filename, search.cited);
+    assert.equal(call.results[0].file_id, ids[search.cited]);
+    assert.equal(call.results[0].text, search.documents[search.cited]);
+    assert.equal(response.output_text, search.answer);
+    assert.deepEqual(message.content[0].annotations, [
+      {
+        type: "file_citation",
+        file_id: ids[search.cited],
+        filename: search.cited,
+        index: search.answer.length - 1,
+      },
+    ]);
+
+    // The stream helper: the search's events, then the answer with its citation's event.
+    const stream = openai.responses.stream({
+      model: bench.models.chat,
+      input: search.question,
+      tools: [{ type: "file_search", vector_store_ids: [store.id] }],
+    });
+    const searching = [];
+    const cited = [];
+    stream.on("event", (event) => {
+      if (event.type.startsWith("response.file_search_call.")) searching.push(event.type);
+    });
+    stream.on("response.output_text.annotation.added", (event) => cited.push(event.annotation));
+    const final = await stream.finalResponse();
+    assert.deepEqual(searching.map((type) => type.split(".").pop()), [
+      "in_progress",
+      "searching",
+      "completed",
+    ]);
+    assert.equal(final.output_text, search.answer);
+    assert.equal(final.output[0].results, null, "results only when included");
+    assert.deepEqual(cited, final.output[1].content[0].annotations);
+    assert.equal(cited[0].file_id, ids[search.cited]);
+
+    // Another key learns nothing of the store.
+    const other = client(bench, bench.keys.wildcard);
+    await rejects("another key searching it", () => other.vectorStores.search(store.id, {
+      query: search.question,
+    }), (error) => {
+      isA(error, OpenAI.NotFoundError);
+    });
+    const deleted = await openai.vectorStores.delete(store.id);
+    assert.equal(deleted.deleted, true);
+    for (const id of Object.values(ids)) {
+      assert.equal((await openai.files.delete(id)).deleted, true);
+    }
+  },
 
   async "untrusted-certificate"(bench) {
     // Run without NODE_EXTRA_CA_CERTS: the gateway's certificate must not be accepted.

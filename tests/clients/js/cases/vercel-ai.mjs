@@ -2,7 +2,8 @@
 // `provider(model)`, which speaks the Responses API, and `provider.chat(model)`, which speaks Chat
 // Completions. Through each: text whole and streamed, a tool the SDK executes (then the next step
 // with its result), a streamed tool call, and the gateway's errors as the SDK's APICallError;
-// embeddings besides.
+// embeddings besides. Through the default model, the provider's `file_search` tool over a vector
+// store of the gateway's, whose citations the SDK turns into the answer's sources.
 
 import assert from "node:assert/strict";
 
@@ -67,6 +68,43 @@ function streamWith(model, options = {}) {
     if (failures.length) throw failures[0];
   };
   return { result, failure };
+}
+
+// The answer's one source: the cited file, by its name and id, where the citation stood.
+function checkSources(search, sources) {
+  assert.equal(sources.length, 1, `one source: ${JSON.stringify(sources)}`);
+  const [source] = sources;
+  assert.equal(source.sourceType, "document");
+  assert.equal(source.filename, search.cited);
+  assert.equal(source.title, search.cited);
+  const cited = source.providerMetadata.openai;
+  assert.equal(cited.type, "file_citation");
+  assert.equal(cited.fileId, search.fileIds[search.cited]);
+  assert.equal(cited.index, search.answer.length - 1, "the citation's place: before the period");
+}
+
+// The search as a tool call the provider executed, and its result: the question as the query,
+// and (when the request included them) the results, the cited file's chunk first.
+function checkSearch(search, toolCalls, toolResults, { results }) {
+  assert.equal(toolCalls.length, 1, "one search");
+  const [call] = toolCalls;
+  assert.equal(call.toolName, "file_search");
+  assert.equal(call.providerExecuted, true, "run by the provider, not the SDK");
+  assert.match(call.toolCallId, /^fs_/);
+  assert.equal(toolResults.length, 1, "its result");
+  const [{ toolCallId, output }] = toolResults;
+  assert.equal(toolCallId, call.toolCallId);
+  assert.deepEqual(output.queries, [search.question]);
+  if (!results) {
+    assert.equal(output.results, null, "results only when included");
+    return;
+  }
+  const [best] = output.results;
+  assert.equal(best.filename, search.cited);
+  assert.equal(best.fileId, search.fileIds[search.cited]);
+  assert.equal(best.text, search.documents[search.cited]);
+  assert.ok(best.score > 0, `score ${best.score}`);
+  assert.deepEqual(best.attributes, {});
 }
 
 function checkApiCallError(error, status, code) {
@@ -227,6 +265,77 @@ export const cases = {
     });
     assert.equal(unstored.text, bench.answer);
     assert.equal(sent[2].input[1].role, "assistant");
+  },
+
+  // file_search runs in the gateway: the SDK reads its `file_search_call` as a tool call the
+  // provider executed, with its result, and each `file_citation` as a document source.
+  async "responses-file-search"(bench) {
+    const search = bench.fileSearch;
+    const sent = [];
+    const openai = provider(bench, bench.keys.app, sent);
+    const result = await generateText({
+      model: openai(bench.models.chat),
+      prompt: search.question,
+      tools: { file_search: openai.tools.fileSearch({ vectorStoreIds: [search.vectorStoreId] }) },
+      providerOptions: { openai: { include: ["file_search_call.results"] } },
+      maxRetries: 0,
+    });
+    assert.deepEqual(sent[0].tools, [
+      { type: "file_search", vector_store_ids: [search.vectorStoreId] },
+    ], "the tool as the SDK sends it");
+    assert.equal(result.text, search.answer);
+    assert.equal(result.finishReason, "stop");
+    checkSources(search, result.sources);
+    checkSearch(search, result.toolCalls, result.toolResults, { results: true });
+
+    // The next turn names the search and the answer by their items (stored responses, the
+    // SDK's default), which the gateway resolves from the shared store.
+    const next = await generateText({
+      model: openai(bench.models.chat),
+      messages: [
+        { role: "user", content: search.question },
+        ...result.response.messages,
+        { role: "user", content: "Thank you." },
+      ],
+      maxRetries: 0,
+    });
+    assert.equal(next.text, bench.answer);
+    const references = sent[1].input.filter((item) => item.type === "item_reference");
+    assert.deepEqual(
+      references.map((item) => item.id.slice(0, 3)),
+      ["fs_", "msg"],
+      `the search and the answer as references: ${JSON.stringify(sent[1].input)}`,
+    );
+  },
+
+  // Streamed, the search forced (`toolChoice`): the search's call and result, then the answer's
+  // deltas with its source.
+  async "responses-file-search-stream"(bench) {
+    const search = bench.fileSearch;
+    const sent = [];
+    const openai = provider(bench, bench.keys.app, sent);
+    const { result, failure } = streamWith(openai(bench.models.chat), {
+      prompt: search.question,
+      tools: { file_search: openai.tools.fileSearch({ vectorStoreIds: [search.vectorStoreId] }) },
+      toolChoice: { type: "tool", toolName: "file_search" },
+    });
+    const kinds = [];
+    let text = "";
+    for await (const part of result.fullStream) {
+      if (["tool-call", "tool-result", "source"].includes(part.type)) kinds.push(part.type);
+      if (part.type === "text-delta") {
+        text += part.text;
+        if (!kinds.includes("text")) kinds.push("text");
+      }
+    }
+    failure();
+    assert.deepEqual(sent[0].tool_choice, { type: "file_search" });
+    assert.deepEqual(kinds, ["tool-call", "tool-result", "text", "source"], "the parts in order");
+    assert.equal(text, search.answer);
+    assert.equal(await result.finishReason, "stop");
+    checkSources(search, await result.sources);
+    const [toolCalls, toolResults] = [await result.toolCalls, await result.toolResults];
+    checkSearch(search, toolCalls, toolResults, { results: false });
   },
 
   async embeddings(bench) {
