@@ -44,7 +44,6 @@ AUDIT_POLICY = HERE / "audit-policy.yaml"
 """What the API server writes to its audit log (`audit_log`): the requests of the ServiceAccounts
 of namespace `AUDITED_NAMESPACE`, at Metadata level."""
 AUDITED_NAMESPACE = "runestone-audit"
-SERVICE_CIDR = "10.96.0.0/16"
 NODES = ("kwok-node-0", "kwok-node-1", "kwok-node-2")
 NODE_ANNOTATION = "kwok.x-k8s.io/node"
 
@@ -82,6 +81,11 @@ def pod_cidr(ports: Ports) -> str:
 def process_network(ports: Ports) -> ipaddress.IPv4Network:
     """The addresses the process kubelet gives the pods it runs, local to this host."""
     return ipaddress.IPv4Network(f"10.245.{_block(ports)}.0/20")
+
+
+def service_network(ports: Ports) -> ipaddress.IPv4Network:
+    """The Services' ClusterIPs; the process kubelet serves them (devcluster.kubelet.services)."""
+    return ipaddress.IPv4Network(f"10.96.{_block(ports)}.0/20")
 
 
 def networks(ports: Ports) -> tuple[ipaddress.IPv4Network, ipaddress.IPv4Network]:
@@ -167,7 +171,7 @@ def _commands(root: Path, bins: dict[str, Path], ports: Ports) -> dict[str, list
             f"--service-account-key-file={p / 'service-account.pub'}",
             f"--service-account-signing-key-file={p / 'service-account.key'}",
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            f"--service-cluster-ip-range={service_network(ports)}",
             "--authorization-mode=Node,RBAC",
             # OwnerReferencesPermissionEnforcement, as some distributions run it: setting
             # blockOwnerDeletion needs update on the owner's finalizers.
@@ -193,7 +197,7 @@ def _commands(root: Path, bins: dict[str, Path], ports: Ports) -> dict[str, list
             f"--root-ca-file={p / 'ca.crt'}",
             f"--cluster-signing-cert-file={p / 'ca.crt'}",
             f"--cluster-signing-key-file={p / 'ca.key'}",
-            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            f"--service-cluster-ip-range={service_network(ports)}",
             "--use-service-account-credentials=true",
             "--controllers=*",
             "--leader-elect=false",

@@ -12,7 +12,7 @@ from kubernetes import config
 
 from devcluster import cluster, gobuild, versions
 from devcluster import weaviate as weaviate_runner
-from devcluster.kubelet import containers, network, runner
+from devcluster.kubelet import containers, network, runner, services
 
 
 def _program_folders() -> tuple[str, ...]:
@@ -34,8 +34,10 @@ def main() -> int:
     )
 
     api = config.new_client_from_config(config_file=args.kubeconfig)
-    kwok_range, process_network = cluster.networks(cluster.current_ports())
-    network.add_to_loopback([kwok_range, process_network])
+    ports = cluster.current_ports()
+    kwok_range, process_network = cluster.networks(ports)
+    local = [kwok_range, process_network, cluster.service_network(ports)]
+    network.add_to_loopback(local)
     weaviate = None
     if gobuild.is_built(versions.WEAVIATE):
         weaviate = str(gobuild.binary(versions.WEAVIATE, "weaviate-server"))
@@ -55,6 +57,7 @@ def main() -> int:
         programs,
         api.configuration.host,
         network.Addresses(process_network),
+        services.Services(api, Path(args.workdir)),
     )
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -65,7 +68,9 @@ def main() -> int:
     try:
         kubelet.run(args.period)
     finally:
-        network.remove_from_loopback([kwok_range, process_network])
+        if kubelet.services is not None:
+            kubelet.services.close()
+        network.remove_from_loopback(local)
     return 0
 
 

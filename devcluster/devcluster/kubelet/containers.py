@@ -205,7 +205,10 @@ def mount_script(launch: Launch) -> str:
         return any(d == real or d.startswith(real.rstrip("/") + "/") for d in kubelet_dirs)
 
     for mount, real in sorted(targets, key=lambda t: (covers_kubelet(t[1]), t[1].count("/"))):
-        steps.append(f"mkdir -p {shlex.quote(real)}")
+        if mount.source.is_file():  # a file over a file (the pod's /etc/hosts)
+            steps.append(f"test -f {shlex.quote(real)} || : > {shlex.quote(real)}")
+        else:
+            steps.append(f"mkdir -p {shlex.quote(real)}")
         steps.append(f"mount --bind {shlex.quote(str(mount.source))} {shlex.quote(real)}")
         if mount.read_only:
             steps.append(f"mount -o remount,bind,ro {shlex.quote(real)}")

@@ -98,7 +98,7 @@ def add_to_loopback(networks: Iterable[ipaddress.IPv4Network]) -> None:
         done = _ip("-4", "addr", "replace", prefix, "dev", "lo")
         if done.returncode != 0:
             raise RuntimeError(f"cannot add {network} to the loopback interface: {done.stderr}")
-        log.info("pod network %s is local (on lo)", network)
+        log.info("network %s is local (on lo)", network)
 
 
 def remove_from_loopback(networks: Iterable[ipaddress.IPv4Network]) -> None:

@@ -32,7 +32,7 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from devcluster.kubelet import containers, network, volumes
+from devcluster.kubelet import containers, network, services, volumes
 
 NAMESPACE_LABEL = "devcluster.runestone.dev/processes"
 POD_ANNOTATION = "devcluster.runestone.dev/processes"
@@ -96,8 +96,11 @@ class ProcessKubelet:
         programs: containers.Programs,
         api_server: str,
         addresses: network.Addresses,
+        services_: services.Services | None = None,
     ) -> None:
         self.api = api
+        self.services = services_
+        """Service names and ClusterIPs for the pods; None leaves them out (unit tests)."""
         self.addresses = addresses
         self.core = client.CoreV1Api(api)
         self.workdir = workdir
@@ -145,6 +148,11 @@ class ProcessKubelet:
                 self.stop_pod(uid, delete=pod is not None)
         for uid in self.addresses.owners() - listed - set(self.pods) - self._stopping:
             self.addresses.release(uid)  # a pod deleted before it started
+        if self.services is not None:
+            try:
+                self.services.refresh(namespaces)
+            except Exception:  # the pods still run; their Services catch up on the next sync
+                log.exception("refreshing Services failed")
         for pod in wanted.values():
             if pod.metadata.deletion_timestamp is None:
                 self.sync_pod(pod)
@@ -286,6 +294,9 @@ class ProcessKubelet:
                 containers.Mount(directory / "volumes" / m.name, m.mount_path, bool(m.read_only))
                 for m in spec.volume_mounts or []
             ]
+            if self.services is not None:
+                hosts = services.HOSTS_PATH
+                mounts.append(containers.Mount(self.services.hosts, hosts, read_only=True))
             launches.append(
                 Container(
                     name=spec.name,
