@@ -426,6 +426,7 @@ class Chunking(_Schema):
 
 DEFAULT_HEARTBEAT_SECONDS = 10.0
 DEFAULT_SWEEP_SECONDS = 30.0
+DEFAULT_INGEST_CONCURRENCY = 4
 
 
 class VectorStores(_Schema):
@@ -453,6 +454,9 @@ class VectorStores(_Schema):
     intervals old is taken over by any gateway process (its ingester died)."""
     sweep_seconds: float = pydantic.Field(default=DEFAULT_SWEEP_SECONDS, gt=0, le=3600)
     """How often each gateway process looks for expired stores and abandoned ingestions."""
+    ingest_concurrency: int = pydantic.Field(default=DEFAULT_INGEST_CONCURRENCY, ge=1, le=64)
+    """Embedding calls each gateway process makes at once for ingestions; the others wait for a
+    slot, so a batch of many files never floods a self-hosted embedding server into timeouts."""
 
 
 class GatewayConfig(_Schema):

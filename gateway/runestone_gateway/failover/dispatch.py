@@ -87,6 +87,19 @@ def rejected(error: base.UpstreamError) -> errors.GatewayError:
     )
 
 
+def _said(error: base.UpstreamError) -> str:
+    """What the failure was, for a client: never its detail (it may name internal addresses)."""
+    kind = error.kind
+    if kind is base.FailureKind.STATUS and error.status:
+        return f"answered {error.status}"
+    return {
+        base.FailureKind.CONNECT: "could not be reached",
+        base.FailureKind.TIMEOUT: "did not answer in time",
+        base.FailureKind.RATE_LIMITED: "answered 429 (rate limited)",
+        base.FailureKind.PROTOCOL: "answered outside its wire format",
+    }.get(kind, "failed")
+
+
 def exhausted(model: str, last_error: base.UpstreamError | None) -> errors.GatewayError:
     """Every tier failed or had nothing to call: 503, 504 or 502 by the last failure."""
     if last_error is None:
@@ -97,7 +110,7 @@ def exhausted(model: str, last_error: base.UpstreamError | None) -> errors.Gatew
             code="no_available_provider",
         )
     kind = last_error.kind
-    message = f"Every provider for model {model!r} failed; the last failure was: {kind.value}."
+    message = f"Every provider for model {model!r} failed; the last one {_said(last_error)}."
     if kind is base.FailureKind.TIMEOUT:
         return errors.GatewayError(504, message, type=errors.UPSTREAM, code="upstream_timeout")
     if kind is base.FailureKind.RATE_LIMITED:

@@ -67,6 +67,7 @@ class Retrieval:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._sweeping: asyncio.Task[None] | None = None
         self._local_uploads = quotas.LocalLedger()
+        self._embedding_slots: tuple[int, asyncio.Semaphore] | None = None
         from runestone_gateway.retrieval import endpoints  # it imports this module
 
         self.app = endpoints.app()
@@ -146,11 +147,19 @@ class Retrieval:
         settings = self.gateway.runtime.config.vector_stores
         beat = settings.heartbeat_seconds if settings else config.DEFAULT_HEARTBEAT_SECONDS
 
-        def embed(texts: Any) -> Awaitable[list[list[float]]]:
-            return serving.embed(self.gateway, who, texts, path)
+        async def embed(texts: Any) -> list[list[float]]:
+            async with self._slots(settings):
+                return await serving.embed(self.gateway, who, texts, path)
 
         key = stores.store_file_key(job.store_id, job.file["fileId"])
         self.start(key, ingest.run(store, job, embed, beat))
+
+    def _slots(self, settings: config.VectorStores | None) -> asyncio.Semaphore:
+        """The ingestions' embedding slots (`ingestConcurrency`; new ones when it changed)."""
+        wanted = settings.ingest_concurrency if settings else config.DEFAULT_INGEST_CONCURRENCY
+        if self._embedding_slots is None or self._embedding_slots[0] != wanted:
+            self._embedding_slots = (wanted, asyncio.Semaphore(wanted))
+        return self._embedding_slots[1]
 
     # -- in the background: expired stores and abandoned ingestions
 

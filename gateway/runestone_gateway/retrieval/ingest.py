@@ -20,6 +20,10 @@ log = logging.getLogger("runestone.gateway.retrieval")
 Embedder = Callable[[Sequence[str]], Awaitable[list[list[float]]]]
 Attributes = dict[str, str | float | bool]
 WRITE_BATCH = 64
+EMBED_PAUSES = (1.0, 4.0)
+"""Seconds before each new try of an embedding call that failed for a passing reason."""
+PASSING = frozenset({408, 429, 500, 502, 503, 504})
+"""Statuses worth another try (an exhausted budget, `insufficient_quota`, is not)."""
 
 
 @dataclass(frozen=True)
@@ -106,7 +110,7 @@ async def _ingest(store: records.Records, job: Job, embed: Embedder, key: str) -
     written: Attributes = job.attributes
     for start in range(0, len(pieces), WRITE_BATCH):
         batch = pieces[start : start + WRITE_BATCH]
-        vectors = await embed(batch)
+        vectors = await _embedded(embed, batch)
         written = await _wanted(store, job, key)
         await store.ensure_attributes(written)
         await store.insert_chunks(
@@ -119,6 +123,22 @@ async def _ingest(store: records.Records, job: Job, embed: Embedder, key: str) -
     if await _wanted(store, job, key) != written:
         await rewrite_attributes(store, job.store_id, file_id)
     return sum(len(piece.encode()) for piece in pieces)
+
+
+async def _embedded(embed: Embedder, batch: Sequence[str]) -> list[list[float]]:
+    """The batch's vectors; an embedding call refused for a passing reason (the provider slow
+    or away, the key's rate limit) is tried again after a pause, twice, before the file fails."""
+    for pause in (*EMBED_PAUSES, None):
+        try:
+            return await embed(batch)
+        except errors.GatewayError as error:
+            if pause is None or error.status not in PASSING:
+                raise
+            if error.code == errors.INSUFFICIENT_QUOTA:
+                raise
+            log.warning("embedding for an ingestion answered %d; trying again", error.status)
+            await asyncio.sleep(pause)
+    raise AssertionError("unreachable")
 
 
 def chunk_object(

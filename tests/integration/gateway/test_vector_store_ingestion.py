@@ -136,3 +136,44 @@ def test_a_batch_cancelled_while_embedding_ends_cancelled(
     assert sdk.vector_stores.file_batches.retrieve(batch.id, vector_store_id=store.id).status == (
         "cancelled"
     )
+
+
+def test_a_batch_of_many_files_embeds_a_few_at_a_time(
+    served: tuple[openai.OpenAI, running.Upstream, running.Upstream],
+) -> None:
+    """Twelve files attached at once against a slow embedding server: the process makes at
+    most `ingestConcurrency` (4) embedding calls at a time, and every file completes."""
+    sdk, primary, _ = served
+    primary.behaviour.delay_seconds = 0.3
+    store = sdk.vector_stores.create(name="many")
+    uploads = [
+        sdk.files.create(
+            file=(f"f{n}.txt", io.BytesIO(f"File {n}.".encode())), purpose="assistants"
+        )
+        for n in range(12)
+    ]
+    batch = sdk.vector_stores.file_batches.create_and_poll(
+        vector_store_id=store.id, file_ids=[upload.id for upload in uploads]
+    )
+    assert (batch.file_counts.completed, batch.file_counts.failed) == (12, 0)
+    assert len(primary.record.posts()) == 12
+    assert 1 < primary.record.most_held <= 4
+
+
+def test_an_embedding_upstream_away_for_a_moment_is_tried_again(
+    served: tuple[openai.OpenAI, running.Upstream, running.Upstream],
+) -> None:
+    """Both tiers answer 503 when the file is attached, and recover within the first pause
+    (one second): the file completes without a second attach."""
+    sdk, primary, backup = served
+    primary.behaviour.status = backup.behaviour.status = 503
+    store = sdk.vector_stores.create(name="blip")
+    upload = sdk.files.create(file=("c.txt", io.BytesIO(b"Tried again.")), purpose="assistants")
+    sdk.vector_stores.files.create(file_id=upload.id, vector_store_id=store.id)
+    gateway_process.eventually(
+        lambda: backup.record.posts(), timeout=30, what="the first try failing on both tiers"
+    )
+    primary.behaviour.status = backup.behaviour.status = 200
+    attached = sdk.vector_stores.files.poll(upload.id, vector_store_id=store.id)
+    assert attached.status == "completed", attached.last_error
+    assert len(primary.record.posts()) >= 2  # refused, then asked again

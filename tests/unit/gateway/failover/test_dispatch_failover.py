@@ -197,3 +197,13 @@ async def test_an_attempt_the_client_abandons_leaves_no_outcome() -> None:
         await task
     summary = recent(r.tiers[0][0])
     assert (summary.requests, summary.inflight) == (0, 0)
+
+
+def test_the_exhausted_error_says_what_the_last_failure_was_without_its_detail() -> None:
+    answered = base.UpstreamError(base.FailureKind.STATUS, "http://10.0.0.9 said no", status=503)
+    error = dispatch.exhausted("m", answered)
+    assert (error.status, error.code) == (502, "upstream_failed")
+    assert error.message == "Every provider for model 'm' failed; the last one answered 503."
+    late = dispatch.exhausted("m", base.UpstreamError(base.FailureKind.TIMEOUT, "10.0.0.9"))
+    assert late.message.endswith("the last one did not answer in time.")
+    assert "10.0.0.9" not in late.message
