@@ -68,6 +68,7 @@ class Retrieval:
         self._sweeping: asyncio.Task[None] | None = None
         self._local_uploads = quotas.LocalLedger()
         self._embedding_slots: tuple[int, asyncio.Semaphore] | None = None
+        self.recent_stores = stores.Recent()
         from runestone_gateway.retrieval import endpoints  # it imports this module
 
         self.app = endpoints.app()

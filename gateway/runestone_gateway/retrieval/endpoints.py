@@ -237,17 +237,30 @@ async def _store(ctx: app_.Context, store_id: str) -> tuple[records.Records, dic
     return await _owned(ctx, records.STORES, store_id, stores.not_found(store_id))
 
 
-async def _used(ctx: app_.Context, store_id: str) -> tuple[records.Records, dict[str, Any]]:
+async def _used(
+    ctx: app_.Context, store_id: str, *, recent: bool = False
+) -> tuple[records.Records, dict[str, Any]]:
     """The caller's store, refused once expired, marked active now (its expiry moves on) unless
-    a use within the last `stores.ACTIVITY_STEP` seconds did so already."""
-    store, found = await _store(ctx, store_id)
+    a use within the last `stores.ACTIVITY_STEP` seconds did so already. `recent`: a record
+    this process read within `stores.RECENT_SECONDS` will do (searches)."""
+    cached = ctx.retrieval.recent_stores
+    found = cached.get(ctx.owner, store_id, time.monotonic()) if recent else None
+    if found is None:
+        store, found = await _store(ctx, store_id)
+        if recent:
+            cached.put(ctx.owner, store_id, found, time.monotonic())
+    else:
+        store = await ctx.retrieval.records()
     stores.check_usable(found)
     now = int(time.time())
     if not stores.activity_due(found, now):
         return store, found
     changes = stores.activity(found, now)
     await store.merge(records.STORES, store_id, changes)
-    return store, {**found, **changes}
+    found = {**found, **changes}
+    if recent:
+        cached.put(ctx.owner, store_id, found, time.monotonic())
+    return store, found
 
 
 @router.get("/vector_stores/{store_id}")
@@ -271,12 +284,14 @@ async def modify_store(ctx: Ctx, store_id: str, request: models.ModifyStore) -> 
         changes |= stores.activity({**found, **changes}, stores.last_active(found))
     if changes:
         await store.merge(records.STORES, store_id, changes)
+        ctx.retrieval.recent_stores.forget(store_id)
     return await stores.body(store, {**found, **changes})
 
 
 @router.delete("/vector_stores/{store_id}")
 async def delete_store(ctx: Ctx, store_id: str) -> dict[str, Any]:
     store, _ = await _store(ctx, store_id)
+    ctx.retrieval.recent_stores.forget(store_id)
     for attached in await stores.files_of(store, store_id):
         ctx.retrieval.cancel(stores.store_file_key(store_id, attached["fileId"]))
     await store.delete(records.STORES, store_id)
@@ -519,7 +534,7 @@ async def list_batch_files(
 
 @router.post("/vector_stores/{store_id}/search")
 async def search_store(ctx: Ctx, store_id: str, request: models.Search) -> dict[str, Any]:
-    store, _ = await _used(ctx, store_id)
+    store, _ = await _used(ctx, store_id, recent=True)
     queries = [request.query] if isinstance(request.query, str) else list(request.query)
     offset = search.offset(request.page)
     base = records.equal("storeId", store_id)

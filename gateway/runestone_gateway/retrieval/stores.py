@@ -5,12 +5,15 @@ they are the same on every replica."""
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from typing import Any
 
 from runestone_gateway import errors
 from runestone_gateway.retrieval import records
 
 STATUSES = ("in_progress", "completed", "cancelled", "failed")
+RECENT_SECONDS = 2.0
+"""How long a search may use a store's record read by an earlier one of the same process."""
 _FILE_FIELDS = ("fileId", "status", "usageBytes", "lastError", "attributes", "chunking")
 
 
@@ -139,3 +142,31 @@ async def batch_body(store: records.Records, record: dict[str, Any]) -> dict[str
         "status": status,
         "file_counts": file_counts,
     }
+
+
+class Recent:
+    """Store records this process read in the last `ttl` seconds, by owner and id, for searches
+    (a store searched many times a second is read once a `ttl`). A store this process modifies
+    or deletes is forgotten at once; another replica's change is seen within `ttl` (a store
+    deleted there answers empty searches here until then: its chunks are gone)."""
+
+    def __init__(self, ttl: float = RECENT_SECONDS, size: int = 1024) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._items: OrderedDict[tuple[str, str], tuple[float, dict[str, Any]]] = OrderedDict()
+
+    def get(self, owner: str, store_id: str, now: float) -> dict[str, Any] | None:
+        found = self._items.get((owner, store_id))
+        if found is None or now - found[0] >= self.ttl:
+            return None
+        return found[1]
+
+    def put(self, owner: str, store_id: str, record: dict[str, Any], now: float) -> None:
+        self._items[(owner, store_id)] = (now, record)
+        self._items.move_to_end((owner, store_id))
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+    def forget(self, store_id: str) -> None:
+        for key in [key for key in self._items if key[1] == store_id]:
+            del self._items[key]

@@ -305,3 +305,27 @@ def test_a_vanished_weaviate_is_a_clear_503_on_the_new_paths(
         assert refused.code == "vector_store_unavailable"
         assert "try again" in refused.message
     assert gateway.health("/livez").status_code == 200
+
+
+def test_a_store_searched_then_deleted_or_expired_is_refused_at_once(
+    gateway: gateway_process.GatewayProcess, weaviate_node: weaviate.WeaviateNode
+) -> None:
+    """A search may use the store's record that an earlier search of the same process read
+    (`stores.RECENT_SECONDS`); a delete or a change of its expiry through this process is seen
+    by the very next search."""
+    sdk = basics.client(gateway)
+    store = sdk.vector_stores.create(name="recent")
+    attached(sdk, store.id, "tides.md", basics.DOCS["tides.md"])
+    assert sdk.vector_stores.search(store.id, query="tides").data
+    sdk.vector_stores.update(store.id, expires_after={"anchor": "last_active_at", "days": 1})
+    age(weaviate_node, store.id, 2)  # as if two days had passed since
+    expired = refusal(
+        lambda: sdk.vector_stores.search(store.id, query="tides"), openai.BadRequestError
+    )
+    assert expired.code == "vector_store_expired"
+    other = sdk.vector_stores.create(name="deleted")
+    attached(sdk, other.id, "tides.md", basics.DOCS["tides.md"])
+    assert sdk.vector_stores.search(other.id, query="tides").data
+    sdk.vector_stores.delete(other.id)
+    gone = refusal(lambda: sdk.vector_stores.search(other.id, query="tides"), openai.NotFoundError)
+    assert gone.code == "vector_store_not_found"

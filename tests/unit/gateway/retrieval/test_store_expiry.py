@@ -60,3 +60,18 @@ def test_a_use_within_a_step_of_the_last_writes_nothing() -> None:
     assert not stores.activity_due(found, 2_000 + stores.ACTIVITY_STEP - 1)
     assert stores.activity_due(found, 2_000 + stores.ACTIVITY_STEP)
     assert stores.activity_due(record(), 1_000 + stores.ACTIVITY_STEP)
+
+
+def test_recent_records_are_kept_for_their_owner_a_while_and_forgotten_on_change() -> None:
+    recent = stores.Recent(ttl=2.0, size=2)
+    recent.put("key-a", "vs_1", record(), now=100.0)
+    assert recent.get("key-a", "vs_1", now=101.9) == record()
+    assert recent.get("key-b", "vs_1", now=101.0) is None  # another key reads it itself
+    assert recent.get("key-a", "vs_1", now=102.0) is None  # too old
+    recent.put("key-a", "vs_1", record(), now=200.0)
+    recent.forget("vs_1")
+    assert recent.get("key-a", "vs_1", now=200.0) is None
+    for n in range(3):
+        recent.put("key-a", f"vs_{n}", record(), now=300.0)
+    assert recent.get("key-a", "vs_0", now=300.0) is None  # the oldest made room
+    assert recent.get("key-a", "vs_2", now=300.0) is not None
