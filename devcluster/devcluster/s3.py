@@ -30,8 +30,7 @@ import httpx
 
 from devcluster import gobuild, processes, versions
 
-HOST = "127.0.0.2"
-"""A loopback address: local to this host like 127.0.0.1, but not rewritten to a pod's own."""
+HOST = processes.HOST_FOR_PODS
 REGION = "us-east-1"
 START_TIMEOUT = 120.0
 _S3_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"

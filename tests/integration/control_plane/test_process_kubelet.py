@@ -383,3 +383,93 @@ def test_a_replaced_pod_never_reaches_its_predecessor(
 def answer_at(address: str) -> str:
     with urllib.request.urlopen(f"http://{address}:8080/", timeout=5) as response:
         return str(response.read().decode())
+
+
+# Asks a URL every half second and prints each answer (or why there was none), read-only root and
+# an unprivileged user, as the gateway asks its VectorCluster's Service.
+CALLER = r"""
+import sys, time, urllib.request
+
+while True:
+    for url in sys.argv[1:]:
+        try:
+            with urllib.request.urlopen(url, timeout=3) as response:
+                print(f"{url} answered {response.read().decode()}", flush=True)
+        except OSError as error:
+            print(f"{url} failed: {error}", flush=True)
+    time.sleep(0.5)
+"""
+
+
+def test_a_pod_reaches_a_service_by_name(
+    kube_api: client.ApiClient, pod_namespace: str, process_kubelet: Path
+) -> None:
+    """A pod's process connects to a Service by its DNS names and lands on a ready endpoint at
+    the Service's target port, as through cluster DNS and kube-proxy; a Service made after the
+    process started is found too (its hosts file is rewritten in place)."""
+    core = client.CoreV1Api(kube_api)
+    urls = [
+        f"http://backend.{pod_namespace}.svc.cluster.local/",
+        f"http://backend.{pod_namespace}.svc/",
+    ]
+    caller = client.V1Container(
+        name="app",
+        image="docker.io/library/python:3.11",
+        command=["python", "-c", CALLER],
+        args=urls,
+        security_context=client.V1SecurityContext(
+            run_as_user=65532, read_only_root_filesystem=True
+        ),
+    )
+    core.create_namespaced_pod(
+        pod_namespace,
+        client.V1Pod(
+            metadata=client.V1ObjectMeta(name="caller"),
+            spec=client.V1PodSpec(automount_service_account_token=False, containers=[caller]),
+        ),
+    )
+
+    def log() -> str:
+        return container_log(process_kubelet, pod_namespace, "caller", "app").read_text()
+
+    eventually(lambda: f"{urls[0]} failed" in log(), what="the caller to find no Service yet")
+
+    env = [
+        client.V1EnvVar(
+            name=name,
+            value_from=client.V1EnvVarSource(
+                field_ref=client.V1ObjectFieldSelector(field_path=path)
+            ),
+        )
+        for name, path in {"POD_UID": "metadata.uid", "POD_IP": "status.podIP"}.items()
+    ]
+    backend = client.V1Container(
+        name="app",
+        image="docker.io/library/python:3.11",
+        command=["python", "-c", SLOW_TO_STOP],
+        args=["0"],
+        env=env,
+    )
+    created = core.create_namespaced_pod(
+        pod_namespace,
+        client.V1Pod(
+            metadata=client.V1ObjectMeta(name="backend", labels={"app": "backend"}),
+            spec=client.V1PodSpec(automount_service_account_token=False, containers=[backend]),
+        ),
+    )
+    core.create_namespaced_service(
+        pod_namespace,
+        client.V1Service(
+            metadata=client.V1ObjectMeta(name="backend"),
+            spec=client.V1ServiceSpec(
+                selector={"app": "backend"},
+                ports=[client.V1ServicePort(name="http", port=80, target_port=8080)],
+            ),
+        ),
+    )
+    answers = [f"{url} answered {created.metadata.uid}" for url in urls]
+    eventually(
+        lambda: all(answer in log() for answer in answers),
+        timeout=60,
+        what=f"the backend's answers at {' and '.join(urls)}",
+    )
