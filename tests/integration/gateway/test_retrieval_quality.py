@@ -58,10 +58,10 @@ def test_questions_find_the_file_that_answers_them(sdk: openai.OpenAI) -> None:
     rates = {mode: corpus.measure(sdk, store.id, mode) for mode in ("hybrid", "vector", "keyword")}
     for mode, measured in rates.items():
         print(f"{mode}: {measured}; first instead: {measured.first_instead}")
-    # Seen with this corpus (26 questions): vector 0.92 at 1 and 1.0 at 5; hybrid 0.46 and 1.0
-    # (BM25 alone, few shared words by design, is 0.23 and 0.42: fused at alpha 0.5, its stray
-    # matches, "light" in rainbows.txt for a question on leaves, often come first).
+    # Seen with this corpus (26 questions): vector 0.92 at 1 and 1.0 at 5; hybrid 0.88 and 1.0
+    # (BM25 alone, few shared words by design, is 0.23 and 0.42; fused at alpha 0.5 instead of
+    # 0.75, its stray matches often came first and hybrid found 0.46 at 1).
     assert rates["vector"].at_1 >= 0.8
     assert rates["vector"].at_5 >= 0.95
-    assert rates["hybrid"].at_1 >= 0.35
+    assert rates["hybrid"].at_1 >= 0.75
     assert rates["hybrid"].at_5 >= 0.9
