@@ -51,8 +51,11 @@ http.server.HTTPServer((os.environ["POD_IP"], int(sys.argv[1])), Handler).serve_
 """
 
 
-def _env() -> list[client.V1EnvVar]:
-    fields = {"POD_NAME": "metadata.name", "POD_IP": "status.podIP"}
+def _env(
+    fields: dict[str, str] | None = None,
+) -> list[client.V1EnvVar]:
+    """Variables from the pod's own fields (the downward API)."""
+    fields = fields or {"POD_NAME": "metadata.name", "POD_IP": "status.podIP"}
     return [
         client.V1EnvVar(
             name=name,
@@ -295,6 +298,7 @@ def test_a_pod_slow_to_stop_holds_up_no_other_pod(
 
 # Serves its own pod's UID on the pod's address; on SIGTERM it goes on serving for a while, as a
 # Weaviate member does during its preStop sleep, then exits.
+IDENTITY = {"POD_UID": "metadata.uid", "POD_IP": "status.podIP"}
 SLOW_TO_STOP = r"""
 import http.server, os, signal, sys, threading, time
 
@@ -329,15 +333,7 @@ def test_a_replaced_pod_never_reaches_its_predecessor(
     stopping_seconds = 20
 
     def create() -> str:
-        env = [
-            client.V1EnvVar(
-                name=name,
-                value_from=client.V1EnvVarSource(
-                    field_ref=client.V1ObjectFieldSelector(field_path=path)
-                ),
-            )
-            for name, path in {"POD_UID": "metadata.uid", "POD_IP": "status.podIP"}.items()
-        ]
+        env = _env(IDENTITY)
         container = client.V1Container(
             name="app",
             image="docker.io/library/python:3.11",
@@ -434,15 +430,7 @@ def test_a_pod_reaches_a_service_by_name(
 
     eventually(lambda: f"{urls[0]} failed" in log(), what="the caller to find no Service yet")
 
-    env = [
-        client.V1EnvVar(
-            name=name,
-            value_from=client.V1EnvVarSource(
-                field_ref=client.V1ObjectFieldSelector(field_path=path)
-            ),
-        )
-        for name, path in {"POD_UID": "metadata.uid", "POD_IP": "status.podIP"}.items()
-    ]
+    env = _env(IDENTITY)
     backend = client.V1Container(
         name="app",
         image="docker.io/library/python:3.11",
