@@ -319,6 +319,9 @@ class Outage:
     killed: float = 0.0
     gate_false: float = 0.0
     released: float = 0.0
+    serving: float = 0.0
+    """When its Weaviate was ready again: a member of the cluster, taking its replicas' writes
+    and reads from the others (its gate waits for more: its indexing queue drained)."""
     back: float = 0.0
     """When its gate was True again."""
 
@@ -334,6 +337,11 @@ class Outage:
         wv.release_container(self.clusters.kubelet, self.clusters.namespace, self.victim.name)
         self.released = time.monotonic()
 
+    def wait_serving(self, timeout: float = 300) -> None:
+        member = wv.Client(self.victim.url, None, timeout=2)
+        eventually(member.ready, timeout=timeout, what=f"{self.victim.name}'s Weaviate ready")
+        self.serving = time.monotonic()
+
     def wait_back(self, timeout: float = 300) -> None:
         self.back = self._wait_gate("True", timeout=timeout)
 
@@ -346,10 +354,11 @@ class Outage:
         return time.monotonic()
 
     def summary(self) -> dict[str, float]:
-        """Seconds after the kill: gate False, started again, gate True."""
+        """Seconds after the kill: gate False, started again, Weaviate ready, gate True."""
         return {
             "gate_false_s": round(self.gate_false - self.killed, 1),
             "released_s": round(self.released - self.killed, 1),
+            "serving_s": round(self.serving - self.killed, 1),
             "back_s": round(self.back - self.killed, 1),
         }
 
