@@ -40,8 +40,8 @@ def query(
         extra = "distance"
     else:
         operator = (
-            f"hybrid: {{query: {json.dumps(text)}, vector: {_vector(vector)}, alpha: {HYBRID_ALPHA}, "
-            f'properties: ["text"], fusionType: relativeScoreFusion}}'
+            f"hybrid: {{query: {json.dumps(text)}, vector: {_vector(vector)}, "
+            f'alpha: {HYBRID_ALPHA}, properties: ["text"], fusionType: relativeScoreFusion}}'
         )
         extra = "score"
     return (

@@ -2,20 +2,37 @@
 and nothing else. One per config generation's Weaviate settings; closed when they change.
 
 Failures raise `Unavailable` with a message that is safe to show (never the key, never the
-objects' text)."""
+objects' text). A call that fails for a passing reason (`passing`) is made again a few times
+first (`retrying`): every call the records make can be repeated without harm (objects have
+fixed ids, a write replaces or merges the same properties, a delete of what is gone is a
+no-op)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import ssl
 import uuid
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import aiohttp
 import orjson
 
+T = TypeVar("T")
 TIMEOUT_SECONDS = 30.0
+RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0)
+"""The waits before each repeat of a call that failed for a passing reason: nearly 8 s in all,
+longer than a member takes to be seen gone, or to be repaired by the reads that find it behind,
+and about as long as the members left take to elect a Raft leader when the leader dies
+(Weaviate's heartbeat and election timeouts are 5 s each)."""
+LEADER_LOST = ("failed to execute query", "rpc error", "leader not found", "not the leader")
+"""What Weaviate says when a call failed because the Raft leader could not be asked. By default
+(`COLLECTION_RETRIEVAL_STRATEGY=LeaderOnly`) a member asks the leader for a collection's
+definition on writes, and answers a failed ask with 422 or 500: a leader killed mid-call
+gives "failed to execute query: rpc error: ... the client connection is closing"."""
 _NAMESPACE = uuid.UUID("0e9c4a3e-5d8f-4f3f-9f5c-7d1b8a6c2e10")
+log = logging.getLogger("runestone.gateway.retrieval")
 
 
 def object_id(*parts: str) -> str:
@@ -24,12 +41,50 @@ def object_id(*parts: str) -> str:
 
 
 class Unavailable(Exception):
-    """Weaviate could not be reached or refused a request."""
+    """Weaviate could not be reached or refused a request; `passing` when asking again may
+    succeed."""
+
+    def __init__(self, message: str, *, passing: bool = False) -> None:
+        super().__init__(message)
+        self.passing = passing
+
+
+def passing(status: int | None, detail: str = "") -> bool:
+    """Whether a call that failed this way may succeed when made again: no answer at all (the
+    connection refused or cut: a member going away or coming back), a 5xx, or any answer that
+    says the Raft leader could not be asked (`LEADER_LOST`). With replicas, Weaviate answers 500
+    while a write or a read cannot reach enough of them, or when a read that repairs a replica
+    left behind meets a concurrent write of the same object ("read repair error ...
+    conflict"): these pass. Any other 4xx is the request's own fault and a timeout has waited
+    long enough; neither is repeated."""
+    return status is None or status >= 500 or any(words in detail for words in LEADER_LOST)
+
+
+async def retrying(
+    attempt: Callable[[], Awaitable[T]], delays: Sequence[float] = RETRY_DELAYS
+) -> T:
+    """`attempt()`, made again after each of `delays` while it fails for a passing reason."""
+    for delay in delays:
+        try:
+            return await attempt()
+        except Unavailable as error:
+            if not error.passing:
+                raise
+            log.info("Weaviate: %s; asking again in %.1fs", error, delay)
+        await asyncio.sleep(delay)
+    return await attempt()
 
 
 class Client:
-    def __init__(self, url: str, api_key: str | None, ca_pem: str | None) -> None:
+    def __init__(
+        self,
+        url: str,
+        api_key: str | None,
+        ca_pem: str | None,
+        retry_delays: Sequence[float] = RETRY_DELAYS,
+    ) -> None:
         self.url = url.rstrip("/")
+        self.retry_delays = retry_delays
         headers = {"content-type": "application/json"}
         if api_key:
             headers["authorization"] = f"Bearer {api_key}"
@@ -51,17 +106,23 @@ class Client:
     ) -> Any:
         """The JSON answer; None for 404 when `missing_ok` (and for empty answers)."""
         data = None if body is None else orjson.dumps(body)
+        return await retrying(lambda: self._once(method, path, data, missing_ok), self.retry_delays)
+
+    async def _once(self, method: str, path: str, data: bytes | None, missing_ok: bool) -> Any:
+        where = f"{method} {path.split('?')[0]}"
         try:
             async with self._session.request(method, self.url + path, data=data) as response:
                 raw = await response.read()
                 status = response.status
-        except (aiohttp.ClientError, TimeoutError) as error:
-            raise Unavailable(f"{method} {path.split('?')[0]}: {type(error).__name__}") from None
+        except TimeoutError:
+            raise Unavailable(f"{where}: no answer in {TIMEOUT_SECONDS:g}s") from None
+        except aiohttp.ClientError as error:
+            raise Unavailable(f"{where}: {type(error).__name__}", passing=passing(None)) from None
         if status == 404 and missing_ok:
             return None
         if status >= 400:
-            detail = raw[:300].decode("utf-8", "replace")
-            raise Unavailable(f"{method} {path.split('?')[0]}: {status} {detail}")
+            detail = raw[:300].decode("utf-8", "replace").strip()
+            raise Unavailable(f"{where}: {status} {detail}", passing=passing(status, detail))
         return orjson.loads(raw) if raw else None
 
     async def graphql(self, query: str) -> dict[str, Any]:
@@ -116,7 +177,14 @@ class Client:
             missing_ok=True,
         )  # fmt: skip
         if created is None:
-            await self.call("POST", "/v1/objects?consistency_level=QUORUM", body)
+            try:
+                await self.call("POST", "/v1/objects?consistency_level=QUORUM", body)
+            except Unavailable as error:
+                # An attempt whose answer was lost made it: replaced as it now exists.
+                if "already exists" not in str(error):
+                    raise
+                await self.call("PUT", f"/v1/objects/{collection}/{object_id}"
+                                "?consistency_level=QUORUM", body)  # fmt: skip
 
     async def merge(self, collection: str, object_id: str, properties: Mapping[str, Any]) -> None:
         body = {"class": collection, "id": object_id, "properties": properties}
@@ -131,12 +199,30 @@ class Client:
         )  # fmt: skip
 
     async def insert_many(self, objects: Sequence[Mapping[str, Any]]) -> None:
-        answer = await self.call("POST", "/v1/batch/objects?consistency_level=QUORUM",
-                                 {"objects": list(objects)})  # fmt: skip
-        for result in answer or []:
-            failed = ((result.get("result") or {}).get("errors") or {}).get("error")
+        """Every object written (created or replaced by its id). Weaviate answers a batch 200
+        and says per object which failed (too few replicas reached, say): those are written
+        again, as a failed call is."""
+        pending = list(objects)
+
+        async def attempt() -> None:
+            nonlocal pending
+            try:
+                answer = await self.call("POST", "/v1/batch/objects?consistency_level=QUORUM",
+                                         {"objects": pending})  # fmt: skip
+            except Unavailable as unavailable:  # the call was made again already
+                raise Unavailable(str(unavailable)) from None
+            failed = [
+                (item, problems[0].get("message", problems[0]))
+                for item, result in zip(pending, answer or [], strict=False)
+                if (problems := ((result.get("result") or {}).get("errors") or {}).get("error"))
+            ]
             if failed:
-                raise Unavailable(f"batch insert: {failed[0].get('message', failed[0])}")
+                pending = [item for item, _ in failed]
+                raise Unavailable(
+                    f"batch insert: {len(failed)} objects failed: {failed[0][1]}", passing=True
+                )
+
+        await retrying(attempt, self.retry_delays)
 
     async def delete_where(self, collection: str, where: Mapping[str, Any]) -> None:
         """Every object that matches; in rounds, since one batch deletes a bounded number."""
