@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import contextlib
 import io
+import os
 import random
 import subprocess
 import sys
@@ -118,21 +119,17 @@ def documents(count: int, rng: random.Random) -> list[tuple[str, str]]:
 
 
 def _spawn(command: list[str], log: Path) -> subprocess.Popen[bytes]:
+    """`command` with the local platform's package (devcluster) importable."""
+    env = dict(os.environ, PYTHONPATH=str(BENCH.parent / "devcluster"))
     with log.open("wb") as out:
-        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
 
 
 @contextlib.contextmanager
 def minilm_server(workdir: Path) -> Iterator[int]:
     port = procstats.free_port()
-    code = (
-        "import sys, uvicorn; sys.path[:0] = sys.argv[1:3];"
-        "from fixtures.upstreams import embedding_server;"
-        "uvicorn.run(embedding_server.create_app(), host='127.0.0.1', port=int(sys.argv[3]),"
-        " log_level='warning')"
-    )
-    paths = [str(TESTS), str(BENCH.parent / "devcluster")]
-    process = _spawn([sys.executable, "-c", code, *paths, str(port)], workdir / "minilm.log")
+    command = [sys.executable, "-m", "devcluster.embeddings", "--port", str(port)]
+    process = _spawn(command, workdir / "minilm.log")
     try:
         alive = lambda: process.poll() is None  # noqa: E731
         procstats.wait_http(f"http://127.0.0.1:{port}/v1/models", START_TIMEOUT, alive)

@@ -37,14 +37,17 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from devcluster import cluster, gobuild, storage, versions
+from devcluster import cluster, gobuild, processes, storage, versions
 from devcluster.install import (
     DEMO_NAMESPACE,
+    EMBEDDINGS_PORT,
     QUICKSTART,
+    QUICKSTART_MINILM,
     SYSTEM_NAMESPACE,
     VECTOR_CLUSTER,
     apply_quickstart,
     check_not_crashing,
+    embed_with_minilm,
     ensure_namespace,
     gateway_endpoint,
     install_chart,
@@ -194,6 +197,15 @@ def up() -> int:
     say(f"kubectl apply -n {DEMO_NAMESPACE} -f {QUICKSTART.relative_to(cluster.REPO)}")
     for line in apply_quickstart(kubeconfig, DEMO_NAMESPACE).splitlines():
         say(f"  {line}")
+    host = processes.HOST_FOR_PODS
+    _background(
+        "embeddings",
+        [python, "-m", "devcluster.embeddings", "--host", host, "--port", str(EMBEDDINGS_PORT)],
+        state,
+    )
+    say(f"the real embedding model (all-MiniLM-L6-v2) for the Gateway: {QUICKSTART_MINILM.name}")
+    for line in embed_with_minilm(kubeconfig, DEMO_NAMESPACE).splitlines():
+        say(f"  {line}")
     namespaces = (SYSTEM_NAMESPACE, DEMO_NAMESPACE)
 
     def progress() -> list[str]:
@@ -257,12 +269,14 @@ def down() -> int:
         if kubelet.alive():
             kubelet.stop(grace=0)
             _stop_leftover_containers()
-            network.remove_from_loopback(cluster.networks(cluster.current_ports()))
+            ports = cluster.current_ports()
+            network.remove_from_loopback([*cluster.networks(ports), cluster.service_network(ports)])
         say(f"stopped kubelet (pid {kubelet.pid})")
-    provisioner = state.processes.get("provisioner")
-    if provisioner is not None and provisioner.alive():
-        provisioner.stop()
-        say(f"stopped provisioner (pid {provisioner.pid})")
+    for name in ("provisioner", "embeddings"):
+        helper = state.processes.get(name)
+        if helper is not None and helper.alive():
+            helper.stop()
+            say(f"stopped {name} (pid {helper.pid})")
     if state.cluster_started:
         cluster.down()
     shutil.rmtree(demo_dir(), ignore_errors=True)

@@ -108,6 +108,32 @@ def apply_quickstart(kubeconfig: Path, namespace: str) -> str:
     return kubectl(kubeconfig, "apply", "--namespace", namespace, "--filename", str(QUICKSTART))
 
 
+QUICKSTART_MINILM = QUICKSTART.with_name("quickstart-minilm.yaml")
+EMBEDDINGS_PORT = 8400
+"""Where `make demo` serves the real embedding model (on `processes.HOST_FOR_PODS`), as
+quickstart-minilm.yaml's ProviderPool names it."""
+MINILM_PATCH = {
+    "spec": {
+        "providerPools": [{"name": "mock"}, {"name": "minilm"}],
+        "vectorStores": {"embeddingModel": "minilm"},
+    }
+}
+
+
+def embed_with_minilm(kubeconfig: Path, namespace: str) -> str:
+    """The quickstart Gateway embeds with the real model: its pool applied, the Gateway patched,
+    as quickstart-minilm.yaml's header tells a user to."""
+    applied = kubectl(
+        kubeconfig, "apply", "--namespace", namespace, "--filename", str(QUICKSTART_MINILM)
+    )
+    patch = json.dumps(MINILM_PATCH)
+    patched = kubectl(
+        kubeconfig, "patch", "--namespace", namespace, f"gateways.runestone.dev/{GATEWAY}",
+        "--type", "merge", "--patch", patch,
+    )  # fmt: skip
+    return applied + patched
+
+
 def operator_pod(api: client.ApiClient, namespace: str) -> Any | None:
     pods = client.CoreV1Api(api).list_namespaced_pod(namespace, label_selector=OPERATOR_LABELS)
     running = [p for p in pods.items if p.metadata.deletion_timestamp is None]
