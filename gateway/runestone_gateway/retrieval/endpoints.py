@@ -10,6 +10,7 @@ import time
 from typing import Annotated, Any, Literal
 
 import fastapi
+import orjson
 from fastapi import responses
 
 from runestone_gateway import errors
@@ -533,7 +534,14 @@ async def list_batch_files(
 
 
 @router.post("/vector_stores/{store_id}/search")
-async def search_store(ctx: Ctx, store_id: str, request: models.Search) -> dict[str, Any]:
+async def search_route(ctx: Ctx, store_id: str, request: models.Search) -> responses.Response:
+    """The page as JSON straight from orjson: FastAPI's encoding of a returned dict walks it
+    first, about 0.2 ms for five 800-token chunks, more than the rest of the gateway's work."""
+    page = await search_store(ctx, store_id, request)
+    return responses.Response(orjson.dumps(page), media_type="application/json")
+
+
+async def search_store(ctx: app_.Context, store_id: str, request: models.Search) -> dict[str, Any]:
     store, _ = await _used(ctx, store_id, recent=True)
     queries = [request.query] if isinstance(request.query, str) else list(request.query)
     offset = search.offset(request.page)
