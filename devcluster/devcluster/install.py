@@ -370,29 +370,29 @@ class Endpoint:
         )
 
     def _client_lines(self, imports: Sequence[str] = ()) -> list[str]:
-        """A script's start: its imports and `client`, an `OpenAI` client of this endpoint."""
-        lines = [*imports, "from openai import OpenAI", ""]
+        """A script's start: its standard-library `imports`, then `client`, an `OpenAI` client
+        of this endpoint."""
         client_args = f'base_url="{self.base_url}", api_key="{self.api_key}"'
-        if self.server_name is not None:
-            lines = [
-                *imports,
-                "import ssl",
-                "",
-                "from openai import DefaultHttpxClient, OpenAI",
-                "",
-                "",
-                "# The URL names the pod by address; the certificate names its Service.",
-                "def verify_as_service(request):",
-                f'    request.extensions["sni_hostname"] = "{self.server_name}"',
-                "",
-                "",
-                "tls = DefaultHttpxClient(",
-                f'    verify=ssl.create_default_context(cafile="{self.ca_file}"),',
-                '    event_hooks={"request": [verify_as_service]},',
-                ")",
-            ]
-            client_args += ", http_client=tls"
-        return [*lines, f"client = OpenAI({client_args})"]
+        if self.server_name is None:
+            head = [*imports, ""] if imports else []
+            return [*head, "from openai import OpenAI", "", f"client = OpenAI({client_args})"]
+        return [
+            *sorted([*imports, "import ssl"]),
+            "",
+            "from openai import DefaultHttpxClient, OpenAI",
+            "",
+            "",
+            "# The URL names the pod by address; the certificate names its Service.",
+            "def verify_as_service(request):",
+            f'    request.extensions["sni_hostname"] = "{self.server_name}"',
+            "",
+            "",
+            "tls = DefaultHttpxClient(",
+            f'    verify=ssl.create_default_context(cafile="{self.ca_file}"),',
+            '    event_hooks={"request": [verify_as_service]},',
+            ")",
+            f"client = OpenAI({client_args}, http_client=tls)",
+        ]
 
     def sdk_script(self, model: str = CHAT_MODEL) -> str:
         """A Python script that asks the gateway for one chat completion with the openai SDK."""
@@ -410,7 +410,7 @@ class Endpoint:
         question with the `file_search` tool, printing the search's best file and the file the
         answer cites."""
         lines = [
-            *self._client_lines(imports=["import io", ""]),
+            *self._client_lines(imports=["import io"]),
             "",
             'notes = b"A Gateway keeps its files and vector stores in its VectorCluster."',
             'store = client.vector_stores.create(name="demo notes")',
@@ -511,7 +511,7 @@ def snippet(
     body = '{"model": "' + CHAT_MODEL + '", "messages": [{"role": "user", "content": "Hello"}]}'
     return f"""
 Runestone is running. Gateway `{GATEWAY}` in namespace {namespace} answers at {endpoint.address},
-its pod's address (there is no kube-proxy on this machine), with the key the operator
+its pod's address (this host does not resolve cluster names), with the key the operator
 issued into Secret {names.key_secret(GATEWAY, KEY)}.
 
 curl:
