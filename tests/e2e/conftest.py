@@ -1,6 +1,8 @@
 """The e2e tier: a user's whole path on the local control plane, with the process kubelet running
-the pods. The quickstart is installed once per session and shared by the tier's modules. A
-failed test's report carries the tails of the kubelet's and every container's log."""
+the pods. The quickstart is installed once for the tier (package scope: this folder is a package
+so that the chart's operator is gone before the next tier's tests, which run operators of their
+own) and shared by its modules. A failed test's report carries the tails of the kubelet's and
+every container's log."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from devcluster.kube import Cluster
 from e2e import installed
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def quickstart(
     kube_cluster: Cluster, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[installed.Quickstart]:
