@@ -81,14 +81,20 @@ crds: venv
 manifests: venv
 	$(GENERATE) manifestgen
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist, a test file at a time), each with a local
+# cluster of its own (tests/conftest.py); TEST_WORKERS=0 runs it in this one. Against a cluster that
+# KUBECONFIG names, run with TEST_WORKERS=0: each process runs an operator for all namespaces.
+TEST_WORKERS ?= 2
+PYTEST_PARALLEL = -n $(TEST_WORKERS) --dist loadfile
+
 test: venv system-deps tools clients
-	$(VENV)/bin/pytest tests
+	$(VENV)/bin/pytest $(PYTEST_PARALLEL) tests
 
 test-unit: venv
 	$(VENV)/bin/pytest tests/unit
 
 test-integration: venv system-deps tools clients
-	$(VENV)/bin/pytest tests/integration
+	$(VENV)/bin/pytest $(PYTEST_PARALLEL) tests/integration
 
 test-e2e: venv system-deps tools
 	$(VENV)/bin/pytest tests/e2e

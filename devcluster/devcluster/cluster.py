@@ -48,6 +48,18 @@ NODES = ("kwok-node-0", "kwok-node-1", "kwok-node-2")
 NODE_ANNOTATION = "kwok.x-k8s.io/node"
 
 
+PORT_BASE_ENV = "RUNESTONE_CLUSTER_PORT_BASE"
+DIR_ENV = "RUNESTONE_CLUSTER_DIR"
+HOST_PORTS_ENV = "RUNESTONE_CLUSTER_HOST_PORTS"
+"""The first of the host ports the cluster's Weaviate members bind on every interface (4 per
+address of the process kubelet's pool, see devcluster.weaviate.host_ports); two clusters side by
+side need ranges apart."""
+WORKER_HOST_PORTS = (28000, 12000, 16000)
+"""The host-port ranges of up to three local clusters side by side, one per test process (see
+`worker_environment`): clear of each other, of the control planes' ports and of the ephemeral
+range (32768 and up)."""
+
+
 @dataclass(frozen=True)
 class Ports:
     etcd_client: int = 23790
@@ -56,13 +68,35 @@ class Ports:
     controller_manager: int = 26257
     scheduler: int = 26259
     kwok: int = 26260
+    pod_host_ports: int = WORKER_HOST_PORTS[0]
 
     @classmethod
     def from_env(cls) -> Ports:
-        base = int(os.environ.get("RUNESTONE_CLUSTER_PORT_BASE", "0") or 0)
+        base = int(os.environ.get(PORT_BASE_ENV, "0") or 0)
+        host_ports = int(os.environ.get(HOST_PORTS_ENV, "0") or 0) or WORKER_HOST_PORTS[0]
         if not base:
-            return cls()
-        return cls(base, base + 1, base + 2, base + 3, base + 4, base + 5)
+            return cls(pod_host_ports=host_ports)
+        return cls(base, base + 1, base + 2, base + 3, base + 4, base + 5, host_ports)
+
+
+def worker_environment(worker: int, environ: dict[str, str] | os._Environ[str]) -> dict[str, str]:
+    """The settings that give the `worker`-th of several test processes (pytest-xdist's gw0, gw1,
+    ...) a local cluster of its own: worker 0 keeps the cluster `environ` names (by default the
+    one `make cluster-up` starts); worker n gets a folder beside it, the port base 100·n above
+    (or 27000 + 100·(n-1) when `environ` sets none) and host ports of its own."""
+    if worker == 0:
+        return {}
+    if worker >= len(WORKER_HOST_PORTS):
+        raise ValueError(
+            f"at most {len(WORKER_HOST_PORTS)} test processes can each run a local cluster"
+        )
+    folder = environ.get(DIR_ENV) or str(REPO / ".cluster")
+    base = int(environ.get(PORT_BASE_ENV, "0") or 0)
+    return {
+        DIR_ENV: f"{folder}-{worker}",
+        PORT_BASE_ENV: str(base + 100 * worker if base else 27000 + 100 * (worker - 1)),
+        HOST_PORTS_ENV: str(WORKER_HOST_PORTS[worker]),
+    }
 
 
 def _block(ports: Ports) -> int:
@@ -95,7 +129,7 @@ def networks(ports: Ports) -> tuple[ipaddress.IPv4Network, ipaddress.IPv4Network
 
 
 def cluster_dir() -> Path:
-    return Path(os.environ.get("RUNESTONE_CLUSTER_DIR") or REPO / ".cluster")
+    return Path(os.environ.get(DIR_ENV) or REPO / ".cluster")
 
 
 def kubeconfig_path() -> Path:

@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 from kubernetes import client
 
-from devcluster import gobuild, kube, storage, versions
+from devcluster import cluster, gobuild, kube, storage, versions
 from devcluster.kubelet import containers, network
 
 log = logging.getLogger("devcluster.weaviate")
@@ -38,7 +38,6 @@ log = logging.getLogger("devcluster.weaviate")
 REST_PORT = 8080
 GOSSIP_PORT = 7100
 SHARED_BINARIES = Path("/var/tmp/runestone-devcluster")
-HOST_PORT_BASE = 28000  # below the ephemeral range (32768+), away from the control plane
 HOST_PORT_SLOTS = network.POOL_SIZE  # distinct for the addresses of any two live pods
 CLUSTER_DOMAIN = "cluster.local"
 ENV_ANNOTATION = "devcluster.runestone.dev/weaviate-env"
@@ -84,11 +83,12 @@ class HostPorts:
 
 
 def host_ports(pod_ip: str) -> HostPorts:
-    """Ports for the member at `pod_ip`. The process kubelet gives live pods addresses from a
-    pool of HOST_PORT_SLOTS consecutive ones, so two live members never get the same ports."""
+    """Ports for the member at `pod_ip`, in the cluster's range (`cluster.Ports.pod_host_ports`).
+    The process kubelet gives live pods addresses from a pool of HOST_PORT_SLOTS consecutive ones,
+    so two live members never get the same ports."""
     _, _, high, low = (int(octet) for octet in pod_ip.split("."))
     slot = (high * 256 + low) % HOST_PORT_SLOTS
-    base = HOST_PORT_BASE + slot * 4
+    base = cluster.Ports.from_env().pod_host_ports + slot * 4
     return HostPorts(data=base, grpc=base + 1, metrics=base + 2, profiling=base + 3)
 
 
