@@ -25,6 +25,9 @@ KEY = apikeys.generate()
         ("/v1/x/" + "0123456789abcdef" * 4, "/v1/x/[redacted]"),  # a hex digest
         ("a=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.x", "a=[redacted].[redacted].x"),
     ],
+    # Named, not shown: the generated key differs between runs, and pytest-xdist's workers must
+    # collect the same test ids.
+    ids=["key", "key-cut-short", "openai", "anthropic", "query", "github", "hex-digest", "jwt"],
 )
 def test_key_shaped_tokens_are_redacted(value: str, logged: str) -> None:
     assert redact.text(value) == logged
