@@ -89,6 +89,8 @@ class Context(Generic[SpecT, StatusT]):
     generation: int
     annotations: Mapping[str, str]
     now: datetime.datetime
+    fresh: bool = False
+    """The operator has never written this object's status: no reconcile of it has finished."""
     notes: list[tuple[str, str, str]] = field(default_factory=list)
     """Events to record once the reconcile ends: (type, reason, message)."""
 
@@ -145,6 +147,7 @@ class Loader(Generic[SpecT, StatusT]):
             generation=int(metadata.get("generation", 0)),
             annotations=metadata.get("annotations") or {},
             now=timestamps.truncate(now),
+            fresh="observedGeneration" not in (body.get("status") or {}),
         )
 
 
@@ -176,6 +179,17 @@ async def delete_owned(ctx: Context[Any, Any], api_version: str, kind: str, name
         return False
     uid = existing["metadata"]["uid"]
     return await ctx.kube.delete(api_version, kind, ctx.namespace, name, uid=uid)
+
+
+async def remove_optional(ctx: Context[Any, Any], api_version: str, kind: str, name: str) -> bool:
+    """Delete an optional child the spec does not ask for (an autoscaler, a ServiceMonitor), if
+    this object made it. Before its first reconcile has finished (`Context.fresh`) the object has
+    made none, and nothing is read: a namesake's children carry the namesake's uid, which
+    `delete_owned` would leave alone anyway. (A reconcile that dies after making a child and
+    before writing the status leaves it for the reconcile after the next.)"""
+    if ctx.fresh:
+        return False
+    return await delete_owned(ctx, api_version, kind, name)
 
 
 async def record_event(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -168,6 +169,7 @@ class Kube:
         self._api = api
         self._field_manager = field_manager
         self._observe = observe
+        self._served: dict[str, tuple[float, bool]] = {}
 
     @classmethod
     async def connect(cls, field_manager: str, observe: Observer | None = None) -> Kube:
@@ -352,13 +354,21 @@ class Kube:
             raise
         return True
 
-    async def serves(self, group_version: str) -> bool:
-        """True when the API server serves `group_version` (e.g. a CRD's group is installed)."""
+    async def serves(self, group_version: str, max_age: float = 0.0) -> bool:
+        """True when the API server serves `group_version` (e.g. a CRD's group is installed).
+        With `max_age`, an answer read at most that many seconds ago is reused: for callers that
+        only tidy up, to whom a CRD installed a moment ago makes no difference."""
+        now = time.monotonic()
+        known = self._served.get(group_version)
+        if known is not None and now - known[0] <= max_age:
+            return known[1]
         try:
             path = f"/apis/{group_version}"
             await self._call("GET", path, kind=group_version, request=Request("get", path))
+            served = True
         except ApiError as error:
-            if error.status == 404:
-                return False
-            raise
-        return True
+            if error.status != 404:
+                raise
+            served = False
+        self._served[group_version] = (now, served)
+        return served

@@ -28,6 +28,10 @@ from typing import Any
 from runestone_operator.core import conditions, context, durations, events, models, pki, secrets
 from runestone_operator.core.builders import tls as builders
 
+DISCOVERY_MAX_AGE = 60.0
+"""How old an answer to "is cert-manager installed?" may be when it only decides whether to look
+for a Certificate to remove."""
+
 
 @dataclass(frozen=True)
 class Subject:
@@ -96,8 +100,8 @@ async def _remove_own(ctx: Ctx, *secret_names: str) -> None:
 
 
 async def _remove_certificate(ctx: Ctx, subject: Subject) -> None:
-    if await ctx.kube.serves(builders.CERT_MANAGER_GROUP_VERSION):
-        await context.delete_owned(
+    if await ctx.kube.serves(builders.CERT_MANAGER_GROUP_VERSION, DISCOVERY_MAX_AGE):
+        await context.remove_optional(
             ctx, builders.CERT_MANAGER_GROUP_VERSION, "Certificate", subject.certificate
         )
 

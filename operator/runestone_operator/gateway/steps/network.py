@@ -16,13 +16,13 @@ async def ensure_network(ctx: Context) -> None:
     if ctx.spec.network_policy.enabled:
         await ctx.kube.apply(network.network_policy(ctx.owner, ctx.spec.network_policy))
     else:
-        await context.delete_owned(
+        await context.remove_optional(
             ctx, "networking.k8s.io/v1", "NetworkPolicy", names.network_policy(ctx.name)
         )
     monitor = ctx.spec.metrics.service_monitor
     if not monitor.enabled:
         # Absent, or its CRD is not installed: both read as nothing to delete.
-        await context.delete_owned(
+        await context.remove_optional(
             ctx,
             network.SERVICE_MONITOR_GROUP_VERSION,
             "ServiceMonitor",

@@ -12,8 +12,8 @@ async def ensure_scaling(ctx: Context) -> None:
     if ctx.spec.autoscaling is not None:
         await ctx.kube.apply(hpa.hpa(ctx.owner, ctx.spec.autoscaling))
     else:
-        await context.delete_owned(ctx, "autoscaling/v2", "HorizontalPodAutoscaler", ctx.name)
+        await context.remove_optional(ctx, "autoscaling/v2", "HorizontalPodAutoscaler", ctx.name)
     if pdb.wanted(ctx.spec):
         await ctx.kube.apply(pdb.pdb(ctx.owner))
     else:
-        await context.delete_owned(ctx, "policy/v1", "PodDisruptionBudget", ctx.name)
+        await context.remove_optional(ctx, "policy/v1", "PodDisruptionBudget", ctx.name)

@@ -35,7 +35,9 @@ async def ensure_backup_children(ctx: Context, db: engine.Engine) -> str | None:
     """Apply (or remove) what scheduled backups need; the claim members mount, if any."""
     spec = ctx.spec.backup
     if spec is None:
-        await core_context.delete_owned(ctx, "batch/v1", "CronJob", names.backup_cronjob(ctx.name))
+        await core_context.remove_optional(
+            ctx, "batch/v1", "CronJob", names.backup_cronjob(ctx.name)
+        )
         return None
     if spec.s3 is not None:
         await _check_s3_credentials(ctx, spec.s3)
