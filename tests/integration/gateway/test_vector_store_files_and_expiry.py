@@ -17,12 +17,12 @@ import pytest
 
 from fixtures import weaviate_node as weaviate_node_
 from fixtures.upstreams import gateway_process
-from integration.gateway import test_files_vector_stores as basics
+from integration.gateway import vector_stores
 from integration.sidecar import weaviate
 
-OWNER, OTHER = basics.OWNER, basics.OTHER
+OWNER, OTHER = vector_stores.OWNER, vector_stores.OTHER
 Refusal = TypeVar("Refusal", bound=openai.APIStatusError)
-weaviate_node = basics.weaviate_node  # one Weaviate node for the module
+weaviate_node = vector_stores.weaviate_node  # one Weaviate node for the module
 SWEEP = {"sweepSeconds": 0.5, "heartbeatSeconds": 1}
 
 
@@ -33,7 +33,7 @@ def gateway(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> gateway_process.GatewayProcess:
     table = tmp_path_factory.mktemp("keys") / "keys.yaml"
-    return module_gateways(basics.document(weaviate_node, table, **SWEEP))
+    return module_gateways(vector_stores.document(weaviate_node, table, **SWEEP))
 
 
 def attached(sdk: openai.OpenAI, store_id: str, name: str, text: str, **attributes: Any) -> str:
@@ -53,12 +53,12 @@ def refusal(call: Callable[[], object], kind: type[Refusal]) -> Refusal:
 def test_updated_attributes_reach_the_chunks_and_the_filters(
     gateway: gateway_process.GatewayProcess, weaviate_node: weaviate.WeaviateNode
 ) -> None:
-    sdk = basics.client(gateway)
+    sdk = vector_stores.client(gateway)
     store = sdk.vector_stores.create(name="attributes")
     # Several chunks (chunks of 100 tokens), so every chunk must change, not just the first.
     text = "Glaciers carve valleys as they slide downhill over many centuries. " * 60
     file_id = attached(sdk, store.id, "ice.txt", text, region="alps", year=2020, draft=True)
-    assert basics.chunk_count(weaviate_node, "fileId", file_id) > 3
+    assert vector_stores.chunk_count(weaviate_node, "fileId", file_id) > 3
     alps = {"type": "eq", "key": "region", "value": "alps"}
     hits = sdk.vector_stores.search(store.id, query="glaciers", filters=alps)  # type: ignore[arg-type]
     assert hits.data
@@ -81,7 +81,7 @@ def test_updated_attributes_reach_the_chunks_and_the_filters(
         filters={"type": "and", "filters": [{"type": "eq", "key": "region", "value": "andes"},
                                             {"type": "eq", "key": "year", "value": "old"}]},
     )  # fmt: skip
-    assert len(new.data) == basics.chunk_count(weaviate_node, "fileId", file_id)
+    assert len(new.data) == vector_stores.chunk_count(weaviate_node, "fileId", file_id)
     assert {str(hit.attributes) for hit in new.data} == {str({"region": "andes", "year": "old"})}
     # Vectors survive the rewrite: a vector search still finds the chunks.
     vector = sdk.vector_stores.search(store.id, query=text[:200],
@@ -99,9 +99,9 @@ def test_updated_attributes_reach_the_chunks_and_the_filters(
 def test_a_store_files_content_is_its_parsed_text(
     gateway: gateway_process.GatewayProcess,
 ) -> None:
-    sdk = basics.client(gateway)
+    sdk = vector_stores.client(gateway)
     store = sdk.vector_stores.create(name="content")
-    file_id = attached(sdk, store.id, "volcano.html", basics.DOCS["volcano.html"])
+    file_id = attached(sdk, store.id, "volcano.html", vector_stores.DOCS["volcano.html"])
     page = sdk.vector_stores.files.content(file_id, vector_store_id=store.id)
     assert [part.type for part in page.data] == ["text"]
     text = page.data[0].text or ""
@@ -118,7 +118,7 @@ def test_a_store_files_content_is_its_parsed_text(
 
 
 def test_search_pages_say_whether_more_follow(gateway: gateway_process.GatewayProcess) -> None:
-    sdk = basics.client(gateway)
+    sdk = vector_stores.client(gateway)
     store = sdk.vector_stores.create(name="pages")
     # Eleven files that all match the keyword (each more often: no two scores tie).
     for n in range(11):
@@ -179,13 +179,15 @@ def test_an_expired_store_refuses_use_and_the_sweepers_delete_its_chunks(
     tmp_path: Path,
 ) -> None:
     # A second process sweeps the same Weaviate at the same time.
-    replica = module_gateways(basics.document(weaviate_node, tmp_path / "keys.yaml", **SWEEP))
-    sdk = basics.client(gateway)
+    replica = module_gateways(
+        vector_stores.document(weaviate_node, tmp_path / "keys.yaml", **SWEEP)
+    )
+    sdk = vector_stores.client(gateway)
     policy = {"anchor": "last_active_at", "days": 2}
     store = sdk.vector_stores.create(name="expiring", expires_after=policy)  # type: ignore[arg-type]
     kept = sdk.vector_stores.create(name="kept", expires_after=policy)  # type: ignore[arg-type]
-    file_id = attached(sdk, store.id, "tides.md", basics.DOCS["tides.md"])
-    attached(sdk, kept.id, "tides.md", basics.DOCS["tides.md"])
+    file_id = attached(sdk, store.id, "tides.md", vector_stores.DOCS["tides.md"])
+    attached(sdk, kept.id, "tides.md", vector_stores.DOCS["tides.md"])
     before = sdk.vector_stores.retrieve(store.id)
     assert before.status == "completed"
     assert before.expires_at == before.last_active_at + 2 * 86400  # type: ignore[operator]
@@ -213,10 +215,10 @@ def test_an_expired_store_refuses_use_and_the_sweepers_delete_its_chunks(
         assert refused.code == "vector_store_expired"
         assert store.id in refused.message
     gateway_process.eventually(
-        lambda: basics.chunk_count(weaviate_node, "storeId", store.id) == 0,
+        lambda: vector_stores.chunk_count(weaviate_node, "storeId", store.id) == 0,
         timeout=30, what="the expired store's chunks deleted",
     )  # fmt: skip
-    assert basics.chunk_count(weaviate_node, "storeId", kept.id) > 0
+    assert vector_stores.chunk_count(weaviate_node, "storeId", kept.id) > 0
     # Still listed and readable (as expired), and deletable.
     assert sdk.vector_stores.retrieve(store.id).status == "expired"
     assert store.id in {s.id for s in sdk.vector_stores.list(limit=100)}
@@ -231,7 +233,7 @@ def test_an_expired_store_refuses_use_and_the_sweepers_delete_its_chunks(
 def test_the_new_paths_refuse_other_keys_bad_ids_and_oversized_attributes(
     gateway: gateway_process.GatewayProcess,
 ) -> None:
-    owner, other = basics.client(gateway), basics.client(gateway, OTHER)
+    owner, other = vector_stores.client(gateway), vector_stores.client(gateway, OTHER)
     store = owner.vector_stores.create(name="guarded")
     file_id = attached(owner, store.id, "secret.txt", "The treasure lies under the old oak.")
     theirs = other.vector_stores.create(name="theirs")
@@ -290,10 +292,10 @@ def test_a_vanished_weaviate_is_a_clear_503_on_the_new_paths(
 ) -> None:
     (tmp_path / "gone").mkdir()
     with weaviate_node_.running(tmp_path / "gone") as node:
-        gateway = start_gateway(basics.document(node, tmp_path / "keys.yaml"))
-        sdk = basics.client(gateway)
+        gateway = start_gateway(vector_stores.document(node, tmp_path / "keys.yaml"))
+        sdk = vector_stores.client(gateway)
         store = sdk.vector_stores.create(name="vanishing")
-        file_id = attached(sdk, store.id, "tides.md", basics.DOCS["tides.md"])
+        file_id = attached(sdk, store.id, "tides.md", vector_stores.DOCS["tides.md"])
     for call in (
         lambda: sdk.vector_stores.files.update(file_id, vector_store_id=store.id,
                                                attributes={"a": "b"}),
@@ -313,9 +315,9 @@ def test_a_store_searched_then_deleted_or_expired_is_refused_at_once(
     """A search may use the store's record that an earlier search of the same process read
     (`stores.RECENT_SECONDS`); a delete or a change of its expiry through this process is seen
     by the very next search."""
-    sdk = basics.client(gateway)
+    sdk = vector_stores.client(gateway)
     store = sdk.vector_stores.create(name="recent")
-    attached(sdk, store.id, "tides.md", basics.DOCS["tides.md"])
+    attached(sdk, store.id, "tides.md", vector_stores.DOCS["tides.md"])
     assert sdk.vector_stores.search(store.id, query="tides").data
     sdk.vector_stores.update(store.id, expires_after={"anchor": "last_active_at", "days": 1})
     age(weaviate_node, store.id, 2)  # as if two days had passed since
@@ -324,7 +326,7 @@ def test_a_store_searched_then_deleted_or_expired_is_refused_at_once(
     )
     assert expired.code == "vector_store_expired"
     other = sdk.vector_stores.create(name="deleted")
-    attached(sdk, other.id, "tides.md", basics.DOCS["tides.md"])
+    attached(sdk, other.id, "tides.md", vector_stores.DOCS["tides.md"])
     assert sdk.vector_stores.search(other.id, query="tides").data
     sdk.vector_stores.delete(other.id)
     gone = refusal(lambda: sdk.vector_stores.search(other.id, query="tides"), openai.NotFoundError)

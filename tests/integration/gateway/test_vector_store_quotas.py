@@ -16,18 +16,18 @@ import pytest
 
 from devcluster.redis import RedisServer
 from fixtures.upstreams import gateway_process, keys
-from integration.gateway import test_files_vector_stores as basics
+from integration.gateway import vector_stores
 from integration.sidecar import weaviate
 
 BYTES_QUOTA = keys.key("bytes-quota", limits={"maxStoredBytes": 1_000_000})
 FILES_QUOTA = keys.key("files-quota", limits={"maxFiles": 2})
 PIECE = 150_000
 """Each upload sends two pieces of this size, pausing between them."""
-weaviate_node = basics.weaviate_node  # one Weaviate node for the module
+weaviate_node = vector_stores.weaviate_node  # one Weaviate node for the module
 
 
 def document(node: weaviate.WeaviateNode, table: Path, redis_url: str | None) -> dict[str, Any]:
-    embedding = gateway_process.model(basics.EMBEDDING, kinds=["embedding"])
+    embedding = gateway_process.model(vector_stores.EMBEDDING, kinds=["embedding"])
     found: dict[str, Any] = {
         "auth": keys.write_table(table, BYTES_QUOTA, FILES_QUOTA),
         "providerPools": [
@@ -36,7 +36,7 @@ def document(node: weaviate.WeaviateNode, table: Path, redis_url: str | None) ->
         "vectorStores": {
             "url": node.url,
             "apiKeyFile": str(node.key_file),
-            "embeddingModel": basics.EMBEDDING,
+            "embeddingModel": vector_stores.EMBEDDING,
         },
     }
     if redis_url is not None:
@@ -49,7 +49,7 @@ def upload_slowly(gateway: gateway_process.GatewayProcess, key: keys.Key, size: 
     boundary = "runestone-quota"
 
     def body() -> Iterator[bytes]:
-        yield basics.multipart_head(boundary, "q.txt")
+        yield vector_stores.multipart_head(boundary, "q.txt")
         yield b"q" * (size // 2)
         time.sleep(1.0)  # every upload is in flight at once
         yield b"q" * (size - size // 2)
@@ -102,7 +102,7 @@ def test_concurrent_uploads_never_overshoot_the_quotas(
     sdk = gateways[0].client(api_key=BYTES_QUOTA.plaintext)
     for file in sdk.files.list():  # the other parametrization's
         sdk.files.delete(file.id)
-    parts_before = basics.part_count(weaviate_node)
+    parts_before = vector_stores.part_count(weaviate_node)
 
     # Eight uploads of 300 kB against 1 MB: at most three fit.
     stored = race(gateways, BYTES_QUOTA, 2 * PIECE, 8)
@@ -124,7 +124,7 @@ def test_concurrent_uploads_never_overshoot_the_quotas(
         return sum(-(-file.bytes // (192 * 1024)) for file in kept)  # parts of 192 KiB
 
     gateway_process.eventually(
-        lambda: basics.part_count(weaviate_node) - parts_before == parts_of_kept(),
+        lambda: vector_stores.part_count(weaviate_node) - parts_before == parts_of_kept(),
         timeout=30, what="the refused uploads' parts deleted",
     )  # fmt: skip
     for client in (sdk, few):

@@ -19,7 +19,7 @@ import pytest
 from devcluster import gobuild, processes
 from devcluster.sidecar import process
 from fixtures.upstreams import gateway_process, keys
-from integration.gateway import test_files_vector_stores as basics
+from integration.gateway import vector_stores
 
 ADDRESSES = ("127.26.0.1", "127.26.0.2")
 """Each member binds gossip and Raft on the same ports at an address of its own, as pods do."""
@@ -91,13 +91,13 @@ def factors(url: str) -> dict[str, int]:
 
 
 def document(url: str, table: Path, factor: int) -> dict[str, Any]:
-    embedding = gateway_process.model(basics.EMBEDDING, kinds=["embedding"])
+    embedding = gateway_process.model(vector_stores.EMBEDDING, kinds=["embedding"])
     return {
-        "auth": keys.write_table(table, basics.OWNER),
+        "auth": keys.write_table(table, vector_stores.OWNER),
         "providerPools": [
             gateway_process.pool("p", [gateway_process.provider("mock", models=[embedding])])
         ],
-        "vectorStores": {"url": url, "embeddingModel": basics.EMBEDDING,
+        "vectorStores": {"url": url, "embeddingModel": vector_stores.EMBEDDING,
                          "replicationFactor": factor},
     }  # fmt: skip
 
@@ -113,7 +113,7 @@ def test_a_changed_replication_factor_on_existing_collections_is_said(
     table = tmp_path / "keys.yaml"
     # New collections get the configured factor.
     gateway = start_gateway(document(two_members, table, 2))
-    sdk = basics.client(gateway)
+    sdk = vector_stores.client(gateway)
     sdk.files.list()
     assert factors(two_members) == dict.fromkeys(COLLECTIONS, 2)
     # Lowered: Weaviate cannot, the log says so, and requests are served as before.
@@ -132,7 +132,7 @@ def test_a_changed_replication_factor_on_existing_collections_is_said(
     # fresh collections do not; the log says what to do, and nothing fails.
     drop_collections(two_members)
     gateway = start_gateway(document(two_members, table, 1))
-    sdk = basics.client(gateway)
+    sdk = vector_stores.client(gateway)
     file = sdk.files.create(file=("kept.txt", io.BytesIO(b"kept")), purpose="assistants")
     assert factors(two_members) == dict.fromkeys(COLLECTIONS, 1)
     gateway.write_config(document(two_members, table, 2))

@@ -17,7 +17,7 @@ import pytest
 
 from fixtures import weaviate_node as weaviate_node_
 from fixtures.upstreams import gateway_process, keys, running
-from integration.gateway import test_files_vector_stores as basics
+from integration.gateway import vector_stores
 from integration.sidecar import weaviate
 from runestone_gateway import config
 from runestone_gateway.retrieval import chunking
@@ -99,12 +99,12 @@ def test_a_killed_ingestion_is_taken_over_and_completes_once(
             "max_chunk_size_tokens": 100, "chunk_overlap_tokens": 0}},
     )  # fmt: skip
     gateway_process.eventually(
-        lambda: basics.chunk_count(weaviate_node, "fileId", file.id) > 0,
+        lambda: vector_stores.chunk_count(weaviate_node, "fileId", file.id) > 0,
         timeout=60, what="the first chunks written",
     )  # fmt: skip
     doomed.process.send_signal(signal.SIGKILL)
     doomed.process.wait(10)
-    cut = basics.chunk_count(weaviate_node, "fileId", file.id)
+    cut = vector_stores.chunk_count(weaviate_node, "fileId", file.id)
     assert 0 < cut < len(expected)
 
     # Two processes start; both sweep, and either (or both) take the file over.
