@@ -24,6 +24,7 @@ from integration.gateway.vector_stores import (
     document,
     multipart_head,
     part_count,
+    refusal,
     upload,
 )
 from integration.sidecar import weaviate
@@ -122,10 +123,9 @@ def test_without_a_vector_store_the_endpoints_say_what_to_configure(
         lambda: sdk.vector_stores.create(name="x"),
         lambda: sdk.vector_stores.search("vs_x", query="q"),
     ):
-        with pytest.raises(openai.BadRequestError) as refused:
-            call()
-        assert refused.value.code == "vector_stores_not_configured"
-        assert "vectorStores" in refused.value.message
+        refused = refusal(call, openai.BadRequestError)
+        assert refused.code == "vector_stores_not_configured"
+        assert "vectorStores" in refused.message
 
 
 def test_an_upload_is_stored_while_it_arrives(

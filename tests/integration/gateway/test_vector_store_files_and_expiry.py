@@ -7,9 +7,8 @@ attributes, a vanished Weaviate. Real Weaviate, real gateway processes, the `ope
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import openai
@@ -18,36 +17,13 @@ import pytest
 from fixtures import weaviate_node as weaviate_node_
 from fixtures.upstreams import gateway_process
 from integration.gateway import vector_stores
+from integration.gateway.vector_stores import attached, refusal
 from integration.sidecar import weaviate
 
 OWNER, OTHER = vector_stores.OWNER, vector_stores.OTHER
-Refusal = TypeVar("Refusal", bound=openai.APIStatusError)
 weaviate_node = vector_stores.weaviate_node  # one Weaviate node for the module
 SWEEP = {"sweepSeconds": 0.5, "heartbeatSeconds": 1}
-
-
-@pytest.fixture(scope="module")
-def gateway(
-    weaviate_node: weaviate.WeaviateNode,
-    module_gateways: gateway_process.GatewayStarter,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> gateway_process.GatewayProcess:
-    table = tmp_path_factory.mktemp("keys") / "keys.yaml"
-    return module_gateways(vector_stores.document(weaviate_node, table, **SWEEP))
-
-
-def attached(sdk: openai.OpenAI, store_id: str, name: str, text: str, **attributes: Any) -> str:
-    done = sdk.vector_stores.files.upload_and_poll(
-        vector_store_id=store_id, file=(name, io.BytesIO(text.encode())), attributes=attributes
-    )
-    assert done.status == "completed", done.last_error
-    return done.id
-
-
-def refusal(call: Callable[[], object], kind: type[Refusal]) -> Refusal:
-    with pytest.raises(kind) as refused:
-        call()
-    return refused.value
+gateway = vector_stores.gateway_fixture(**SWEEP)  # and a gateway process that sweeps often
 
 
 def test_updated_attributes_reach_the_chunks_and_the_filters(
@@ -206,11 +182,9 @@ def test_an_expired_store_refuses_use_and_the_sweepers_delete_its_chunks(
         lambda: sdk.vector_stores.search(store.id, query="tides"),
         lambda: sdk.vector_stores.files.create(file_id=file.id, vector_store_id=store.id),
         lambda: sdk.vector_stores.file_batches.create(store.id, file_ids=[file.id]),
-        lambda: sdk.vector_stores.files.update(file_id, vector_store_id=store.id,
-                                               attributes={"a": "b"}),
-        lambda: sdk.vector_stores.files.content(file_id, vector_store_id=store.id),
+        *vector_stores.store_file_calls(sdk, store.id, file_id, {"a": "b"}),
         lambda: sdk.vector_stores.update(store.id, name="revived"),
-    ):  # fmt: skip
+    ):
         refused = refusal(use, openai.BadRequestError)
         assert refused.code == "vector_store_expired"
         assert store.id in refused.message
@@ -238,19 +212,13 @@ def test_the_new_paths_refuse_other_keys_bad_ids_and_oversized_attributes(
     file_id = attached(owner, store.id, "secret.txt", "The treasure lies under the old oak.")
     theirs = other.vector_stores.create(name="theirs")
     for call in (
-        lambda: other.vector_stores.files.update(file_id, vector_store_id=store.id,
-                                                 attributes={"x": "y"}),
-        lambda: other.vector_stores.files.content(file_id, vector_store_id=store.id),
+        *vector_stores.store_file_calls(other, store.id, file_id, {"x": "y"}),
         # Their own store, the owner's file id: not theirs either.
-        lambda: other.vector_stores.files.update(file_id, vector_store_id=theirs.id,
-                                                 attributes={"x": "y"}),
-        lambda: other.vector_stores.files.content(file_id, vector_store_id=theirs.id),
-        lambda: owner.vector_stores.files.update("file-nope", vector_store_id=store.id,
-                                                 attributes={"x": "y"}),
-        lambda: owner.vector_stores.files.content("file-nope", vector_store_id=store.id),
+        *vector_stores.store_file_calls(other, theirs.id, file_id, {"x": "y"}),
+        *vector_stores.store_file_calls(owner, store.id, "file-nope", {"x": "y"}),
         lambda: owner.vector_stores.files.content(file_id, vector_store_id="vs_nope"),
         lambda: owner.vector_stores.files.content("../../files", vector_store_id=store.id),
-    ):  # fmt: skip
+    ):
         refusal(call, openai.NotFoundError)
     too_many = {f"k{n}": "v" for n in range(17)}
     too_long = {"k": "v" * 513}
@@ -297,11 +265,9 @@ def test_a_vanished_weaviate_is_a_clear_503_on_the_new_paths(
         store = sdk.vector_stores.create(name="vanishing")
         file_id = attached(sdk, store.id, "tides.md", vector_stores.DOCS["tides.md"])
     for call in (
-        lambda: sdk.vector_stores.files.update(file_id, vector_store_id=store.id,
-                                               attributes={"a": "b"}),
-        lambda: sdk.vector_stores.files.content(file_id, vector_store_id=store.id),
+        *vector_stores.store_file_calls(sdk, store.id, file_id, {"a": "b"}),
         lambda: sdk.vector_stores.search(store.id, query="tides"),
-    ):  # fmt: skip
+    ):
         refused = refusal(call, openai.InternalServerError)
         assert refused.status_code == 503
         assert refused.code == "vector_store_unavailable"

@@ -21,6 +21,7 @@ from integration.gateway.vector_stores import (
     SMALL_QUOTA,
     client,
     document,
+    refusal,
     upload,
 )
 from integration.sidecar import weaviate
@@ -46,8 +47,7 @@ def test_another_key_never_sees_a_keys_files_and_stores(
         lambda: other.vector_stores.files.list(store.id),
         lambda: other.vector_stores.files.retrieve(file_id=file.id, vector_store_id=store.id),
     ):
-        with pytest.raises(openai.NotFoundError):
-            call()
+        refusal(call, openai.NotFoundError)
     assert file.id not in {f.id for f in other.files.list()}
     assert store.id not in {s.id for s in other.vector_stores.list()}
     own_store = other.vector_stores.create(name="theirs")

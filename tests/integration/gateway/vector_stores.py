@@ -6,9 +6,9 @@ client, and counts of what Weaviate holds."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import openai
 import pytest
@@ -24,6 +24,7 @@ NO_EMBEDDING = keys.key("chat-only", models=["mock-chat"])
 SMALL_QUOTA = keys.key("small", limits={"maxFiles": 2, "maxStoredBytes": 4000})
 MAX_FILE_BYTES = 300_000
 ALL_KEYS = (OWNER, OTHER, NO_EMBEDDING, SMALL_QUOTA)
+Refusal = TypeVar("Refusal", bound=openai.APIStatusError)
 
 DOCS = {
     "tides.md": "# Tides\n\nThe moon's gravity pulls the oceans and makes the tides rise and fall.",
@@ -60,15 +61,24 @@ def document(node: weaviate.WeaviateNode, table: Path, **vector_stores: Any) -> 
     }
 
 
-@pytest.fixture(scope="module")
-def gateway(
-    weaviate_node: weaviate.WeaviateNode,
-    module_gateways: gateway_process.GatewayStarter,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> gateway_process.GatewayProcess:
-    """A gateway process serving the module's Weaviate node, for the module's tests."""
-    table = tmp_path_factory.mktemp("keys") / "keys.yaml"
-    return module_gateways(document(weaviate_node, table))
+def gateway_fixture(**vector_stores: Any) -> object:
+    """A module-scoped `gateway` fixture: a gateway process serving the module's Weaviate node,
+    `vector_stores` added to its `vectorStores` settings. A test module names the one it uses
+    (`gateway = vector_stores.gateway`, or one of its own from this function)."""
+
+    @pytest.fixture(scope="module")
+    def gateway(
+        weaviate_node: weaviate.WeaviateNode,
+        module_gateways: gateway_process.GatewayStarter,
+        tmp_path_factory: pytest.TempPathFactory,
+    ) -> gateway_process.GatewayProcess:
+        table = tmp_path_factory.mktemp("keys") / "keys.yaml"
+        return module_gateways(document(weaviate_node, table, **vector_stores))
+
+    return gateway
+
+
+gateway = gateway_fixture()
 
 
 def client(gateway: gateway_process.GatewayProcess, key: keys.Key = OWNER) -> openai.OpenAI:
@@ -78,6 +88,34 @@ def client(gateway: gateway_process.GatewayProcess, key: keys.Key = OWNER) -> op
 def upload(sdk: openai.OpenAI, name: str, content: str | bytes) -> openai.types.FileObject:
     data = content.encode() if isinstance(content, str) else content
     return sdk.files.create(file=(name, io.BytesIO(data)), purpose="assistants")
+
+
+def attached(sdk: openai.OpenAI, store_id: str, name: str, text: str, **attributes: Any) -> str:
+    """The id of a file uploaded into the store, once its ingestion completed."""
+    done = sdk.vector_stores.files.upload_and_poll(
+        vector_store_id=store_id, file=(name, io.BytesIO(text.encode())), attributes=attributes
+    )
+    assert done.status == "completed", done.last_error
+    return done.id
+
+
+def refusal(call: Callable[[], object], kind: type[Refusal]) -> Refusal:
+    """The error of `kind` the call raises (the test fails when it raises none)."""
+    with pytest.raises(kind) as refused:
+        call()
+    return refused.value
+
+
+def store_file_calls(
+    sdk: openai.OpenAI, store_id: str, file_id: str, attributes: dict[str, str | float | bool]
+) -> tuple[Callable[[], object], Callable[[], object]]:
+    """A store file's own two paths called: its attributes updated, its content read."""
+    return (
+        lambda: sdk.vector_stores.files.update(
+            file_id, vector_store_id=store_id, attributes=attributes
+        ),
+        lambda: sdk.vector_stores.files.content(file_id, vector_store_id=store_id),
+    )
 
 
 def chunk_count(node: weaviate.WeaviateNode, prop: str, value: str) -> int:
