@@ -112,6 +112,16 @@ def start_gateway(
     )
 
 
+def setup(
+    clusters: Clusters, name: str, start: gateway_process.GatewayStarter, workdir: Path
+) -> tuple[Cluster, Member, Member, gateway_process.GatewayProcess]:
+    """A cluster of three members (`start_cluster`), the member its gateway reaches and the one
+    killed (`roles`), and that gateway (`start_gateway`)."""
+    cluster = start_cluster(clusters, name)
+    reached, victim = roles(cluster)
+    return cluster, reached, victim, start_gateway(start, workdir, cluster, reached)
+
+
 # -- documents ------------------------------------------------------------------------------------
 
 

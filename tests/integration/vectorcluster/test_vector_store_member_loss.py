@@ -61,9 +61,7 @@ SEARCHERS = 2
 def test_a_member_killed_during_ingestion_loses_nothing(
     clusters: Clusters, start_gateway: gateway_process.GatewayStarter, tmp_path: Path
 ) -> None:
-    cluster = memberloss.start_cluster(clusters, NAME)
-    reached, victim = memberloss.roles(cluster)
-    gateway = memberloss.start_gateway(start_gateway, tmp_path, cluster, reached)
+    cluster, reached, victim, gateway = memberloss.setup(clusters, NAME, start_gateway, tmp_path)
     sdk = gateway.client()
     docs = memberloss.documents(random.Random(1), FILES, WORDS)
     total = sum(len(memberloss.chunks_of(name, data)) for name, data in docs.items())
@@ -144,9 +142,7 @@ def test_a_member_killed_during_ingestion_loses_nothing(
 def test_searches_keep_answering_while_a_member_is_killed_and_comes_back(
     clusters: Clusters, start_gateway: gateway_process.GatewayStarter, tmp_path: Path
 ) -> None:
-    cluster = memberloss.start_cluster(clusters, NAME)
-    reached, victim = memberloss.roles(cluster)
-    gateway = memberloss.start_gateway(start_gateway, tmp_path, cluster, reached)
+    _, reached, victim, gateway = memberloss.setup(clusters, NAME, start_gateway, tmp_path)
     sdk = gateway.client()
     docs = memberloss.documents(random.Random(2), 10, 500)
     store = sdk.vector_stores.create(name="member-loss-search")
