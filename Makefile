@@ -81,11 +81,12 @@ crds: venv
 manifests: venv
 	$(GENERATE) manifestgen
 
-# The suite runs in TEST_WORKERS processes (pytest-xdist, a test file at a time), each with a local
-# cluster of its own (tests/conftest.py); TEST_WORKERS=0 runs it in this one. Against a cluster that
-# KUBECONFIG names, run with TEST_WORKERS=0: each process runs an operator for all namespaces.
+# The suite runs in TEST_WORKERS processes (pytest-xdist, a test file at a time, in the order
+# tests/conftest.py sets), each with a local cluster of its own; TEST_WORKERS=0 runs it in this
+# one. Against a cluster that KUBECONFIG names, run with TEST_WORKERS=0: each process runs an
+# operator for all namespaces.
 TEST_WORKERS ?= 2
-PYTEST_PARALLEL = -n $(TEST_WORKERS) --dist loadfile
+PYTEST_PARALLEL = -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test: venv system-deps tools clients
 	$(VENV)/bin/pytest $(PYTEST_PARALLEL) tests
