@@ -239,11 +239,17 @@ class Kube:
             raise
 
     async def list(
-        self, api_version: str, kind: str, namespace: str | None, label_selector: str = ""
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None,
+        label_selector: str = "",
+        field_selector: str = "",
     ) -> list[Object]:
-        """Every object of a kind in `namespace` (all namespaces when None)."""
+        """Every object of a kind in `namespace` (all namespaces when None), as selected."""
         target = resource(api_version, kind)
         query = [("labelSelector", label_selector)] if label_selector else []
+        query += [("fieldSelector", field_selector)] if field_selector else []
         listed = await self._call(
             "GET",
             target.path(namespace),

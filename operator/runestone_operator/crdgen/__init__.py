@@ -55,6 +55,8 @@ class Definition:
     status: type[pydantic.BaseModel]
     columns: tuple[PrinterColumn, ...]
     root_rules: tuple[dict[str, str], ...] = ()
+    selectable: tuple[str, ...] = ()
+    """JSON paths a field selector may name when listing (Kubernetes 1.31+; 1.30 drops them)."""
 
 
 def _condition_column(condition: str, priority: int = 0) -> PrinterColumn:
@@ -95,6 +97,7 @@ DEFINITIONS = (
             _AGE,
         ),
         root_rules=(gateway.NAME_RULE,),
+        selectable=(gateway.VECTOR_CLUSTER_FIELD,),
     ),
     Definition(
         kind=kinds.VECTOR_CLUSTER,
@@ -137,6 +140,16 @@ def _object_schema(definition: Definition) -> dict[str, Any]:
 def definition(of: Definition) -> Manifest:
     """The CustomResourceDefinition of one kind."""
     kind = of.kind
+    version: dict[str, Any] = {
+        "name": kinds.VERSION,
+        "served": True,
+        "storage": True,
+        "schema": {"openAPIV3Schema": _object_schema(of)},
+        "subresources": {"status": {}},
+        "additionalPrinterColumns": [c.to_manifest() for c in of.columns],
+    }
+    if of.selectable:
+        version["selectableFields"] = [{"jsonPath": path} for path in of.selectable]
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -155,16 +168,7 @@ def definition(of: Definition) -> Manifest:
                 "shortNames": list(kind.short_names),
                 "categories": CATEGORIES,
             },
-            "versions": [
-                {
-                    "name": kinds.VERSION,
-                    "served": True,
-                    "storage": True,
-                    "schema": {"openAPIV3Schema": _object_schema(of)},
-                    "subresources": {"status": {}},
-                    "additionalPrinterColumns": [c.to_manifest() for c in of.columns],
-                }
-            ],
+            "versions": [version],
         },
     }
 

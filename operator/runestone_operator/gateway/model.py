@@ -21,6 +21,9 @@ NAME_RULE = common.cel(
     "a Gateway name must be a DNS label starting with a letter (at most 63 characters), "
     "because its Service takes the same name",
 )
+VECTOR_CLUSTER_FIELD = ".spec.vectorStores.vectorClusterRef.name"
+"""A selectable field of the CRD: a VectorCluster's reconcile lists only the Gateways that name
+it, as the API server selects them."""
 
 
 class KeyLimits(common.Model):

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from kubernetes import client
+from kubernetes_asyncio import client as k8s
+from kubernetes_asyncio import config as k8s_config
 
 from devcluster import kube
 from devcluster.kube import eventually
@@ -19,10 +24,29 @@ from devcluster.resources import custom as custom
 from devcluster.resources import gateway as gateway
 from devcluster.resources import install_crd as install_crd
 from devcluster.resources import mock_pool as mock_pool
+from runestone_operator.core import kube as operator_kube
 from runestone_operator.core import names
 from runestone_operator.gateway import names as gateway_names
 
 GATE = gateway_names.GATEWAY_READY_GATE
+
+
+@contextlib.asynccontextmanager
+async def operator_client(
+    kubeconfig: Path, observe: operator_kube.Observer | None = None
+) -> AsyncIterator[operator_kube.Kube]:
+    """The operator's own API client (`runestone_operator.core.kube.Kube`) on `kubeconfig`."""
+    configuration = k8s.Configuration()
+    await k8s_config.load_kube_config(
+        config_file=str(kubeconfig), client_configuration=configuration
+    )
+    connection = operator_kube.Kube(
+        k8s.ApiClient(configuration=configuration), names.FIELD_MANAGER, observe
+    )
+    try:
+        yield connection
+    finally:
+        await connection.close()
 
 
 def openai_pool(name: str, secret: str) -> dict[str, Any]:

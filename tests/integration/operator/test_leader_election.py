@@ -10,37 +10,22 @@ one whose permission is revoked authenticates as the operator's ServiceAccount."
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from kubernetes import client
-from kubernetes_asyncio import client as k8s
-from kubernetes_asyncio import config as k8s_config
 
 from devcluster import operator_process
 from devcluster.kube import Cluster
-from runestone_operator.core import election, kube, names, operator_rbac
+from integration.operator import objects
+from runestone_operator.core import election, operator_rbac
 
 TIMING = election.Timing(lease_duration=4.0, renew_deadline=3.0, retry_period=0.5)
 HANDOVER = TIMING.retry_period * election.JITTER + 1.0
 """A released Lease is taken within one retry, plus a request's time under load."""
-
-
-@contextlib.asynccontextmanager
-async def _client(kubeconfig: Path) -> AsyncIterator[kube.Kube]:
-    configuration = k8s.Configuration()
-    await k8s_config.load_kube_config(
-        config_file=str(kubeconfig), client_configuration=configuration
-    )
-    connection = kube.Kube(k8s.ApiClient(configuration=configuration), names.FIELD_MANAGER)
-    try:
-        yield connection
-    finally:
-        await connection.close()
 
 
 def _lease(api: client.ApiClient, namespace: str, name: str) -> client.V1Lease:
@@ -70,7 +55,10 @@ async def test_one_holder_release_hands_over_and_a_dead_holder_expires(
     kube_cluster: Cluster, namespace: str
 ) -> None:
     name = f"lease-{uuid.uuid4().hex[:6]}"
-    async with _client(kube_cluster.kubeconfig) as one, _client(kube_cluster.kubeconfig) as two:
+    async with (
+        objects.operator_client(kube_cluster.kubeconfig) as one,
+        objects.operator_client(kube_cluster.kubeconfig) as two,
+    ):
         a = election.Elector(one, election.Lock(namespace, name, "a"), TIMING)
         b = election.Elector(two, election.Lock(namespace, name, "b"), TIMING)
         await asyncio.wait_for(a.acquire(), 10)
@@ -122,8 +110,8 @@ async def test_a_leader_the_api_server_refuses_stops_within_the_renew_deadline(
 ) -> None:
     namespace, name = revocable.namespace, "runestone-operator"
     async with (
-        _client(tmp_path / "kubeconfig") as token_client,
-        _client(kube_cluster.kubeconfig) as admin_client,
+        objects.operator_client(tmp_path / "kubeconfig") as token_client,
+        objects.operator_client(kube_cluster.kubeconfig) as admin_client,
     ):
         a = election.Elector(token_client, election.Lock(namespace, name, "a"), TIMING)
         b = election.Elector(admin_client, election.Lock(namespace, name, "b"), TIMING)
@@ -158,7 +146,7 @@ async def test_a_leader_whose_lease_was_taken_stops_at_its_next_renewal(
     kube_cluster: Cluster, namespace: str
 ) -> None:
     name = "taken"
-    async with _client(kube_cluster.kubeconfig) as connection:
+    async with objects.operator_client(kube_cluster.kubeconfig) as connection:
         a = election.Elector(connection, election.Lock(namespace, name, "a"), TIMING)
         await asyncio.wait_for(a.acquire(), 10)
         holding = asyncio.create_task(a.hold())
