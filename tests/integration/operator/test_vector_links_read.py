@@ -13,6 +13,7 @@ from integration.operator import objects
 from runestone_operator.gateway import linking, model
 
 STORES = {"embeddingModel": "mock-embedding"}
+RESOURCE = "gateways.runestone.dev"
 
 
 def _gateway(name: str, cluster: str | None) -> dict[str, object]:
@@ -36,10 +37,10 @@ async def test_the_gateways_naming_a_cluster_are_selected_by_the_api_server(
 
     async with objects.operator_client(kube_cluster.kubeconfig, observe) as connection:
         assert await linking.read(connection, namespace, "docs") == ["a", "d"]
-        assert calls == [("list", "gateways", 200)]  # one list, selected by the API server
+        assert calls == [("list", RESOURCE, 200)]  # one list, selected by the API server
         assert await linking.read(connection, namespace, "nothing") == []
 
         calls.clear()
         monkeypatch.setattr(model, "VECTOR_CLUSTER_FIELD", ".spec.replicas")  # not selectable
         assert await linking.read(connection, namespace, "docs") == ["a", "d"]
-        assert calls == [("list", "gateways", 400), ("list", "gateways", 200)]
+        assert calls == [("list", RESOURCE, 400), ("list", RESOURCE, 200)]
