@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from devcluster import cluster
+from devcluster import layout
 
 pytest_plugins = ["fixtures.kube", "fixtures.redis", "fixtures.upstreams.fixtures"]
 
@@ -22,7 +22,7 @@ def pytest_configure(config: pytest.Config) -> None:
             "KUBECONFIG names one cluster for every test process: run the tests in one (-n 0)"
         )
     try:
-        os.environ.update(cluster.worker_environment(int(worker.removeprefix("gw")), os.environ))
+        os.environ.update(layout.worker_environment(int(worker.removeprefix("gw")), os.environ))
     except ValueError as error:
         raise pytest.UsageError(str(error)) from error
 

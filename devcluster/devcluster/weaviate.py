@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 from kubernetes import client
 
-from devcluster import cluster, gobuild, kube, storage, versions
+from devcluster import gobuild, kube, layout, storage, versions
 from devcluster.kubelet import containers, network
 
 log = logging.getLogger("devcluster.weaviate")
@@ -83,12 +83,12 @@ class HostPorts:
 
 
 def host_ports(pod_ip: str) -> HostPorts:
-    """Ports for the member at `pod_ip`, in the cluster's range (`cluster.Ports.pod_host_ports`).
+    """Ports for the member at `pod_ip`, in the cluster's range (`layout.Ports.pod_host_ports`).
     The process kubelet gives live pods addresses from a pool of HOST_PORT_SLOTS consecutive ones,
     so two live members never get the same ports."""
     _, _, high, low = (int(octet) for octet in pod_ip.split("."))
     slot = (high * 256 + low) % HOST_PORT_SLOTS
-    base = cluster.Ports.from_env().pod_host_ports + slot * 4
+    base = layout.Ports.from_env().pod_host_ports + slot * 4
     return HostPorts(data=base, grpc=base + 1, metrics=base + 2, profiling=base + 3)
 
 
