@@ -214,6 +214,7 @@ def up() -> int:
 
     wait_for("quickstart (gateway + sidecar gate, 3 Weaviate members)", progress, timeout=600)
     endpoint = gateway_endpoint(api, DEMO_NAMESPACE, demo_dir())
+    wait_for("the gateway's vector stores", endpoint.vector_store_progress, timeout=60)
     script = demo_dir() / "hello.py"
     script.write_text(endpoint.sdk_script())
     script.chmod(0o600)  # it holds the key

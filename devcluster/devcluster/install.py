@@ -438,6 +438,22 @@ class Endpoint:
         ]
         return "\n".join(lines) + "\n"
 
+    def vector_store_progress(self) -> list[str]:
+        """Empty once the gateway answers the vector-store API; otherwise its answer.
+        `VectorStoreReady` says the link is usable and its config written; the pod's gateway
+        takes that config at its next reload check, after the kubelet has refreshed the mounted
+        file, seconds later."""
+        import openai
+
+        with self.openai_client() as sdk:
+            try:
+                sdk.vector_stores.list(limit=1)
+            except openai.APIStatusError as error:
+                return [f"gateway vector stores: {error.status_code} {error.message}"[:200]]
+            except openai.APIConnectionError as error:
+                return [f"gateway vector stores: {error}"[:200]]
+        return []
+
     def openai_client(self, api_key: str | None = None) -> Any:
         """An `openai.OpenAI` client for this endpoint (another key when given)."""
         import openai

@@ -116,6 +116,8 @@ def running(cluster: Cluster, kubelet_dir: Path, folder: Path) -> Iterator[Quick
                     return install.quickstart_progress(api, namespace)
 
                 install.wait_for("the quickstart", progress, timeout=420)
+                endpoint = install.gateway_endpoint(api, namespace, folder)
+                install.wait_for("its vector stores", endpoint.vector_store_progress, timeout=60)
             except Exception:
                 print(install.log_tails(kubelet_log, pods_dir, [system_namespace, namespace]))
                 raise
@@ -126,7 +128,7 @@ def running(cluster: Cluster, kubelet_dir: Path, folder: Path) -> Iterator[Quick
                 system_namespace=system_namespace,
                 namespace=namespace,
                 kubelet_dir=kubelet_dir,
-                endpoint=install.gateway_endpoint(api, namespace, folder),
+                endpoint=endpoint,
                 history=history,
                 applied=applied,
                 namespaces=[system_namespace, namespace],

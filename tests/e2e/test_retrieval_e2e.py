@@ -34,7 +34,6 @@ import pytest
 import yaml
 
 from devcluster import install, processes
-from devcluster.kube import eventually
 from e2e.installed import Quickstart
 from fixtures import corpus
 from fixtures.upstreams import embedding_server
@@ -124,10 +123,8 @@ def served(quickstart: Quickstart, tmp_path_factory: pytest.TempPathFactory) -> 
 
         install.wait_for(f"gateway {GATEWAY} and VectorCluster {CLUSTER}", progress, timeout=300)
         endpoint = install.gateway_endpoint(api, namespace, folder, GATEWAY, KEY)
+        install.wait_for("its vector stores", endpoint.vector_store_progress, timeout=60)
         sdk: openai.OpenAI = endpoint.openai_client()
-        # VectorStoreReady says the link is usable and mounted; the pod's gateway takes the
-        # config naming it at its next reload check, seconds later.
-        eventually(lambda: _serves(sdk), timeout=60, what="the gateway's vector stores")
         store = sdk.vector_stores.create(name="corpus")
         stack.callback(sdk.vector_stores.delete, store.id)
         started = time.monotonic()
@@ -141,14 +138,6 @@ def served(quickstart: Quickstart, tmp_path_factory: pytest.TempPathFactory) -> 
         assert batch.status == "completed"
         assert batch.file_counts.completed == len(corpus.DOCUMENTS), batch.file_counts
         yield Served(sdk, store.id, file_ids)
-
-
-def _serves(sdk: openai.OpenAI) -> bool:
-    try:
-        sdk.vector_stores.list(limit=1)
-    except openai.APIStatusError as error:
-        raise LookupError(f"{error.status_code}: {error.message}") from error
-    return True
 
 
 def test_every_document_is_indexed(served: Served) -> None:

@@ -67,7 +67,8 @@ async def upload(
     """Parts are written as the file arrives; the form's other fields may come after it, so
     they are checked at its end (a refusal then deletes the parts). Under a quota, room is held
     before the file streams (as much of the `announced` body as is left), and more before a
-    part that goes past it; the hold goes when the upload ends."""
+    part that goes past it; the hold goes when the upload ends (a failed one's before its parts
+    are deleted, so the room is back at once for the uploads still streaming)."""
     file_id = new_id("file-")
     size = parts = held = 0
     try:
@@ -112,11 +113,11 @@ async def upload(
         else:
             await quota.record(store, file)
     except BaseException:
+        if quota is not None:
+            with contextlib.suppress(errors.GatewayError):  # the shared store failed: goes stale
+                await quota.ledger.release(owner, file_id)
         await _forget_parts(store, file_id)
         raise
-    finally:
-        if quota is not None:
-            await quota.ledger.release(owner, file_id)
     return file
 
 
@@ -132,20 +133,26 @@ class Quota:
         self, store: records.Records, owner: str, file_id: str, size: int, announced: int = 0
     ) -> int:
         """Hold `size` bytes for the upload (refused when they do not fit), or more: as much of
-        `announced` as is left. What it holds now."""
+        `announced` as is left. What it holds now. A refused upload's hold is released before
+        the owner's lock is: uploads that each hold part of the room and all ask for more at
+        once must not refuse each other on room that only a refused upload still holds."""
         async with self.ledger.lock(owner):
             count, total = await quotas.used(store, self.ledger, owner, file_id)
+            refusal = None
+            left = None if self.max_bytes is None else self.max_bytes - total
             if self.max_files is not None and count + 1 > self.max_files:
-                raise _refused(
+                refusal = (
                     f"The key keeps {count} files (counting uploads in flight), its limit "
                     f"(maxFiles) is {self.max_files}."
                 )
-            left = None if self.max_bytes is None else self.max_bytes - total
-            if left is not None and size > left:
-                raise _refused(
+            elif left is not None and size > left:
+                refusal = (
                     f"The file does not fit in the key's storage limit (maxStoredBytes, "
                     f"{self.max_bytes} bytes; {max(left, 0)} left, counting uploads in flight)."
                 )
+            if refusal is not None:
+                await self.ledger.release(owner, file_id)
+                raise _refused(refusal)
             held = max(size, announced if left is None else min(announced, left))
             await self.ledger.hold(owner, file_id, held)
             return held

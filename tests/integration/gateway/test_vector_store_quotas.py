@@ -5,6 +5,8 @@ that share a real Redis (held in the shared store). A refused upload leaves noth
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -13,11 +15,15 @@ from typing import Any
 
 import httpx
 import pytest
+import redis.asyncio
 
 from devcluster.redis import RedisServer
 from fixtures.upstreams import gateway_process, keys
 from integration.gateway import vector_stores
 from integration.sidecar import weaviate
+from runestone_gateway import errors
+from runestone_gateway.retrieval import files, quotas, records
+from runestone_gateway.retrieval import weaviate as weaviate_client
 
 BYTES_QUOTA = keys.key("bytes-quota", limits={"maxStoredBytes": 1_000_000})
 FILES_QUOTA = keys.key("files-quota", limits={"maxFiles": 2})
@@ -131,3 +137,40 @@ def test_concurrent_uploads_never_overshoot_the_quotas(
         for file in client.files.list():
             client.files.delete(file.id)
     assert len(race(gateways, BYTES_QUOTA, 2 * PIECE, 1)) == 1
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["one-process", "redis"])
+async def test_uploads_that_all_ask_for_more_at_once_leave_room_to_the_ones_that_fit(
+    shared: bool, weaviate_node: weaviate.WeaviateNode, redis_server: RedisServer
+) -> None:
+    """Five uploads hold 190 kB each of a 1 MB quota and all ask for 300 kB at once (their second
+    piece arrived together). Each ask is measured under the owner's lock; a refused upload gives
+    its room back under that lock, so the asks after it see it: three fit (900 kB), two are
+    refused, and the refused ones hold nothing."""
+    owner = f"racing-{shared}"
+    client = weaviate_client.Client(weaviate_node.url, weaviate.API_KEY, None)
+    shared_store = redis.asyncio.Redis.from_url(redis_server.url)
+    ledger: quotas.Ledger = quotas.SharedLedger(shared_store) if shared else quotas.LocalLedger()
+    try:
+        store = records.Records(client, replication_factor=1)
+        await store.ready()
+        quota = files.Quota(ledger, max_bytes=1_000_000, max_files=None)
+        uploads = [f"file-{shared}-{n}" for n in range(5)]
+        for upload in uploads:
+            assert await quota.take(store, owner, upload, 190_000) == 190_000
+        asks = await asyncio.gather(
+            *(quota.take(store, owner, upload, 300_000) for upload in uploads),
+            return_exceptions=True,
+        )
+        granted = [upload for upload, ask in zip(uploads, asks, strict=True) if ask == 300_000]
+        refused = [ask for ask in asks if isinstance(ask, errors.GatewayError)]
+        assert len(granted) == 3, asks
+        assert [r.code for r in refused] == ["storage_quota_exceeded"] * 2
+        assert sorted(await ledger.held(owner)) == sorted(granted)
+        assert sum((await ledger.held(owner)).values()) == 900_000
+    finally:
+        for upload in [f"file-{shared}-{n}" for n in range(5)]:
+            with contextlib.suppress(errors.GatewayError):
+                await ledger.release(owner, upload)
+        await shared_store.aclose()
+        await client.close()
