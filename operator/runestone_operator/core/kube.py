@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import aiohttp
 import aiohttp.helpers
+import orjson
 import yarl
 from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio import config as k8s_config
@@ -221,22 +222,32 @@ class Kube:
     ) -> Object:
         status = 0
         try:
-            answer = await self._api.call_api(
+            # The answer's body is read here and parsed with orjson: the client's own parsing
+            # (json, then a walk over the result) was a tenth of the operator's CPU at scale.
+            response = await self._api.call_api(
                 path,
                 method,
                 query_params=query or [],
                 header_params={"Accept": "application/json", "Content-Type": content_type},
                 body=body,
-                response_types_map={200: "object", 201: "object", 202: "object"},
                 auth_settings=["BearerToken"],
-                _return_http_data_only=False,
+                _preload_content=False,
                 _request_timeout=REQUEST_TIMEOUT_SECONDS,
             )
-            result, status = answer[0], int(answer[1])
+            try:
+                data = await response.read()
+            finally:
+                response.release()
+            status = int(response.status)
+            if not 200 <= status <= 299:
+                refused = ApiException(status=status, reason=response.reason)
+                refused.body = data.decode(errors="replace")
+                raise refused
+            result = orjson.loads(data) if data else None
         except ApiException as error:
             status = int(error.status or 0)
             raise _error(error, method, kind, name, request) from None
-        except (OSError, TimeoutError) as error:
+        except (OSError, TimeoutError, aiohttp.ClientError, orjson.JSONDecodeError) as error:
             reason = type(error).__name__
             raise ApiError(0, f"{method} {kind}: {reason}", request, reason) from None
         finally:
