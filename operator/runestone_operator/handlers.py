@@ -10,7 +10,7 @@ restart the resync queues every cluster anyway."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import kopf
@@ -54,8 +54,26 @@ class Links:
         return tuple(name for name in (before, cluster) if name is not None)
 
 
+class _NoDiffBase(kopf.DiffBaseStorage):
+    """Kopf keeps, for change handlers, each object's last handled "essence" and builds a new one
+    for every watch event: a deep copy of the whole object. The operator has event handlers only
+    (its work queue reads the objects afresh), so the essence would be built and never read."""
+
+    def build(
+        self, *, body: kopf.Body, extra_fields: Iterable[Any] | None = None
+    ) -> kopf.BodyEssence:
+        return kopf.BodyEssence()
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        return None
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        return None
+
+
 def kopf_settings() -> kopf.OperatorSettings:
     configured = kopf.OperatorSettings()
+    configured.persistence.diffbase_storage = _NoDiffBase()
     # Silent watch stalls are Kopf's best-known failure: bound every watch explicitly.
     configured.watching.server_timeout = WATCH_SERVER_TIMEOUT
     configured.watching.client_timeout = WATCH_CLIENT_TIMEOUT
