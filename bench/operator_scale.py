@@ -147,21 +147,22 @@ def statuses_pending(api: client.ApiClient, namespace: str, plural: str) -> int:
     return pending
 
 
-def apiserver_requests(api: client.ApiClient) -> dict[str, float]:
-    """apiserver_request_total summed by verb (every client of the API server)."""
+def apiserver_requests(api: client.ApiClient) -> dict[tuple[str, str], float]:
+    """apiserver_request_total summed by verb and resource (every client of the API server)."""
     method, url, headers, body, _ = api.param_serialize(
         "GET", "/metrics", auth_settings=["BearerToken"]
     )
     response = api.call_api(method, url, header_params=headers, body=body)
     response.read()
     text = response.data.decode()
-    totals: dict[str, float] = {}
+    totals: dict[tuple[str, str], float] = {}
     for line in text.splitlines():
         if not line.startswith("apiserver_request_total{"):
             continue
         labels, _, value = line.rpartition(" ")
         verb = re.search(r'verb="([^"]+)"', labels)
-        key = verb.group(1) if verb else "?"
+        kind = re.search(r'resource="([^"]*)"', labels)
+        key = (verb.group(1) if verb else "?", kind.group(1) if kind else "?")
         totals[key] = totals.get(key, 0.0) + float(value)
     return totals
 
@@ -281,8 +282,8 @@ def report(
     cpu: float,
     grew: Samples,
     now: Samples,
-    before: dict[str, float],
-    after: dict[str, float],
+    before: dict[tuple[str, str], float],
+    after: dict[tuple[str, str], float],
     present: dict[str, set[str]],
 ) -> None:
     def seconds(value: float | None) -> str:
@@ -344,10 +345,14 @@ def report(
     )
     leader = operator_process.summed(now, "runestone_operator_leader")
     print(f"  managed after the next resync pass: {managed}; leader {int(leader)}")
-    delta = {verb: after.get(verb, 0) - before.get(verb, 0) for verb in after}
-    served = sum(delta.values())
-    shown = ", ".join(f"{verb} {int(count)}" for verb, count in sorted(delta.items()) if count)
-    print(f"  apiserver_request_total delta (all clients): {int(served)} ({shown})")
+    delta = {key: after.get(key, 0) - before.get(key, 0) for key in after}
+    verbs: dict[str, float] = {}
+    for (verb, _), count in delta.items():
+        verbs[verb] = verbs.get(verb, 0) + count
+    shown = ", ".join(f"{verb} {int(count)}" for verb, count in sorted(verbs.items()) if count)
+    print(f"  apiserver_request_total delta (all clients): {int(sum(delta.values()))} ({shown})")
+    top = sorted(delta.items(), key=lambda item: -item[1])[:12]
+    print("    most: " + ", ".join(f"{verb} {kind} {int(count)}" for (verb, kind), count in top))
 
 
 def main() -> None:
