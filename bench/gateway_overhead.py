@@ -6,7 +6,7 @@ one run with the same load generator.
         [--soak-requests 100000] [--concurrency 1,4,16,64] \\
         [--targets direct,runestone,litellm[,tensorzero,tensorzero2,portkey,before,floor-raw,\\
         floor-asgi]] \\
-        [--before DIR] [--real-headers] \\
+        [--before DIR] [--real-headers] [--at-rate-of tensorzero] \\
         [--endpoints chat,responses,messages,responses-native,messages-native]
 
 The upstream answers every chat completion after a fixed latency (5 ms), whole or streamed
@@ -22,6 +22,13 @@ Runestone beside `tensorzero2`; Portkey is one Node process. The optional target
 logic: what one Python hop, and one ASGI app on uvicorn, cost on this machine. The target
 `before` is the gateway from another checkout (`--before DIR`, e.g. a worktree of an earlier
 commit), measured side by side with this one.
+
+A closed loop gives each target the load its own speed makes: a gateway that ends its streams
+late (TensorZero's streamed answers end about 42 ms after the upstream's) serves fewer requests
+per second at the same `c`, and its first-token latency is then measured at a lighter load.
+`--at-rate-of TARGET` also measures `direct` and `runestone` paced to that target's request rate
+in each round (bench/loadgen.py's `rate`), and prints each gateway's added latency at that same
+load against the paced upstream (targets `direct@rate`, `runestone@rate`).
 
 `--endpoints` picks the gateway's APIs to measure (chat completions by default), each against
 its own direct cell: `responses` and `messages` are OpenAI's Responses and Anthropic's Messages
@@ -60,6 +67,8 @@ import peers
 import procstats
 
 ADDED_P99_BUDGET = 0.005  # throughput is compared at cells whose added p99 stays under this
+AT_RATE = "@rate"
+"""A target measured at `--at-rate-of`'s request rate (paced) rather than as fast as it goes."""
 
 
 @dataclass(frozen=True)
@@ -153,6 +162,7 @@ async def _drive(
     seconds: float | None = None,
     sdk_headers: bool = False,
     endpoint: str = "chat",
+    rate: float | None = None,
 ) -> loadgen.Samples:
     api, request = payload(target, endpoint, stream, sdk_headers)
     return await loadgen.run(
@@ -164,6 +174,7 @@ async def _drive(
         requests=requests,
         seconds=seconds,
         endpoint=api,
+        rate=rate,
     )
 
 
@@ -199,10 +210,12 @@ async def measure(targets: list[gateways.Target], options: argparse.Namespace) -
     }
     window = options.seconds / options.rounds
     real = options.real_headers
+    paced = [t for t in targets if t.name in ("direct", "runestone")] if options.at_rate_of else []
     for endpoint in options.endpoints:
         for stream in (False, True):
             for concurrency in options.concurrency:
                 for _ in range(options.rounds):
+                    rates: dict[str, float] = {}
                     for target in targets:
                         cell = cells.get((target.name, endpoint, stream, concurrency))
                         if cell is None:
@@ -215,17 +228,38 @@ async def measure(targets: list[gateways.Target], options: argparse.Namespace) -
                             sdk_headers=real,
                             endpoint=endpoint,
                         )
-                        cpu = procstats.cpu_seconds(target.pid)
-                        samples = await _drive(
-                            target,
-                            stream,
-                            concurrency,
-                            seconds=window,
-                            sdk_headers=real,
-                            endpoint=endpoint,
-                        )
-                        cell.add(samples, procstats.cpu_seconds(target.pid) - cpu)
+                        samples = await _measured(cell, target, window, real)
+                        rates[target.name] = samples.throughput
+                    rate = rates.get(options.at_rate_of or "")
+                    for target in paced if rate else []:
+                        # The same load for both: the peer's request rate in this round.
+                        name = f"{target.name}{AT_RATE}"
+                        key = (name, endpoint, stream, concurrency)
+                        cell = cells.setdefault(key, Cell(name, stream, concurrency, endpoint))
+                        await _measured(cell, target, window, real, rate)
     return list(cells.values())
+
+
+async def _measured(
+    cell: Cell,
+    target: gateways.Target,
+    seconds: float,
+    sdk_headers: bool,
+    rate: float | None = None,
+) -> loadgen.Samples:
+    """One round of `cell` on `target`, added to the cell with the CPU the target used."""
+    cpu = procstats.cpu_seconds(target.pid)
+    samples = await _drive(
+        target,
+        cell.stream,
+        cell.concurrency,
+        seconds=seconds,
+        sdk_headers=sdk_headers,
+        endpoint=cell.endpoint,
+        rate=rate,
+    )
+    cell.add(samples, procstats.cpu_seconds(target.pid) - cpu)
+    return samples
 
 
 def _ms(value: float) -> str:
@@ -234,17 +268,21 @@ def _ms(value: float) -> str:
 
 def report(cells: list[Cell], memories: dict[str, Memory], workers: dict[str, int]) -> str:
     direct = {(c.endpoint, c.stream, c.concurrency): c for c in cells if c.target == "direct"}
+    paced = {
+        (c.endpoint, c.stream, c.concurrency): c for c in cells if c.target == "direct" + AT_RATE
+    }
     lines = [
         "latency in ms; 'added' is the target's percentile minus direct's in the same cell (for",
         "an endpoint translated to chat, direct is the chat request the upstream gets);",
         "for streams the first pair is time to first token (first event), then the whole answer",
         "",
-        f"{'endpoint':<16} {'target':<10} {'mode':<6} {'c':>3} {'req/s':>8} {'err':>5} "
+        f"{'endpoint':<16} {'target':<15} {'mode':<6} {'c':>3} {'req/s':>8} {'err':>5} "
         f"{'p50':>7} {'p99':>7} {'+p50':>7} {'+p99':>7} {'end p50':>7} {'+end p99':>8} "
         f"{'cpu ms/req':>10}",
     ]
     for cell in cells:
-        floor = direct.get((cell.endpoint, cell.stream, cell.concurrency))
+        floors = paced if cell.target.endswith(AT_RATE) else direct
+        floor = floors.get((cell.endpoint, cell.stream, cell.concurrency))
         first = cell.ttft if cell.stream else cell.p
         base_first = (floor.ttft if cell.stream else floor.p) if floor else None
         added50 = first(50) - base_first(50) if base_first else math.nan
@@ -252,7 +290,7 @@ def report(cells: list[Cell], memories: dict[str, Memory], workers: dict[str, in
         end99 = cell.p(99) - floor.p(99) if floor else math.nan
         per_request = cell.cpu / cell.samples.completed * 1000 if cell.samples.completed else 0
         lines.append(
-            f"{cell.endpoint:<16} {cell.target:<10} {'stream' if cell.stream else 'whole':<6} "
+            f"{cell.endpoint:<16} {cell.target:<15} {'stream' if cell.stream else 'whole':<6} "
             f"{cell.concurrency:>3} "
             f"{cell.samples.throughput:8.0f} {cell.samples.errors:>5} {_ms(first(50))} "
             f"{_ms(first(99))} {_ms(added50)} {_ms(added99)} {_ms(cell.p(50))} "
@@ -269,7 +307,37 @@ def report(cells: list[Cell], memories: dict[str, Memory], workers: dict[str, in
     chat = [cell for cell in cells if cell.endpoint == "chat"]
     chat_direct = {(s, c): cell for (e, s, c), cell in direct.items() if e == "chat"}
     lines += ["", *targets_summary(chat, chat_direct, workers), *endpoints_summary(cells)]
+    lines += at_rate_summary(chat, paced)
     return "\n".join(lines)
+
+
+def at_rate_summary(cells: list[Cell], paced: dict[tuple[str, bool, int], Cell]) -> list[str]:
+    """Runestone and the peer at the same load: the peer as it ran, Runestone and the upstream
+    paced to the peer's request rate; each added latency over the paced upstream."""
+    ours = {(c.stream, c.concurrency): c for c in cells if c.target == "runestone" + AT_RATE}
+    lines = []
+    for cell in cells:
+        key = (cell.stream, cell.concurrency)
+        floor = paced.get((cell.endpoint, *key))
+        if cell.target.endswith(AT_RATE) or peers.family(cell.target) in ("direct", "runestone"):
+            continue
+        if floor is None or key not in ours:
+            continue
+        first = "ttft" if cell.stream else "p"
+        parts = []
+        for name, measured in ((cell.target, cell), ("runestone", ours[key])):
+            added = [
+                (getattr(measured, first)(q) - getattr(floor, first)(q)) * 1000 for q in (50, 99)
+            ]
+            parts.append(f"{name} {added[0]:.2f} / {added[1]:.2f} ms")
+        what = "first token" if cell.stream else "whole"
+        rate = ours[key].samples.throughput
+        lines.append(
+            f"  {what:<11} c={cell.concurrency:<3} at {rate:6.0f} req/s, added p50 / p99: "
+            + "; ".join(parts)
+        )
+    title = "at the peer's request rate (the upstream and Runestone paced to it):"
+    return ["", title, *lines] if lines else []
 
 
 def targets_summary(
@@ -460,6 +528,12 @@ def main() -> None:
     )
     parser.add_argument("--latency-ms", type=float, default=5.0)
     parser.add_argument("--chunks", type=int, default=8)
+    parser.add_argument(
+        "--at-rate-of",
+        metavar="TARGET",
+        help="also measure direct and runestone paced to this target's request rate in each "
+        "round (a closed loop gives each gateway the load its own speed makes)",
+    )
     gateways.add_headers_option(parser)
     options = parser.parse_args()
     known = {"direct", "runestone", "litellm", "floor-raw", "floor-asgi", "before", "portkey"}
@@ -470,6 +544,10 @@ def main() -> None:
     unknown_endpoints = set(options.endpoints) - set(ENDPOINTS)
     if unknown_endpoints:
         parser.error(f"unknown endpoints: {sorted(unknown_endpoints)}")
+    if options.at_rate_of and not {options.at_rate_of, "direct", "runestone"} <= set(
+        options.targets
+    ):
+        parser.error("--at-rate-of needs that target, direct and runestone among the targets")
     if ("before" in options.targets) != (options.before is not None):
         parser.error("the target `before` and --before DIR go together")
     uvloop.run(main_async(options))

@@ -212,7 +212,12 @@ class _Budget:
 
     def __init__(self, requests: int | None, seconds: float | None) -> None:
         self._left = requests
-        self._deadline = time.perf_counter() + seconds if seconds is not None else None
+        self.started = time.perf_counter()
+        self._deadline = self.started + seconds if seconds is not None else None
+
+    def open_at(self, moment: float) -> bool:
+        """Whether a request may still start at `moment` (a paced connection's next slot)."""
+        return self._deadline is None or moment < self._deadline
 
     def take(self) -> bool:
         if self._deadline is not None and time.perf_counter() >= self._deadline:
@@ -232,10 +237,22 @@ async def _worker(
     budget: _Budget,
     samples: Samples,
     endpoint: Endpoint,
+    pace: tuple[float, float] | None = None,
 ) -> None:
     connection: _Connection | None = None
+    # Paced: this connection's requests start at `offset + k * interval` (at once when late).
+    offset, interval = pace if pace is not None else (0.0, 0.0)
+    sent = 0
     try:
         while budget.take():
+            if pace is not None:
+                slot = budget.started + offset + sent * interval
+                if not budget.open_at(slot):
+                    break
+                sent += 1
+                wait = slot - time.perf_counter()
+                if wait > 0:
+                    await asyncio.sleep(wait)
             try:
                 if connection is None or connection.closed:
                     connection = await _connect(host, port, endpoint)
@@ -268,18 +285,32 @@ async def run(
     requests: int | None = None,
     seconds: float | None = None,
     endpoint: Endpoint = CHAT,
+    rate: float | None = None,
 ) -> Samples:
     """Drive `concurrency` connections until `requests` answers or `seconds` have passed;
-    `payload` is a request to `endpoint`."""
+    `payload` is a request to `endpoint`. With `rate`, requests start at that many per second
+    in all (evenly spread over the connections; a connection still busy when its next one is
+    due sends it as soon as it is free) instead of each connection sending its next request the
+    moment an answer ends: a closed loop whose load is the same for every target measured."""
     if requests is None and seconds is None:
         raise ValueError("give requests or seconds")
     samples = Samples()
     budget = _Budget(requests, seconds)
     started = time.perf_counter()
+    interval = concurrency / rate if rate else 0.0
     await asyncio.gather(
         *(
-            _worker(host, port, payload, stream, budget, samples, endpoint)
-            for _ in range(concurrency)
+            _worker(
+                host,
+                port,
+                payload,
+                stream,
+                budget,
+                samples,
+                endpoint,
+                (n * interval / concurrency, interval) if rate else None,
+            )
+            for n in range(concurrency)
         )
     )
     samples.elapsed = time.perf_counter() - started
