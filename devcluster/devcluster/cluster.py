@@ -47,22 +47,6 @@ NODES = ("kwok-node-0", "kwok-node-1", "kwok-node-2")
 NODE_ANNOTATION = "kwok.x-k8s.io/node"
 
 
-# Where the cluster lives (devcluster.layout), named here as callers have always named it.
-PORT_BASE_ENV = layout.PORT_BASE_ENV
-DIR_ENV = layout.DIR_ENV
-HOST_PORTS_ENV = layout.HOST_PORTS_ENV
-WORKER_HOST_PORTS = layout.WORKER_HOST_PORTS
-Ports = layout.Ports
-worker_environment = layout.worker_environment
-pod_cidr = layout.pod_cidr
-process_network = layout.process_network
-service_network = layout.service_network
-networks = layout.networks
-cluster_dir = layout.cluster_dir
-kubeconfig_path = layout.kubeconfig_path
-audit_log = layout.audit_log
-
-
 def _say(message: str) -> None:
     print(f"[cluster] {message}", file=sys.stderr, flush=True)
 
@@ -95,12 +79,16 @@ def _kubeconfig(pki_dir: Path, client: str, server: str) -> dict[str, object]:
 
 def _write_kubeconfigs(root: Path, pki_dir: Path, server: str) -> None:
     for client in pki.CLIENTS:
-        target = kubeconfig_path() if client.name == "admin" else root / f"{client.name}.kubeconfig"
+        target = (
+            layout.kubeconfig_path()
+            if client.name == "admin"
+            else root / f"{client.name}.kubeconfig"
+        )
         target.write_text(yaml.safe_dump(_kubeconfig(pki_dir, client.name, server)))
         target.chmod(0o600)
 
 
-def _commands(root: Path, bins: dict[str, Path], ports: Ports) -> dict[str, list[str]]:
+def _commands(root: Path, bins: dict[str, Path], ports: layout.Ports) -> dict[str, list[str]]:
     p = root / "pki"
     return {
         "etcd": [
@@ -127,13 +115,13 @@ def _commands(root: Path, bins: dict[str, Path], ports: Ports) -> dict[str, list
             f"--service-account-key-file={p / 'service-account.pub'}",
             f"--service-account-signing-key-file={p / 'service-account.key'}",
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-            f"--service-cluster-ip-range={service_network(ports)}",
+            f"--service-cluster-ip-range={layout.service_network(ports)}",
             "--authorization-mode=Node,RBAC",
             # OwnerReferencesPermissionEnforcement, as some distributions run it: setting
             # blockOwnerDeletion needs update on the owner's finalizers.
             "--enable-admission-plugins=NodeRestriction,OwnerReferencesPermissionEnforcement",
             f"--audit-policy-file={AUDIT_POLICY}",
-            f"--audit-log-path={audit_log(root)}",
+            f"--audit-log-path={layout.audit_log(root)}",
             "--audit-log-format=json",
             "--audit-log-maxsize=100",
             "--audit-log-maxbackup=1",
@@ -153,7 +141,7 @@ def _commands(root: Path, bins: dict[str, Path], ports: Ports) -> dict[str, list
             f"--root-ca-file={p / 'ca.crt'}",
             f"--cluster-signing-cert-file={p / 'ca.crt'}",
             f"--cluster-signing-key-file={p / 'ca.key'}",
-            f"--service-cluster-ip-range={service_network(ports)}",
+            f"--service-cluster-ip-range={layout.service_network(ports)}",
             "--use-service-account-credentials=true",
             "--controllers=*",
             "--leader-elect=false",
@@ -175,7 +163,7 @@ def _commands(root: Path, bins: dict[str, Path], ports: Ports) -> dict[str, list
             f"--kubeconfig={root / 'kwok.kubeconfig'}",
             f"--config={STAGES}",
             f"--manage-nodes-with-annotation-selector={NODE_ANNOTATION}=fake",
-            f"--cidr={pod_cidr(ports)}",
+            f"--cidr={layout.pod_cidr(ports)}",
             "--node-ip=10.0.0.1",
             "--node-lease-duration-seconds=40",
             f"--server-address=127.0.0.1:{ports.kwok}",
@@ -219,19 +207,19 @@ class Process:
 class State:
     """What `up` started, persisted so that a later `down` stops exactly that."""
 
-    ports: Ports
+    ports: layout.Ports
     processes: dict[str, Process] = field(default_factory=dict)
 
     @staticmethod
     def path() -> Path:
-        return cluster_dir() / "state.json"
+        return layout.cluster_dir() / "state.json"
 
     @classmethod
     def load(cls) -> State | None:
         try:
             raw = json.loads(cls.path().read_text())
             return cls(
-                ports=Ports(**raw["ports"]),
+                ports=layout.Ports(**raw["ports"]),
                 processes={
                     name: Process(int(p["pid"]), tuple(p["command"]), str(p["log"]))
                     for name, p in raw["processes"].items()
@@ -244,10 +232,10 @@ class State:
         self.path().write_text(json.dumps(dataclasses.asdict(self), indent=2))
 
 
-def current_ports() -> Ports:
+def current_ports() -> layout.Ports:
     """The ports of the control plane `up` started here, or those the environment asks for."""
     state = State.load()
-    return state.ports if state is not None else Ports.from_env()
+    return state.ports if state is not None else layout.Ports.from_env()
 
 
 def _ssl_context(root: Path) -> ssl.SSLContext:
@@ -297,12 +285,12 @@ def is_up() -> bool:
     if not all(process.alive() for process in state.processes.values()):
         return False
     url = f"https://127.0.0.1:{state.ports.apiserver}/readyz"
-    return _get(url, _ssl_context(cluster_dir())) == 200
+    return _get(url, _ssl_context(layout.cluster_dir())) == 200
 
 
 @contextlib.contextmanager
 def _lock() -> Iterator[None]:
-    root = cluster_dir()
+    root = layout.cluster_dir()
     root.mkdir(parents=True, exist_ok=True)
     with open(root / ".lock", "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -319,15 +307,15 @@ def up() -> Path:
 
 
 def _up() -> Path:
-    root = cluster_dir()
+    root = layout.cluster_dir()
     started = time.monotonic()
     if is_up():
-        _say(f"already running; kubeconfig: {kubeconfig_path()}")
-        return kubeconfig_path()
+        _say(f"already running; kubeconfig: {layout.kubeconfig_path()}")
+        return layout.kubeconfig_path()
     _down_locked(quiet=True)  # a half-started or crashed previous run: clear it first
 
     bins = gobuild.ensure([program.name for program in versions.CONTROL_PLANE])
-    ports = Ports.from_env()
+    ports = layout.Ports.from_env()
     pki_dir = pki.ensure(root / "pki")
     _write_kubeconfigs(root, pki_dir, f"https://127.0.0.1:{ports.apiserver}")
     logs = root / "logs"
@@ -369,10 +357,9 @@ def _up() -> Path:
     _register_nodes()
     kubectl("apply", "-f", str(POD_ADDRESS_POLICY))
     _wait_for_default_service_account()
-    _say(
-        f"control plane ready in {time.monotonic() - started:.1f}s; kubeconfig: {kubeconfig_path()}"
-    )
-    return kubeconfig_path()
+    kubeconfig = layout.kubeconfig_path()
+    _say(f"control plane ready in {time.monotonic() - started:.1f}s; kubeconfig: {kubeconfig}")
+    return kubeconfig
 
 
 def _insecure() -> ssl.SSLContext:
@@ -388,7 +375,7 @@ def kubectl(
 ) -> subprocess.CompletedProcess[str]:
     """Run the kubectl built with the control plane against the local cluster."""
     bins = gobuild.ensure([versions.KUBERNETES.name])
-    env = dict(os.environ, KUBECONFIG=str(kubeconfig_path()))
+    env = dict(os.environ, KUBECONFIG=str(layout.kubeconfig_path()))
     return subprocess.run(
         [str(bins["kubectl"]), *args],
         input=input_text,
@@ -475,7 +462,7 @@ def start_component(name: str) -> None:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
-                cwd=cluster_dir(),
+                cwd=layout.cluster_dir(),
             )
         state.processes[name] = Process(process.pid, old.command, old.log)
         state.save()
@@ -503,7 +490,7 @@ def _down_locked(quiet: bool) -> None:
                     _say(f"stopped {name} (pid {process.pid})")
     State.path().unlink(missing_ok=True)
     # The cluster's data goes with it: the next `up` starts from an empty etcd.
-    shutil.rmtree(cluster_dir() / "etcd", ignore_errors=True)
+    shutil.rmtree(layout.cluster_dir() / "etcd", ignore_errors=True)
 
 
 def status() -> int:
@@ -515,7 +502,7 @@ def status() -> int:
         process = state.processes.get(name)
         running = process is not None and process.alive()
         print(f"{name:<24} {'running' if running else 'stopped'}")
-    print(f"kubeconfig: {kubeconfig_path()}")
+    print(f"kubeconfig: {layout.kubeconfig_path()}")
     return 0 if is_up() else 1
 
 

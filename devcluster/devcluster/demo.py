@@ -37,7 +37,7 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from devcluster import cluster, gobuild, processes, storage, versions
+from devcluster import cluster, gobuild, layout, processes, storage, versions
 from devcluster.install import (
     DEMO_NAMESPACE,
     EMBEDDINGS_PORT,
@@ -71,7 +71,7 @@ PROGRAMS = (versions.ETCD, versions.KUBERNETES, versions.KWOK, versions.WEAVIATE
 
 
 def demo_dir() -> Path:
-    return cluster.cluster_dir() / "demo"
+    return layout.cluster_dir() / "demo"
 
 
 @dataclasses.dataclass
@@ -132,7 +132,7 @@ def _background(name: str, command: list[str], state: State) -> None:
 
 def provision(root: Path) -> int:
     """Run the volume provisioner until SIGTERM (the demo's background helper)."""
-    kubeconfig = cluster.kubeconfig_path()
+    kubeconfig = layout.kubeconfig_path()
     api = config.new_client_from_config(config_file=str(kubeconfig))
     stopping = False
 
@@ -160,7 +160,7 @@ def up() -> int:
         cluster.up()
         state.cluster_started = True
         state.save()
-    kubeconfig = cluster.kubeconfig_path()
+    kubeconfig = layout.kubeconfig_path()
     api = config.new_client_from_config(config_file=str(kubeconfig))
 
     python = sys.executable
@@ -271,7 +271,7 @@ def down() -> int:
             kubelet.stop(grace=0)
             _stop_leftover_containers()
             ports = cluster.current_ports()
-            network.remove_from_loopback([*cluster.networks(ports), cluster.service_network(ports)])
+            network.remove_from_loopback([*layout.networks(ports), layout.service_network(ports)])
         say(f"stopped kubelet (pid {kubelet.pid})")
     for name in ("provisioner", "embeddings"):
         helper = state.processes.get(name)
@@ -288,7 +288,7 @@ def down() -> int:
 def _remove_from_cluster(state: State) -> None:
     """On a control plane the demo found running (and leaves running): uninstall the chart and
     delete the demo's namespaces, letting the kubelet stop their pods gracefully."""
-    kubeconfig = cluster.kubeconfig_path()
+    kubeconfig = layout.kubeconfig_path()
     api = config.new_client_from_config(config_file=str(kubeconfig))
     core = client.CoreV1Api(api)
     try:

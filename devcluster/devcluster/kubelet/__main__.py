@@ -10,7 +10,7 @@ from types import FrameType
 
 from kubernetes import config
 
-from devcluster import cluster, gobuild, versions
+from devcluster import cluster, gobuild, layout, versions
 from devcluster import weaviate as weaviate_runner
 from devcluster.kubelet import containers, network, runner, services
 
@@ -25,8 +25,8 @@ def _program_folders() -> tuple[str, ...]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m devcluster.kubelet")
-    parser.add_argument("--kubeconfig", default=str(cluster.kubeconfig_path()))
-    parser.add_argument("--workdir", default=str(cluster.cluster_dir() / "kubelet"))
+    parser.add_argument("--kubeconfig", default=str(layout.kubeconfig_path()))
+    parser.add_argument("--workdir", default=str(layout.cluster_dir() / "kubelet"))
     parser.add_argument("--period", type=float, default=0.5)
     args = parser.parse_args()
     logging.basicConfig(
@@ -35,8 +35,8 @@ def main() -> int:
 
     api = config.new_client_from_config(config_file=args.kubeconfig)
     ports = cluster.current_ports()
-    kwok_range, process_network = cluster.networks(ports)
-    local = [kwok_range, process_network, cluster.service_network(ports)]
+    kwok_range, process_network = layout.networks(ports)
+    local = [kwok_range, process_network, layout.service_network(ports)]
     network.add_to_loopback(local)
     weaviate = None
     if gobuild.is_built(versions.WEAVIATE):

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from devcluster import cluster, operator_process, storage
+from devcluster import cluster, layout, operator_process, storage
 from devcluster.kube import Cluster, eventually
 from integration.operator import objects, standins
 from runestone_operator.core import operator_rbac
@@ -69,7 +69,7 @@ def audited_operator(
             f"this test reads the local API server's audit log; KUBECONFIG is set to "
             f"{kube_cluster.kubeconfig}"
         )
-    log = cluster.audit_log()
+    log = layout.audit_log()
     if not log.exists():
         pytest.fail(
             f"no audit log at {log}: the control plane was started before it had one; restart "

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from kubernetes import client
 
-from devcluster import cluster
+from devcluster import cluster, layout
 from devcluster.kube import eventually
 
 NAME = "kube-apiserver"
@@ -25,7 +25,7 @@ NAME = "kube-apiserver"
 def _cluster_lock() -> Iterator[None]:
     # The same lock file devcluster.cluster takes around up/down, so neither runs half-way
     # through a restart.
-    with open(cluster.cluster_dir() / ".lock", "w") as handle:
+    with open(layout.cluster_dir() / ".lock", "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -99,7 +99,7 @@ class ApiServerControl:
                         stderr=subprocess.STDOUT,
                         stdin=subprocess.DEVNULL,
                         start_new_session=True,
-                        cwd=cluster.cluster_dir(),
+                        cwd=layout.cluster_dir(),
                     )
                 state.processes[NAME] = cluster.Process(popen.pid, old.command, old.log)
                 state.save()
