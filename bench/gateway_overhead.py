@@ -118,6 +118,10 @@ class Cell:
     def ttft(self, q: float) -> float:
         return procstats.percentile(self.samples.first_bytes, q)
 
+    def lead(self, q: float) -> float:
+        """The cell's first figure: time to first token for streams, else the whole answer."""
+        return self.ttft(q) if self.stream else self.p(q)
+
 
 @dataclass
 class Memory:
@@ -283,17 +287,15 @@ def report(cells: list[Cell], memories: dict[str, Memory], workers: dict[str, in
     for cell in cells:
         floors = paced if cell.target.endswith(AT_RATE) else direct
         floor = floors.get((cell.endpoint, cell.stream, cell.concurrency))
-        first = cell.ttft if cell.stream else cell.p
-        base_first = (floor.ttft if cell.stream else floor.p) if floor else None
-        added50 = first(50) - base_first(50) if base_first else math.nan
-        added99 = first(99) - base_first(99) if base_first else math.nan
+        added50 = cell.lead(50) - floor.lead(50) if floor else math.nan
+        added99 = cell.lead(99) - floor.lead(99) if floor else math.nan
         end99 = cell.p(99) - floor.p(99) if floor else math.nan
         per_request = cell.cpu / cell.samples.completed * 1000 if cell.samples.completed else 0
         lines.append(
             f"{cell.endpoint:<16} {cell.target:<15} {'stream' if cell.stream else 'whole':<6} "
             f"{cell.concurrency:>3} "
-            f"{cell.samples.throughput:8.0f} {cell.samples.errors:>5} {_ms(first(50))} "
-            f"{_ms(first(99))} {_ms(added50)} {_ms(added99)} {_ms(cell.p(50))} "
+            f"{cell.samples.throughput:8.0f} {cell.samples.errors:>5} {_ms(cell.lead(50))} "
+            f"{_ms(cell.lead(99))} {_ms(added50)} {_ms(added99)} {_ms(cell.p(50))} "
             f"{_ms(end99):>8} {per_request:10.3f}"
         )
     lines += ["", "resident memory (MB, process tree), before and after the soak requests:"]
@@ -323,12 +325,9 @@ def at_rate_summary(cells: list[Cell], paced: dict[tuple[str, bool, int], Cell])
             continue
         if floor is None or key not in ours:
             continue
-        first = "ttft" if cell.stream else "p"
         parts = []
         for name, measured in ((cell.target, cell), ("runestone", ours[key])):
-            added = [
-                (getattr(measured, first)(q) - getattr(floor, first)(q)) * 1000 for q in (50, 99)
-            ]
+            added = [(measured.lead(q) - floor.lead(q)) * 1000 for q in (50, 99)]
             parts.append(f"{name} {added[0]:.2f} / {added[1]:.2f} ms")
         what = "first token" if cell.stream else "whole"
         rate = ours[key].samples.throughput
@@ -364,9 +363,7 @@ def targets_summary(
     for stream, what in ((False, "whole answers"), (True, "time to first token")):
         single, floor1 = by.get(("runestone", stream, 1)), direct.get((stream, 1))
         if single and floor1:
-            added = (single.ttft(50) if stream else single.p(50)) - (
-                floor1.ttft(50) if stream else floor1.p(50)
-            )
+            added = single.lead(50) - floor1.lead(50)
             lines.append(f"  added p50 at c=1 ({what}): runestone {added * 1000:.2f} ms")
     ours, floor16 = by.get(("runestone", False, 16)), direct.get((False, 16))
     for name in workers:
@@ -394,7 +391,7 @@ def endpoints_summary(cells: list[Cell]) -> list[str]:
         for stream, what in ((False, "whole"), (True, "first token")):
             ours, chat = by.get((endpoint, stream, 1)), by.get(("chat", stream, 1))
             if ours and chat:
-                added = (ours.ttft(50) - chat.ttft(50)) if stream else ours.p(50) - chat.p(50)
+                added = ours.lead(50) - chat.lead(50)
                 parts.append(f"{what} p50 at c=1 {added * 1000:+.3f} ms")
         ours16, chat16 = by.get((endpoint, False, 16)), by.get(("chat", False, 16))
         if ours16 and chat16 and chat16.samples.throughput:
