@@ -85,6 +85,8 @@ async def upload(
                 )
             if quota is not None and size > held:
                 held = await quota.take(store, owner, file_id, size)
+            elif quota is not None:
+                await quota.ledger.hold(owner, file_id, held)  # renewed: still streaming
             await store.put(
                 records.PARTS,
                 f"{file_id}:{parts}",

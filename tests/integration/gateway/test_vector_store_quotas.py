@@ -174,3 +174,47 @@ async def test_uploads_that_all_ask_for_more_at_once_leave_room_to_the_ones_that
                 await ledger.release(owner, upload)
         await shared_store.aclose()
         await client.close()
+
+
+class SlowSource:
+    """An upload arriving a part at a time, `pause` seconds apart, that notes at each part
+    what the ledger holds for its owner."""
+
+    def __init__(self, ledger: quotas.Ledger, owner: str, parts: int, pause: float) -> None:
+        self.filename: str | None = "slow.txt"
+        self.fields = {"purpose": "assistants"}
+        self.ledger, self.owner, self.left, self.pause = ledger, owner, parts, pause
+        self.seen: list[dict[str, int]] = []
+
+    async def read(self, size: int) -> bytes:
+        self.seen.append(await self.ledger.held(self.owner))
+        if not self.left:
+            return b""
+        self.left -= 1
+        await asyncio.sleep(self.pause)
+        return b"s" * min(size, 1000)
+
+
+async def test_a_slow_upload_keeps_its_hold_while_it_streams(
+    weaviate_node: weaviate.WeaviateNode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An upload that announced its length holds all of it from the start; as long as its parts
+    keep arriving its hold stays live, however long the whole upload takes (here: longer than a
+    hold lives unrenewed, shortened for the test)."""
+    monkeypatch.setattr(quotas, "STALE_SECONDS", 0.3)
+    client = weaviate_client.Client(weaviate_node.url, weaviate.API_KEY, None)
+    try:
+        store = records.Records(client, replication_factor=1)
+        await store.ready()
+        ledger = quotas.LocalLedger()
+        quota = files.Quota(ledger, max_bytes=1_000_000, max_files=None)
+        source = SlowSource(ledger, "slow-owner", parts=4, pause=0.2)
+        file = await files.upload(
+            store, "slow-owner", source, max_bytes=10_000, quota=quota, announced=4000
+        )
+        assert file["bytes"] == 4000
+        assert [sorted(held.values()) for held in source.seen[1:]] == [[4000]] * 4
+        assert await ledger.held("slow-owner") == {}
+        await files.delete(store, file)
+    finally:
+        await client.close()
