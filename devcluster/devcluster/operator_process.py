@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import urllib.error
@@ -29,12 +28,6 @@ SERVICE_ACCOUNT = "runestone-operator"
 RESYNC_SECONDS = 3.0
 """Short, so drift is corrected quickly; production runs with 30 s."""
 START_MARK = "===== start #"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def token_kubeconfig(api: client.ApiClient, token: str, path: Path) -> Path:
@@ -137,7 +130,7 @@ class OperatorProcess:
         self.env = dict(env or {})
         self.log = log
         self.resync_seconds = resync_seconds
-        self.port = free_port()
+        self.port = processes.free_port()
         self._process: subprocess.Popen[bytes] | None = None
         self.starts = 0
         self.extra_args: list[str] = []

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,15 +14,10 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from devcluster import processes
 from devcluster.sidecar import podenv
 
 RUNESTONE = Path(sys.executable).with_name("runestone")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -85,7 +79,7 @@ def start_sidecar(
     *args: str,
     kubeconfig: Path | None = None,
 ) -> SidecarProcess:
-    port, grpc_port = free_port(), free_port()
+    port, grpc_port = processes.free_port(), processes.free_port()
     command = [
         str(RUNESTONE),
         "sidecar",

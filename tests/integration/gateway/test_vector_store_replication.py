@@ -17,7 +17,6 @@ import httpx
 import pytest
 
 from devcluster import gobuild, processes
-from devcluster.sidecar import process
 from fixtures.upstreams import gateway_process, keys
 from integration.gateway import vector_stores
 
@@ -31,7 +30,7 @@ COLLECTIONS = ("RunestoneFile", "RunestoneFilePart", "RunestoneVectorStore",
 def two_members(tmp_path: Path) -> Iterator[str]:
     """The first member's REST URL, once both members are healthy."""
     binary = gobuild.ensure(["weaviate"])["weaviate-server"]
-    rest = [process.free_port() for _ in ADDRESSES]
+    rest = [processes.free_port() for _ in ADDRESSES]
     members: list[subprocess.Popen[bytes]] = []
     try:
         for n, address in enumerate(ADDRESSES):
@@ -46,13 +45,13 @@ def two_members(tmp_path: Path) -> Iterator[str]:
                 "CLUSTER_BIND_ADDR": address,
                 "CLUSTER_ADVERTISE_ADDR": address,
                 "CLUSTER_GOSSIP_BIND_PORT": "7100",
-                "CLUSTER_DATA_BIND_PORT": str(process.free_port()),
+                "CLUSTER_DATA_BIND_PORT": str(processes.free_port()),
                 "CLUSTER_JOIN": f"{ADDRESSES[0]}:7100",
                 "RAFT_PORT": "8300",
                 "RAFT_INTERNAL_RPC_PORT": "8301",
                 "RAFT_JOIN": "node0,node1",
                 "RAFT_BOOTSTRAP_EXPECT": "2",
-                "GRPC_PORT": str(process.free_port()),
+                "GRPC_PORT": str(processes.free_port()),
                 "DEFAULT_VECTORIZER_MODULE": "none",
                 "DISABLE_TELEMETRY": "true",
                 "LOG_LEVEL": "warning",

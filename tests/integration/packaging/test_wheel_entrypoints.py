@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -116,17 +115,11 @@ def test_installed_operator_prints_the_crds(installed: Path, tmp_path: Path) -> 
     assert printed == shipped
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def gateway(installed: Path, tmp_path: Path) -> Iterator[tuple[int, int, Path]]:
     """`runestone gateway` with no config, from the installed wheel; (port, health port, stdout
     file). The generated key goes to a private file, never to a log."""
-    port, health_port = _free_port(), _free_port()
+    port, health_port = processes.free_port(), processes.free_port()
     out = tmp_path / "gateway.out"
     with open(out, "wb") as stdout, open(tmp_path / "gateway.log", "wb") as stderr:
         process = subprocess.Popen(

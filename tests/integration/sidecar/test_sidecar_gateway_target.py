@@ -16,7 +16,7 @@ from devcluster.sidecar import podenv, process, recorder
 class Gateway:
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        self.port, self.health_port = process.free_port(), process.free_port()
+        self.port, self.health_port = processes.free_port(), processes.free_port()
         self.popen: subprocess.Popen[bytes] | None = None
         self.runs = 0
 

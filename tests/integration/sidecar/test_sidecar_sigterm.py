@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from kubernetes import client
 
+from devcluster import processes
 from devcluster.kube import Cluster
 from devcluster.sidecar import podenv, process, recorder, targets
 
@@ -53,7 +54,7 @@ def test_sigterm_with_the_api_server_unreachable_still_exits(
         gated_pod.kubeconfig.with_name("dead.kubeconfig"),
         kube_cluster.api,
         "unused-token",
-        server=f"https://127.0.0.1:{process.free_port()}",
+        server=f"https://127.0.0.1:{processes.free_port()}",
     )
     sidecar = run_sidecar(
         gated_pod,

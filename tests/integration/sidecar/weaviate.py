@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from devcluster import gobuild, processes
-from devcluster.sidecar import process
 
 API_KEY = "weaviate-admin-key-for-tests"
 
@@ -21,12 +20,13 @@ class WeaviateNode:
     def __init__(self, workdir: Path, hostname: str) -> None:
         binary = gobuild.ensure(["weaviate"])["weaviate-server"]
         self.hostname = hostname
-        self.port = process.free_port()
+        self.port = processes.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        workdir.mkdir(parents=True, exist_ok=True)
         self.key_file = workdir / "weaviate-api-key"
         self.key_file.write_text(API_KEY)
         self.key_file.chmod(0o600)
-        gossip, data, raft, raft_rpc, grpc_port = (process.free_port() for _ in range(5))
+        gossip, data, raft, raft_rpc, grpc_port = (processes.free_port() for _ in range(5))
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": str(workdir),

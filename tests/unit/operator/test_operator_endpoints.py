@@ -5,19 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
 
+from devcluster import processes
 from runestone_operator.core import endpoints, metrics
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.asynccontextmanager
@@ -27,7 +21,7 @@ async def _serving(healthy: list[bool], counted: metrics.Metrics) -> AsyncIterat
             raise endpoints.Unhealthy("no watch event for 99s")
         return {"resyncPasses": 2, "leading": True}
 
-    address = endpoints.Address.parse(f"http://127.0.0.1:{_free_port()}/healthz")
+    address = endpoints.Address.parse(f"http://127.0.0.1:{processes.free_port()}/healthz")
     started = asyncio.Event()
     task = asyncio.create_task(endpoints.serve(address, activity, counted.render, started))
     try:
