@@ -68,9 +68,11 @@ async def upload(
     they are checked at its end (a refusal then deletes the parts). Under a quota, room is held
     before the file streams (as much of the `announced` body as is left), and more before a
     part that goes past it; the hold goes when the upload ends (a failed one's before its parts
-    are deleted, so the room is back at once for the uploads still streaming)."""
+    are deleted, so the room is back at once for the uploads still streaming). Once the file's
+    record is written the file is kept, whatever fails after."""
     file_id = new_id("file-")
     size = parts = held = 0
+    stored = False
     try:
         if quota is not None:
             held = await quota.take(store, owner, file_id, 0, announced)
@@ -112,13 +114,18 @@ async def upload(
         }
         if quota is None:
             await store.put(records.FILES, file_id, file)
+            stored = True
         else:
-            await quota.record(store, file)
+            async with quota.ledger.lock(owner):  # as the owner's usage is measured
+                await store.put(records.FILES, file_id, file)
+                stored = True
+                await quota.settle(owner, file_id)
     except BaseException:
-        if quota is not None:
-            with contextlib.suppress(errors.GatewayError):  # the shared store failed: goes stale
-                await quota.ledger.release(owner, file_id)
-        await _forget_parts(store, file_id)
+        if not stored:
+            if quota is not None:
+                with contextlib.suppress(errors.GatewayError):  # the shared store failed
+                    await quota.ledger.release(owner, file_id)
+            await _forget(store, file_id)
         raise
     return file
 
@@ -159,12 +166,20 @@ class Quota:
             await self.ledger.hold(owner, file_id, held)
             return held
 
-    async def record(self, store: records.Records, file: dict[str, Any]) -> None:
-        """The file's record written and its hold released at once, as the owner's usage is
-        measured: never counted twice, never missed."""
-        async with self.ledger.lock(file["owner"]):
-            await store.put(records.FILES, file["fileId"], file)
-            await self.ledger.release(file["owner"], file["fileId"])
+    async def settle(self, owner: str, file_id: str) -> None:
+        """The upload's hold released once its file's record is written (under the owner's
+        lock, as usage is measured: counted once, never missed). When the shared store fails
+        to release it, the hold goes stale after quotas.STALE_SECONDS; until then the file
+        counts twice, which refuses uploads early but never stores more than the quota."""
+        with contextlib.suppress(errors.GatewayError):
+            await self.ledger.release(owner, file_id)
+
+
+async def _forget(store: records.Records, file_id: str) -> None:
+    """A failed upload's parts, and its file record in case a write that failed landed."""
+    with contextlib.suppress(weaviate.Unavailable):
+        await store.delete(records.FILES, file_id)
+    await _forget_parts(store, file_id)
 
 
 async def _forget_parts(store: records.Records, file_id: str) -> None:

@@ -218,3 +218,56 @@ async def test_a_slow_upload_keeps_its_hold_while_it_streams(
         await files.delete(store, file)
     finally:
         await client.close()
+
+
+class WholeSource:
+    """An upload whose body is `data`, in one part."""
+
+    def __init__(self, data: bytes) -> None:
+        self.filename: str | None = "kept.txt"
+        self.fields = {"purpose": "assistants"}
+        self.data = data
+
+    async def read(self, size: int) -> bytes:
+        data, self.data = self.data[:size], self.data[size:]
+        return data
+
+
+async def test_a_file_whose_record_is_written_is_kept_when_the_shared_store_fails_after(
+    weaviate_node: weaviate.WeaviateNode, redis_server: RedisServer
+) -> None:
+    """The shared store refuses to release the upload's hold (a Redis user without HDEL) after
+    the file's record is written: the upload still answers with the file, its content reads
+    back whole, and the hold stays until it goes stale (the file counts twice until then:
+    early refusals, never more stored than the quota)."""
+    admin = redis.asyncio.Redis.from_url(redis_server.url)
+    await admin.acl_setuser(
+        "no-hdel", enabled=True, passwords=["+no-hdel-password"], keys=["*"], channels=["*"],
+        commands=["+@all", "-hdel"],
+    )  # fmt: skip
+    restricted = redis.asyncio.Redis.from_url(
+        redis_server.url, username="no-hdel", password="no-hdel-password"
+    )
+    ledger = quotas.SharedLedger(restricted)
+    client = weaviate_client.Client(weaviate_node.url, weaviate.API_KEY, None)
+    try:
+        store = records.Records(client, replication_factor=1)
+        await store.ready()
+        quota = files.Quota(ledger, max_bytes=1_000_000, max_files=None)
+        data = bytes(range(256)) * 40
+        file = await files.upload(store, "kept-owner", WholeSource(data), max_bytes=100_000,
+                                  quota=quota, announced=len(data))  # fmt: skip
+        assert await store.get(records.FILES, file["fileId"], "kept-owner") is not None
+        assert await files.read_all(store, file) == data
+        assert await ledger.held("kept-owner") == {file["fileId"]: len(data)}
+        assert await quotas.used(store, ledger, "kept-owner", "another-upload") == (
+            2,
+            2 * len(data),
+        )
+        await files.delete(store, file)
+    finally:
+        await admin.delete(quotas.KEY_PREFIX + "kept-owner")
+        await admin.acl_deluser("no-hdel")
+        await restricted.aclose()
+        await admin.aclose()
+        await client.close()
