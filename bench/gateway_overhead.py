@@ -7,7 +7,8 @@ one run with the same load generator.
         [--targets direct,runestone,litellm[,tensorzero,tensorzero2,portkey,before,floor-raw,\\
         floor-asgi]] \\
         [--before DIR] [--real-headers] [--at-rate-of tensorzero] \\
-        [--endpoints chat,responses,messages,responses-native,messages-native]
+        [--endpoints chat,responses,messages,responses-native,messages-native,search] \\
+        [--search-documents 8]
 
 The upstream answers every chat completion after a fixed latency (5 ms), whole or streamed
 (bench/fast_upstream.py). The load generator (bench/loadgen.py) keeps `c` keep-alive connections
@@ -40,6 +41,20 @@ endpoint's added p50 over chat completions through the gateway at c=1 and its th
 chat's at c=16. `direct` and `runestone` serve every endpoint; a cell another target cannot
 serve is skipped with the reason printed (peers.skip_reason).
 
+`search` is the vector-store search (`POST /v1/vector_stores/{id}/search`, hybrid, 5 results),
+as bench/retrieval.py measures it (bench/vector_search.py). Only with it, a real Weaviate node
+(the pinned build the tests use) runs on loopback; the runestone target keeps its vector stores
+there and embeds with the gateway's built-in mock embedding model (in process), so the cell
+measures the gateway's own work, not a model's. After the soak, `--search-documents` generated
+documents are ingested once through the runestone target with its own key, which then owns the
+store. Its `direct` cell is the GraphQL hybrid query the gateway sends (built by the gateway's
+own code) posted straight to the node with the query's vector in hand; so runestone's added
+latency is embedding the query, reading the store's record and the gateway's own handling. A
+search answer is one JSON page, so search is measured whole only (no stream cells). Its cpu
+column is Weaviate's for `direct` and the gateway's alone for `runestone` (the node's share is
+not counted there). No other target has vector stores: each is skipped with its reason, and so
+are the paced cells of `--at-rate-of` (the peer has no request rate on search to pace to).
+
 Per target: resident memory (the whole process tree) after start-up and a warm-up, then after
 `--soak-requests` more requests at concurrency 16 (half streamed; `--litellm-soak-requests` for
 LiteLLM, which is far slower), then the cells. Added latency
@@ -52,10 +67,13 @@ bench/gateway_path.py). Prints a table and the command; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import math
+import subprocess
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,6 +83,8 @@ import gateways
 import loadgen
 import peers
 import procstats
+import vector_search  # puts tests/ on the path, for the next import
+from integration.sidecar import weaviate
 
 ADDED_P99_BUDGET = 0.005  # throughput is compared at cells whose added p99 stays under this
 AT_RATE = "@rate"
@@ -79,6 +99,10 @@ class Measured:
     api: loadgen.Endpoint
     model: str
     upstream: loadgen.Endpoint
+    streamed: bool = True
+    """Whether it is measured streamed too (a search answers whole)."""
+    floor: gateways.Target | None = None
+    """Where `direct` sends `upstream`, when not to the chat upstream (search: the node)."""
 
 
 ENDPOINTS = {
@@ -92,6 +116,13 @@ ENDPOINTS = {
         loadgen.ENDPOINTS["messages"], gateways.MESSAGES_MODEL, loadgen.ENDPOINTS["messages"]
     ),
 }
+SEARCH = "search"
+"""The vector-store search: its requests name a store ingested at start (`search_endpoint`)."""
+ENDPOINT_NAMES = (*ENDPOINTS, SEARCH)
+SEARCH_NOTE = [
+    "search is measured whole only (its answer is one JSON page); its direct is the gateway's",
+    "GraphQL query posted to the Weaviate node, the query's vector in hand (module docstring)",
+]
 SLOW_TARGETS = ("litellm",)
 """Soaked with `--litellm-soak-requests`, not `--soak-requests`."""
 
@@ -133,11 +164,15 @@ class Memory:
 
 
 def payload(
-    target: gateways.Target, endpoint: str, stream: bool, sdk_headers: bool = False
+    target: gateways.Target,
+    endpoint: str,
+    stream: bool,
+    sdk_headers: bool = False,
+    table: Mapping[str, Measured] = ENDPOINTS,
 ) -> tuple[loadgen.Endpoint, bytes]:
     """The API `target` is driven on for `endpoint` (at the target's own path) and the request
     it gets: the model under the target's own name, with the target's routing headers."""
-    measured = ENDPOINTS[endpoint]
+    measured = table[endpoint]
     api, model = measured.api, measured.model
     if target.name == "direct":
         api, model = measured.upstream, gateways.MODEL
@@ -167,8 +202,9 @@ async def _drive(
     sdk_headers: bool = False,
     endpoint: str = "chat",
     rate: float | None = None,
+    table: Mapping[str, Measured] = ENDPOINTS,
 ) -> loadgen.Samples:
-    api, request = payload(target, endpoint, stream, sdk_headers)
+    api, request = payload(target, endpoint, stream, sdk_headers, table)
     return await loadgen.run(
         "127.0.0.1",
         target.port,
@@ -197,7 +233,11 @@ async def soak(
     memory.after = procstats.rss_mb(target.pid)
 
 
-async def measure(targets: list[gateways.Target], options: argparse.Namespace) -> list[Cell]:
+async def measure(
+    targets: list[gateways.Target],
+    options: argparse.Namespace,
+    table: Mapping[str, Measured] = ENDPOINTS,
+) -> list[Cell]:
     """Every cell for every target, the targets interleaved: each round of a cell runs it on
     each target in turn, so a change in the machine's load falls on all of them alike. A cell's
     rounds are done before the next cell starts, so what a heavy cell leaves behind (idle
@@ -207,7 +247,7 @@ async def measure(targets: list[gateways.Target], options: argparse.Namespace) -
             target.name, stream, concurrency, endpoint
         )
         for endpoint in options.endpoints
-        for stream in (False, True)
+        for stream in _modes(table[endpoint])
         for concurrency in options.concurrency
         for target in targets
         if peers.skip_reason(target.name, endpoint) is None
@@ -216,7 +256,7 @@ async def measure(targets: list[gateways.Target], options: argparse.Namespace) -
     real = options.real_headers
     paced = [t for t in targets if t.name in ("direct", "runestone")] if options.at_rate_of else []
     for endpoint in options.endpoints:
-        for stream in (False, True):
+        for stream in _modes(table[endpoint]):
             for concurrency in options.concurrency:
                 for _ in range(options.rounds):
                     rates: dict[str, float] = {}
@@ -224,15 +264,17 @@ async def measure(targets: list[gateways.Target], options: argparse.Namespace) -
                         cell = cells.get((target.name, endpoint, stream, concurrency))
                         if cell is None:
                             continue
+                        driven = _driven(target, table[endpoint])
                         await _drive(
-                            target,
+                            driven,
                             stream,
                             concurrency,
                             seconds=min(1.0, window),
                             sdk_headers=real,
                             endpoint=endpoint,
+                            table=table,
                         )
-                        samples = await _measured(cell, target, window, real)
+                        samples = await _measured(cell, driven, window, real, table=table)
                         rates[target.name] = samples.throughput
                     rate = rates.get(options.at_rate_of or "")
                     for target in paced if rate else []:
@@ -240,8 +282,22 @@ async def measure(targets: list[gateways.Target], options: argparse.Namespace) -
                         name = f"{target.name}{AT_RATE}"
                         key = (name, endpoint, stream, concurrency)
                         cell = cells.setdefault(key, Cell(name, stream, concurrency, endpoint))
-                        await _measured(cell, target, window, real, rate)
+                        driven = _driven(target, table[endpoint])
+                        await _measured(cell, driven, window, real, rate, table)
     return list(cells.values())
+
+
+def _modes(measured: Measured) -> tuple[bool, ...]:
+    """Whole answers, then streams where the endpoint streams."""
+    return (False, True) if measured.streamed else (False,)
+
+
+def _driven(target: gateways.Target, measured: Measured) -> gateways.Target:
+    """The process `target`'s requests for `measured` go to: the endpoint's own floor for
+    `direct` where it has one (search: the Weaviate node), else the target itself."""
+    if target.name == "direct" and measured.floor is not None:
+        return measured.floor
+    return target
 
 
 async def _measured(
@@ -250,6 +306,7 @@ async def _measured(
     seconds: float,
     sdk_headers: bool,
     rate: float | None = None,
+    table: Mapping[str, Measured] = ENDPOINTS,
 ) -> loadgen.Samples:
     """One round of `cell` on `target`, added to the cell with the CPU the target used."""
     cpu = procstats.cpu_seconds(target.pid)
@@ -261,6 +318,7 @@ async def _measured(
         sdk_headers=sdk_headers,
         endpoint=cell.endpoint,
         rate=rate,
+        table=table,
     )
     cell.add(samples, procstats.cpu_seconds(target.pid) - cpu)
     return samples
@@ -279,6 +337,7 @@ def report(cells: list[Cell], memories: dict[str, Memory], workers: dict[str, in
         "latency in ms; 'added' is the target's percentile minus direct's in the same cell (for",
         "an endpoint translated to chat, direct is the chat request the upstream gets);",
         "for streams the first pair is time to first token (first event), then the whole answer",
+        *(SEARCH_NOTE if any(cell.endpoint == SEARCH for cell in cells) else []),
         "",
         f"{'endpoint':<16} {'target':<15} {'mode':<6} {'c':>3} {'req/s':>8} {'err':>5} "
         f"{'p50':>7} {'p99':>7} {'+p50':>7} {'+p99':>7} {'end p50':>7} {'+end p99':>8} "
@@ -402,22 +461,72 @@ def endpoints_summary(cells: list[Cell]) -> list[str]:
     return ["", "endpoints through runestone:", *lines] if lines else []
 
 
-def run_statement(targets: list[str], endpoints: list[str]) -> list[str]:
-    """What each target does per request in the run, and the cells it is not measured on."""
+def run_statement(
+    targets: list[str], endpoints: list[str], at_rate_of: str | None = None
+) -> list[str]:
+    """What each target does per request in the run, and the cells it is not measured on;
+    with `at_rate_of`, the endpoints whose cells are not paced to that target's rate."""
     lines = ["what each target does in this run:"]
     for name in targets:
         lines.append(f"  {name:<11} {peers.statement(name)}")
         for endpoint in endpoints:
             reason = peers.skip_reason(name, endpoint)
+            said = peers.endpoint_statement(name, endpoint)
             if reason is not None:
                 lines.append(f"  {'':<11} {endpoint}: not measured: {reason}")
+            elif said is not None:
+                lines.append(f"  {'':<11} {endpoint}: {said}")
+    for endpoint in endpoints if at_rate_of else []:
+        if peers.skip_reason(str(at_rate_of), endpoint) is not None:
+            lines.append(
+                f"  {AT_RATE:<11} {endpoint}: not paced: {at_rate_of} is not measured on it, "
+                "so there is no rate to pace direct and runestone to"
+            )
     return lines
+
+
+def search_endpoint(
+    runestone: gateways.Target, node: weaviate.WeaviateNode, documents: int
+) -> Measured:
+    """The search cell: `documents` ingested into a store through `runestone` with its key (so
+    that key owns the store), the search through it, and the gateway's query to `node` as the
+    `direct` cell; the two are checked to find the same chunks."""
+    assert runestone.api_key is not None
+    print("search: a store ingested through runestone", flush=True)
+    store_id = vector_search.ingest(runestone.port, runestone.api_key, node, documents)
+    requests = vector_search.requests(
+        runestone.port, runestone.api_key, node, store_id, vector_search.MOCK_MODEL
+    )
+    vector_search.check_same_answer(requests)
+    return search_measured(requests, node.popen)
+
+
+def search_measured(
+    requests: Mapping[str, vector_search.Request], node: subprocess.Popen[bytes] | None
+) -> Measured:
+    """The search through the gateway, whole only, with the gateway's query to the node
+    (process `node`) as what `direct` sends."""
+    direct = requests["direct"]
+    return Measured(
+        requests["gateway"].endpoint(SEARCH),
+        gateways.MODEL,
+        direct.endpoint("graphql"),
+        streamed=False,
+        floor=gateways.Target("direct", direct.port, direct.key, node),
+    )
 
 
 async def main_async(options: argparse.Namespace) -> None:
     memories: dict[str, Memory] = {}
-    with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp,
+        contextlib.ExitStack() as stack,
+    ):
         workdir = Path(tmp)
+        node = None
+        if SEARCH in options.endpoints:  # the node stops after the targets (the stack unwinds)
+            node = stack.enter_context(vector_search.node(workdir / "weaviate"))
+        stores = vector_search.vector_stores(node, vector_search.MOCK_MODEL) if node else None
         upstream = gateways.upstream(
             workdir, options.latency_ms, options.chunks, provider_headers=options.real_headers
         )
@@ -435,6 +544,8 @@ async def main_async(options: argparse.Namespace) -> None:
                             options.workers,
                             own_apis=own_apis,
                             limits=peers.RUNESTONE_KEY_LIMITS,
+                            vector_stores=stores,
+                            providers=[vector_search.MOCK_PROVIDER] if stores else [],
                         )
                     )
                 elif name in peers.TENSORZERO_THREADS:
@@ -467,8 +578,12 @@ async def main_async(options: argparse.Namespace) -> None:
                 )
                 await soak(target, requests, memories[target.name], options.real_headers)
                 print(f"{target.name}: soaked in {time.monotonic() - started:.0f}s", flush=True)
+            table: dict[str, Measured] = dict(ENDPOINTS)
+            if node is not None:
+                runestone = next(t for t in targets if t.name == "runestone")
+                table[SEARCH] = search_endpoint(runestone, node, options.search_documents)
             started = time.monotonic()
-            cells = await measure(targets, options)
+            cells = await measure(targets, options, table)
             print(f"cells measured in {time.monotonic() - started:.0f}s", flush=True)
         finally:
             for target in targets:
@@ -487,7 +602,7 @@ async def main_async(options: argparse.Namespace) -> None:
     )
     print(f"load average at the end: {procstats.load_average()}")
     print()
-    print("\n".join(run_statement(options.targets, options.endpoints)))
+    print("\n".join(run_statement(options.targets, options.endpoints, options.at_rate_of)))
     print()
     gateway_targets = [t for t in targets if peers.family(t.name) not in ("direct", "floor")]
     print(report(cells, memories, {t.name: t.workers for t in gateway_targets}))
@@ -521,7 +636,13 @@ def main() -> None:
         "--endpoints",
         type=lambda text: text.split(","),
         default=["chat"],
-        help=f"of {', '.join(ENDPOINTS)} (see the module's notes)",
+        help=f"of {', '.join(ENDPOINT_NAMES)} (see the module's notes)",
+    )
+    parser.add_argument(
+        "--search-documents",
+        type=int,
+        default=8,
+        help="documents (about 1,500 words each) in the store the search cell searches",
     )
     parser.add_argument("--latency-ms", type=float, default=5.0)
     parser.add_argument("--chunks", type=int, default=8)
@@ -538,13 +659,15 @@ def main() -> None:
     unknown = set(options.targets) - known
     if unknown:
         parser.error(f"unknown targets: {sorted(unknown)}")
-    unknown_endpoints = set(options.endpoints) - set(ENDPOINTS)
+    unknown_endpoints = set(options.endpoints) - set(ENDPOINT_NAMES)
     if unknown_endpoints:
         parser.error(f"unknown endpoints: {sorted(unknown_endpoints)}")
     if options.at_rate_of and not {options.at_rate_of, "direct", "runestone"} <= set(
         options.targets
     ):
         parser.error("--at-rate-of needs that target, direct and runestone among the targets")
+    if SEARCH in options.endpoints and "runestone" not in options.targets:
+        parser.error("search needs the runestone target: its store is ingested through it")
     if ("before" in options.targets) != (options.before is not None):
         parser.error("the target `before` and --before DIR go together")
     uvloop.run(main_async(options))

@@ -12,7 +12,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -133,6 +133,8 @@ def runestone(
     probe: Path | None = None,
     own_apis: bool = False,
     limits: dict[str, int] | None = None,
+    vector_stores: dict[str, str] | None = None,
+    providers: Sequence[dict[str, object]] = (),
 ) -> Target:
     """The gateway with one key, or with the key-table entries `keys` (then the target's
     api_key is None) and the rate-limit store `store`. With `source` (another checkout
@@ -141,7 +143,9 @@ def runestone(
     bench/path_probe.py, which writes its timings to that file when the gateway exits. With
     `own_apis` the upstream is also a Responses-speaking and an Anthropic provider
     (RESPONSES_MODEL, MESSAGES_MODEL), for the endpoints' pass-through paths. `limits` are the
-    one key's limits (the key table's camelCase names); without them it is unlimited."""
+    one key's limits (the key table's camelCase names); without them it is unlimited.
+    `vector_stores` is the config's section of that name (bench/vector_search.py) and
+    `providers` more providers of the pool (e.g. the one serving its embedding model)."""
     key = apikeys.generate() if keys is None else None
     own = {"id": "bench", "sha256": apikeys.digest(key) if key else "", "limits": limits or {}}
     entries = keys if key is None else [own]
@@ -162,9 +166,11 @@ def runestone(
                         "models": [{"name": MODEL, "kinds": ["chat"]}],
                     },
                     *(_own_apis(upstream_port) if own_apis else []),
+                    *providers,
                 ],
             }
         ],
+        **({"vectorStores": vector_stores} if vector_stores else {}),
     }
     path = workdir / f"{name}.yaml"
     path.write_text(yaml.safe_dump(config))

@@ -37,7 +37,7 @@ PORTKEY_UPSTREAM_KEY = "sk-upstream-not-checked"
 """Portkey has no keys of its own: the bearer token a client sends is the provider's key, which
 it passes on to the upstream (and the fast upstream does not read)."""
 
-ALL_ENDPOINTS = ("chat", "responses", "messages", "responses-native", "messages-native")
+ALL_ENDPOINTS = ("chat", "responses", "messages", "responses-native", "messages-native", "search")
 SERVED: Mapping[str, tuple[str, ...]] = {
     "tensorzero": ("chat",),
     "portkey": ("chat", "responses-native", "messages-native"),
@@ -53,6 +53,10 @@ NOT_SERVED = {
     "never translated to chat completions (measured as responses-native)",
     ("portkey", "messages"): "it answers /v1/messages only from a provider that speaks them "
     "('messages is not supported by openai'; measured as messages-native)",
+    ("tensorzero", "search"): "it has no vector stores (no /v1/vector_stores route)",
+    ("portkey", "search"): "the bench configures no vector store for it",
+    ("litellm", "search"): "the bench configures no vector store for it",
+    ("floor", "search"): "a bare proxy has no vector stores",
     ("litellm", "*"): "the bench's LiteLLM config has the chat model only",
     ("before", "*"): "the earlier checkout is compared on chat completions only",
     ("floor", "*"): "the floor proxies are measured on chat completions only",
@@ -81,6 +85,14 @@ STATEMENTS = {
     "direct": "the load generator straight to the upstream (the floor)",
     "floor": "a bare proxy with no gateway logic",
 }
+ENDPOINT_STATEMENTS = {
+    ("direct", "search"): "the hybrid GraphQL query the gateway sends (built by its own code), "
+    "posted straight to the Weaviate node with the query's vector in hand; cpu is Weaviate's",
+    ("runestone", "search"): "POST /v1/vector_stores/{id}/search: embeds the query with the "
+    "built-in mock model, reads the store's record, sends that query to the same node; cpu is "
+    "the gateway's alone",
+}
+"""What a target does on an endpoint whose work is not the chat upstream's."""
 
 
 def family(target: str) -> str:
@@ -104,6 +116,11 @@ def statement(target: str) -> str:
     if target in TENSORZERO_THREADS:
         said += f"; {TENSORZERO_THREADS[target]} tokio worker thread(s)"
     return said
+
+
+def endpoint_statement(target: str, endpoint: str) -> str | None:
+    """What `target` does per request on `endpoint`, where that is not its line's chat path."""
+    return ENDPOINT_STATEMENTS.get((family(target), endpoint))
 
 
 def tensorzero_config(upstream_port: int) -> str:

@@ -29,74 +29,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import io
 import os
-import random
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-import openai
-import orjson
 import yaml
 
 import loadgen
 import procstats
+import vector_search  # puts tests/ and devcluster/ on the path, for the next import
+from integration.sidecar import weaviate
+from runestone_gateway import apikeys
 
 BENCH = Path(__file__).resolve().parent
-TESTS = BENCH.parent / "tests"
-sys.path[:0] = [str(TESTS), str(BENCH.parent / "devcluster")]
-
-from integration.sidecar import weaviate  # noqa: E402
-from runestone_gateway import apikeys  # noqa: E402
-from runestone_gateway.retrieval import records, search  # noqa: E402
-
-MOCK_MODEL = "mock-embedding"
 MINILM_MODEL = "all-MiniLM-L6-v2"
-QUERY = "which river carries the spring floods past the old mill"
-WORDS = (
-    "river",
-    "mill",
-    "flood",
-    "spring",
-    "harbour",
-    "granite",
-    "lantern",
-    "orchard",
-    "signal",
-    "copper",
-    "bridge",
-    "valley",
-    "engine",
-    "winter",
-    "ledger",
-    "market",
-    "tower",
-    "canal",
-    "meadow",
-    "archive",
-    "beacon",
-    "quarry",
-    "island",
-    "forest",
-    "station",
-    "garden",
-    "harvest",
-    "compass",
-    "thunder",
-    "mirror",
-    "pasture",
-    "summit",
-    "village",
-    "anchor",
-    "glacier",
-)
 START_TIMEOUT = 180.0
 
 
@@ -106,16 +57,6 @@ class Cell:
     target: str
     concurrency: int
     samples: loadgen.Samples
-
-
-def documents(count: int, rng: random.Random) -> list[tuple[str, str]]:
-    """`count` documents of about 1,500 words, each with a sentence of its own."""
-    out = []
-    for n in range(count):
-        words = [rng.choice(WORDS) for _ in range(1500)]
-        text = f"Document {n} records that stone {n} sits by the {rng.choice(WORDS)}. "
-        out.append((f"doc-{n:03d}.txt", text + " ".join(words)))
-    return out
 
 
 def _spawn(command: list[str], log: Path) -> subprocess.Popen[bytes]:
@@ -147,9 +88,7 @@ def gateway(
     key = apikeys.generate()
     table = workdir / f"keys-{embeddings}.yaml"
     table.write_text(yaml.safe_dump({"keys": [{"id": "bench", "sha256": apikeys.digest(key)}]}))
-    providers: list[dict[str, Any]] = [
-        {"name": "mock", "type": "mock", "models": [{"name": MOCK_MODEL, "kinds": ["embedding"]}]}
-    ]
+    providers: list[dict[str, Any]] = [vector_search.MOCK_PROVIDER]
     if minilm_port is not None:
         providers.append(
             {
@@ -168,11 +107,7 @@ def gateway(
                 "providers": providers,
             }
         ],
-        "vectorStores": {
-            "url": node.url,
-            "apiKeyFile": str(node.key_file),
-            "embeddingModel": MOCK_MODEL if embeddings == "mock" else MINILM_MODEL,
-        },
+        "vectorStores": vector_search.vector_stores(node, _model(embeddings)),
     }
     path = workdir / f"gateway-{embeddings}.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -189,102 +124,8 @@ def gateway(
         process.wait(60)
 
 
-def chunk_count(node: weaviate.WeaviateNode, store_id: str) -> int:
-    where = f'{{path: ["storeId"], operator: Equal, valueText: "{store_id}"}}'
-    query = f"{{ Aggregate {{ {records.CHUNKS}(where: {where}) {{ meta {{ count }} }} }} }}"
-    status, answer = node.call("POST", "/v1/graphql", {"query": query})
-    assert status == 200, answer
-    return int(answer["data"]["Aggregate"][records.CHUNKS][0]["meta"]["count"])
-
-
-def ingest(sdk: openai.OpenAI, node: weaviate.WeaviateNode, count: int) -> tuple[str, list[str]]:
-    """Upload and attach `count` documents; the store's id. Prints the figures."""
-    docs = documents(count, random.Random(7))
-    started = time.perf_counter()
-    ids = [
-        sdk.files.create(file=(name, io.BytesIO(text.encode())), purpose="assistants").id
-        for name, text in docs
-    ]
-    uploaded = time.perf_counter() - started
-    store = sdk.vector_stores.create(name="bench")
-    started = time.perf_counter()
-    batch = sdk.vector_stores.file_batches.create_and_poll(
-        store.id, file_ids=ids, poll_interval_ms=100
-    )
-    took = time.perf_counter() - started
-    chunks = chunk_count(node, store.id)
-    total = sum(len(text.encode()) for _, text in docs)
-    lines = [
-        f"  {count} documents, {total / 1e6:.2f} MB: uploaded in {uploaded:.2f} s "
-        f"({count / uploaded:.1f} files/s)",
-        f"  batch {batch.status} ({batch.file_counts.completed} completed, "
-        f"{batch.file_counts.failed} failed) in {took:.2f} s: {chunks} chunks, "
-        f"{chunks / took:.1f} chunks/s",
-    ]
-    print("\n".join(lines), flush=True)
-    return store.id, ids
-
-
-@dataclass(frozen=True)
-class Request:
-    """One request measured: where it goes and what it carries."""
-
-    port: int
-    path: str
-    body: dict[str, Any]
-    key: str
-
-    def raw(self) -> bytes:
-        data = orjson.dumps(self.body)
-        head = [
-            f"POST {self.path} HTTP/1.1",
-            f"host: 127.0.0.1:{self.port}",
-            "content-type: application/json",
-            f"content-length: {len(data)}",
-            f"authorization: Bearer {self.key}",
-        ]
-        return ("\r\n".join(head) + "\r\n\r\n").encode() + data
-
-    def send(self) -> Any:
-        url = f"http://127.0.0.1:{self.port}{self.path}"
-        headers = {"authorization": f"Bearer {self.key}"}
-        answer = httpx.post(url, json=self.body, headers=headers, timeout=60)
-        answer.raise_for_status()
-        return answer.json()
-
-
-def requests(
-    gateway_port: int, key: str, node: weaviate.WeaviateNode, store_id: str, model: str
-) -> dict[str, Request]:
-    """The three requests measured (module docstring)."""
-    embed = Request(gateway_port, "/v1/embeddings", {"model": model, "input": QUERY}, key)
-    vector = embed.send()["data"][0]["embedding"]
-    where = records.equal("storeId", store_id)
-    graphql = search.query(records.CHUNKS, QUERY, vector, "hybrid", where, 5)
-    node_key = node.key_file.read_text().strip()
-    return {
-        "direct": Request(node.port, "/v1/graphql", {"query": graphql}, node_key),
-        "gateway": Request(
-            gateway_port,
-            f"/v1/vector_stores/{store_id}/search",
-            {"query": QUERY, "max_num_results": 5},
-            key,
-        ),
-        "embed": embed,
-    }
-
-
-def check_same_answer(measured: dict[str, Request]) -> None:
-    """The direct query and the gateway's search find the same chunks (so they do the same
-    search work)."""
-    direct = [hit["text"] for hit in measured["direct"].send()["data"]["Get"][records.CHUNKS]]
-    through = [result["content"][0]["text"] for result in measured["gateway"].send()["data"]]
-    if direct != through:
-        print("  warning: the direct query and the gateway's search found different chunks")
-
-
 def measure(
-    measured: dict[str, Request], embeddings: str, options: argparse.Namespace
+    measured: dict[str, vector_search.Request], embeddings: str, options: argparse.Namespace
 ) -> list[Cell]:
     cells = []
     for request in measured.values():  # every path warm first
@@ -339,30 +180,19 @@ def report(cells: list[Cell], embeddings: str, concurrency: list[int]) -> None:
 
 def run_one(embeddings: str, options: argparse.Namespace, workdir: Path) -> None:
     with contextlib.ExitStack() as stack:
-        (workdir / embeddings).mkdir()
-        node = weaviate.WeaviateNode(workdir / embeddings, hostname="node0")
-        stack.callback(node.stop)
-        _wait_ready(node)
+        node = stack.enter_context(vector_search.node(workdir / embeddings))
         minilm = stack.enter_context(minilm_server(workdir)) if embeddings == "minilm" else None
         port, key = stack.enter_context(gateway(workdir, node, embeddings, minilm))
         print(f"embeddings: {embeddings}", flush=True)
-        sdk = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=key, max_retries=0)
-        store_id, _ = ingest(sdk, node, options.documents)
-        model = MOCK_MODEL if embeddings == "mock" else MINILM_MODEL
-        measured = requests(port, key, node, store_id, model)
-        check_same_answer(measured)
+        store_id = vector_search.ingest(port, key, node, options.documents)
+        measured = vector_search.requests(port, key, node, store_id, _model(embeddings))
+        vector_search.check_same_answer(measured)
         cells = measure(measured, embeddings, options)
         report(cells, embeddings, options.concurrency)
 
 
-def _wait_ready(node: weaviate.WeaviateNode) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{node.url}/v1/.well-known/ready", timeout=2).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise TimeoutError("weaviate not ready")
+def _model(embeddings: str) -> str:
+    return vector_search.MOCK_MODEL if embeddings == "mock" else MINILM_MODEL
 
 
 def main() -> None:
