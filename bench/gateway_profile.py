@@ -3,7 +3,11 @@ the load generator drives it against the fast upstream, then the hottest functio
 (by own time and by time including callees), and the collapsed stacks are kept for a flame graph.
 
     .venv/bin/python bench/gateway_profile.py [--seconds 20] [--concurrency 16] [--stream] \\
-        [--out /tmp/gateway.folded]
+        [--search] [--out /tmp/gateway.folded]
+
+With `--search` the load is the vector-store search of bench/vector_search.py instead (a real
+Weaviate node, a store of a few generated documents ingested through the gateway, the built-in
+mock embedding model), answered whole.
 
 py-spy is taken from PATH, or installed on first use into ~/.cache/runestone/bench/tools
 (its own venv, never the project's). Needs ptrace rights over the gateway (root here)."""
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -23,6 +28,8 @@ import uvloop
 import gateways
 import loadgen
 import procstats
+import vector_search  # puts tests/ on the path, for the next import
+from integration.sidecar import weaviate
 
 PY_SPY_VERSION = "0.4.3"
 
@@ -61,8 +68,9 @@ def hottest(folded: Path, top: int) -> str:
     return "\n".join(lines)
 
 
-async def load(target: gateways.Target, stream: bool, concurrency: int, seconds: float) -> str:
-    payload = loadgen.chat_request("127.0.0.1", target.port, gateways.MODEL, target.api_key, stream)
+async def load(
+    target: gateways.Target, payload: bytes, stream: bool, concurrency: int, seconds: float
+) -> str:
     samples = await loadgen.run(
         "127.0.0.1", target.port, payload, stream=stream, concurrency=concurrency, seconds=seconds
     )
@@ -72,22 +80,57 @@ async def load(target: gateways.Target, stream: bool, concurrency: int, seconds:
     )
 
 
+def search_payload(gateway: gateways.Target, node: weaviate.WeaviateNode) -> bytes:
+    """The search request, on a store ingested through `gateway` with its key."""
+    assert gateway.api_key is not None
+    store_id = vector_search.ingest(gateway.port, gateway.api_key, node, 8)
+    requests = vector_search.requests(
+        gateway.port, gateway.api_key, node, store_id, vector_search.MOCK_MODEL
+    )
+    return requests["gateway"].raw()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--stream", action="store_true")
+    parser.add_argument("--search", action="store_true", help="the vector-store search instead")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--out", type=Path, help="keep the collapsed stacks here")
     options = parser.parse_args()
     spy = py_spy()
-    with tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp:
+    if options.search and options.stream:
+        parser.error("a search is answered whole: --search goes without --stream")
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp,
+        contextlib.ExitStack() as stack,
+    ):
         workdir = Path(tmp)
+        node = (
+            stack.enter_context(vector_search.node(workdir / "weaviate"))
+            if options.search
+            else None
+        )
         upstream = gateways.upstream(workdir, 5.0, 8)
-        gateway = gateways.runestone(workdir, upstream.port, 1)
+        gateway = gateways.runestone(
+            workdir,
+            upstream.port,
+            1,
+            vector_stores=vector_search.vector_stores(node, vector_search.MOCK_MODEL)
+            if node
+            else None,
+            providers=[vector_search.MOCK_PROVIDER] if node else [],
+        )
         folded = options.out or workdir / "gateway.folded"
         try:
-            uvloop.run(load(gateway, options.stream, options.concurrency, 2.0))  # warm-up
+            if node is not None:
+                payload = search_payload(gateway, node)
+            else:
+                payload = loadgen.chat_request(
+                    "127.0.0.1", gateway.port, gateways.MODEL, gateway.api_key, options.stream
+                )
+            uvloop.run(load(gateway, payload, options.stream, options.concurrency, 2.0))  # warm-up
             sampler = subprocess.Popen(
                 [
                     spy,
@@ -108,7 +151,7 @@ def main() -> None:
                 stderr=subprocess.PIPE,
             )
             summary = uvloop.run(
-                load(gateway, options.stream, options.concurrency, options.seconds + 1)
+                load(gateway, payload, options.stream, options.concurrency, options.seconds + 1)
             )
             _, errors = sampler.communicate(timeout=120)
             if sampler.returncode != 0:
@@ -118,10 +161,8 @@ def main() -> None:
             upstream.stop()
         print(f"command: {procstats.command_line()}")
         print(f"load average: {procstats.load_average()}")
-        print(
-            f"{'streamed' if options.stream else 'whole'} answers, "
-            f"c={options.concurrency}: {summary}"
-        )
+        what = "searches" if options.search else "streamed" if options.stream else "whole"
+        print(f"{what} answers, c={options.concurrency}: {summary}")
         print(hottest(folded, options.top))
         if options.out:
             print(f"collapsed stacks: {options.out} (flamegraph.pl or speedscope read them)")

@@ -248,7 +248,9 @@ def _noting(send: Send, exchange: accesslog.Exchange) -> Send:
     return noting
 
 
-def context(request: fastapi.Request) -> Context:
+async def context(request: fastapi.Request) -> Context:
+    """The request's context (a coroutine: FastAPI runs a plain function dependency on a worker
+    thread, a hop and a wake-up for every request)."""
     found: Context = request.scope[CONTEXT]
     return found
 

@@ -63,7 +63,13 @@ class Paging:
     order: Order = "desc"
 
 
-Paged = Annotated[Paging, fastapi.Depends()]
+async def paging(after: str | None = None, limit: Limit = 20, order: Order = "desc") -> Paging:
+    """The list's query, read by FastAPI from the query string (a coroutine: a plain callable
+    would be run on a worker thread for every request)."""
+    return Paging(after, limit, order)
+
+
+Paged = Annotated[Paging, fastapi.Depends(paging)]
 
 
 def _list(items: list[dict[str, Any]], has_more: bool) -> dict[str, Any]:
