@@ -50,6 +50,8 @@ class Reason:
     """A provider credential that is not one header-safe token."""
     MODEL_NOT_SERVED = "ModelNotServed"
     INVALID_CONFIG = "InvalidConfig"
+    NAME_TAKEN = "NameTaken"
+    """A Gateway and a VectorCluster of one namespace share a name (see core.steps.namesakes)."""
     CERT_MANAGER_MISSING = "CertManagerMissing"
     SERVICE_MONITOR_UNAVAILABLE = "ServiceMonitorUnavailable"
     API_FORBIDDEN = "ApiForbidden"

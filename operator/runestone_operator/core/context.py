@@ -91,6 +91,8 @@ class Context(Generic[SpecT, StatusT]):
     now: datetime.datetime
     fresh: bool = False
     """The operator has never written this object's status: no reconcile of it has finished."""
+    created: str = ""
+    """`metadata.creationTimestamp` (RFC 3339, whole seconds)."""
     notes: list[tuple[str, str, str]] = field(default_factory=list)
     """Events to record once the reconcile ends: (type, reason, message)."""
 
@@ -148,6 +150,7 @@ class Loader(Generic[SpecT, StatusT]):
             annotations=metadata.get("annotations") or {},
             now=timestamps.truncate(now),
             fresh="observedGeneration" not in (body.get("status") or {}),
+            created=str(metadata.get("creationTimestamp") or ""),
         )
 
 
