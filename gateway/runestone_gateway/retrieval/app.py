@@ -256,7 +256,13 @@ async def context(request: fastapi.Request) -> Context:
 
 
 def unreachable(error: Exception) -> errors.GatewayError:
-    """Weaviate could not be reached: a 503 to retry (the cause is logged, not answered)."""
+    """Weaviate could not be reached: a 503 to retry (the cause is logged, not answered). A
+    mismatch of vector sizes is no passing failure: a 500 that says what to change."""
+    if isinstance(error, weaviate.DimensionsMismatch):
+        log.warning("vector store: %s", error)
+        return errors.GatewayError(
+            500, error.explained(), type=errors.SERVER, code="embedding_dimensions_mismatch"
+        )
     log.warning("vector store unavailable: %s", error)
     return errors.GatewayError(
         503,

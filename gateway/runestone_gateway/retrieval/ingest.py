@@ -63,6 +63,9 @@ async def _run(store: records.Records, job: Job, embed: Embedder, key: str) -> N
         await _fail(store, key, error.code, error.message)
     except errors.GatewayError as error:
         await _fail(store, key, "server_error", f"Embedding failed: {error.message}")
+    except weaviate.DimensionsMismatch as error:
+        log.warning("ingesting %s failed: %s", key, error)
+        await _fail(store, key, "server_error", error.explained())
     except weaviate.Unavailable as error:
         log.warning("ingesting %s failed: %s", key, error)
         await _fail(store, key, "server_error", "The vector store could not be written.")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import ssl
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -47,6 +48,51 @@ class Unavailable(Exception):
     def __init__(self, message: str, *, passing: bool = False) -> None:
         super().__init__(message)
         self.passing = passing
+
+
+class DimensionsMismatch(Unavailable):
+    """Vectors not of the length the collection's index holds: the chunks were embedded with
+    another model (an earlier embedding model, or another Gateway's on the same VectorCluster).
+    Asking again never helps."""
+
+    def __init__(self, detail: str, stored: int | None, given: int | None) -> None:
+        super().__init__(detail)
+        self.stored = stored
+        self.given = given
+
+    def explained(self) -> str:
+        """What went wrong and what to do, safe to answer."""
+        if self.stored is not None and self.given is not None:
+            sizes = (
+                f"The vector store keeps {self.stored}-dimensional vectors, but this gateway's "
+                f"embedding model gives {self.given}-dimensional ones"
+            )
+        else:
+            sizes = (
+                "The vector store keeps vectors of another size than this gateway's embedding "
+                "model gives"
+            )
+        return (
+            f"{sizes}: one VectorCluster holds the chunks of one embedding model. Use the model "
+            "its chunks were made with, or another VectorCluster."
+        )
+
+
+_SEARCHED = re.compile(r"(\d+) vs (\d+): vector lengths don't match")
+"""A search with a query vector of another length: `<stored> vs <given>`."""
+_WRITTEN = re.compile(r"vector with length (\d+)\. Existing nodes have vectors with length (\d+)")
+"""A write of a vector of another length: `<given> ... <stored>`."""
+
+
+def mismatch(detail: str) -> DimensionsMismatch | None:
+    """The mismatch Weaviate's error `detail` reports, if it reports one."""
+    if found := _SEARCHED.search(detail):
+        return DimensionsMismatch(detail, int(found[1]), int(found[2]))
+    if found := _WRITTEN.search(detail):
+        return DimensionsMismatch(detail, int(found[2]), int(found[1]))
+    if "vector dimensions do not match" in detail or "vector lengths don't match" in detail:
+        return DimensionsMismatch(detail, None, None)
+    return None
 
 
 def passing(status: int | None, detail: str = "") -> bool:
@@ -129,7 +175,8 @@ class Client:
         answer = await self.call("POST", "/v1/graphql", {"query": query})
         problems = answer.get("errors") if isinstance(answer, dict) else None
         if problems:
-            raise Unavailable(f"graphql: {problems[0].get('message', problems[0])}")
+            detail = f"graphql: {problems[0].get('message', problems[0])}"
+            raise mismatch(detail) or Unavailable(detail)
         data: dict[str, Any] = answer["data"]
         return data
 
@@ -218,6 +265,8 @@ class Client:
             ]
             if failed:
                 pending = [item for item, _ in failed]
+                if (wrong := mismatch(str(failed[0][1]))) is not None:
+                    raise wrong
                 raise Unavailable(
                     f"batch insert: {len(failed)} objects failed: {failed[0][1]}", passing=True
                 )
