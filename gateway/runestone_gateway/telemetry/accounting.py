@@ -46,70 +46,110 @@ class Ledger:
             self._timer.cancel()
             self._timer = None
         pending, self._pending = self._pending, []
+        tally = Tally()
         for exchange in pending:
-            self._count(exchange)
+            self._count(exchange, tally)
+        tally.apply()
 
-    def _count(self, exchange: accesslog.Exchange) -> None:
+    def _count(self, exchange: accesslog.Exchange, tally: Tally) -> None:
         meters = self.metrics
-        meters.requests.labels(
-            exchange.key_id,
-            exchange.operation,
-            exchange.model,
-            exchange.provider,
-            str(exchange.status),
-        ).inc()
+        tally.inc(
+            meters.requests,
+            (
+                exchange.key_id,
+                exchange.operation,
+                exchange.model,
+                exchange.provider,
+                str(exchange.status),
+            ),
+        )
         for tried, outcome in exchange.attempts:
-            meters.attempts.labels(tried.pool, tried.provider_name, tried.model.name, outcome).inc()
+            tally.inc(meters.attempts, (tried.pool, tried.provider_name, tried.model.name, outcome))
         target = exchange.target
         if target is not None:
             # The dispatch left the successful attempt in flight until now.
             target.window.ended(exchange.finished, broken=exchange.error_type in UPSTREAM_FAILURES)
             labels = request_labels(exchange.operation, target)
+            overhead = (exchange.operation,)
             if (
                 exchange.ttft is not None
             ):  # a stream: the gateway's own time is before its first token
-                meters.time_to_first_token.labels(*labels).observe(exchange.ttft)
-                meters.overhead.labels(exchange.operation).observe(
-                    max(exchange.ttft - exchange.upstream_seconds, 0.0)
+                tally.observe(meters.time_to_first_token, labels, exchange.ttft)
+                tally.observe(
+                    meters.overhead, overhead, max(exchange.ttft - exchange.upstream_seconds, 0.0)
                 )
             if exchange.answered is not None:
                 duration = exchange.answered - exchange.started
-                meters.request_duration.labels(*labels, exchange.error_type).observe(duration)
+                tally.observe(meters.request_duration, (*labels, exchange.error_type), duration)
                 if not exchange.stream:
-                    meters.overhead.labels(exchange.operation).observe(
-                        max(duration - exchange.upstream_seconds, 0.0)
+                    tally.observe(
+                        meters.overhead, overhead, max(duration - exchange.upstream_seconds, 0.0)
                     )
-                self._count_usage(exchange, target, labels)
+                self._count_usage(exchange, target, labels, tally)
         if self.access_log is not None:
             self.access_log.write(exchange, exchange.finished - exchange.started)
 
     def _count_usage(
-        self, exchange: accesslog.Exchange, target: routing.Target, labels: tuple[str, ...]
+        self,
+        exchange: accesslog.Exchange,
+        target: routing.Target,
+        labels: tuple[str, ...],
+        tally: Tally,
     ) -> None:
         usage = exchange.usage
         if usage is None:
             return
         meters = self.metrics
         if exchange.tokens_estimated:
-            meters.estimated_tokens.labels(*labels, "input").inc(usage.input_tokens)
-            meters.estimated_tokens.labels(*labels, "output").inc(usage.output_tokens)
+            tally.inc(meters.estimated_tokens, (*labels, "input"), usage.input_tokens)
+            tally.inc(meters.estimated_tokens, (*labels, "output"), usage.output_tokens)
         else:
-            meters.token_usage.labels(*labels, "input").observe(usage.input_tokens)
-            meters.token_usage.labels(*labels, "output").observe(usage.output_tokens)
+            tally.observe(meters.token_usage, (*labels, "input"), usage.input_tokens)
+            tally.observe(meters.token_usage, (*labels, "output"), usage.output_tokens)
             # Parts of the input, observed only when the upstream reported them.
             if usage.cache_read_tokens:
-                meters.token_usage.labels(*labels, metrics.CACHE_READ).observe(
-                    usage.cache_read_tokens
+                tally.observe(
+                    meters.token_usage, (*labels, metrics.CACHE_READ), usage.cache_read_tokens
                 )
             if usage.cache_write_tokens:
-                meters.token_usage.labels(*labels, metrics.CACHE_WRITE).observe(
-                    usage.cache_write_tokens
+                tally.observe(
+                    meters.token_usage, (*labels, metrics.CACHE_WRITE), usage.cache_write_tokens
                 )
         cost = budget.usage_cost_nanos(target.model.price, usage)
         if cost:
-            meters.cost.labels(
-                target.pool, target.provider_name, target.model.name, exchange.key_id
-            ).inc(budget.nanos_to_usd(cost))
+            tally.inc(
+                meters.cost,
+                (target.pool, target.provider_name, target.model.name, exchange.key_id),
+                budget.nanos_to_usd(cost),
+            )
+
+
+class Tally:
+    """One batch's samples by metric and label set, applied once per label set: under load a
+    batch holds many requests of the same labels, and each update of a sample takes its lock."""
+
+    __slots__ = ("counts", "observed")
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[metrics.Labelled, tuple[str, ...]], float] = {}
+        self.observed: dict[tuple[metrics.Labelled, tuple[str, ...]], list[float]] = {}
+
+    def inc(self, metric: metrics.Labelled, labels: tuple[str, ...], amount: float = 1.0) -> None:
+        key = (metric, labels)
+        self.counts[key] = self.counts.get(key, 0.0) + amount
+
+    def observe(self, metric: metrics.Labelled, labels: tuple[str, ...], value: float) -> None:
+        found = self.observed.get((metric, labels))
+        if found is None:
+            self.observed[(metric, labels)] = [value]
+        else:
+            found.append(value)
+
+    def apply(self) -> None:
+        for (metric, labels), amount in self.counts.items():
+            metric.labels(*labels).inc(amount)
+        for (metric, labels), values in self.observed.items():
+            metrics.observe_all(metric.labels(*labels), values)
 
 
 def request_labels(operation: str, target: routing.Target) -> tuple[str, str, str, str, str]:
