@@ -5,15 +5,7 @@ from __future__ import annotations
 
 import datetime
 
-from runestone_operator.core import (
-    context,
-    keyplan,
-    kinds,
-    kube,
-    references,
-    settings,
-    workqueue,
-)
+from runestone_operator.core import context, keyplan, kube, references, settings, workqueue
 from runestone_operator.core.steps import keys, namesakes, tls
 from runestone_operator.gateway import names
 from runestone_operator.gateway.context import LOADER, Context
@@ -62,7 +54,7 @@ async def reconcile(
     plan: keyplan.Plan | None = None
     link: vectorstores.Link | None = None
     try:
-        await namesakes.ensure_name_free(ctx, kinds.VECTOR_CLUSTER)
+        await namesakes.ensure_name_free(ctx)
         resolved = await pools.ensure_pools_resolved(ctx, read_pool)
         link = await vectorstores.ensure_link(ctx, read_cluster, resolved)
         serving = await tls.ensure_tls(ctx, ctx.spec.tls, _tls_subject(ctx))

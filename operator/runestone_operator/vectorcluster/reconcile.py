@@ -9,15 +9,7 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-from runestone_operator.core import (
-    context,
-    keyplan,
-    kinds,
-    kube,
-    references,
-    settings,
-    workqueue,
-)
+from runestone_operator.core import context, keyplan, kube, references, settings, workqueue
 from runestone_operator.core.steps import namesakes, tls
 from runestone_operator.vectorcluster import context as vector_context
 from runestone_operator.vectorcluster import engine, engines, names, plan
@@ -68,7 +60,7 @@ async def reconcile(
     db = engines.get(ctx.spec.engine, registry)
     pods = await vector_context.member_pods(ctx)
     try:
-        await namesakes.ensure_name_free(ctx, kinds.GATEWAY)
+        await namesakes.ensure_name_free(ctx)
         linked = await read_links(ctx.kube, ctx.namespace, ctx.name)
         issued = await keys.ensure_keys(ctx, db, linked)
         serving = await tls.ensure_tls(ctx, ctx.spec.tls, _tls_subject(ctx, db))

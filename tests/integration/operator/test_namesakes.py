@@ -36,7 +36,7 @@ def test_a_vector_cluster_named_like_a_gateway_is_blocked_and_the_gateway_keeps_
     )  # fmt: skip
     assert objects.must(objects.condition(blocked, "Ready"))["reason"] == "NameTaken"
     message = objects.must(objects.condition(blocked, "Degraded"))["message"]
-    assert "a Gateway named 'twin' exists in this namespace and was created first" in message
+    assert "a Gateway named 'twin' exists in this namespace and came first" in message
     assert "another name" in message
     events = eventually(
         lambda: objects.warnings(kube_api, namespace, "NameTaken"), what="a Warning Event"

@@ -26,6 +26,7 @@ COLLECTION = "Crash"
 DIMENSIONS = 32
 SEARCH_LIMIT = 10
 SEARCHES_PER_QUERY = 25
+READ_ATTEMPTS = 3
 """Exact-vector searches sent in one GraphQL query, one aliased `Get` each."""
 
 
@@ -62,6 +63,20 @@ class Members:
     def close(self) -> None:
         self.http.close()
 
+    def _read(self, method: str, url: str, **options: Any) -> httpx.Response:
+        """A call that only reads, made again (up to READ_ATTEMPTS in all) when its kept-alive
+        connection breaks under it: a connection to a member killed and started again, or one
+        closed while the pool handed it out (seen once as EBADF on a read). Writes are not
+        repeated here: the writer counts what each batch acknowledged."""
+        for attempt in range(1, READ_ATTEMPTS + 1):
+            try:
+                return self.http.request(method, url, **options)
+            except httpx.TransportError:
+                if attempt == READ_ATTEMPTS:
+                    raise
+                time.sleep(0.2 * attempt)
+        raise AssertionError("unreachable")
+
     def create_collection(self, via: str) -> None:
         body = {
             "class": COLLECTION,
@@ -73,7 +88,7 @@ class Members:
 
     def shards(self, member: str) -> list[dict[str, Any]]:
         """The member's own shards of the collection, as `/v1/nodes?output=verbose` lists them."""
-        answer = self.http.get(f"{self.urls[member]}/v1/nodes", params={"output": "verbose"})
+        answer = self._read("GET", f"{self.urls[member]}/v1/nodes", params={"output": "verbose"})
         answer.raise_for_status()
         node = next(n for n in answer.json()["nodes"] if n["name"] == member)
         return [s for s in node.get("shards") or [] if s["class"] == COLLECTION]
@@ -106,8 +121,10 @@ class Members:
 
     def holds(self, member: str, item: Item) -> bool:
         """Whether the member's own replica holds the object (`node_name`: no other is asked)."""
-        answer = self.http.get(
-            f"{self.urls[member]}/v1/objects/{COLLECTION}/{item.id}", params={"node_name": member}
+        answer = self._read(
+            "GET",
+            f"{self.urls[member]}/v1/objects/{COLLECTION}/{item.id}",
+            params={"node_name": member},
         )
         if answer.status_code not in (200, 404):
             answer.raise_for_status()
@@ -140,7 +157,7 @@ class Members:
         return bool(self._graphql(member, query)[COLLECTION])
 
     def _graphql(self, member: str, query: str) -> dict[str, Any]:
-        answer = self.http.post(f"{self.urls[member]}/v1/graphql", json={"query": query})
+        answer = self._read("POST", f"{self.urls[member]}/v1/graphql", json={"query": query})
         if answer.status_code != 200:
             detail = f"{answer.status_code} {answer.text[:300]}"
             raise RuntimeError(f"GraphQL through {member}: {detail}")
