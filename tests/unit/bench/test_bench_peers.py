@@ -12,6 +12,7 @@ import pytest
 
 import gateway_overhead
 import gateways
+import overhead_report
 import peers
 
 TARGETS = ["direct", "runestone", "litellm", "before", "floor-raw", "floor-asgi", "portkey"]
@@ -89,7 +90,7 @@ def test_a_target_name_family_and_statement() -> None:
 
 
 def test_the_run_statement_prints_each_skipped_cell_under_its_target() -> None:
-    lines = gateway_overhead.run_statement(["runestone", "portkey"], ["chat", "messages"])
+    lines = overhead_report.run_statement(["runestone", "portkey"], ["chat", "messages"])
     assert lines[1].split()[0] == "runestone"
     assert lines[2].split()[0] == "portkey"
     assert lines[3].split()[0:3] == ["messages:", "not", "measured:"]

@@ -9,6 +9,7 @@ import pytest
 
 import gateway_overhead
 import gateways
+import overhead_report
 import peers
 import vector_search
 
@@ -23,7 +24,7 @@ def _table() -> dict[str, gateway_overhead.Measured]:
         ),
     }
     search = gateway_overhead.search_measured(requests, None)
-    return {**gateway_overhead.ENDPOINTS, gateway_overhead.SEARCH: search}
+    return {**gateway_overhead.ENDPOINTS, overhead_report.SEARCH: search}
 
 
 def _head(request: bytes) -> list[str]:
@@ -72,7 +73,7 @@ def test_search_is_measured_whole_only_and_chat_both_ways() -> None:
 
 
 def test_the_run_statement_says_what_search_does_and_why_it_is_not_paced() -> None:
-    lines = gateway_overhead.run_statement(
+    lines = overhead_report.run_statement(
         ["direct", "runestone", "tensorzero"], ["chat", "search"], at_rate_of="tensorzero"
     )
     said = [line.split(None, 1) for line in lines[1:]]
@@ -83,7 +84,7 @@ def test_the_run_statement_says_what_search_does_and_why_it_is_not_paced() -> No
         "search:",
         "tensorzero",
         "search:",
-        gateway_overhead.AT_RATE,
+        overhead_report.AT_RATE,
     ]
     assert "Weaviate node" in said[1][1]
     assert "mock" in said[3][1]

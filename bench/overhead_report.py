@@ -1,0 +1,232 @@
+"""What bench/gateway_overhead.py prints: its cells (one target at one endpoint, mode and
+concurrency, with the samples and CPU of every round), the table of added latency, the
+comparisons under it and what each target does in the run."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import loadgen
+import peers
+import procstats
+
+ADDED_P99_BUDGET = 0.005  # throughput is compared at cells whose added p99 stays under this
+AT_RATE = "@rate"
+"""A target measured at `--at-rate-of`'s request rate (paced) rather than as fast as it goes."""
+
+
+SEARCH = "search"
+"""The vector-store search: its requests name a store ingested at start (`search_endpoint`)."""
+SEARCH_NOTE = [
+    "search is measured whole only (its answer is one JSON page); its direct is the gateway's",
+    "GraphQL query posted to the Weaviate node, the query's vector in hand (module docstring)",
+]
+
+
+@dataclass
+class Cell:
+    target: str
+    stream: bool
+    concurrency: int
+    endpoint: str = "chat"
+    samples: loadgen.Samples = field(default_factory=loadgen.Samples)
+    cpu: float = 0.0  # CPU seconds the target's processes used while measured
+
+    def add(self, samples: loadgen.Samples, cpu: float) -> None:
+        self.samples.latencies += samples.latencies
+        self.samples.first_bytes += samples.first_bytes
+        self.samples.errors += samples.errors
+        self.samples.elapsed += samples.elapsed
+        self.cpu += cpu
+
+    def p(self, q: float) -> float:
+        return procstats.percentile(self.samples.latencies, q)
+
+    def ttft(self, q: float) -> float:
+        return procstats.percentile(self.samples.first_bytes, q)
+
+    def lead(self, q: float) -> float:
+        """The cell's first figure: time to first token for streams, else the whole answer."""
+        return self.ttft(q) if self.stream else self.p(q)
+
+
+@dataclass
+class Memory:
+    started: float = math.nan
+    before: float = math.nan
+    after: float = math.nan
+    soak_requests: int = 0
+    soak_errors: int = 0
+
+
+def _ms(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value * 1000:7.2f}"
+
+
+def report(
+    cells: list[Cell],
+    memories: dict[str, Memory],
+    workers: dict[str, int],
+    translated: Sequence[str],
+) -> str:
+    """The table; `translated` are the endpoints compared with chat completions under it."""
+    direct = {(c.endpoint, c.stream, c.concurrency): c for c in cells if c.target == "direct"}
+    paced = {
+        (c.endpoint, c.stream, c.concurrency): c for c in cells if c.target == "direct" + AT_RATE
+    }
+    lines = [
+        "latency in ms; 'added' is the target's percentile minus direct's in the same cell (for",
+        "an endpoint translated to chat, direct is the chat request the upstream gets);",
+        "for streams the first pair is time to first token (first event), then the whole answer",
+        *(SEARCH_NOTE if any(cell.endpoint == SEARCH for cell in cells) else []),
+        "",
+        f"{'endpoint':<16} {'target':<15} {'mode':<6} {'c':>3} {'req/s':>8} {'err':>5} "
+        f"{'p50':>7} {'p99':>7} {'+p50':>7} {'+p99':>7} {'end p50':>7} {'+end p99':>8} "
+        f"{'cpu ms/req':>10}",
+    ]
+    for cell in cells:
+        floors = paced if cell.target.endswith(AT_RATE) else direct
+        floor = floors.get((cell.endpoint, cell.stream, cell.concurrency))
+        added50 = cell.lead(50) - floor.lead(50) if floor else math.nan
+        added99 = cell.lead(99) - floor.lead(99) if floor else math.nan
+        end99 = cell.p(99) - floor.p(99) if floor else math.nan
+        per_request = cell.cpu / cell.samples.completed * 1000 if cell.samples.completed else 0
+        lines.append(
+            f"{cell.endpoint:<16} {cell.target:<15} {'stream' if cell.stream else 'whole':<6} "
+            f"{cell.concurrency:>3} "
+            f"{cell.samples.throughput:8.0f} {cell.samples.errors:>5} {_ms(cell.lead(50))} "
+            f"{_ms(cell.lead(99))} {_ms(added50)} {_ms(added99)} {_ms(cell.p(50))} "
+            f"{_ms(end99):>8} {per_request:10.3f}"
+        )
+    lines += ["", "resident memory (MB, process tree), before and after the soak requests:"]
+    for name, memory in memories.items():
+        growth = (memory.after - memory.before) / memory.before * 100
+        lines.append(
+            f"  {name:<10} after start {memory.started:6.1f}  after warm-up {memory.before:6.1f}"
+            f"  after {memory.soak_requests} requests {memory.after:6.1f}  growth {growth:+.1f}%"
+            f"  soak errors {memory.soak_errors}"
+        )
+    chat = [cell for cell in cells if cell.endpoint == "chat"]
+    chat_direct = {(s, c): cell for (e, s, c), cell in direct.items() if e == "chat"}
+    lines += [
+        "",
+        *targets_summary(chat, chat_direct, workers),
+        *endpoints_summary(cells, translated),
+    ]
+    lines += at_rate_summary(chat, paced)
+    return "\n".join(lines)
+
+
+def at_rate_summary(cells: list[Cell], paced: dict[tuple[str, bool, int], Cell]) -> list[str]:
+    """Runestone and the peer at the same load: the peer as it ran, Runestone and the upstream
+    paced to the peer's request rate; each added latency over the paced upstream."""
+    ours = {(c.stream, c.concurrency): c for c in cells if c.target == "runestone" + AT_RATE}
+    lines = []
+    for cell in cells:
+        key = (cell.stream, cell.concurrency)
+        floor = paced.get((cell.endpoint, *key))
+        if cell.target.endswith(AT_RATE) or peers.family(cell.target) in ("direct", "runestone"):
+            continue
+        if floor is None or key not in ours:
+            continue
+        parts = []
+        for name, measured in ((cell.target, cell), ("runestone", ours[key])):
+            added = [(measured.lead(q) - floor.lead(q)) * 1000 for q in (50, 99)]
+            parts.append(f"{name} {added[0]:.2f} / {added[1]:.2f} ms")
+        what = "first token" if cell.stream else "whole"
+        rate = ours[key].samples.throughput
+        lines.append(
+            f"  {what:<11} c={cell.concurrency:<3} at {rate:6.0f} req/s, added p50 / p99: "
+            + "; ".join(parts)
+        )
+    title = "at the peer's request rate (the upstream and Runestone paced to it):"
+    return ["", title, *lines] if lines else []
+
+
+def targets_summary(
+    cells: list[Cell], direct: dict[tuple[bool, int], Cell], workers: dict[str, int]
+) -> list[str]:
+    """The issue's comparisons, where both gateways were measured."""
+    by = {(c.target, c.stream, c.concurrency): c for c in cells}
+    lines = ["comparisons (whole answers):"]
+    for name, count in workers.items():
+        best, peak = 0.0, 0.0
+        for cell in cells:
+            floor = direct.get((cell.stream, cell.concurrency))
+            if cell.target != name or cell.stream or floor is None or cell.samples.errors:
+                continue
+            per_worker = cell.samples.throughput / count
+            peak = max(peak, per_worker)
+            if cell.p(99) - floor.p(99) <= ADDED_P99_BUDGET:
+                best = max(best, per_worker)
+        lines.append(
+            f"  {name:<11} req/s per worker or thread ({count}): "
+            f"best with added p99 <= 5 ms {best:.0f}, "
+            f"best at any latency {peak:.0f}"
+        )
+    for stream, what in ((False, "whole answers"), (True, "time to first token")):
+        single, floor1 = by.get(("runestone", stream, 1)), direct.get((stream, 1))
+        if single and floor1:
+            added = single.lead(50) - floor1.lead(50)
+            lines.append(f"  added p50 at c=1 ({what}): runestone {added * 1000:.2f} ms")
+    ours, floor16 = by.get(("runestone", False, 16)), direct.get((False, 16))
+    for name in workers:
+        theirs = by.get((name, False, 16))
+        if name == "runestone" or not (ours and theirs and floor16):
+            continue
+        added_ours = ours.p(99) - floor16.p(99)
+        added_theirs = theirs.p(99) - floor16.p(99)
+        lines.append(
+            f"  added p99 at c=16: runestone {added_ours * 1000:.2f} ms, {name} "
+            f"{added_theirs * 1000:.2f} ms (ratio 1/{added_theirs / max(added_ours, 1e-6):.1f})"
+        )
+    return lines
+
+
+def endpoints_summary(cells: list[Cell], translated: Sequence[str]) -> list[str]:
+    """Each endpoint through Runestone against chat completions through Runestone, on the same
+    upstream: added p50 at c=1 (whole, and time to first token) and throughput at c=16."""
+    by = {(c.endpoint, c.stream, c.concurrency): c for c in cells if c.target == "runestone"}
+    lines = []
+    for endpoint in translated:
+        if endpoint == "chat":
+            continue
+        parts = []
+        for stream, what in ((False, "whole"), (True, "first token")):
+            ours, chat = by.get((endpoint, stream, 1)), by.get(("chat", stream, 1))
+            if ours and chat:
+                added = ours.lead(50) - chat.lead(50)
+                parts.append(f"{what} p50 at c=1 {added * 1000:+.3f} ms")
+        ours16, chat16 = by.get((endpoint, False, 16)), by.get(("chat", False, 16))
+        if ours16 and chat16 and chat16.samples.throughput:
+            ratio = ours16.samples.throughput / chat16.samples.throughput
+            parts.append(f"req/s at c=16 {ratio:.2f} x chat's")
+        if parts:
+            lines.append(f"  {endpoint:<16} against chat completions: {'; '.join(parts)}")
+    return ["", "endpoints through runestone:", *lines] if lines else []
+
+
+def run_statement(
+    targets: list[str], endpoints: list[str], at_rate_of: str | None = None
+) -> list[str]:
+    """What each target does per request in the run, and the cells it is not measured on;
+    with `at_rate_of`, the endpoints whose cells are not paced to that target's rate."""
+    lines = ["what each target does in this run:"]
+    for name in targets:
+        lines.append(f"  {name:<11} {peers.statement(name)}")
+        for endpoint in endpoints:
+            reason = peers.skip_reason(name, endpoint)
+            said = peers.endpoint_statement(name, endpoint)
+            if reason is not None:
+                lines.append(f"  {'':<11} {endpoint}: not measured: {reason}")
+            elif said is not None:
+                lines.append(f"  {'':<11} {endpoint}: {said}")
+    for endpoint in endpoints if at_rate_of else []:
+        if peers.skip_reason(str(at_rate_of), endpoint) is not None:
+            lines.append(
+                f"  {AT_RATE:<11} {endpoint}: not paced: {at_rate_of} is not measured on it, "
+                "so there is no rate to pace direct and runestone to"
+            )
+    return lines
