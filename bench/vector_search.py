@@ -11,7 +11,6 @@ import io
 import random
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import loadgen
 BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH.parent / "tests"), str(BENCH.parent / "devcluster")]
 
+from fixtures import weaviate_node  # noqa: E402
 from integration.sidecar import weaviate  # noqa: E402
 from runestone_gateway.retrieval import records, search  # noqa: E402
 
@@ -74,7 +74,6 @@ WORDS = (
     "anchor",
     "glacier",
 )
-READY_TIMEOUT = 180.0
 
 
 def documents(count: int, rng: random.Random) -> list[tuple[str, str]]:
@@ -87,27 +86,10 @@ def documents(count: int, rng: random.Random) -> list[tuple[str, str]]:
     return out
 
 
-@contextlib.contextmanager
-def node(workdir: Path) -> Iterator[weaviate.WeaviateNode]:
-    """A Weaviate node (the pinned build the tests use), ready, stopped on the way out."""
-    started = weaviate.WeaviateNode(workdir, hostname="node0")
-    try:
-        wait_ready(started)
-        yield started
-    finally:
-        started.stop()
-
-
-def wait_ready(started: weaviate.WeaviateNode) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline:
-        if started.popen.poll() is not None:
-            raise SystemExit(f"weaviate exited before it was ready:\n{started.log()}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{started.url}/v1/.well-known/ready", timeout=2).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise SystemExit("timed out waiting for weaviate to be ready")
+def node(workdir: Path) -> contextlib.AbstractContextManager[weaviate.WeaviateNode]:
+    """A Weaviate node (the pinned build the tests use), ready, stopped on the way out: the
+    tests' own fixture (started again on other ports if it exits before it is ready)."""
+    return weaviate_node.running(workdir)
 
 
 def vector_stores(started: weaviate.WeaviateNode, embedding_model: str) -> dict[str, str]:
