@@ -85,7 +85,12 @@ CALLS: tuple[Grant, ...] = (
         "keys, CA and certificates by name; revoked keys and replaced CA Secrets deleted",
     ),
     _grant("", "configmaps", _APPLIED, "a Gateway's config file"),
-    _grant("", "services", _APPLIED, "Gateway and VectorCluster Services"),
+    _grant(
+        "",
+        "services",
+        (GET, *_APPLIED),
+        "Gateway and VectorCluster Services; read to see which of two namesakes holds the name",
+    ),
     _grant("", "serviceaccounts", _APPLIED, "the sidecars' and backup jobs' identities"),
     _grant("", "persistentvolumeclaims", (GET, *_APPLIED), "a filesystem backup's claim"),
     _grant("", "pods", (LIST, WATCH, DELETE), "readiness; members restarted one at a time"),

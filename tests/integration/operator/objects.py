@@ -114,7 +114,7 @@ def condition_is(
     assert found is not None, f"no {kind} condition yet"
     assert found["status"] == status, f"{kind} is {found['status']}: {found['message']}"
     if reason is not None:
-        assert found["reason"] == reason, f"{kind} reason is {found['reason']}"
+        assert found["reason"] == reason, f"{kind} reason is {found['reason']}: {found['message']}"
     observed = (obj.get("status") or {}).get("observedGeneration")
     assert observed == obj["metadata"]["generation"], "status is for an older generation"
     return obj
