@@ -54,3 +54,33 @@ def test_a_vector_cluster_named_like_a_gateway_is_blocked_and_the_gateway_keeps_
         kube_api, namespace, "gateways", "twin", "Degraded", "False",
         timeout=TIMEOUT, what="the Gateway still healthy",
     )  # fmt: skip
+
+
+def test_a_gateway_named_like_a_vector_cluster_is_blocked_and_the_cluster_keeps_its_service(
+    kube_api: client.ApiClient, namespace: str
+) -> None:
+    cluster = objects.create(
+        kube_api,
+        namespace,
+        {
+            "apiVersion": f"{objects.GROUP}/{objects.VERSION}",
+            "kind": "VectorCluster",
+            "metadata": {"name": "twin"},
+            "spec": vectorclusters.spec(replicas=1),
+        },
+    )
+    core, apps = client.CoreV1Api(kube_api), client.AppsV1Api(kube_api)
+    eventually(lambda: core.read_namespaced_service("twin", namespace), what="the Service")
+    objects.create(kube_api, namespace, objects.mock_pool("mock"))
+    objects.create(kube_api, namespace, objects.gateway("twin"))
+    blocked = objects.wait_condition(
+        kube_api, namespace, "gateways", "twin", "Degraded", "True", "NameTaken",
+        timeout=TIMEOUT, what="the Gateway blocked",
+    )  # fmt: skip
+    message = objects.must(objects.condition(blocked, "Degraded"))["message"]
+    assert "a VectorCluster named 'twin' exists in this namespace and came first" in message
+    service = core.read_namespaced_service("twin", namespace)
+    assert [owner.uid for owner in service.metadata.owner_references] == [
+        cluster["metadata"]["uid"]
+    ]
+    assert not apps.list_namespaced_deployment(namespace).items  # the Gateway made none

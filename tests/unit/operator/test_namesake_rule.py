@@ -77,8 +77,10 @@ def _context(reads: _Reads, kind: str, created: str, uid: str) -> context.Contex
     )  # fmt: skip
 
 
-def _held(kind: str, uid: str) -> dict[str, Any]:
-    reference = {"apiVersion": kinds.API_VERSION, "kind": kind, "uid": uid, "controller": True}
+def _held(kind: str, uid: str, name: str = "twin") -> dict[str, Any]:
+    reference = {
+        "apiVersion": kinds.API_VERSION, "kind": kind, "name": name, "uid": uid, "controller": True,
+    }  # fmt: skip
     return {"metadata": {"ownerReferences": [reference]}}
 
 
@@ -105,3 +107,9 @@ def test_with_no_service_yet_the_namesake_created_first_keeps_the_name() -> None
     assert reads.read == ["Service", "Gateway"]
     alone = _Reads({})
     asyncio.run(namesakes.ensure_name_free(_context(alone, "VectorCluster", LATER, "v")))
+
+
+def test_a_service_held_by_an_object_of_another_name_is_not_the_namesakes() -> None:
+    reads = _Reads({"Service": _held("Gateway", "g", name="other")})
+    asyncio.run(namesakes.ensure_name_free(_context(reads, "VectorCluster", LATER, "v")))
+    assert reads.read == ["Service", "Gateway"]

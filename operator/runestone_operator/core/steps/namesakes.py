@@ -47,7 +47,7 @@ async def ensure_name_free(ctx: context.Context[Any, Any]) -> None:
     service = await ctx.kube.get("v1", "Service", ctx.namespace, ctx.name)
     if context.owned_by(service, ctx.owner.uid):
         return
-    if not _held_by(service, other):
+    if not _held_by(service, other, ctx.name):
         namesake = await ctx.kube.get(kinds.API_VERSION, other.name, ctx.namespace, ctx.name)
         if namesake is None or first(ctx.created, ctx.owner.uid, namesake, service):
             return
@@ -60,10 +60,13 @@ async def ensure_name_free(ctx: context.Context[Any, Any]) -> None:
     )
 
 
-def _held_by(service: Mapping[str, Any] | None, kind: kinds.Kind) -> bool:
-    """Whether the Service is owned by an object of `kind` of the Runestone API group."""
+def _held_by(service: Mapping[str, Any] | None, kind: kinds.Kind, name: str) -> bool:
+    """Whether the Service is owned by the object of `kind` (of the Runestone API group) named
+    `name`."""
     references = ((service or {}).get("metadata") or {}).get("ownerReferences") or []
     return any(
-        reference.get("kind") == kind.name and reference.get("apiVersion") == kinds.API_VERSION
+        reference.get("kind") == kind.name
+        and reference.get("apiVersion") == kinds.API_VERSION
+        and reference.get("name") == name
         for reference in references
     )
