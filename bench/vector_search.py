@@ -6,7 +6,6 @@ to the node with the query's vector in hand, and `POST /v1/vector_stores/{id}/se
 
 from __future__ import annotations
 
-import contextlib
 import io
 import random
 import sys
@@ -86,10 +85,9 @@ def documents(count: int, rng: random.Random) -> list[tuple[str, str]]:
     return out
 
 
-def node(workdir: Path) -> contextlib.AbstractContextManager[weaviate.WeaviateNode]:
-    """A Weaviate node (the pinned build the tests use), ready, stopped on the way out: the
-    tests' own fixture (started again on other ports if it exits before it is ready)."""
-    return weaviate_node.running(workdir)
+node = weaviate_node.running
+"""A Weaviate node (the pinned build the tests use), ready, stopped on the way out: the tests'
+own fixture (started again on other ports if it exits before it is ready)."""
 
 
 def vector_stores(started: weaviate.WeaviateNode, embedding_model: str) -> dict[str, str]:

@@ -11,6 +11,7 @@ from integration.operator import objects
 from integration.vectorcluster import vectorclusters
 
 TIMEOUT = 60.0
+SPEC = vectorclusters.spec(replicas=1)
 
 
 def test_a_vector_cluster_named_like_a_gateway_is_blocked_and_the_gateway_keeps_its_service(
@@ -20,16 +21,7 @@ def test_a_vector_cluster_named_like_a_gateway_is_blocked_and_the_gateway_keeps_
     gateway = objects.create(kube_api, namespace, objects.gateway("twin"))
     core, apps = client.CoreV1Api(kube_api), client.AppsV1Api(kube_api)
     eventually(lambda: core.read_namespaced_service("twin", namespace), what="the Service")
-    objects.create(
-        kube_api,
-        namespace,
-        {
-            "apiVersion": f"{objects.GROUP}/{objects.VERSION}",
-            "kind": "VectorCluster",
-            "metadata": {"name": "twin"},
-            "spec": vectorclusters.spec(replicas=1),
-        },
-    )
+    objects.create(kube_api, namespace, vectorclusters.manifest("twin", SPEC))
     blocked = objects.wait_condition(
         kube_api, namespace, "vectorclusters", "twin", "Degraded", "True", "NameTaken",
         timeout=TIMEOUT, what="the VectorCluster blocked",
@@ -59,16 +51,7 @@ def test_a_vector_cluster_named_like_a_gateway_is_blocked_and_the_gateway_keeps_
 def test_a_gateway_named_like_a_vector_cluster_is_blocked_and_the_cluster_keeps_its_service(
     kube_api: client.ApiClient, namespace: str
 ) -> None:
-    cluster = objects.create(
-        kube_api,
-        namespace,
-        {
-            "apiVersion": f"{objects.GROUP}/{objects.VERSION}",
-            "kind": "VectorCluster",
-            "metadata": {"name": "twin"},
-            "spec": vectorclusters.spec(replicas=1),
-        },
-    )
+    cluster = objects.create(kube_api, namespace, vectorclusters.manifest("twin", SPEC))
     core, apps = client.CoreV1Api(kube_api), client.AppsV1Api(kube_api)
     eventually(lambda: core.read_namespaced_service("twin", namespace), what="the Service")
     objects.create(kube_api, namespace, objects.mock_pool("mock"))

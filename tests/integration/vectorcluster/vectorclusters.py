@@ -42,6 +42,16 @@ def spec(**overrides: Any) -> dict[str, Any]:
     return {**base, **overrides}
 
 
+def manifest(name: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A VectorCluster named `name` with the spec `body`, as a client would apply it."""
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "VectorCluster",
+        "metadata": {"name": name},
+        "spec": body,
+    }
+
+
 def served(address: str, port: int = 8443) -> str:
     """The certificate a member serves at `address` (read without verifying it)."""
     return ssl.get_server_certificate((address, port), timeout=10)
@@ -100,14 +110,8 @@ class Clusters:
     # -- the custom resource ---------------------------------------------------------------------
 
     def create(self, name: str, body: dict[str, Any]) -> None:
-        document = {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "VectorCluster",
-            "metadata": {"name": name},
-            "spec": body,
-        }
         self.custom.create_namespaced_custom_object(
-            GROUP, VERSION, self.namespace, PLURAL, document
+            GROUP, VERSION, self.namespace, PLURAL, manifest(name, body)
         )
 
     def get(self, name: str) -> dict[str, Any]:
