@@ -63,6 +63,9 @@ class Programs:
     weaviate: str | None = None
     adapters: dict[str, Adapter] = field(default_factory=dict)
     keep_visible: tuple[str, ...] = ()
+    image_files: dict[str, str] = field(default_factory=dict)
+    """Programs the runestone image carries besides `runestone`: their path in the image, and
+    the host file that stands for it in a container's arguments (an init container copies one)."""
 
     def resolve(self, pod: Any, container: Any, env: dict[str, str], ip: str) -> list[str] | None:
         image = str(container.image)
@@ -70,13 +73,19 @@ class Programs:
         command = list(container.command or [])
         args = [POD_LOCAL.sub(ip, arg) for arg in container.args or []]
         if repository == "runestone":
-            entry = [self.runestone] if not command or command[0].endswith("runestone") else command
-            argv = entry + command[1:] + args
+            entry = (
+                [self.runestone] if not command or command[0].endswith("runestone") else command[:1]
+            )
+            argv = [self.image_files.get(arg, arg) for arg in entry + command[1:] + args]
         elif repository == "python":
             argv = [self.python, *command[1:], *args]
         elif repository == "weaviate" and self.weaviate:
+            # A command that starts the image's Weaviate itself keeps it; the adapter then says
+            # which build stands for it.
             argv = (
-                [self.weaviate, *args]
+                [*command, *args]
+                if command
+                else [self.weaviate, *args]
                 if args
                 else [self.weaviate, "--host", ip, "--port", "8080", "--scheme", "http"]
             )

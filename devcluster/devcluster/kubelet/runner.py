@@ -8,8 +8,11 @@ carry the label `devcluster.runestone.dev/processes=true`.
 Each pod it runs gets an address of its own, held until its last process has exited (see
 devcluster.kubelet.network), reported as the pod's `status.podIP` before the first process starts.
 
-A container that exits is started again (with a growing delay) as the pod's `restartPolicy`
-asks: always, only after a failure (`OnFailure`), or never.
+A pod's init containers run first, one after another, each until it exits 0 (a failure is
+retried with a growing delay, unless the pod's `restartPolicy` is `Never`); then its containers
+start. A container that exits is started again (with a growing delay) as the pod's
+`restartPolicy` asks: always, only after a failure (`OnFailure`), or never; its init containers
+do not run again, as on a kubelet.
 
 Control files beside each container's log let tests act like a node operator:
 `<container>.pid` holds the PID; creating `<container>.hold` keeps it from being restarted.
@@ -53,7 +56,8 @@ class Container:
     restarts: int = 0
     next_start: float = 0.0
     finished: bool = False
-    """Exited for good: the pod's restartPolicy does not start it again."""
+    """Exited for good: the pod's restartPolicy does not start it again (an init container:
+    exited 0)."""
 
     @property
     def hold_file(self) -> Path:
@@ -86,6 +90,12 @@ class Pod:
     restart_policy: str = "Always"
     volume_dirs: dict[str, Path] = field(default_factory=dict)
     containers: list[Container] = field(default_factory=list)
+    init_containers: list[Container] = field(default_factory=list)
+    init_failed: bool = False
+    """An init container failed and the pod's restartPolicy is `Never`: nothing more starts."""
+
+    def every_container(self) -> list[Container]:
+        return [*self.init_containers, *self.containers]
 
 
 class ProcessKubelet:
@@ -186,6 +196,8 @@ class ProcessKubelet:
             files = state.source.files(volume, time.time())
             if files is not None and volumes.write_atomically(directory, files):
                 _chown_tree(directory, *_owner(state))
+        if not advance_init(state, now):
+            return
         for container in state.containers:
             if (
                 container.running()
@@ -275,53 +287,62 @@ class ProcessKubelet:
             source=volumes.VolumeSource(self.api, pod, ip),
             restart_policy=str(pod.spec.restart_policy or "Always"),
         )
-        launches = []
-        for spec in pod.spec.containers:
-            env = containers.environment(self.api, pod, spec, ip, self.api_server)
-            argv = self.programs.resolve(pod, spec, env, ip)
-            if argv is None:
-                log.info(
-                    "%s/%s[%s]: no program for image %s; not run",
-                    state.namespace,
-                    state.name,
-                    spec.name,
-                    spec.image,
-                )
-                continue
-            uid, gid = containers.user_of(pod, spec)
-            context = spec.security_context
-            mounts = [
-                containers.Mount(directory / "volumes" / m.name, m.mount_path, bool(m.read_only))
-                for m in spec.volume_mounts or []
-            ]
-            if self.services is not None:
-                hosts = services.HOSTS_PATH
-                mounts.append(containers.Mount(self.services.hosts, hosts, read_only=True))
-            launches.append(
-                Container(
-                    name=spec.name,
-                    log=directory / f"{spec.name}.log",
-                    launch=containers.Launch(
-                        argv=argv,
-                        env=env,
-                        mounts=mounts,
-                        uid=uid,
-                        gid=gid,
-                        read_only_root=bool(context and context.read_only_root_filesystem),
-                        scratch=directory / "scratch" / spec.name,
-                        keep_visible=self.programs.keep_visible,
-                    ),
-                )
-            )
-        if not launches:
+        launches = [self._container(pod, spec, state) for spec in pod.spec.containers]
+        state.containers = [launch for launch in launches if launch is not None]
+        if not state.containers:
             return None
-        state.containers = launches
+        for spec in pod.spec.init_containers or []:
+            launch = self._container(pod, spec, state)
+            if launch is None:
+                continue
+            if spec.restart_policy == "Always":  # a sidecar: it runs beside the containers
+                state.containers.append(launch)
+            else:
+                state.init_containers.append(launch)
         for volume in pod.spec.volumes or []:
             path = directory / "volumes" / volume.name
             path.mkdir(parents=True, exist_ok=True)
             state.volume_dirs[volume.name] = path
         _chown_tree(directory / "volumes", *_owner(state))
         return state
+
+    def _container(self, pod: Any, spec: Any, state: Pod) -> Container | None:
+        """How to run one of the pod's containers; None when no program runs its image here."""
+        ip, directory = state.ip, state.directory
+        env = containers.environment(self.api, pod, spec, ip, self.api_server)
+        argv = self.programs.resolve(pod, spec, env, ip)
+        if argv is None:
+            log.info(
+                "%s/%s[%s]: no program for image %s; not run",
+                state.namespace,
+                state.name,
+                spec.name,
+                spec.image,
+            )
+            return None
+        uid, gid = containers.user_of(pod, spec)
+        context = spec.security_context
+        mounts = [
+            containers.Mount(directory / "volumes" / m.name, m.mount_path, bool(m.read_only))
+            for m in spec.volume_mounts or []
+        ]
+        if self.services is not None:
+            hosts = services.HOSTS_PATH
+            mounts.append(containers.Mount(self.services.hosts, hosts, read_only=True))
+        return Container(
+            name=spec.name,
+            log=directory / f"{spec.name}.log",
+            launch=containers.Launch(
+                argv=argv,
+                env=env,
+                mounts=mounts,
+                uid=uid,
+                gid=gid,
+                read_only_root=bool(context and context.read_only_root_filesystem),
+                scratch=directory / "scratch" / spec.name,
+                keep_visible=self.programs.keep_visible,
+            ),
+        )
 
     def stop_pod(self, uid: str, delete: bool) -> None:
         """Stop a pod's containers in the background (see `terminate`)."""
@@ -336,12 +357,13 @@ class ProcessKubelet:
     def terminate(self, state: Pod, delete: bool) -> None:
         """SIGTERM every container, SIGKILL what outlives the grace period, then remove the pod."""
         uid = state.uid
-        for container in state.containers:
+        every = state.every_container()
+        for container in every:
             container.signal(signal.SIGTERM)
         deadline = time.monotonic() + state.grace_seconds
-        while any(c.running() for c in state.containers) and time.monotonic() < deadline:
+        while any(c.running() for c in every) and time.monotonic() < deadline:
             time.sleep(0.1)
-        for container in state.containers:
+        for container in every:
             container.signal(signal.SIGKILL)
             if container.process is not None:
                 container.process.wait()
@@ -356,6 +378,48 @@ class ProcessKubelet:
                 )
                 self.core.delete_namespaced_pod(state.name, state.namespace, body=options)
         shutil.rmtree(state.directory / "scratch", ignore_errors=True)
+
+
+def advance_init(state: Pod, now: float) -> bool:
+    """Advance the pod's init containers; True once each has exited 0."""
+    for container in state.init_containers:
+        if container.finished:
+            continue
+        if state.init_failed or container.running() or now < container.next_start:
+            return False
+        if container.process is None:
+            container.start()
+            log.info("%s/%s[%s] (init) started", state.namespace, state.name, container.name)
+            return False
+        code = container.process.returncode
+        if code == 0:
+            container.finished = True
+            log.info("%s/%s[%s] (init) completed", state.namespace, state.name, container.name)
+            continue
+        if state.restart_policy == "Never":
+            state.init_failed = True
+            log.warning(
+                "%s/%s[%s] (init) exited with %s; the pod does not start (restartPolicy Never)",
+                state.namespace,
+                state.name,
+                container.name,
+                code,
+            )
+            return False
+        container.restarts += 1
+        delay = min(BACKOFF_CAP, BACKOFF_START * 2 ** (container.restarts - 1))
+        container.next_start = now + delay
+        container.process = None
+        log.warning(
+            "%s/%s[%s] (init) exited with %s; retrying in %.0fs",
+            state.namespace,
+            state.name,
+            container.name,
+            code,
+            delay,
+        )
+        return False
+    return True
 
 
 def _marked(pod: Any) -> bool:
