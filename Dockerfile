@@ -6,6 +6,15 @@
 # Dependencies are pinned by constraints.txt. For a release, pin the base image by digest too
 # (python:3.11-slim-bookworm@sha256:...).
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+ARG GO_IMAGE=golang:1.26-bookworm
+
+# runestone-weaviate-start: VectorCluster members start Weaviate through it (an init container
+# copies it into the pod; see operator/weaviate-start/main.go).
+FROM ${GO_IMAGE} AS weaviate-start
+WORKDIR /src
+COPY operator/weaviate-start ./
+RUN GOTOOLCHAIN=local CGO_ENABLED=0 go build -trimpath -mod=readonly -ldflags="-s -w" \
+      -o /out/runestone-weaviate-start .
 
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
@@ -28,6 +37,7 @@ ENV PYTHONSAFEPATH=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/opt/runestone/bin:$PATH
 COPY --from=build /opt/runestone /opt/runestone
+COPY --from=weaviate-start /out/runestone-weaviate-start /usr/local/bin/runestone-weaviate-start
 # The uid and gid the pod specs run as (runAsUser/runAsGroup 65532), with a passwd entry for the
 # libraries that look the user up; no home, no login shell.
 RUN groupadd --system --gid 65532 runestone \

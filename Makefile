@@ -52,13 +52,18 @@ cluster-down: venv
 cluster-status: venv
 	$(DEVCLUSTER) devcluster.cluster status
 
+GO_MODULES = operator/weaviate-start
+
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	@unformatted=$$(gofmt -l $(GO_MODULES)); test -z "$$unformatted" || { echo "gofmt: $$unformatted"; exit 1; }
+	for module in $(GO_MODULES); do (cd $$module && GOTOOLCHAIN=local GOFLAGS=-mod=readonly go vet ./...) || exit 1; done
 
 format: venv
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+	gofmt -w $(GO_MODULES)
 
 # Folders that hold Python code; empty ones (not yet in git) are skipped.
 CODE_DIRS = $(wildcard cli operator gateway sidecar devcluster hack tests bench)

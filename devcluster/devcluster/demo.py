@@ -64,7 +64,14 @@ from devcluster.install import (
 )
 from devcluster.kubelet import network
 
-PROGRAMS = (versions.ETCD, versions.KUBERNETES, versions.KWOK, versions.WEAVIATE, versions.HELM)
+PROGRAMS = (
+    versions.ETCD,
+    versions.KUBERNETES,
+    versions.KWOK,
+    versions.WEAVIATE,
+    versions.WEAVIATE_START,
+    versions.HELM,
+)
 
 
 # -- the demo's own background processes --------------------------------------------------------

@@ -158,17 +158,22 @@ def build(program: GoProgram) -> Path:
         root.mkdir(parents=True, exist_ok=True)
         log = root / "build.log"
         log.write_text("")
-        _write_wrapper_module(program, root)
-        packages = [f"{package}@{program.version}" for package in program.binaries.values()]
-        _run_with_progress(["go", "get", *packages], root, f"{program.name} resolve", log)
+        if program.source:
+            # A module of this repository, built where it is, its go.sum as committed.
+            workdir, pin = versions.REPOSITORY / program.source, ["-mod=readonly"]
+        else:
+            workdir, pin = root, []
+            _write_wrapper_module(program, root)
+            packages = [f"{package}@{program.version}" for package in program.binaries.values()]
+            _run_with_progress(["go", "get", *packages], root, f"{program.name} resolve", log)
         staging = root / "bin.partial"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
         for name, package in program.binaries.items():
             stamps = "".join(f" -X {var}={value}" for var, value in program.stamps.items())
-            command = ["go", "build", "-v", "-trimpath", f"-ldflags=-s -w{stamps}"]
+            command = ["go", "build", "-v", "-trimpath", *pin, f"-ldflags=-s -w{stamps}"]
             command += ["-o", str(staging / name), package]
-            _run_with_progress(command, root, f"{program.name}/{name}", log)
+            _run_with_progress(command, workdir, f"{program.name}/{name}", log)
         shutil.rmtree(root / "bin", ignore_errors=True)
         staging.rename(root / "bin")
         (root / STAMP).write_text(program.version + "\n")

@@ -5,7 +5,11 @@ Changing a version here makes the next build produce a fresh, separately cached 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,9 @@ class GoProgram:
     extra_requires: dict[str, str] = field(default_factory=dict)
     # Link-time `-X package.variable=value` settings (version strings a program reports).
     stamps: dict[str, str] = field(default_factory=dict)
+    # A module of this repository (a folder, from its root) rather than a published one; its
+    # version is a digest of its sources, so that an edit builds afresh.
+    source: str | None = None
 
     @property
     def key(self) -> str:
@@ -92,9 +99,30 @@ volume and filer servers behind its S3 gateway) for its build: on two busy cores
 compile cache, versitygw compiles in about 2.5 minutes, SeaweedFS took about 17, longer than any
 other pinned program, Kubernetes included."""
 
+
+def source_version(folder: str) -> str:
+    """A digest of a repository module's go.mod, go.sum and Go files."""
+    digest = hashlib.sha256()
+    for path in sorted((REPOSITORY / folder).iterdir()):
+        if path.suffix == ".go" or path.name in ("go.mod", "go.sum"):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return "src-" + digest.hexdigest()[:16]
+
+
+WEAVIATE_START_SOURCE = "operator/weaviate-start"
+WEAVIATE_START = GoProgram(
+    name="weaviate-start",
+    module="runestone.dev/weaviate-start",
+    version=source_version(WEAVIATE_START_SOURCE),
+    binaries={"runestone-weaviate-start": "."},
+    source=WEAVIATE_START_SOURCE,
+)
+"""Runestone's own start program for Weaviate members (see its main.go), which the runestone
+image carries and member pods run before Weaviate."""
+
 CONTROL_PLANE: tuple[GoProgram, ...] = (ETCD, KUBERNETES, KWOK)
 
 PROGRAMS: dict[str, GoProgram] = {
     program.name: program
-    for program in (*CONTROL_PLANE, WEAVIATE, WEAVIATE_PREVIOUS, HELM, VERSITYGW)
+    for program in (*CONTROL_PLANE, WEAVIATE, WEAVIATE_PREVIOUS, WEAVIATE_START, HELM, VERSITYGW)
 }

@@ -40,6 +40,8 @@ GOSSIP_PORT = 7100
 SHARED_BINARIES = Path("/var/tmp/runestone-devcluster")
 HOST_PORT_SLOTS = network.POOL_SIZE  # distinct for the addresses of any two live pods
 CLUSTER_DOMAIN = "cluster.local"
+IMAGE_ENTRYPOINT = "/bin/weaviate"
+"""Where Weaviate's image has the server (its ENTRYPOINT)."""
 ENV_ANNOTATION = "devcluster.runestone.dev/weaviate-env"
 """On a namespace: a JSON object of environment variables that every Weaviate member there gets
 over what its pod says, for a test that runs members with a setting the operator does not render
@@ -105,6 +107,14 @@ def binary_for(image: str) -> Path | None:
         if program.version.removeprefix("v") == wanted and gobuild.is_built(program):
             return _shared_link(Path(gobuild.binary(program, "weaviate-server")), program.key)
     return None
+
+
+def start_program() -> Path:
+    """Runestone's start program for members (operator/weaviate-start), built if need be (a few
+    seconds), where a pod's user can read it."""
+    program = versions.WEAVIATE_START
+    (name,) = program.binaries
+    return _shared_link(gobuild.build(program) / name, program.key)
 
 
 def _shared_link(binary: Path, key: str) -> Path:
@@ -214,7 +224,12 @@ def kubelet_adapter(api: client.ApiClient, workdir: Path) -> containers.Adapter:
             # Like a kubelet that cannot pull the image: the container fails, visibly, alone.
             message = f"no weaviate-server build for image {container.image}"
             return ["/bin/sh", "-c", f"echo {shlex.quote(message)} >&2; exit 1"]
-        program = [str(binary), *argv[1:]]
+        if container.command:
+            # A start program before Weaviate (the member's runestone-weaviate-start): it execs
+            # the image's Weaviate, which is this build here.
+            program = [str(binary) if arg == IMAGE_ENTRYPOINT else arg for arg in argv]
+        else:
+            program = [str(binary), *argv[1:]]
         delay = _pre_stop_sleep(container)
         if delay:
             return [sys.executable, "-c", PRE_STOP_WRAPPER, str(delay), *program]

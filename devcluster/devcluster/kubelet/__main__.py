@@ -13,6 +13,7 @@ from kubernetes import config
 from devcluster import cluster, gobuild, layout, versions
 from devcluster import weaviate as weaviate_runner
 from devcluster.kubelet import containers, network, runner, services
+from runestone_operator.vectorcluster.engines.weaviate import members as weaviate_members
 
 
 def _program_folders() -> tuple[str, ...]:
@@ -39,8 +40,13 @@ def main() -> int:
     local = [kwok_range, process_network, layout.service_network(ports)]
     network.add_to_loopback(local)
     weaviate = None
+    image_files: dict[str, str] = {}
     if gobuild.is_built(versions.WEAVIATE):
         weaviate = str(gobuild.binary(versions.WEAVIATE, "weaviate-server"))
+        # What the member pods' init container copies out of the runestone image.
+        start = weaviate_runner.start_program()
+        carried = f"{weaviate_members.IMAGE_BIN_DIR}/{weaviate_members.START_PROGRAM}"
+        image_files[carried] = str(start)
     programs = containers.Programs(
         runestone=str(Path(sys.executable).with_name("runestone")),
         python=sys.executable,
@@ -50,6 +56,7 @@ def main() -> int:
             "weaviate": weaviate_runner.kubelet_adapter(api, Path(args.workdir)),
         },
         keep_visible=_program_folders(),
+        image_files=image_files,
     )
     kubelet = runner.ProcessKubelet(
         api,

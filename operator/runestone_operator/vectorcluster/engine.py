@@ -55,6 +55,9 @@ class Member:
     should keep below it (a Go runtime's GOMEMLIMIT, say)."""
     gateway_users: tuple[str, ...] = ()
     """Users of the Gateways that reference the cluster: admins (a gateway writes)."""
+    runestone_image: str = ""
+    """The image the member's sidecar runs (Runestone's own), which also carries the programs an
+    engine may install into `names.TOOLS_VOLUME`."""
 
 
 @dataclass(frozen=True)
@@ -168,9 +171,16 @@ class Engine(Protocol):
 
     def container(self, member: Member) -> dict[str, Any]:
         """The member's database container, with `member.resources`. It mounts the kind's
-        volumes (`names.DATA_VOLUME`, `names.TMP_VOLUME`, and `names.TLS_VOLUME` /
+        volumes (`names.DATA_VOLUME`, `names.TMP_VOLUME`, `names.TOOLS_VOLUME`, and
+        `names.TLS_VOLUME` /
         `names.BACKUP_VOLUME` when `member` says so) where it wants them, and names its client
         port `client`."""
+        ...
+
+    def init_containers(self, member: Member) -> list[dict[str, Any]]:
+        """Containers the member's pod runs to completion before the database container; they
+        may write into `names.TOOLS_VOLUME` (an emptyDir), which the database container may
+        mount. Empty when the engine needs none."""
         ...
 
     def client_port(self, tls: bool) -> int:

@@ -19,6 +19,7 @@ DATA_VOLUME = "data"
 BACKUP_VOLUME = "backups"
 TLS_VOLUME = "tls"
 TMP_VOLUME = "tmp"
+TOOLS_VOLUME = "runestone-tools"
 PROBE_KEY_DIR = "/etc/runestone/probe-key"
 """Where the sidecar reads the key it probes its member with."""
 

@@ -87,6 +87,9 @@ class MemoryEngine:
             "volumeMounts": mounts,
         }
 
+    def init_containers(self, member: engine.Member) -> list[dict[str, Any]]:
+        return []  # the member's StatefulSet then has no initContainers field
+
     def client_port(self, tls: bool) -> int:
         return TLS_PORT if tls else CLIENT_PORT
 

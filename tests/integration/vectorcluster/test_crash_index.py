@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import threading
 import time
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
+from devcluster import kube, storage
 from devcluster import weaviate as wv
 from devcluster.kube import eventually
 from integration.vectorcluster import crashload, vectorclusters
@@ -316,3 +318,44 @@ def test_a_restarted_member_turns_ready_only_once_it_has_indexed_its_queue(
     assert conditions.INDEX_BEHIND in reasons
     assert queued_at_gate <= member_probe.MAX_QUEUED_VECTORS
     assert missing == []
+
+
+@pytest.mark.timeout(900)
+def test_a_member_killed_before_its_stored_objects_reached_the_queue_indexes_them_again(
+    clusters: Clusters,
+) -> None:
+    """The path the queue leaves open (Weaviate commits a batch's objects before its vectors
+    reach the queue): the member is killed with objects stored whose vectors are neither indexed
+    nor queued (made here by removing its shard's HNSW log while it is down, since a kill cannot
+    be aimed between the two). Started again as the operator renders it, through
+    runestone-weaviate-start, it finds every one of them by search. Without the start program
+    such objects stay unsearchable (test_weaviate_start.py, the control)."""
+    pod = f"{NAME}-0"
+    members = _cluster(clusters, replicas=1)
+    rng = random.Random(13)
+    try:
+        members.create_collection(pod)
+        written = crashload.items(1000, rng)
+        crashload.Writer(members, written, batch=100).run()
+        eventually(lambda: _queued(members, pod) == 0, timeout=60, what="every vector indexed")
+        assert crashload.missing_by_search(members, pod, written) == []
+
+        wv.kill_container(clusters.kubelet, clusters.namespace, pod)
+        _wait_gate(clusters, pod, "False", timeout=120)
+        data = storage.claim_directory(clusters.core, clusters.namespace, f"data-{pod}")
+        assert data is not None
+        logs = sorted(data.glob("*/*/*.hnsw.commitlog.d"))
+        assert logs, f"no HNSW log under {data}"
+        for log in logs:
+            shutil.rmtree(log)
+        wv.release_container(clusters.kubelet, clusters.namespace, pod)
+        gate_s = _wait_gate(clusters, pod, "True", timeout=300)
+        eventually(lambda: _queued(members, pod) == 0, timeout=120, what="the queue indexed")
+        missing = crashload.missing_by_search(members, pod, written)
+        log_text = kube.container_log(clusters.kubelet, clusters.namespace, pod, "weaviate")
+        requeued = [line for line in log_text.read_text().splitlines() if "weaviate_start" in line]
+    finally:
+        members.close()
+    print(f"gate True {gate_s:.1f} s after the restart; start program said: {requeued}")
+    assert requeued, "the member did not start through runestone-weaviate-start"
+    assert missing == [], f"{len(missing)} of {len(written)} objects not found by search"

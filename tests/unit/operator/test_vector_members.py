@@ -133,6 +133,41 @@ def test_every_member_indexes_vectors_through_its_on_disk_queue(changes: dict[st
     assert values["QUEUE_SCHEDULER_INTERVAL"] == "100ms"
 
 
+def test_weaviate_starts_through_the_start_program_copied_from_the_runestone_image() -> None:
+    """A crash between a batch's object WAL and its vector queue leaves objects out of the index;
+    the start program (operator/weaviate-start) asks Weaviate to re-queue them before it starts.
+    It must run at every start of the container, not only the pod's, so the pod's init container
+    copies it into a volume and the container's command runs it from there."""
+    template = statefulset()["spec"]["template"]["spec"]
+    (install,) = template["initContainers"]
+    assert install["image"] == "ghcr.io/example/runestone:1.0"
+    assert install["command"] == [
+        "cp",
+        "/usr/local/bin/runestone-weaviate-start",
+        "/usr/local/lib/runestone/runestone-weaviate-start",
+    ]
+    assert install["securityContext"]["readOnlyRootFilesystem"] is True
+    assert install["resources"]["limits"]["memory"]
+    assert install["volumeMounts"] == [
+        {"name": "runestone-tools", "mountPath": "/usr/local/lib/runestone"}
+    ]
+    weaviate_container = container(statefulset(), "weaviate")
+    assert weaviate_container["command"] == [
+        "/usr/local/lib/runestone/runestone-weaviate-start",
+        "--data",
+        "/var/lib/weaviate",
+        "--",
+        "/bin/weaviate",
+    ]
+    assert {
+        "name": "runestone-tools",
+        "mountPath": "/usr/local/lib/runestone",
+        "readOnly": True,
+    } in weaviate_container["volumeMounts"]
+    assert {"name": "runestone-tools", "emptyDir": {"sizeLimit": "64Mi"}} in template["volumes"]
+    assert env(statefulset())["PERSISTENCE_DATA_PATH"] == "/var/lib/weaviate"
+
+
 def test_client_tls_serves_https_and_keeps_plain_http_on_loopback() -> None:
     weaviate = container(statefulset(), "weaviate")
     args = weaviate["args"]

@@ -63,6 +63,7 @@ def member(inputs: Inputs) -> engine.Member:
         resources=chosen,
         memory_limit_bytes=quantities.value(limit) if limit is not None else None,
         gateway_users=inputs.gateway_users,
+        runestone_image=inputs.sidecar_image,
     )
 
 
@@ -82,6 +83,7 @@ def sidecar_container(inputs: Inputs) -> dict[str, Any]:
 def _volumes(inputs: Inputs) -> list[dict[str, Any]]:
     volumes: list[dict[str, Any]] = [
         {"name": names.TMP_VOLUME, "emptyDir": {"sizeLimit": "256Mi"}},
+        {"name": names.TOOLS_VOLUME, "emptyDir": {"sizeLimit": "64Mi"}},
         {
             "name": "probe-key",
             "secret": {
@@ -113,6 +115,12 @@ def _volumes(inputs: Inputs) -> list[dict[str, Any]]:
             }
         )
     return volumes
+
+
+def _init_containers(inputs: Inputs) -> dict[str, Any]:
+    """The engine's init containers, if it has any (an empty list is not written)."""
+    found = inputs.engine.init_containers(member(inputs))
+    return {"initContainers": found} if found else {}
 
 
 def claim_template(spec: model.VectorClusterSpec) -> dict[str, Any]:
@@ -176,6 +184,7 @@ def statefulset(inputs: Inputs) -> meta.Manifest:
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
                     "topologySpreadConstraints": pods.spread(selector),
+                    **_init_containers(inputs),
                     "containers": [
                         inputs.engine.container(member(inputs)),
                         sidecar_container(inputs),

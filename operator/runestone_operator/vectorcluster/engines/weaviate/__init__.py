@@ -48,6 +48,9 @@ class Weaviate:
     def container(self, member: engine.Member) -> dict[str, Any]:
         return members.container(member)
 
+    def init_containers(self, member: engine.Member) -> list[dict[str, Any]]:
+        return members.init_containers(member)
+
     def client_port(self, tls: bool) -> int:
         return members.client_port(tls)
 

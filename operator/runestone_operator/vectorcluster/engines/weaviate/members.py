@@ -43,6 +43,12 @@ SERVICE_PORTS = (
 )
 
 # Paths inside member pods.
+ENTRYPOINT = "/bin/weaviate"
+"""Weaviate in its image (an image set by `spec.image` must keep it there)."""
+START_PROGRAM = "runestone-weaviate-start"
+IMAGE_BIN_DIR = "/usr/local/bin"
+"""Where the runestone image carries START_PROGRAM."""
+TOOLS_DIR = "/usr/local/lib/runestone"
 DATA_DIR = "/var/lib/weaviate"
 BACKUP_DIR = "/var/lib/weaviate-backups"
 TLS_DIR = "/etc/weaviate/tls"
@@ -74,15 +80,20 @@ it, leaving room below the limit for what it does not count (stacks, cgo, the pa
 # in the shard's on-disk queue, which keeps it until its batch is indexed; the index's log is
 # flushed after every batch, and what is still queued at start-up is indexed then: 0 runs of 15
 # lost a vector.
-# Not closed by it (seen once, in a CI run of the crash test on 2026-12-05: 2 objects acknowledged
-# 40 ms before the kill held by id and never indexed; the cause below is read in Weaviate's code,
-# not reproduced at will): a SIGKILL inside one batch's commit on a replica. Weaviate writes the
-# batch's object-store WAL before it flushes the vector queue (objectsBatcher.flushWALs in
-# v1.39.3), so a kill between the two leaves objects with no vector queued; nothing re-enqueues
-# them at start-up (Shard.ConvertQueue fills the queue from the objects only when a legacy
-# checkpoint exists in index.db), and async replication sees nothing to repair. Weaviate's own
-# repair (Shard.RepairIndex: enqueue what the objects hold and the index lacks) is reachable only
-# through its unauthenticated debug listener, which the members keep off.
+# What the queue leaves open, the start program below closes: a SIGKILL inside one batch's
+# commit on a replica (seen once, in a CI run of the crash test on 2026-12-05: 2 objects
+# acknowledged 40 ms before the kill held by id and never indexed). Weaviate writes the batch's
+# object-store WAL before it flushes the vector queue (objectsBatcher.flushWALs in v1.39.3), so a
+# kill between the two leaves objects with no vector queued, and nothing compares the index with
+# the objects at start-up; async replication sees nothing to repair, since the objects are there.
+# Weaviate re-queues, from the objects, every vector its index lacks when index.db holds an
+# indexing checkpoint for the shard (Shard.ConvertQueue, kept for queues of older releases), and
+# deletes the checkpoint when done. So members start through `runestone-weaviate-start`
+# (operator/weaviate-start, carried by the runestone image and copied into the pod by an init
+# container, so that it also runs when only the container restarts): before it execs Weaviate it
+# writes that checkpoint for every shard whose object store still has a write-ahead log (a clean
+# stop flushes and removes it). Weaviate's own repair (Shard.RepairIndex) does the same but is
+# reachable only through its unauthenticated debug listener, which the members keep off.
 # The cost is read-after-write: a search finds a new object once the queue has indexed it. With
 # Weaviate's own queue settings that took 0.5-1 s idle but 33-82 s under a steady write stream
 # (the queue grew to 34k: a partial chunk waits for 100 ms without writes); with the two below,
@@ -276,11 +287,37 @@ def _ports(tls: bool) -> list[dict[str, Any]]:
     ]
 
 
+INSTALL_RESOURCES: dict[str, dict[str, str]] = {
+    "requests": {"cpu": "10m", "memory": "16Mi"},
+    "limits": {"memory": "64Mi"},
+}
+
+
+def init_containers(member: engine.Member) -> list[dict[str, Any]]:
+    """Copy START_PROGRAM from the runestone image into the pod's tools volume."""
+    return [
+        {
+            "name": "install-start",
+            "image": member.runestone_image,
+            "command": ["cp", f"{IMAGE_BIN_DIR}/{START_PROGRAM}", f"{TOOLS_DIR}/{START_PROGRAM}"],
+            "resources": INSTALL_RESOURCES,
+            "securityContext": pods.CONTAINER_SECURITY,
+            "volumeMounts": [pods.mount(names.TOOLS_VOLUME, TOOLS_DIR, read_only=False)],
+        }
+    ]
+
+
+def command() -> list[str]:
+    """Weaviate, started by START_PROGRAM (the comment above INDEXING_ENV says why)."""
+    return [f"{TOOLS_DIR}/{START_PROGRAM}", "--data", DATA_DIR, "--", ENTRYPOINT]
+
+
 def container(member: engine.Member) -> dict[str, Any]:
     tls = member.tls
     mounts = [
         pods.mount(names.DATA_VOLUME, DATA_DIR, read_only=False),
         pods.mount(names.TMP_VOLUME, "/tmp", read_only=False),  # noqa: S108 - an emptyDir
+        pods.mount(names.TOOLS_VOLUME, TOOLS_DIR, read_only=True),
     ]
     if tls:
         mounts.append(pods.mount(names.TLS_VOLUME, TLS_DIR, read_only=True))
@@ -289,6 +326,7 @@ def container(member: engine.Member) -> dict[str, Any]:
     return {
         "name": CONTAINER,
         "image": image(member.spec),
+        "command": command(),
         "args": arguments(tls),
         "env": environment(member),
         "ports": _ports(tls),
