@@ -221,18 +221,7 @@ class ProcessKubelet:
                         state.restart_policy,
                     )
                     continue
-                container.restarts += 1
-                delay = min(BACKOFF_CAP, BACKOFF_START * 2 ** (container.restarts - 1))
-                container.next_start = now + delay
-                container.process = None
-                log.warning(
-                    "%s/%s[%s] exited with %s; restarting in %.0fs",
-                    state.namespace,
-                    state.name,
-                    container.name,
-                    code,
-                    delay,
-                )
+                _back_off(state, container, now, code)
                 continue
             container.start()
             log.info(
@@ -406,20 +395,27 @@ def advance_init(state: Pod, now: float) -> bool:
                 code,
             )
             return False
-        container.restarts += 1
-        delay = min(BACKOFF_CAP, BACKOFF_START * 2 ** (container.restarts - 1))
-        container.next_start = now + delay
-        container.process = None
-        log.warning(
-            "%s/%s[%s] (init) exited with %s; retrying in %.0fs",
-            state.namespace,
-            state.name,
-            container.name,
-            code,
-            delay,
-        )
+        _back_off(state, container, now, code)
         return False
     return True
+
+
+def _back_off(state: Pod, container: Container, now: float, code: int | None) -> None:
+    """Start an exited container again after a delay that doubles with each restart."""
+    container.restarts += 1
+    delay = min(BACKOFF_CAP, BACKOFF_START * 2 ** (container.restarts - 1))
+    container.next_start = now + delay
+    container.process = None
+    kind = " (init)" if any(c is container for c in state.init_containers) else ""
+    log.warning(
+        "%s/%s[%s]%s exited with %s; restarting in %.0fs",
+        state.namespace,
+        state.name,
+        container.name,
+        kind,
+        code,
+        delay,
+    )
 
 
 def _marked(pod: Any) -> bool:

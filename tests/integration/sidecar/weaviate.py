@@ -16,6 +16,29 @@ from devcluster import gobuild, processes
 API_KEY = "weaviate-admin-key-for-tests"
 
 
+def single_node_env(home: Path, data: Path, hostname: str) -> dict[str, str]:
+    """A one-node cluster's environment on loopback ports free now, without authentication
+    settings; the REST port is the command line's."""
+    gossip, data_port, raft, raft_rpc, grpc_port = (processes.free_port() for _ in range(5))
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "PERSISTENCE_DATA_PATH": str(data),
+        "CLUSTER_HOSTNAME": hostname,
+        "CLUSTER_ADVERTISE_ADDR": "127.0.0.1",
+        "CLUSTER_GOSSIP_BIND_PORT": str(gossip),
+        "CLUSTER_DATA_BIND_PORT": str(data_port),
+        "RAFT_PORT": str(raft),
+        "RAFT_INTERNAL_RPC_PORT": str(raft_rpc),
+        "RAFT_BOOTSTRAP_EXPECT": "1",
+        "RAFT_JOIN": hostname,
+        "GRPC_PORT": str(grpc_port),
+        "DEFAULT_VECTORIZER_MODULE": "none",
+        "DISABLE_TELEMETRY": "true",
+        "LOG_LEVEL": "warning",
+    }
+
+
 class WeaviateNode:
     def __init__(self, workdir: Path, hostname: str) -> None:
         binary = gobuild.ensure(["weaviate"])["weaviate-server"]
@@ -26,29 +49,14 @@ class WeaviateNode:
         self.key_file = workdir / "weaviate-api-key"
         self.key_file.write_text(API_KEY)
         self.key_file.chmod(0o600)
-        gossip, data, raft, raft_rpc, grpc_port = (processes.free_port() for _ in range(5))
         env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(workdir),
-            "PERSISTENCE_DATA_PATH": str(workdir / "weaviate-data"),
+            **single_node_env(workdir, workdir / "weaviate-data", hostname),
             "AUTHENTICATION_APIKEY_ENABLED": "true",
             "AUTHENTICATION_APIKEY_ALLOWED_KEYS": API_KEY,
             "AUTHENTICATION_APIKEY_USERS": "admin",
             "AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED": "false",
             "AUTHORIZATION_ADMINLIST_ENABLED": "true",
             "AUTHORIZATION_ADMINLIST_USERS": "admin",
-            "CLUSTER_HOSTNAME": hostname,
-            "CLUSTER_ADVERTISE_ADDR": "127.0.0.1",
-            "CLUSTER_GOSSIP_BIND_PORT": str(gossip),
-            "CLUSTER_DATA_BIND_PORT": str(data),
-            "RAFT_PORT": str(raft),
-            "RAFT_INTERNAL_RPC_PORT": str(raft_rpc),
-            "RAFT_BOOTSTRAP_EXPECT": "1",
-            "RAFT_JOIN": hostname,
-            "GRPC_PORT": str(grpc_port),
-            "DEFAULT_VECTORIZER_MODULE": "none",
-            "DISABLE_TELEMETRY": "true",
-            "LOG_LEVEL": "warning",
         }
         self.log_path = workdir / "weaviate.log"
         with open(self.log_path, "wb") as log:

@@ -27,6 +27,7 @@ import pytest
 
 from devcluster import gobuild, processes
 from devcluster.kube import eventually
+from integration.sidecar import weaviate
 from runestone_operator.vectorcluster.engines.weaviate import members
 
 OBJECTS = 300
@@ -47,25 +48,10 @@ class Node:
         self.start_program = gobuild.ensure(["weaviate-start"])[members.START_PROGRAM]
         self.port = processes.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        gossip, data, raft, raft_rpc, grpc = (processes.free_port() for _ in range(5))
         self.env = {
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(workdir),
-            "PERSISTENCE_DATA_PATH": str(self.data),
+            **weaviate.single_node_env(workdir, self.data, "node0"),
             "AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED": "true",
-            "CLUSTER_HOSTNAME": "node0",
-            "CLUSTER_ADVERTISE_ADDR": "127.0.0.1",
-            "CLUSTER_GOSSIP_BIND_PORT": str(gossip),
-            "CLUSTER_DATA_BIND_PORT": str(data),
-            "RAFT_PORT": str(raft),
-            "RAFT_INTERNAL_RPC_PORT": str(raft_rpc),
-            "RAFT_BOOTSTRAP_EXPECT": "1",
-            "RAFT_JOIN": "node0",
-            "GRPC_PORT": str(grpc),
-            "DEFAULT_VECTORIZER_MODULE": "none",
-            "DISABLE_TELEMETRY": "true",
             "GO_PROFILING_DISABLE": "true",
-            "LOG_LEVEL": "warning",
             **dict(members.INDEXING_ENV),
         }
         self.process: subprocess.Popen[bytes] | None = None
