@@ -38,34 +38,36 @@ COLLECTIONS = {"Single": None, "Named": "text"}
 
 
 class Node:
-    """One Weaviate process on fixed loopback ports over one data folder, started and killed as
-    a test asks."""
+    """One Weaviate process over one data folder, started and killed as a test asks. Each start
+    takes ports free at that moment: one held across a kill could be taken by another test's
+    process while the node is down."""
 
     def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
         self.data = workdir / "data"
         self.log_path = workdir / "weaviate.log"
         self.binary = gobuild.ensure(["weaviate"])["weaviate-server"]
         self.start_program = gobuild.ensure(["weaviate-start"])[members.START_PROGRAM]
-        self.port = processes.free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {
-            **weaviate.single_node_env(workdir, self.data, "node0"),
-            "AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED": "true",
-            "GO_PROFILING_DISABLE": "true",
-            **dict(members.INDEXING_ENV),
-        }
+        self.url = ""
         self.process: subprocess.Popen[bytes] | None = None
         self.http = httpx.Client(timeout=30)
 
     def start(self, *, through_start_program: bool) -> None:
-        server = [str(self.binary), "--host", "127.0.0.1", "--port", str(self.port)]
-        server += ["--scheme", "http"]
+        port = processes.free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        env = {
+            **weaviate.single_node_env(self.workdir, self.data, "node0"),
+            "AUTHENTICATION_ANONYMOUS_ACCESS_ENABLED": "true",
+            "GO_PROFILING_DISABLE": "true",
+            **dict(members.INDEXING_ENV),
+        }
+        server = [str(self.binary), "--host", "127.0.0.1", "--port", str(port), "--scheme", "http"]
         argv = server
         if through_start_program:
             argv = [str(self.start_program), "--data", str(self.data), "--", *server]
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                argv, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
             )
         eventually(self._ready, timeout=120, what="weaviate ready")
 
