@@ -15,7 +15,6 @@
 package main
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -131,8 +130,7 @@ func requeue(path string, queues []queue) error {
 		return fmt.Errorf("open %s: %w", path, err)
 	}
 	defer db.Close()
-	first := make([]byte, 8)
-	binary.LittleEndian.PutUint64(first, 0)
+	first := make([]byte, 8) // document ID 0, as a little-endian uint64
 	return db.Update(func(tx *bolt.Tx) error {
 		bucket, err := tx.CreateBucketIfNotExists([]byte(checkpointBucket))
 		if err != nil {

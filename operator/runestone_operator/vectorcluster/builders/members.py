@@ -117,9 +117,9 @@ def _volumes(inputs: Inputs) -> list[dict[str, Any]]:
     return volumes
 
 
-def _init_containers(inputs: Inputs) -> dict[str, Any]:
+def _init_containers(inputs: Inputs, built: engine.Member) -> dict[str, Any]:
     """The engine's init containers, if it has any (an empty list is not written)."""
-    found = inputs.engine.init_containers(member(inputs))
+    found = inputs.engine.init_containers(built)
     return {"initContainers": found} if found else {}
 
 
@@ -143,6 +143,7 @@ def template_annotations(inputs: Inputs) -> dict[str, str]:
 def statefulset(inputs: Inputs) -> meta.Manifest:
     cluster = inputs.cluster
     selector = cluster.selector()
+    built = member(inputs)
     # Claim templates cannot change once the StatefulSet exists: keep what it was created with.
     templates = (
         [{k: v for k, v in t.items() if k != "status"} for t in inputs.claim_templates]
@@ -184,9 +185,9 @@ def statefulset(inputs: Inputs) -> meta.Manifest:
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
                     "topologySpreadConstraints": pods.spread(selector),
-                    **_init_containers(inputs),
+                    **_init_containers(inputs, built),
                     "containers": [
-                        inputs.engine.container(member(inputs)),
+                        inputs.engine.container(built),
                         sidecar_container(inputs),
                     ],
                     "volumes": _volumes(inputs),
