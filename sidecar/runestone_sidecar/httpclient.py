@@ -154,8 +154,11 @@ async def _exchange(
         raise TransportError(KIND_MALFORMED, f"{where} sent a malformed answer: {error}") from None
     finally:
         writer.close()
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for returns instead of raising when
+        # a cancellation arrives as the close completes, and the caller's loop never stops.
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(writer.wait_closed(), 1.0)
+            async with asyncio.timeout(1.0):
+                await writer.wait_closed()
 
 
 @functools.cache

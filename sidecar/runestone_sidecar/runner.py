@@ -7,7 +7,6 @@ never stops the probes, and a slow probe never delays a write.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 
@@ -24,6 +23,10 @@ from runestone_sidecar import (
 from runestone_sidecar.probes import base
 
 log = logging.getLogger("runestone.sidecar")
+
+
+CANCEL_ROUNDS = 3
+CANCEL_WAIT = 1.0  # seconds each round waits for the cancelled tasks to end
 
 
 def terminating() -> conditions.Desired:
@@ -81,11 +84,7 @@ class Sidecar:
         crashed = [task for task in done if task is not stopped]
         for task in crashed:  # a loop that ended by itself is a bug: say so, then leave cleanly
             log.error("%s ended unexpectedly", task.get_name(), exc_info=task.exception())
-        for task in (probing, reporting, stopped):
-            task.cancel()
-        for task in (probing, reporting, stopped):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await _cancel({probing, reporting, stopped})
         log.info("stopping: setting %s False before exiting", config.condition)
         deadline = time.monotonic() + config.termination_timeout
         reported = await self.reporter.finish(terminating(), deadline)
@@ -133,3 +132,24 @@ class Sidecar:
                 f"{self.probe.describe}: {type(error).__name__}: {error}"[:300],
             )
         return result, time.monotonic() - started
+
+
+async def _cancel(tasks: set[asyncio.Task[object]]) -> None:
+    """Cancel the tasks and wait for them, each round bounded: a task that absorbed its
+    cancellation (a library that returns instead of raising when the cancel meets a finishing
+    call) is cancelled again, and one that never ends is left behind with an error, so the
+    sidecar still writes its last condition and exits."""
+    running = {task for task in tasks if not task.done()}
+    pending = running
+    for _ in range(CANCEL_ROUNDS):
+        if not pending:
+            break
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=CANCEL_WAIT)
+    if pending:
+        names = ", ".join(sorted(task.get_name() for task in pending))
+        log.error("%s did not stop when cancelled; exiting without it", names)
+    for task in running - pending:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s failed while stopping", task.get_name(), exc_info=task.exception())

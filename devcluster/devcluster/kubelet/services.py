@@ -191,9 +191,8 @@ class Proxy:
         random.shuffle(targets)
         for host, port in targets:
             try:
-                upstream = await asyncio.wait_for(
-                    asyncio.open_connection(host, port), CONNECT_TIMEOUT
-                )
+                async with asyncio.timeout(CONNECT_TIMEOUT):
+                    upstream = await asyncio.open_connection(host, port)
             except (OSError, TimeoutError):
                 continue
             await asyncio.gather(_pipe(reader, upstream[1]), _pipe(upstream[0], writer))

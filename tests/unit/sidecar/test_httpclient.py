@@ -160,3 +160,30 @@ def test_urls_are_parsed_with_default_ports_and_ipv6() -> None:
     assert httpclient.Target.parse("http://h:8080").host_header == "h:8080"
     with pytest.raises(ValueError, match="not an http"):
         httpclient.Target.parse("ftp://h/")
+
+
+async def test_a_request_cancelled_at_any_step_raises_cancelled_and_never_returns(
+    serve: Callable[[Handler], Awaitable[str]],
+) -> None:
+    # Cancel the request after each number of event-loop steps in turn, so that one cancellation
+    # lands while the finished connection is being closed: a request that returned its answer
+    # there instead (asyncio.wait_for on Python 3.11 does) keeps a cancelled loop running.
+    url = await serve(answer(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+    outcomes: list[str] = []
+    for steps in range(80):
+        task = asyncio.create_task(httpclient.request("GET", url + "/readyz"))
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        if task.done():
+            outcomes.append("finished")
+            await task
+            continue
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            outcomes.append("cancelled")
+        else:
+            outcomes.append("swallowed")
+    assert "swallowed" not in outcomes, outcomes
+    assert "finished" in outcomes  # the sweep reached past the end of a whole request

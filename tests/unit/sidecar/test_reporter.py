@@ -4,61 +4,15 @@ conflict retries, no write when nothing changed, and backoff while the API serve
 from __future__ import annotations
 
 import asyncio
-import copy
 import time
-from typing import Any
 
 import pytest
 
+from fixtures.podstatus import GATE, FakePodStatus
 from runestone_sidecar import backoff, conditions, kubeapi, metrics, reporter
 
-GATE = "runestone.dev/gateway-ready"
 READY = conditions.Desired(True, conditions.TARGET_READY, "ok")
 DOWN = conditions.Desired(False, conditions.TARGET_NOT_READY, "503")
-
-
-class FakePodStatus:
-    """An in-memory pod that applies patches like the API server does for one condition."""
-
-    def __init__(self) -> None:
-        self.pod: dict[str, Any] = {
-            "metadata": {"name": "p", "resourceVersion": "1"},
-            "status": {"conditions": [{"type": "Ready", "status": "False"}]},
-        }
-        self.reads = 0
-        self.patches: list[dict[str, Any]] = []
-        self.unreachable = 0  # fail this many calls with status 0
-        self.meddle_before_patch = 0  # bump the resourceVersion behind the reporter's back
-
-    def _bump(self) -> None:
-        self.pod["metadata"]["resourceVersion"] = str(
-            int(self.pod["metadata"]["resourceVersion"]) + 1
-        )
-
-    async def read(self) -> dict[str, Any]:
-        if self.unreachable:
-            self.unreachable -= 1
-            raise kubeapi.ApiError(0, "API server unreachable: connection refused")
-        self.reads += 1
-        return copy.deepcopy(self.pod)
-
-    async def patch(self, body: dict[str, Any]) -> dict[str, Any]:
-        if self.meddle_before_patch:
-            self.meddle_before_patch -= 1
-            self._bump()
-        self.patches.append(body)
-        if body["metadata"]["resourceVersion"] != self.pod["metadata"]["resourceVersion"]:
-            raise kubeapi.ApiError(409, "the object has been modified")
-        (new,) = body["status"]["conditions"]
-        kept = [c for c in self.pod["status"]["conditions"] if c["type"] != new["type"]]
-        self.pod["status"]["conditions"] = [*kept, new]
-        self._bump()
-        return copy.deepcopy(self.pod)
-
-    def condition(self) -> dict[str, Any]:
-        found = conditions.find(self.pod, GATE)
-        assert found is not None
-        return dict(found)
 
 
 def make(
