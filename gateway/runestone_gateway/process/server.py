@@ -110,7 +110,9 @@ async def serve(
 ) -> bool:
     gateway = service.Gateway(settings)
     api_app = app.GatewayApp(gateway)
-    gateway.ledger.access_log = accesslog.Writer(sys.stdout.fileno())
+    gateway.ledger.access_log = accesslog.open_writer(
+        sys.stdout.fileno(), asyncio.get_running_loop()
+    )
     api_sock, health_sock = sockets
     api_config = uvicorn.Config(
         api_app,

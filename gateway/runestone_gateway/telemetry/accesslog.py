@@ -3,20 +3,22 @@ written from (which also feeds the request metrics).
 
 Lines carry the request id (also sent back as `x-request-id`), the key id (never the key, and
 key-shaped tokens in the path are redacted), model, provider, status, tokens and timings.
-Prompts are logged only when `server.logPrompts` is on. Lines are written by a thread of their
-own, so a slow reader of stdout never stalls requests."""
+Prompts are logged only when `server.logPrompts` is on. A slow reader of stdout never stalls
+requests: lines wait in memory (bounded) until the reader takes them."""
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import collections
 import logging
 import os
 import re
 import select
+import stat
 import threading
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -137,15 +139,203 @@ class Exchange:
         return entry
 
 
-class Writer:
-    """Lines gathered by requests, written to `fd` by one thread in writes of at most PIPE_BUF
-    bytes, so the lines of several worker processes sharing one stdout pipe never interleave.
+class Writer(Protocol):
+    def write(self, exchange: Exchange, duration: float) -> None: ...
+
+    def close(self) -> None:
+        """Write what has gathered (waiting a few seconds at most for a slow reader), then
+        stop."""
+
+
+FLUSH_SECONDS = 0.05
+"""How long a line may wait for others to be written with."""
+CLOSE_SECONDS = 5.0
+"""How long closing waits for a reader that does not take what is left."""
+WARN_SECONDS = 10.0
+"""How often, at most, dropped lines are logged."""
+
+
+def open_writer(fd: int, loop: asyncio.AbstractEventLoop) -> Writer:
+    """The writer for `fd` (stdout): written from the event loop when the loop can write to it
+    without waiting on its reader, else from a thread.
+
+    A pipe or FIFO (a container's stdout) or a terminal is opened again through /proc, giving
+    this process a description of its own to make non-blocking (O_NONBLOCK set on the shared
+    one would reach every process that writes to it); a regular file takes writes without
+    waiting on a reader. Anything else (a socket, a system without /proc) is written from a
+    thread, which costs the event loop a hand-off of the GIL for every write it makes."""
+    mode = os.fstat(fd).st_mode
+    if stat.S_ISREG(mode):
+        return LoopWriter(fd, loop, owned=False)
+    if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode):
+        private = _reopen_nonblocking(fd)
+        if private is not None:
+            return LoopWriter(private, loop, owned=True)
+    return ThreadWriter(fd)
+
+
+def _reopen_nonblocking(fd: int) -> int | None:
+    try:
+        private = os.open(
+            f"/proc/self/fd/{fd}", os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+        )
+    except OSError:
+        return None  # no /proc, not permitted, or a FIFO with no reader
+    before, after = os.fstat(fd), os.fstat(private)
+    if (before.st_dev, before.st_ino) != (after.st_dev, after.st_ino):
+        os.close(private)
+        return None
+    return private
+
+
+def _batch(lines: collections.deque[bytes]) -> bytes:
+    """Lines from the front of `lines`, as many as fit in one atomic pipe write (at least
+    one), so the lines of several worker processes sharing one stdout pipe never
+    interleave."""
+    taken = [lines.popleft()]
+    size = len(taken[0])
+    while lines and size + len(lines[0]) <= PIPE_BUF:
+        line = lines.popleft()
+        size += len(line)
+        taken.append(line)
+    return b"".join(taken)
+
+
+def _encode(exchange: Exchange, duration: float) -> bytes:
+    return orjson.dumps(exchange.line(duration), option=orjson.OPT_APPEND_NEWLINE)
+
+
+class LoopWriter:
+    """Lines written to a non-blocking `fd` (or a regular file) by the event loop.
+
+    A line waits up to FLUSH_SECONDS, or until a pipe write's worth has gathered, and goes out
+    with the others. When the reader falls behind and the pipe is full, lines wait in memory
+    for it to become writable, up to MAX_PENDING bytes; lines beyond that are dropped and
+    counted in a warning rather than held without bound."""
+
+    MAX_PENDING = 8 * 1024 * 1024
+
+    def __init__(self, fd: int, loop: asyncio.AbstractEventLoop, *, owned: bool) -> None:
+        self._fd = fd
+        self._owned = owned
+        self._loop = loop
+        self._lines: collections.deque[bytes] = collections.deque()
+        self._partial = b""
+        """What the fd took only part of, to be written first."""
+        self._pending = 0
+        """Bytes gathered and not yet written, the partial write's rest included."""
+        self._flush: asyncio.Handle | None = None
+        self._soon = False
+        """The flush is due now (a pipe write's worth has gathered), not on its timer."""
+        self._waiting = False
+        """Waiting for the fd to be writable again."""
+        self._dropped = 0
+        self._warned = 0.0
+        self._closed = False
+
+    @property
+    def pending_bytes(self) -> int:
+        return self._pending
+
+    def write(self, exchange: Exchange, duration: float) -> None:
+        line = _encode(exchange, duration)
+        if self._closed or self._pending + len(line) > self.MAX_PENDING:
+            self._drop(1)
+            return
+        self._lines.append(line)
+        self._pending += len(line)
+        if self._waiting or self._soon:
+            return
+        if self._pending >= PIPE_BUF:
+            if self._flush is not None:
+                self._flush.cancel()
+            self._flush = self._loop.call_soon(self._write_now)
+            self._soon = True
+        elif self._flush is None:
+            self._flush = self._loop.call_later(FLUSH_SECONDS, self._write_now)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
+        if self._waiting:
+            self._loop.remove_writer(self._fd)
+            self._waiting = False
+        deadline = time.monotonic() + CLOSE_SECONDS
+        poller = select.poll()
+        poller.register(self._fd, select.POLLOUT)
+        try:
+            while not self._write_out():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self._drop_pending()
+                    break
+                poller.poll(left * 1000)
+        except OSError:
+            self._failed()
+        self._drop(0)
+        if self._owned:
+            os.close(self._fd)
+
+    def _write_now(self) -> None:
+        self._flush = None
+        self._soon = False
+        try:
+            if self._write_out():
+                return
+        except OSError:
+            self._failed()
+            return
+        self._waiting = True
+        self._loop.add_writer(self._fd, self._writable)
+
+    def _writable(self) -> None:
+        self._loop.remove_writer(self._fd)
+        self._waiting = False
+        self._write_now()
+
+    def _write_out(self) -> bool:
+        """Write until everything is written (True) or the fd takes no more (False)."""
+        while self._partial or self._lines:
+            data = self._partial or _batch(self._lines)
+            try:
+                written = os.write(self._fd, data)
+            except BlockingIOError:
+                self._partial = data
+                return False
+            self._pending -= written
+            self._partial = data[written:]
+        return True
+
+    def _failed(self) -> None:
+        self._drop_pending("cannot write the access log")
+
+    def _drop_pending(self, reason: str = "the access log's reader is not keeping up") -> None:
+        # Each line ends in a newline: those left in the rest of a write are lines not written.
+        self._drop(len(self._lines) + self._partial.count(b"\n"), reason)
+        self._lines.clear()
+        self._partial = b""
+        self._pending = 0
+
+    def _drop(self, count: int, reason: str = "the access log's reader is not keeping up") -> None:
+        """Count dropped lines; say so at most every WARN_SECONDS (and when closing)."""
+        self._dropped += count
+        now = time.monotonic()
+        if self._dropped and (now - self._warned >= WARN_SECONDS or self._closed):
+            log.warning("%s: %d lines dropped", reason, self._dropped)
+            self._dropped = 0
+            self._warned = now
+
+
+class ThreadWriter:
+    """Lines gathered by requests, written to a blocking `fd` by one thread.
 
     Requests only append to a deque; the thread wakes every FLUSH_SECONDS and takes what has
     gathered. Waking it per line cost the request path a thread switch and a GIL hand-off
     each time, which at low concurrency was a fifth of the gateway's CPU."""
-
-    FLUSH_SECONDS = 0.05
 
     def __init__(self, fd: int) -> None:
         self._fd = fd
@@ -156,35 +346,25 @@ class Writer:
         atexit.register(self.close)
 
     def write(self, exchange: Exchange, duration: float) -> None:
-        self._lines.append(orjson.dumps(exchange.line(duration)))
+        self._lines.append(_encode(exchange, duration))
 
     def close(self) -> None:
-        """Write what has gathered, then stop."""
         if self._thread.is_alive():
             self._stop.set()
-            self._thread.join(5)
+            self._thread.join(CLOSE_SECONDS)
 
     def _run(self) -> None:
-        while not self._stop.wait(self.FLUSH_SECONDS):
+        while not self._stop.wait(FLUSH_SECONDS):
             self._flush()
         self._flush()
 
     def _flush(self) -> None:
         lines = self._lines
-        batch = b""
-        while lines:
-            line = lines.popleft()
-            if batch and len(batch) + len(line) + 1 > PIPE_BUF:
-                self._write(batch)
-                batch = b""
-            batch += line + b"\n"
-        if batch:
-            self._write(batch)
-
-    def _write(self, data: bytes) -> None:
-        view = memoryview(data)
         try:
-            while view:
-                view = view[os.write(self._fd, view) :]
+            while lines:
+                data = memoryview(_batch(lines))
+                while data:
+                    data = data[os.write(self._fd, data) :]
         except OSError:
             log.warning("cannot write the access log; lines are dropped")
+            lines.clear()

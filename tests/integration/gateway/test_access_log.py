@@ -5,6 +5,8 @@ timings; never a key, and no prompt text unless logPrompts is on."""
 from __future__ import annotations
 
 import json
+import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +25,22 @@ LOGGED = keys.key("logged", tenant="ns/main")
 
 
 def start(
-    starter: Starter, upstream: running.Upstream, table: Path, **server: Any
+    starter: Starter,
+    upstream: running.Upstream,
+    table: Path,
+    *,
+    args: tuple[str, ...] = (),
+    stdout: int | None = None,
+    **server: Any,
 ) -> gateway_process.GatewayProcess:
     return starter(
         {
             "auth": keys.write_table(table, LOGGED),
             "server": server,
             "providerPools": [pool("p", [provider("up", upstream, models=[model("m")])])],
-        }
+        },
+        args=args,
+        stdout=stdout,
     )
 
 
@@ -133,3 +143,47 @@ def test_keys_pasted_into_the_path_or_query_never_reach_the_logs(
     for key in LEAKED:
         for part in (key, key[-20:]):
             assert part not in everything, part
+
+
+def test_a_stdout_reader_that_stops_holds_up_no_request_and_loses_no_line(
+    start_gateway: Starter, openai_upstream: running.Upstream, tmp_path: Path
+) -> None:
+    """Two workers share a stdout pipe nobody reads while 600 requests are answered (some
+    270 kB of lines, four times what the pipe holds); once it is read, every line arrives,
+    whole."""
+    read_end, write_end = os.pipe()
+    try:
+        gateway = start(
+            start_gateway,
+            openai_upstream,
+            tmp_path / "keys.yaml",
+            args=("--workers", "2"),
+            stdout=write_end,
+        )
+    finally:
+        os.close(write_end)  # the gateway holds its own
+    client = gateway.client(api_key=LOGGED.plaintext)
+    client.timeout = 10.0
+    count = 600
+    for index in range(count):
+        client.chat.completions.create(
+            model="m", messages=ASK, extra_headers={"x-request-id": f"paused-{index}"}
+        )
+
+    received = bytearray()
+
+    def drain() -> None:
+        while chunk := os.read(read_end, 65536):
+            received.extend(chunk)
+
+    threading.Thread(target=drain, daemon=True).start()
+
+    def logged() -> list[str] | None:
+        lines = [line for line in bytes(received).decode().splitlines() if '"paused-' in line]
+        return lines if len(lines) >= count else None
+
+    lines = eventually(logged, what=f"{count} access-log lines")
+    request_ids = [json.loads(line)["request_id"] for line in lines]
+    assert sorted(request_ids) == sorted(f"paused-{index}" for index in range(count))
+    gateway.stop()
+    os.close(read_end)
