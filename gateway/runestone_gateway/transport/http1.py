@@ -274,6 +274,11 @@ class Exchange:
             log.exception("unexpected error in the API app")
             self._fail()
             return
+        finally:
+            # The hooks are this exchange's bound methods: left in its scope they would make
+            # the exchange, its scope and its headers a cycle that only the collector frees,
+            # and a collector pass every few dozen requests.
+            self.scope.pop("extensions", None)
         if not self.done and not self.gone:
             log.error("the API app returned without completing its answer")
             self._fail()
