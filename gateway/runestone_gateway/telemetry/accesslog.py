@@ -164,7 +164,10 @@ def open_writer(fd: int, loop: asyncio.AbstractEventLoop) -> Writer:
     one would reach every process that writes to it); a regular file takes writes without
     waiting on a reader. Anything else (a socket, a system without /proc) is written from a
     thread, which costs the event loop a hand-off of the GIL for every write it makes."""
-    mode = os.fstat(fd).st_mode
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:  # stdout closed: the thread's writes fail and say so
+        return ThreadWriter(fd)
     if stat.S_ISREG(mode):
         return LoopWriter(fd, loop, owned=False)
     if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode):

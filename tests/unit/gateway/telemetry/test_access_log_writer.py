@@ -232,3 +232,18 @@ def test_a_write_that_fails_drops_its_lines_with_a_warning(
     assert isinstance(writer, accesslog.LoopWriter)
     assert writer.pending_bytes == 0
     assert "cannot write the access log: " in caplog.text
+
+
+def test_a_closed_stdout_costs_lines_not_the_gateway(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger=accesslog.log.name)
+    closed = 1000  # far above what the test's own files and the loop take
+    with pytest.raises(OSError, match="Bad file descriptor"):
+        os.fstat(closed)
+
+    async def main() -> None:
+        writer = accesslog.open_writer(closed, asyncio.get_running_loop())
+        await write_lines(writer, 10)
+        writer.close()
+
+    asyncio.run(main())
+    assert "cannot write the access log" in caplog.text
