@@ -241,8 +241,11 @@ class LoopWriter:
         return self._pending
 
     def write(self, exchange: Exchange, duration: float) -> None:
+        if self._closed:  # the server has stopped: nothing more goes out
+            self._drop(1, "the access log is closed")
+            return
         line = _encode(exchange, duration)
-        if self._closed or self._pending + len(line) > self.MAX_PENDING:
+        if self._pending + len(line) > self.MAX_PENDING:
             self._drop(1)
             return
         self._lines.append(line)
