@@ -216,7 +216,11 @@ def test_with_synchronous_indexing_the_killed_member_loses_acknowledged_vectors(
     clusters: Clusters,
 ) -> None:
     """The control: the same run with the members indexing synchronously (Weaviate's default)
-    finds acknowledged objects that the killed member holds by id but its index lacks."""
+    finds acknowledged objects that the killed member holds by id but its index lacks.
+
+    Mostly the loss is the killed member's alone, but not always: one CI run (2026-12-06) found
+    2 holes in a member that was not killed as well (12 in the killed one), so only the killed
+    member's holes are asserted; the others' are in the printed summary."""
     members = _cluster(clusters, env={"ASYNC_INDEXING": "false"})
     try:
         victim = f"{NAME}-2"
@@ -225,8 +229,6 @@ def test_with_synchronous_indexing_the_killed_member_loses_acknowledged_vectors(
         members.close()
     print(f"crash run, synchronous indexing: {outcome.summary()}")
     assert outcome.holes[victim], f"no hole in {victim}'s index: {outcome.summary()}"
-    # The loss is the killed member's alone: the others' indexes are whole.
-    assert all(not ids for member, ids in outcome.holes.items() if member != victim)
 
 
 def _gate(clusters: Clusters, pod: str) -> tuple[str, str]:
