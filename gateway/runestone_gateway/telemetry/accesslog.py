@@ -153,6 +153,7 @@ CLOSE_SECONDS = 5.0
 """How long closing waits for a reader that does not take what is left."""
 WARN_SECONDS = 10.0
 """How often, at most, dropped lines are logged."""
+SLOW_READER = "the access log's reader is not keeping up"
 
 
 def open_writer(fd: int, loop: asyncio.AbstractEventLoop) -> Writer:
@@ -319,14 +320,14 @@ class LoopWriter:
     def _failed(self) -> None:
         self._drop_pending("cannot write the access log")
 
-    def _drop_pending(self, reason: str = "the access log's reader is not keeping up") -> None:
+    def _drop_pending(self, reason: str = SLOW_READER) -> None:
         # Each line ends in a newline: those left in the rest of a write are lines not written.
         self._drop(len(self._lines) + self._partial.count(b"\n"), reason)
         self._lines.clear()
         self._partial = b""
         self._pending = 0
 
-    def _drop(self, count: int, reason: str = "the access log's reader is not keeping up") -> None:
+    def _drop(self, count: int, reason: str = SLOW_READER) -> None:
         """Count dropped lines; say so at most every WARN_SECONDS (and when closing)."""
         self._dropped += count
         now = time.monotonic()
