@@ -10,17 +10,19 @@ bench takes the machine out of the figure: the gateway runs under bench/path_pro
 times the two stretches of a request where only the gateway's code runs, from the request's
 bytes arriving to the request leaving for the upstream (`in`), and from the upstream's answer
 arriving to the answer (for a stream, its first event) being written to the client (`out`).
-It also counts the garbage collector's passes and their longest pause.
+It also counts the garbage collector's passes (from the first request on) and their longest
+pause.
 
-The fast upstream (bench/fast_upstream.py, 5 ms) and the load generator are those of
-bench/gateway_overhead.py; whole and streamed requests, the targets' rounds interleaved. With
-`--before DIR` another checkout's gateway (e.g. a worktree of an earlier commit) is measured
-side by side. Added p50 against the upstream direct is printed for context. With `--points`
-the probe also marks the steps in between (bench/path_probe.py POINTS) and the median time from
-each mark to the next is printed: where the `in` and `out` stretches go. With `--real-headers`
-the requests carry the headers of the official `openai` SDK (loadgen.SDK_HEADERS) and the
-upstream's answers those of a hosted provider (fast_upstream.PROVIDER_HEADERS), 17 and 25
-headers instead of 4 and 2. Asserts nothing.
+The fast upstream (bench/fast_upstream.py, 5 ms), the load generator and the gateway's key
+(limited, never reached: peers.RUNESTONE_KEY_LIMITS) are those of bench/gateway_overhead.py;
+whole and streamed requests, the targets' rounds interleaved. With `--before DIR` another
+checkout's gateway (e.g. a worktree of an earlier commit) is measured side by side. Added p50
+against the upstream direct is printed for context. With `--points` the probe also marks the
+steps in between (bench/path_probe.py POINTS) and the median time from each mark to the next
+is printed: where the `in` and `out` stretches go. With `--real-headers` the requests carry the
+headers of the official `openai` SDK (loadgen.SDK_HEADERS) and the upstream's answers those of
+a hosted provider (fast_upstream.PROVIDER_HEADERS), 17 and 25 headers instead of 4 and 2.
+Asserts nothing.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import uvloop
 
 import gateways
 import loadgen
+import peers
 import procstats
 
 WARM_UP = 300
@@ -90,7 +93,13 @@ async def main_async(options: argparse.Namespace) -> None:
         probes = {name: workdir / f"{name}-{mode}.json" for name in sources}
         targets = [
             gateways.runestone(
-                workdir, upstream.port, 1, name=name, source=source, probe=probes[name]
+                workdir,
+                upstream.port,
+                1,
+                name=name,
+                source=source,
+                probe=probes[name],
+                limits=peers.RUNESTONE_KEY_LIMITS,  # as in gateway_overhead.py
             )
             for name, source in sources.items()
         ]

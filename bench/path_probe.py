@@ -8,11 +8,12 @@ upstream client) to take a timestamp when a request's bytes arrive, when the req
 the upstream, when the upstream's answer arrives and when the answer (for a stream: its first
 event) is written to the client. Between those marks the gateway runs its own code only, so
 their differences are its work per request, without the wake-ups of the processes around it.
-It also times the garbage collector's passes, and what follows the answer's last write: until
-the app is done with the request (`after`: work that holds up the next request on the
-connection if it outlasts the client's turnaround) and until the next request arrives
-(`turnaround`). At exit the durations (microseconds) are written
-as JSON to $RUNESTONE_PATH_PROBE_OUT. Meant for one request at a time: with several in flight
+It also times the garbage collector's passes from the first request on (start-up's, before
+the gateway freezes what it built, are not the requests'), and what follows the answer's last
+write: until the app is done with the request (`after`: work that holds up the next request on
+the connection if it outlasts the client's turnaround) and until the next request arrives
+(`turnaround`). At exit the durations (microseconds) are written as JSON to
+$RUNESTONE_PATH_PROBE_OUT. Meant for one request at a time: with several in flight
 the marks of different requests would mix.
 
 With RUNESTONE_PATH_PROBE_POINTS=1 it also marks the steps in between (the functions in POINTS,
@@ -38,13 +39,13 @@ from typing import Any
 import orjson
 
 try:  # the gateway in layers
-    from runestone_gateway.admission import auth
+    from runestone_gateway.admission import auth, limits
     from runestone_gateway.api import app, asgi, streaming, validate
     from runestone_gateway.failover import dispatch
     from runestone_gateway.providers import http, openai
     from runestone_gateway.transport import h1, http1
 except ImportError:  # a --before checkout from before the layers
-    from runestone_gateway import app, asgi, auth, dispatch, http1, streaming, validate  # type: ignore[attr-defined,no-redef]
+    from runestone_gateway import app, asgi, auth, dispatch, http1, limits, streaming, validate  # type: ignore[attr-defined,no-redef]
     from runestone_gateway.providers import h1, http, openai  # type: ignore[attr-defined,no-redef]
 
 try:  # request bodies read within bounds
@@ -61,6 +62,7 @@ _turnaround: list[int] = []  # the answer's last write -> the next request's byt
 _last_write = [0]
 _collections: list[tuple[int, int]] = []  # (generation, duration)
 _collecting = [0]
+_serving = [False]  # a request has arrived: collections from here on are counted
 _steps: list[tuple[str, int]] = []  # (mark, time) of the request in hand, with POINTS on
 _segments: dict[str, list[int]] = collections.defaultdict(list)  # "a -> b": durations
 
@@ -73,6 +75,7 @@ POINTS: list[tuple[Any, str, bool]] = [
     (asgi, "read_body", True),
     (getattr(intake, "Intake", None), "read", True),
     (validate, "parse", True),
+    (limits.Limiter, "admit", True),
     (asgi, "unless_disconnected", False),
     (getattr(asgi, "CancelOnDisconnect", None), "__enter__", False),
     (dispatch, "first_success", True),
@@ -141,6 +144,7 @@ def _mark_calls(owner: Any, name: str, returns: bool) -> None:
 
 
 def _request_in() -> None:
+    _serving[0] = True
     _marks.clear()
     _marks["in"] = now = _clock()
     if _last_write[0]:
@@ -182,6 +186,8 @@ def _app_done() -> None:
 
 
 def _gc(phase: str, info: dict[str, int]) -> None:
+    if not _serving[0]:
+        return  # start-up's passes (before gc.freeze) are not the requests'
     if phase == "start":
         _collecting[0] = _clock()
     else:
