@@ -15,7 +15,6 @@ import logging
 import math
 import os
 import time
-from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from runestone_gateway import errors
@@ -201,15 +200,8 @@ class FailureLog:
         log.error("rate-limit store failed during %s: %s; %s%s", operation, detail, action, more)
 
 
-@dataclass(frozen=True, slots=True)
-class _Names:
-    limit: bytes
-    remaining: bytes
-    reset: bytes
-
-
 _HEADER_NAMES = {
-    dimension: _Names(
+    dimension: (
         f"x-ratelimit-limit-{dimension}".encode(),
         f"x-ratelimit-remaining-{dimension}".encode(),
         f"x-ratelimit-reset-{dimension}".encode(),
@@ -219,17 +211,21 @@ _HEADER_NAMES = {
 
 
 def rate_headers(verdict: limitstore.Verdict) -> Headers:
-    headers: list[tuple[bytes, bytes]] = []
-    for dimension, window in (("requests", verdict.requests), ("tokens", verdict.tokens)):
-        if window is None:
-            continue
-        names = _HEADER_NAMES[dimension]
-        headers += [
-            (names.limit, str(window.limit).encode()),
-            (names.remaining, str(window.remaining).encode()),
-            (names.reset, duration(window.reset_seconds).encode()),
-        ]
-    return tuple(headers)
+    requests, tokens = verdict.requests, verdict.tokens
+    if requests is None:
+        return () if tokens is None else _window_headers("tokens", tokens)
+    if tokens is None:
+        return _window_headers("requests", requests)
+    return _window_headers("requests", requests) + _window_headers("tokens", tokens)
+
+
+def _window_headers(dimension: str, window: limitstore.Window) -> Headers:
+    limit, remaining, reset = _HEADER_NAMES[dimension]
+    return (
+        (limit, b"%d" % window.limit),
+        (remaining, b"%d" % window.remaining),
+        (reset, duration(window.reset_seconds).encode()),
+    )
 
 
 def duration(seconds: float) -> str:

@@ -30,7 +30,12 @@ CONCURRENCY_RETRY_SECONDS = 1.0
 """What `Retry-After` says for a key at its concurrency limit (no one knows when a slot frees)."""
 
 
-@dataclass(frozen=True, slots=True)
+# The records below are made for every request of a limited key: slots, not frozen (a frozen
+# dataclass sets each field through object.__setattr__, five times the cost). Nothing changes
+# them once made.
+
+
+@dataclass(slots=True)
 class Window:
     """One rate limit as the `x-ratelimit-*` headers show it."""
 
@@ -40,7 +45,7 @@ class Window:
     """Until the bucket is full again (OpenAI: until the limit "resets to its initial state")."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Ask:
     """A request asking to be admitted for one key. Unset limits are not checked."""
 
@@ -56,7 +61,7 @@ class Ask:
     period: budget.Period | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Verdict:
     refused: str | None = None
     """None when admitted, else what refused it: budget, concurrency, requests or tokens."""
@@ -66,7 +71,7 @@ class Verdict:
     tokens: Window | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Settlement:
     """What a finished request gives back or adds."""
 
@@ -100,17 +105,25 @@ class Store(abc.ABC):
     async def close(self) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Step:
-    """One GCRA decision: the TAT if it is taken, and the headers' view before and after."""
+    """One GCRA decision: the TAT if it is taken, and the headers' view of the bucket."""
 
     allowed: bool
     tat: float
     window: Window
     """After taking it when allowed; as it stands when refused."""
-    unchanged: Window
-    """As it stands, for answers where another limit refused the request."""
     retry_after: float | None
+    limit: int
+    held: float
+    """Seconds of the bucket in use before the request (its TAT then, minus now)."""
+
+    def unchanged(self) -> Window:
+        """The bucket as it stands, for answers where another limit refused the request
+        (worked out only then: an admitted request's answer shows `window`)."""
+        if not self.allowed:
+            return self.window
+        return _window(self.held, PERIOD_SECONDS / self.limit, self.limit)
 
 
 def take(tat: float | None, now: float, limit: int, cost: int) -> Step:
@@ -118,12 +131,11 @@ def take(tat: float | None, now: float, limit: int, cost: int) -> Step:
     interval = PERIOD_SECONDS / limit
     base = now if tat is None or tat < now else tat
     after = base + cost * interval
-    unchanged = _window(base - now, interval, limit)
     if after - now <= PERIOD_SECONDS + TOLERANCE:
-        return Step(True, after, _window(after - now, interval, limit), unchanged, None)
+        return Step(True, after, _window(after - now, interval, limit), None, limit, base - now)
     fits = cost * interval <= PERIOD_SECONDS + TOLERANCE
     retry = after - now - PERIOD_SECONDS if fits else None
-    return Step(False, base, unchanged, unchanged, retry)
+    return Step(False, base, _window(base - now, interval, limit), retry, limit, base - now)
 
 
 def adjust(tat: float | None, now: float, limit: int, delta: int) -> float:
@@ -178,19 +190,14 @@ class LocalStore(Store):
             if ask.tokens_per_minute
             else None
         )
-        windows = {
-            "requests": rate.unchanged if rate else None,
-            "tokens": tokens.unchanged if tokens else None,
-        }
         budget_nanos, period = ask.budget_nanos, ask.period
         if budget_nanos is not None and period and self._spent_in(scope, period) >= budget_nanos:
-            return Verdict("budget", None, **windows)
+            return _refused("budget", None, rate, tokens)
         held = self._leases.get(scope)
         if ask.max_concurrent is not None and held and len(held) >= ask.max_concurrent:
-            return Verdict("concurrency", CONCURRENCY_RETRY_SECONDS, **windows)
-        refused, retry = refusal(("requests", rate), ("tokens", tokens))
-        if refused is not None:
-            return Verdict(refused, retry, **windows)
+            return _refused("concurrency", CONCURRENCY_RETRY_SECONDS, rate, tokens)
+        if (rate is not None and not rate.allowed) or (tokens is not None and not tokens.allowed):
+            return _refused(*refusal(("requests", rate), ("tokens", tokens)), rate, tokens)
         if rate is not None:
             self._requests[scope] = rate.tat
         if tokens is not None:
@@ -220,3 +227,15 @@ class LocalStore(Store):
     def _spent_in(self, scope: str, period: budget.Period) -> int:
         name, spent = self._spent.get(scope, (period.name, 0))
         return spent if name == period.name else 0
+
+
+def _refused(
+    reason: str | None, retry: float | None, rate: Step | None, tokens: Step | None
+) -> Verdict:
+    """A refusal, with each rate's bucket as it stands (nothing was taken)."""
+    return Verdict(
+        reason,
+        retry,
+        rate.unchanged() if rate else None,
+        tokens.unchanged() if tokens else None,
+    )

@@ -77,6 +77,30 @@ def test_local_store_concurrency_leases() -> None:
     assert store.decide(ask(max_concurrent=2, lease="c"), 1.0).refused is None
 
 
+def test_a_refusal_by_a_slot_or_the_budget_shows_the_rates_as_they_stand() -> None:
+    store = limitstore.LocalStore()
+    may = budget.Period("2026-05", 100.0)
+    limited = {"requests_per_minute": 10, "tokens_per_minute": 100, "tokens": 30}
+    held = store.decide(ask(max_concurrent=1, lease="a", **limited), 0.0)
+    assert (held.requests, held.tokens) == (
+        limitstore.Window(10, 9, 6.0),
+        limitstore.Window(100, 70, 18.0),
+    )
+    busy = store.decide(ask(max_concurrent=1, lease="b", **limited), 0.0)
+    assert busy.refused == "concurrency"
+    assert (busy.requests, busy.tokens) == (held.requests, held.tokens)  # nothing taken
+    store.apply(limitstore.Settlement("t/k", cost_nanos=10, period=may), 0.0)
+    spent = store.decide(ask(budget_nanos=10, period=may, **limited), 0.0)
+    assert spent.refused == "budget"
+    assert (spent.requests, spent.tokens) == (held.requests, held.tokens)
+    again = store.decide(ask(**limited), 0.0)
+    assert (again.refused, again.requests, again.tokens) == (
+        None,
+        limitstore.Window(10, 8, 12.0),
+        limitstore.Window(100, 40, 36.0),
+    )
+
+
 def test_local_store_budget_per_period() -> None:
     store = limitstore.LocalStore()
     may = budget.Period("2026-05", 100.0)
