@@ -13,7 +13,7 @@ import orjson
 from runestone_gateway import config, errors
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # one per request: a frozen one costs several times as much to build
 class Request:
     kind: config.Kind
     body: dict[str, Any]

@@ -26,7 +26,7 @@ class State(enum.IntEnum):
     OPEN = 2
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # one per request: a frozen one costs several times as much to build
 class Permit:
     epoch: int
     probe: bool
