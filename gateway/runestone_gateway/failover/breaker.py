@@ -26,7 +26,7 @@ class State(enum.IntEnum):
     OPEN = 2
 
 
-@dataclass(slots=True)  # one per request: a frozen one costs several times as much to build
+@dataclass(frozen=True, slots=True)
 class Permit:
     epoch: int
     probe: bool
