@@ -14,6 +14,7 @@ last acknowledged inserts: the objects are there by id, its searches never find 
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 import threading
@@ -99,9 +100,24 @@ def _cluster(clusters: Clusters, env: dict[str, str] | None = None, replicas: in
 def _wait_gate(clusters: Clusters, pod: str, status: str, timeout: float) -> float:
     started = time.monotonic()
     while clusters.gate(pod) != status:
-        assert time.monotonic() - started < timeout, f"{pod}: gate not {status} in {timeout}s"
+        if time.monotonic() - started >= timeout:
+            raise AssertionError(f"{pod}: gate not {status} in {timeout}s; {_why(clusters, pod)}")
         time.sleep(0.2)
     return time.monotonic() - started
+
+
+def _why(clusters: Clusters, pod: str) -> str:
+    """What a gate that did not turn says: its condition, whether the member's process lives,
+    and the sidecar's last lines."""
+    pid = kube.container_log(clusters.kubelet, clusters.namespace, pod, "weaviate")
+    try:
+        os.kill(int(pid.with_suffix(".pid").read_text()), 0)
+        process = "alive"
+    except ProcessLookupError:
+        process = "gone"
+    sidecar = kube.container_log(clusters.kubelet, clusters.namespace, pod, "sidecar")
+    tail = "\n".join(sidecar.read_text().splitlines()[-15:])
+    return f"gate {_gate(clusters, pod)}; weaviate process {process}; sidecar log:\n{tail}"
 
 
 def _queued(members: Members, pod: str) -> int:
