@@ -85,10 +85,8 @@ def main(argv: Sequence[str]) -> int:
         http=options.http,
     )
     try:
-        sockets = (
-            server.bind(listen.host, listen.port),
-            server.bind(listen.host, listen.health_port),
-        )
+        api_sockets = server.bind_group(listen.host, listen.port, options.workers)
+        health_socket = server.bind(listen.host, listen.health_port)
     except OSError as error:
         print(f"runestone gateway: cannot listen: {error}", file=sys.stderr)
         return 2
@@ -103,5 +101,5 @@ def main(argv: Sequence[str]) -> int:
         options.workers,
     )
     if options.workers > 1:
-        return workers.run(options.workers, settings, listen, sockets)
-    return 0 if server.run(settings, listen, sockets) else 1
+        return workers.run(settings, listen, api_sockets, health_socket)
+    return 0 if server.run(settings, listen, (api_sockets[0], health_socket)) else 1

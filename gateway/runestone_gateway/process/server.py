@@ -85,13 +85,50 @@ class Server(uvicorn.Server):
 
 
 def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on `host:port`; OSError when another socket holds the port."""
+    sock = _socket(host)
+    sock.bind((host, port))
+    return _listen(sock)
+
+
+def bind_group(host: str, port: int, count: int) -> list[socket.socket]:
+    """`count` listening sockets on one port, one per worker, among which the kernel spreads
+    new connections evenly (SO_REUSEPORT). On one shared socket, whichever worker is awake
+    takes a burst of new connections, so long-lived keep-alive connections pile onto one worker.
+
+    The first socket is bound without SO_REUSEPORT, so a port another process listens on is
+    refused as `bind` refuses it; it is flagged before it listens, and the others join it.
+    Without SO_REUSEPORT (not Linux or BSD) every worker gets the one shared socket."""
+    first = _socket(host)
+    first.bind((host, port))
+    if count == 1 or not hasattr(socket, "SO_REUSEPORT"):
+        return [_listen(first)] * count
+    first.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    group = [_listen(first)]
+    try:
+        for _ in range(count - 1):
+            sock = _socket(host)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind(first.getsockname()[:2])
+            group.append(_listen(sock))
+    except OSError:
+        for sock in group:
+            sock.close()
+        raise
+    return group
+
+
+def _socket(host: str) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # Naming TCP explicitly lets event loops recognise the socket and turn Nagle's algorithm
     # off on accepted connections; Linux also inherits TCP_NODELAY from the listener.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((host, port))
+    return sock
+
+
+def _listen(sock: socket.socket) -> socket.socket:
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock

@@ -1,9 +1,13 @@
-"""`--workers N`: N processes serving the same API and health sockets, supervised here.
+"""`--workers N`: N processes serving the API and health ports, supervised here.
 
-Workers are spawned (not forked) with the listening sockets; each runs its own event loop, config
-watcher and health checks. Metrics go through prometheus_client's multiprocess files so a scrape
-of any worker reports the sum of all. A worker that dies is replaced; SIGTERM or SIGINT is passed
-on to every worker, which drain as a single process would, and the supervisor waits for them."""
+Each worker listens on an API socket of its own (one port, SO_REUSEPORT: the kernel spreads new
+connections evenly) and on the one health socket they share. Workers are spawned (not forked)
+with their sockets; each runs its own event loop, config watcher and health checks. Metrics go
+through prometheus_client's multiprocess files so a scrape of any worker reports the sum of all.
+A worker that dies is replaced, on its predecessor's socket, which the supervisor keeps open: the
+connections the kernel gave it meanwhile wait for the replacement (a few seconds) rather than
+being refused. SIGTERM or SIGINT is passed on to every worker, which drain as a single process
+would, and the supervisor waits for them."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import signal
 import socket
 import tempfile
 import time
+from collections.abc import Sequence
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
@@ -28,11 +33,14 @@ RESTART_DELAY = 1.0  # at most one restart per second and slot, so a crash loop 
 
 
 def run(
-    count: int,
     settings: service.Settings,
     listen: server.Listen,
-    sockets: tuple[socket.socket, socket.socket],
+    api_sockets: Sequence[socket.socket],
+    health_socket: socket.socket,
 ) -> int:
+    """One worker per API socket (`server.bind_group`); a replacement gets its predecessor's, on
+    which the connections that arrived in between wait for it."""
+    count = len(api_sockets)
     metrics_dir = tempfile.mkdtemp(prefix="runestone-metrics-")
     # Set before any worker starts: prometheus_client picks its storage when first imported.
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
@@ -40,7 +48,8 @@ def run(
     context = multiprocessing.get_context("spawn")
     level = logging.getLogger().getEffectiveLevel()
 
-    def start() -> BaseProcess:
+    def start(index: int) -> BaseProcess:
+        sockets = (api_sockets[index], health_socket)
         process = context.Process(
             target=_worker, args=(settings, listen, sockets, level), name="runestone-gateway"
         )
@@ -59,7 +68,7 @@ def run(
     started_at: list[float] = []
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        processes.extend(start() for _ in range(count))
+        processes.extend(start(index) for index in range(count))
         started_at.extend(time.monotonic() for _ in range(count))
         while not signals:
             time.sleep(SUPERVISE_INTERVAL)
@@ -72,7 +81,7 @@ def run(
                     "worker %s exited with %s; starting another", process.pid, process.exitcode
                 )
                 _forget(process)
-                processes[index] = start()
+                processes[index] = start(index)
                 started_at[index] = time.monotonic()
         deadline = time.monotonic() + listen.graceful_shutdown_seconds + 10
         for process in processes:
