@@ -86,9 +86,7 @@ class Server(uvicorn.Server):
 
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket on `host:port`; OSError when another socket holds the port."""
-    sock = _socket(host)
-    sock.bind((host, port))
-    return _listen(sock)
+    return _listen(_bound(host, port))
 
 
 def bind_group(host: str, port: int, count: int) -> list[socket.socket]:
@@ -99,8 +97,7 @@ def bind_group(host: str, port: int, count: int) -> list[socket.socket]:
     The first socket is bound without SO_REUSEPORT, so a port another process listens on is
     refused as `bind` refuses it; it is flagged before it listens, and the others join it.
     Without SO_REUSEPORT (not Linux or BSD) every worker gets the one shared socket."""
-    first = _socket(host)
-    first.bind((host, port))
+    first = _bound(host, port)
     if count == 1 or not hasattr(socket, "SO_REUSEPORT"):
         return [_listen(first)] * count
     first.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
@@ -125,6 +122,12 @@ def _socket(host: str) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def _bound(host: str, port: int) -> socket.socket:
+    sock = _socket(host)
+    sock.bind((host, port))
     return sock
 
 

@@ -109,9 +109,9 @@ def _wait_gate(clusters: Clusters, pod: str, status: str, timeout: float) -> flo
 def _why(clusters: Clusters, pod: str) -> str:
     """What a gate that did not turn says: its condition, whether the member's process lives,
     and the sidecar's last lines."""
-    pid = kube.container_log(clusters.kubelet, clusters.namespace, pod, "weaviate")
+    log = kube.container_log(clusters.kubelet, clusters.namespace, pod, "weaviate")
     try:
-        os.kill(int(pid.with_suffix(".pid").read_text()), 0)
+        os.kill(int(log.with_suffix(".pid").read_text()), 0)
         process = "alive"
     except ProcessLookupError:
         process = "gone"
