@@ -8,7 +8,7 @@ one run with the same load generator.
         floor-asgi]] \\
         [--before DIR] [--real-headers] [--at-rate-of tensorzero] \\
         [--endpoints chat,responses,messages,responses-native,messages-native,search] \\
-        [--search-documents 8]
+        [--search-documents 8] [--pin]
 
 The upstream answers every chat completion after a fixed latency (5 ms), whole or streamed
 (bench/fast_upstream.py). The load generator (bench/loadgen.py) keeps `c` keep-alive connections
@@ -54,6 +54,12 @@ search answer is one JSON page, so search is measured whole only (no stream cell
 column is Weaviate's for `direct` and the gateway's alone for `runestone` (the node's share is
 not counted there). No other target has vector stores: each is skipped with its reason, and so
 are the paced cells of `--at-rate-of` (the peer has no request rate on search to pace to).
+
+Where the processes run: by default anywhere, so on a machine of few cores a gateway shares its
+cores with the load generator and the upstream, and each write that wakes one of them may hand
+it the gateway's core (the `preempt/req` column counts how often a target lost its core so).
+`--pin` puts the targets on the last core and everything else on the others, as a gateway in a
+pod of its own would run; one worker or thread per target then.
 
 Per target: resident memory (the whole process tree) after start-up and a warm-up, then after
 `--soak-requests` more requests at concurrency 16 (half streamed; `--litellm-soak-requests` for
@@ -269,8 +275,10 @@ async def _measured(
     rate: float | None = None,
     table: Mapping[str, Measured] = ENDPOINTS,
 ) -> loadgen.Samples:
-    """One round of `cell` on `target`, added to the cell with the CPU the target used."""
+    """One round of `cell` on `target`, added to the cell with the CPU the target used and how
+    often it was preempted."""
     cpu = procstats.cpu_seconds(target.pid)
+    preempted = procstats.preemptions(target.pid)
     samples = await _drive(
         target,
         cell.stream,
@@ -281,7 +289,11 @@ async def _measured(
         rate=rate,
         table=table,
     )
-    cell.add(samples, procstats.cpu_seconds(target.pid) - cpu)
+    cell.add(
+        samples,
+        procstats.cpu_seconds(target.pid) - cpu,
+        procstats.preemptions(target.pid) - preempted,
+    )
     return samples
 
 
@@ -323,6 +335,13 @@ async def main_async(options: argparse.Namespace) -> None:
         contextlib.ExitStack() as stack,
     ):
         workdir = Path(tmp)
+        placement = "every process on any core"
+        if options.pin:
+            harness, cores = gateways.pin()
+            placement = (
+                f"targets pinned to core {_cores(cores)}, the load generator and the upstream "
+                f"to {_cores(harness)}"
+            )
         node = None
         if SEARCH in options.endpoints:  # the node stops after the targets (the stack unwinds)
             node = stack.enter_context(vector_search.node(workdir / "weaviate"))
@@ -400,12 +419,16 @@ async def main_async(options: argparse.Namespace) -> None:
         f"load generator: bench/loadgen.py (uvloop + httptools, closed loop, keep-alive); "
         f"headers: {gateways.headers_label(options.real_headers)}"
     )
-    print(f"load average at the end: {procstats.load_average()}")
+    print(f"load average at the end: {procstats.load_average()}; {placement}")
     print()
     print("\n".join(run_statement(options.targets, options.endpoints, options.at_rate_of)))
     print()
     gateway_targets = [t for t in targets if peers.family(t.name) not in ("direct", "floor")]
     print(report(cells, memories, {t.name: t.workers for t in gateway_targets}, list(ENDPOINTS)))
+
+
+def _cores(cores: set[int]) -> str:
+    return ",".join(str(core) for core in sorted(cores))
 
 
 def main() -> None:
@@ -452,6 +475,12 @@ def main() -> None:
         help="also measure direct and runestone paced to this target's request rate in each "
         "round (a closed loop gives each gateway the load its own speed makes)",
     )
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="run the targets on the last core and the load generator and the upstream on the "
+        "others (a gateway with a core of its own); one worker or thread per target",
+    )
     gateways.add_headers_option(parser)
     options = parser.parse_args()
     known = {"direct", "runestone", "litellm", "floor-raw", "floor-asgi", "before", "portkey"}
@@ -468,6 +497,9 @@ def main() -> None:
         parser.error("--at-rate-of needs that target, direct and runestone among the targets")
     if SEARCH in options.endpoints and "runestone" not in options.targets:
         parser.error("search needs the runestone target: its store is ingested through it")
+    threads = max(peers.TENSORZERO_THREADS.get(name, 1) for name in options.targets)
+    if options.pin and max(options.workers, threads) > 1:
+        parser.error("--pin gives the targets one core: --workers 1, tensorzero not tensorzero2")
     if ("before" in options.targets) != (options.before is not None):
         parser.error("the target `before` and --before DIR go together")
     uvloop.run(main_async(options))

@@ -85,9 +85,31 @@ class Target:
             self.process.wait(10)
 
 
+_target_cores: set[int] | None = None
+"""Where targets run, once `pin` has been called; None: anywhere, like everything else."""
+
+
+def pin() -> tuple[set[int], set[int]]:
+    """Give the targets the machine's last core and keep this process (the load generator) and
+    the upstream off it: a gateway then has a core of its own, as in a pod, instead of sharing
+    it with its clients and its upstream, which a woken one would preempt. Only targets
+    spawned after the call are pinned. Returns (the harness's cores, the targets' core)."""
+    global _target_cores
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        raise SystemExit("pinning needs two cores: one for the targets, one for the rest")
+    harness, targets = set(cores[:-1]), {cores[-1]}
+    os.sched_setaffinity(0, harness)
+    _target_cores = targets
+    return harness, targets
+
+
 def spawn(
-    command: list[str], log: Path, env: dict[str, str] | None = None
+    command: list[str], log: Path, env: dict[str, str] | None = None, harness: bool = False
 ) -> subprocess.Popen[bytes]:
+    """Start a target (on the targets' core once `pin` was called), or with `harness` a part of
+    the bench itself (on the bench's cores)."""
+    cores = None if harness else _target_cores
     with log.open("wb") as out:
         return subprocess.Popen(
             command,
@@ -95,6 +117,9 @@ def spawn(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env={**os.environ, **(env or {})},
+            # Set in the child before it runs anything, so every thread and process it starts
+            # (workers, a runtime's threads) inherits the core.
+            preexec_fn=None if cores is None else lambda: os.sched_setaffinity(0, cores),
         )
 
 
@@ -106,7 +131,8 @@ def upstream(
     command += ["--latency-ms", str(latency_ms), "--chunks", str(chunks)]
     if provider_headers:
         command.append("--provider-headers")
-    target = Target("direct", port, None, spawn(command, workdir / "upstream.log"))
+    process = spawn(command, workdir / "upstream.log", harness=True)
+    target = Target("direct", port, None, process)
     procstats.wait_http(f"http://127.0.0.1:{port}/v1/models", START_TIMEOUT, target.alive)
     return target
 

@@ -33,13 +33,15 @@ class Cell:
     endpoint: str = "chat"
     samples: loadgen.Samples = field(default_factory=loadgen.Samples)
     cpu: float = 0.0  # CPU seconds the target's processes used while measured
+    preempted: int = 0  # the target's involuntary context switches while measured
 
-    def add(self, samples: loadgen.Samples, cpu: float) -> None:
+    def add(self, samples: loadgen.Samples, cpu: float, preempted: int = 0) -> None:
         self.samples.latencies += samples.latencies
         self.samples.first_bytes += samples.first_bytes
         self.samples.errors += samples.errors
         self.samples.elapsed += samples.elapsed
         self.cpu += cpu
+        self.preempted += preempted
 
     def p(self, q: float) -> float:
         return procstats.percentile(self.samples.latencies, q)
@@ -79,12 +81,14 @@ def report(
     lines = [
         "latency in ms; 'added' is the target's percentile minus direct's in the same cell (for",
         "an endpoint translated to chat, direct is the chat request the upstream gets);",
-        "for streams the first pair is time to first token (first event), then the whole answer",
+        "for streams the first pair is time to first token (first event), then the whole answer;",
+        "preempt/req: the target's involuntary context switches per answer (a core taken from it",
+        "while it still had work, mostly by a process its own write woke)",
         *(SEARCH_NOTE if any(cell.endpoint == SEARCH for cell in cells) else []),
         "",
         f"{'endpoint':<16} {'target':<15} {'mode':<6} {'c':>3} {'req/s':>8} {'err':>5} "
         f"{'p50':>7} {'p99':>7} {'+p50':>7} {'+p99':>7} {'end p50':>7} {'+end p99':>8} "
-        f"{'cpu ms/req':>10}",
+        f"{'cpu ms/req':>10} {'preempt/req':>11}",
     ]
     for cell in cells:
         floors = paced if cell.target.endswith(AT_RATE) else direct
@@ -92,13 +96,15 @@ def report(
         added50 = cell.lead(50) - floor.lead(50) if floor else math.nan
         added99 = cell.lead(99) - floor.lead(99) if floor else math.nan
         end99 = cell.p(99) - floor.p(99) if floor else math.nan
-        per_request = cell.cpu / cell.samples.completed * 1000 if cell.samples.completed else 0
+        completed = cell.samples.completed
+        per_request = cell.cpu / completed * 1000 if completed else 0
+        preempted = cell.preempted / completed if completed else 0
         lines.append(
             f"{cell.endpoint:<16} {cell.target:<15} {'stream' if cell.stream else 'whole':<6} "
             f"{cell.concurrency:>3} "
             f"{cell.samples.throughput:8.0f} {cell.samples.errors:>5} {_ms(cell.lead(50))} "
             f"{_ms(cell.lead(99))} {_ms(added50)} {_ms(added99)} {_ms(cell.p(50))} "
-            f"{_ms(end99):>8} {per_request:10.3f}"
+            f"{_ms(end99):>8} {per_request:10.3f} {preempted:11.2f}"
         )
     lines += ["", "resident memory (MB, process tree), before and after the soak requests:"]
     for name, memory in memories.items():

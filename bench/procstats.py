@@ -57,6 +57,23 @@ def cpu_seconds(pid: int) -> float:
     return total / TICKS
 
 
+def preemptions(pid: int) -> int:
+    """Involuntary context switches of every thread of the live members of the tree: how often
+    the scheduler took a core from the target while it still had work (a woken process, the
+    load generator or the upstream, put in its place)."""
+    total = 0
+    for member in tree(pid):
+        for task in Path(f"/proc/{member}/task").glob("*"):
+            try:
+                status = (task / "status").read_text()
+            except OSError:
+                continue
+            for line in status.splitlines():
+                if line.startswith("nonvoluntary_ctxt_switches:"):
+                    total += int(line.split()[1])
+    return total
+
+
 def percentile(values: list[float], q: float) -> float:
     """Nearest-rank percentile; NaN for no values."""
     if not values:
