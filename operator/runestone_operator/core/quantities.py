@@ -16,13 +16,23 @@ _DECIMAL = {"m": -1, "": 0, "k": 1, "M": 2, "G": 3, "T": 4, "P": 5, "E": 6}
 def value(quantity: str | int) -> int | None:
     """The quantity rounded up to a whole unit (as the API server rounds "1500m" bytes), or None
     when it is not a non-negative quantity."""
+    scaled = exact(quantity)
+    if scaled is None:
+        return None
+    return int(scaled.to_integral_value(rounding=decimal.ROUND_CEILING))
+
+
+def exact(quantity: str | int) -> decimal.Decimal | None:
+    """The quantity in its unit, unrounded ("500m" is 0.5), or None when it is not a
+    non-negative quantity."""
     if isinstance(quantity, int):
-        return quantity if quantity >= 0 else None
+        return decimal.Decimal(quantity) if quantity >= 0 else None
     match = _QUANTITY.match(quantity)
     if match is None:
         return None
     number = decimal.Decimal(match["number"])
     suffix = match["suffix"]
+    scaled: decimal.Decimal
     if suffix in _BINARY:
         scaled = number * 1024 ** _BINARY[suffix]
     elif suffix in _DECIMAL:
@@ -31,4 +41,4 @@ def value(quantity: str | int) -> int | None:
         scaled = number.scaleb(int(suffix[1:]))
     else:
         return None
-    return int(scaled.to_integral_value(rounding=decimal.ROUND_CEILING))
+    return scaled

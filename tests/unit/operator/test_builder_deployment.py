@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from runestone_operator.core import meta, names
+from runestone_operator.core import meta, names, quantities
 from runestone_operator.gateway import model as gateway
 from runestone_operator.gateway.builders import config as config_builder
 from runestone_operator.gateway.builders import deployment
@@ -182,3 +182,70 @@ def test_custom_resources_replace_the_defaults(owner: meta.Owner) -> None:
     )
     container = _container(_build(spec, owner)["spec"]["template"]["spec"], "gateway")
     assert container["resources"] == {"limits": {"cpu": 2, "memory": "1Gi"}}
+
+
+def _pod_qos(pod: dict[str, Any]) -> str:
+    """Kubernetes' QoS class of a pod spec (its rule, for CPU and memory): Guaranteed when every
+    container has both limits and requests equal to them (an unset request is its limit),
+    BestEffort when none has any, else Burstable."""
+    classes = set()
+    for container in pod["containers"]:
+        resources = container.get("resources") or {}
+        limits, requests = resources.get("limits") or {}, resources.get("requests") or {}
+        if not limits and not requests:
+            classes.add("BestEffort")
+        elif all(
+            name in limits
+            and quantities.exact(requests.get(name, limits[name])) == quantities.exact(limits[name])
+            for name in ("cpu", "memory")
+        ):
+            classes.add("Guaranteed")
+        else:
+            classes.add("Burstable")
+    return classes.pop() if len(classes) == 1 else "Burstable"
+
+
+@pytest.mark.parametrize(
+    "resources",
+    [
+        {"limits": {"cpu": 2, "memory": "1Gi"}},
+        {"requests": {"cpu": "2", "memory": "1Gi"}, "limits": {"cpu": 2, "memory": "1Gi"}},
+        {"requests": {"cpu": "2000m", "memory": "1024Mi"}, "limits": {"cpu": 2, "memory": "1Gi"}},
+    ],
+)
+def test_a_gateway_asking_for_guaranteed_resources_gets_a_guaranteed_pod(
+    owner: meta.Owner, resources: dict[str, Any]
+) -> None:
+    spec = gateway.GatewaySpec.model_validate(
+        {"providerPools": [{"name": "p"}], "resources": resources}
+    )
+    pod = _build(spec, owner)["spec"]["template"]["spec"]
+    sidecar = _container(pod, "sidecar")
+    assert sidecar["resources"]["requests"] == sidecar["resources"]["limits"]
+    assert set(sidecar["resources"]["limits"]) == {"cpu", "memory"}
+    assert _pod_qos(pod) == "Guaranteed"
+
+
+@pytest.mark.parametrize(
+    "resources",
+    [
+        None,  # the defaults: a CPU request and a memory limit
+        {"limits": {"memory": "1Gi"}},
+        {"limits": {"cpu": 2}},
+        {"requests": {"cpu": 1, "memory": "1Gi"}, "limits": {"cpu": 2, "memory": "1Gi"}},
+        {"requests": {"cpu": 2, "memory": "512Mi"}, "limits": {"cpu": 2, "memory": "1Gi"}},
+        {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": 1, "memory": "1Gi"}},
+    ],
+)
+def test_a_gateway_not_asking_for_guaranteed_resources_keeps_the_small_sidecar(
+    owner: meta.Owner, resources: dict[str, Any] | None
+) -> None:
+    body: dict[str, Any] = {"providerPools": [{"name": "p"}]}
+    if resources is not None:
+        body["resources"] = resources
+    pod = _build(gateway.GatewaySpec.model_validate(body), owner)["spec"]["template"]["spec"]
+    assert _container(pod, "sidecar")["resources"] == {
+        "requests": {"cpu": "10m", "memory": "32Mi"},
+        "limits": {"memory": "64Mi"},
+    }
+    assert _pod_qos(pod) == "Burstable"

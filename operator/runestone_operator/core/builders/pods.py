@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from runestone_operator.core import names
+from runestone_operator.core import names, quantities
 
 RUN_AS = 65532
 """The non-root user and group of the Runestone image."""
@@ -16,6 +16,15 @@ SIDECAR_RESOURCES: dict[str, dict[str, str | int]] = {
     "requests": {"cpu": "10m", "memory": "32Mi"},
     "limits": {"memory": "64Mi"},
 }
+SIDECAR_GUARANTEED_RESOURCES: dict[str, dict[str, str | int]] = {
+    "requests": {"cpu": "100m", "memory": "64Mi"},
+    "limits": {"cpu": "100m", "memory": "64Mi"},
+}
+"""The sidecar's beside a workload whose resources are Guaranteed: a pod is Guaranteed only when
+every container is, and only then does a node with the static CPU manager policy give a
+container asking for whole CPUs cores of its own. Under the CPU limit, start-up (importing the
+sidecar, some 0.2 s of CPU) takes about 2 s; at idle the sidecar uses well under 1 % of it."""
+GUARANTEED_RESOURCES = ("cpu", "memory")
 SIDECAR_LIVENESS: dict[str, Any] = {
     "httpGet": {"path": "/healthz", "port": "sidecar"},
     "periodSeconds": 10,
@@ -92,15 +101,34 @@ def api_access_volume() -> dict[str, Any]:
     }
 
 
+def guaranteed(resources: Mapping[str, Any]) -> bool:
+    """Whether a container with `resources` counts as Guaranteed in Kubernetes' QoS classes: a
+    limit on CPU and on memory, and each request, where one is given, equal to its limit (an
+    unset request defaults to the limit)."""
+    limits = resources.get("limits") or {}
+    requests = resources.get("requests") or {}
+    for name in GUARANTEED_RESOURCES:
+        limit = limits.get(name)
+        if limit is None:
+            return False
+        request = requests.get(name)
+        if request is not None and quantities.exact(request) != quantities.exact(limit):
+            return False
+    return True
+
+
 def sidecar_container(
     image: str,
     probe: Sequence[str],
     condition: str,
     mounts: Sequence[Mapping[str, Any]] = (),
+    *,
+    beside_guaranteed: bool = False,
 ) -> dict[str, Any]:
     """`runestone sidecar` with the probe arguments `probe` (which target, where it is), setting
     the readiness-gate condition `condition`; `mounts` are mounted besides the API access and
-    a writable /tmp."""
+    a writable /tmp. `beside_guaranteed`: the workload's resources are Guaranteed, and the
+    sidecar's are made so too, so that the pod is."""
     return {
         "name": SIDECAR_CONTAINER,
         "image": image,
@@ -124,7 +152,7 @@ def sidecar_container(
             {"name": "sidecar-grpc", "containerPort": names.SIDECAR_GRPC_PORT, "protocol": "TCP"},
         ],
         "livenessProbe": SIDECAR_LIVENESS,
-        "resources": SIDECAR_RESOURCES,
+        "resources": SIDECAR_GUARANTEED_RESOURCES if beside_guaranteed else SIDECAR_RESOURCES,
         "securityContext": CONTAINER_SECURITY,
         "volumeMounts": [
             mount(API_ACCESS_VOLUME, names.SERVICE_ACCOUNT_DIR, read_only=True),

@@ -83,7 +83,12 @@ def _gateway_container(inputs: Inputs) -> dict[str, Any]:
 
 def _sidecar_container(inputs: Inputs) -> dict[str, Any]:
     probe = ["--target", "gateway", "--url", f"http://127.0.0.1:{names.HEALTH_PORT}/readyz"]
-    return pods.sidecar_container(inputs.image, probe, names.GATEWAY_READY_GATE)
+    # A gateway asking for Guaranteed resources gets a Guaranteed pod (and, asking for whole
+    # CPUs on a node with the static CPU manager policy, cores of its own).
+    beside = pods.guaranteed(_resources(inputs.spec))
+    return pods.sidecar_container(
+        inputs.image, probe, names.GATEWAY_READY_GATE, beside_guaranteed=beside
+    )
 
 
 def _volumes(inputs: Inputs) -> list[dict[str, Any]]:
