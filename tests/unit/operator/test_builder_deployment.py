@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 
-from runestone_operator.core import meta, names, quantities
+from runestone_operator.core import meta, names
 from runestone_operator.gateway import model as gateway
 from runestone_operator.gateway.builders import config as config_builder
 from runestone_operator.gateway.builders import deployment
+from unit.operator import qos
 
 PROVIDER = config_builder.SecretMount(
     "provider-default-openai", "openai-creds", "api-key", "/etc/runestone/providers/default/openai"
@@ -184,27 +185,6 @@ def test_custom_resources_replace_the_defaults(owner: meta.Owner) -> None:
     assert container["resources"] == {"limits": {"cpu": 2, "memory": "1Gi"}}
 
 
-def _pod_qos(pod: dict[str, Any]) -> str:
-    """Kubernetes' QoS class of a pod spec (its rule, for CPU and memory): Guaranteed when every
-    container has both limits and requests equal to them (an unset request is its limit),
-    BestEffort when none has any, else Burstable."""
-    classes = set()
-    for container in pod["containers"]:
-        resources = container.get("resources") or {}
-        limits, requests = resources.get("limits") or {}, resources.get("requests") or {}
-        if not limits and not requests:
-            classes.add("BestEffort")
-        elif all(
-            name in limits
-            and quantities.exact(requests.get(name, limits[name])) == quantities.exact(limits[name])
-            for name in ("cpu", "memory")
-        ):
-            classes.add("Guaranteed")
-        else:
-            classes.add("Burstable")
-    return classes.pop() if len(classes) == 1 else "Burstable"
-
-
 @pytest.mark.parametrize(
     "resources",
     [
@@ -223,7 +203,7 @@ def test_a_gateway_asking_for_guaranteed_resources_gets_a_guaranteed_pod(
     sidecar = _container(pod, "sidecar")
     assert sidecar["resources"]["requests"] == sidecar["resources"]["limits"]
     assert set(sidecar["resources"]["limits"]) == {"cpu", "memory"}
-    assert _pod_qos(pod) == "Guaranteed"
+    assert qos.pod_class(pod) == "Guaranteed"
 
 
 @pytest.mark.parametrize(
@@ -248,4 +228,4 @@ def test_a_gateway_not_asking_for_guaranteed_resources_keeps_the_small_sidecar(
         "requests": {"cpu": "10m", "memory": "32Mi"},
         "limits": {"memory": "64Mi"},
     }
-    assert _pod_qos(pod) == "Burstable"
+    assert qos.pod_class(pod) == "Burstable"

@@ -13,6 +13,7 @@ from runestone_operator.vectorcluster.builders import members
 from runestone_operator.vectorcluster.builders.cluster import Cluster
 from runestone_operator.vectorcluster.engines import weaviate
 from runestone_operator.vectorcluster.engines.weaviate import members as weaviate_members
+from unit.operator import qos
 
 OWNER = meta.Owner(kinds.API_VERSION, "VectorCluster", "team", "docs", "uid-5678")
 
@@ -342,3 +343,46 @@ def test_gateways_that_reference_the_cluster_are_admins() -> None:
         "gateway,gateway.main,gateway.docs,runestone_operator"
     )
     assert values["EXPERIMENTAL_AUTHORIZATION_RBAC_READONLY_USERS"] == "analytics,runestone_probe"
+
+
+def _pod(manifest: dict[str, Any]) -> dict[str, Any]:
+    pod: dict[str, Any] = manifest["spec"]["template"]["spec"]
+    return pod
+
+
+@pytest.mark.parametrize(
+    "resources",
+    [
+        {"limits": {"cpu": 4, "memory": "8Gi"}},
+        {"requests": {"cpu": "4000m", "memory": "8Gi"}, "limits": {"cpu": "4", "memory": "8Gi"}},
+    ],
+)
+def test_a_member_asking_for_guaranteed_resources_gets_a_guaranteed_pod(
+    resources: dict[str, Any],
+) -> None:
+    manifest = statefulset(spec=spec(resources=resources))
+    pod = _pod(manifest)
+    helpers = [container(manifest, "sidecar"), *pod["initContainers"]]
+    for helper in helpers:
+        assert helper["resources"]["requests"] == helper["resources"]["limits"]
+    assert qos.pod_class(pod) == "Guaranteed"
+
+
+@pytest.mark.parametrize(
+    "resources",
+    [
+        None,  # the engine's default: a memory request under its limit
+        {"limits": {"memory": "8Gi"}},
+        {"requests": {"cpu": 2, "memory": "8Gi"}, "limits": {"cpu": 4, "memory": "8Gi"}},
+    ],
+)
+def test_a_member_not_asking_for_guaranteed_resources_keeps_the_small_helpers(
+    resources: dict[str, Any] | None,
+) -> None:
+    manifest = statefulset(spec=spec(resources=resources))
+    assert container(manifest, "sidecar")["resources"] == {
+        "requests": {"cpu": "10m", "memory": "32Mi"},
+        "limits": {"memory": "64Mi"},
+    }
+    assert _pod(manifest)["initContainers"][0]["resources"] == weaviate_members.INSTALL_RESOURCES
+    assert qos.pod_class(_pod(manifest)) == "Burstable"

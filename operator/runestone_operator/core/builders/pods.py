@@ -16,14 +16,15 @@ SIDECAR_RESOURCES: dict[str, dict[str, str | int]] = {
     "requests": {"cpu": "10m", "memory": "32Mi"},
     "limits": {"memory": "64Mi"},
 }
-SIDECAR_GUARANTEED_RESOURCES: dict[str, dict[str, str | int]] = {
+HELPER_GUARANTEED_RESOURCES: dict[str, dict[str, str | int]] = {
     "requests": {"cpu": "100m", "memory": "64Mi"},
     "limits": {"cpu": "100m", "memory": "64Mi"},
 }
-"""The sidecar's beside a workload whose resources are Guaranteed: a pod is Guaranteed only when
-every container is, and only then does a node with the static CPU manager policy give a
-container asking for whole CPUs cores of its own. Under the CPU limit, start-up (importing the
-sidecar, some 0.2 s of CPU) takes about 2 s; at idle the sidecar uses well under 1 % of it."""
+"""A helper container's (the sidecar, an init container) beside a workload whose resources are
+Guaranteed: a pod is Guaranteed only when every container is, init containers included, and only
+then does a node with the static CPU manager policy give a container asking for whole CPUs cores
+of its own. Under the CPU limit the sidecar's start-up (importing it, some 0.2 s of CPU) takes
+about 2 s; at idle it uses well under 1 % of it."""
 GUARANTEED_RESOURCES = ("cpu", "memory")
 SIDECAR_LIVENESS: dict[str, Any] = {
     "httpGet": {"path": "/healthz", "port": "sidecar"},
@@ -152,7 +153,7 @@ def sidecar_container(
             {"name": "sidecar-grpc", "containerPort": names.SIDECAR_GRPC_PORT, "protocol": "TCP"},
         ],
         "livenessProbe": SIDECAR_LIVENESS,
-        "resources": SIDECAR_GUARANTEED_RESOURCES if beside_guaranteed else SIDECAR_RESOURCES,
+        "resources": HELPER_GUARANTEED_RESOURCES if beside_guaranteed else SIDECAR_RESOURCES,
         "securityContext": CONTAINER_SECURITY,
         "volumeMounts": [
             mount(API_ACCESS_VOLUME, names.SERVICE_ACCOUNT_DIR, read_only=True),

@@ -77,7 +77,13 @@ def sidecar_container(inputs: Inputs) -> dict[str, Any]:
         str(PROBE_PERIOD_SECONDS),
     ]
     mounts = [pods.mount("probe-key", names.PROBE_KEY_DIR, read_only=True)]
-    return pods.sidecar_container(inputs.sidecar_image, probe, names.MEMBER_READY_GATE, mounts)
+    return pods.sidecar_container(
+        inputs.sidecar_image,
+        probe,
+        names.MEMBER_READY_GATE,
+        mounts,
+        beside_guaranteed=pods.guaranteed(resources(inputs)),
+    )
 
 
 def _volumes(inputs: Inputs) -> list[dict[str, Any]]:

@@ -294,13 +294,15 @@ INSTALL_RESOURCES: dict[str, dict[str, str]] = {
 
 
 def init_containers(member: engine.Member) -> list[dict[str, Any]]:
-    """Copy START_PROGRAM from the runestone image into the pod's tools volume."""
+    """Copy START_PROGRAM from the runestone image into the pod's tools volume (with
+    Guaranteed resources beside a Guaranteed member, so that the pod is Guaranteed)."""
+    guaranteed = pods.guaranteed(member.resources)
     return [
         {
             "name": "install-start",
             "image": member.runestone_image,
             "command": ["cp", f"{IMAGE_BIN_DIR}/{START_PROGRAM}", f"{TOOLS_DIR}/{START_PROGRAM}"],
-            "resources": INSTALL_RESOURCES,
+            "resources": pods.HELPER_GUARANTEED_RESOURCES if guaranteed else INSTALL_RESOURCES,
             "securityContext": pods.CONTAINER_SECURITY,
             "volumeMounts": [pods.mount(names.TOOLS_VOLUME, TOOLS_DIR, read_only=False)],
         }
