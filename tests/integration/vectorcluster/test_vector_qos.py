@@ -16,9 +16,7 @@ from integration.vectorcluster import vectorclusters
 
 
 def _qos_classes(api: client.ApiClient, namespace: str, cluster: str) -> list[str]:
-    selector = (
-        f"app.kubernetes.io/name=runestone-vectorcluster,app.kubernetes.io/instance={cluster}"
-    )
+    selector = vectorclusters.member_selector(cluster)
     pods = client.CoreV1Api(api).list_namespaced_pod(namespace, label_selector=selector).items
     assert pods, f"no member pod of {cluster} yet"
     return sorted({pod.status.qos_class for pod in pods})

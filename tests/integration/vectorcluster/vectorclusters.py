@@ -52,6 +52,14 @@ def manifest(name: str, body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def member_selector(name: str) -> str:
+    """The label selector of the member pods of the VectorCluster `name`."""
+    return (
+        f"app.kubernetes.io/name=runestone-vectorcluster,app.kubernetes.io/instance={name},"
+        "app.kubernetes.io/component=weaviate"
+    )
+
+
 def served(address: str, port: int = 8443) -> str:
     """The certificate a member serves at `address` (read without verifying it)."""
     return ssl.get_server_certificate((address, port), timeout=10)
@@ -153,11 +161,9 @@ class Clusters:
     # -- members ---------------------------------------------------------------------------------
 
     def pods(self, name: str) -> list[Any]:
-        selector = (
-            f"app.kubernetes.io/name=runestone-vectorcluster,app.kubernetes.io/instance={name},"
-            "app.kubernetes.io/component=weaviate"
-        )
-        pods = self.core.list_namespaced_pod(self.namespace, label_selector=selector).items
+        pods = self.core.list_namespaced_pod(
+            self.namespace, label_selector=member_selector(name)
+        ).items
         return sorted(pods, key=lambda p: p.metadata.name)
 
     def gate(self, pod: str) -> str | None:

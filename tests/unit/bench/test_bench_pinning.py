@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import gateway_overhead
+import gateways
 import loadgen
 import overhead_report
 import procstats
@@ -68,8 +69,6 @@ def test_pinned_targets_and_their_threads_run_on_the_last_core_and_the_rest_off_
 
 
 def test_unpinned_targets_run_anywhere(tmp_path: Path) -> None:
-    import gateways
-
     assert gateways._target_cores is None  # nothing in this process pinned
     target = gateways.spawn(
         [sys.executable, "-c", "import os; print(sorted(os.sched_getaffinity(0)))"],

@@ -43,7 +43,7 @@ def _mount(name: str, path: str) -> dict[str, Any]:
     return pods.mount(name, path, read_only=True)
 
 
-def _gateway_container(inputs: Inputs) -> dict[str, Any]:
+def _gateway_container(inputs: Inputs, resources: dict[str, Any]) -> dict[str, Any]:
     mounts = [
         _mount("config", names.CONFIG_DIR),
         _mount("keys", names.KEYS_DIR),
@@ -75,17 +75,17 @@ def _gateway_container(inputs: Inputs) -> dict[str, Any]:
             "timeoutSeconds": 2,
             "failureThreshold": 3,
         },
-        "resources": _resources(inputs.spec),
+        "resources": resources,
         "securityContext": pods.CONTAINER_SECURITY,
         "volumeMounts": mounts,
     }
 
 
-def _sidecar_container(inputs: Inputs) -> dict[str, Any]:
+def _sidecar_container(inputs: Inputs, gateway_resources: dict[str, Any]) -> dict[str, Any]:
     probe = ["--target", "gateway", "--url", f"http://127.0.0.1:{names.HEALTH_PORT}/readyz"]
     # A gateway asking for Guaranteed resources gets a Guaranteed pod (and, asking for whole
     # CPUs on a node with the static CPU manager policy, cores of its own).
-    beside = pods.guaranteed(_resources(inputs.spec))
+    beside = pods.guaranteed(gateway_resources)
     return pods.sidecar_container(
         inputs.image, probe, names.GATEWAY_READY_GATE, beside_guaranteed=beside
     )
@@ -118,6 +118,7 @@ def _volumes(inputs: Inputs) -> list[dict[str, Any]]:
 def deployment(inputs: Inputs) -> meta.Manifest:
     owner, spec = inputs.owner, inputs.spec
     selector = names.gateway_selector(owner.name)
+    resources = _resources(spec)
     deployment_spec: dict[str, Any] = {}
     if spec.autoscaling is None:
         deployment_spec["replicas"] = spec.replicas  # otherwise the HPA owns the count
@@ -143,7 +144,10 @@ def deployment(inputs: Inputs) -> meta.Manifest:
                     "seccompProfile": {"type": "RuntimeDefault"},
                 },
                 "topologySpreadConstraints": pods.spread(selector),
-                "containers": [_gateway_container(inputs), _sidecar_container(inputs)],
+                "containers": [
+                    _gateway_container(inputs, resources),
+                    _sidecar_container(inputs, resources),
+                ],
                 "volumes": _volumes(inputs),
             },
         },

@@ -67,7 +67,7 @@ def member(inputs: Inputs) -> engine.Member:
     )
 
 
-def sidecar_container(inputs: Inputs) -> dict[str, Any]:
+def sidecar_container(inputs: Inputs, built: engine.Member) -> dict[str, Any]:
     probe_key = f"{names.PROBE_KEY_DIR}/{core_names.API_KEY_DATA_KEY}"
     probe = [
         "--target",
@@ -82,7 +82,7 @@ def sidecar_container(inputs: Inputs) -> dict[str, Any]:
         probe,
         names.MEMBER_READY_GATE,
         mounts,
-        beside_guaranteed=pods.guaranteed(resources(inputs)),
+        beside_guaranteed=pods.guaranteed(built.resources),
     )
 
 
@@ -194,7 +194,7 @@ def statefulset(inputs: Inputs) -> meta.Manifest:
                     **_init_containers(inputs, built),
                     "containers": [
                         inputs.engine.container(built),
-                        sidecar_container(inputs),
+                        sidecar_container(inputs, built),
                     ],
                     "volumes": _volumes(inputs),
                 },
