@@ -14,14 +14,12 @@ nothing resolves here, so the adapter replaces each name with that pod's address
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import logging
 import os
 import shlex
 import shutil
-import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -415,11 +413,11 @@ def _control_file(workdir: Path, namespace: str, pod: str, container: str, suffi
 
 
 def kill_container(workdir: Path, namespace: str, pod: str, container: str = "weaviate") -> int:
-    """SIGKILL a container's process group and keep the kubelet from restarting it; its PID."""
+    """SIGKILL a container's processes (its whole session) and keep the kubelet from restarting
+    it; its PID."""
     _control_file(workdir, namespace, pod, container, ".hold").touch()
     pid = int(_control_file(workdir, namespace, pod, container, ".pid").read_text())
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
+    containers.kill_session(pid)
     return pid
 
 

@@ -10,9 +10,11 @@ devcluster.kubelet.network) and pod-local addresses in its args and env are mapp
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import re
 import shlex
+import signal
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -254,3 +256,24 @@ def spawn(launch: Launch, log: Path) -> subprocess.Popen[bytes]:
             start_new_session=True,
             cwd="/",
         )
+
+
+def kill_session(leader: int) -> None:
+    """SIGKILL every process of the session a container's process leads (`spawn` starts each in a
+    session of its own). Killing its process group is not enough: a program may move to a group
+    of its own (the Weaviate preStop wrapper's child does), and a parent-death signal does not
+    always reach it, which left a member's server listening on its pod's address after the pod
+    was gone."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(leader, signal.SIGKILL)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        session = int(stat[stat.rindex(")") + 2 :].split()[3])  # pid (comm) state ppid pgrp session
+        if session == leader:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(entry.name), signal.SIGKILL)

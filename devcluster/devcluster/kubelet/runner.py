@@ -71,10 +71,14 @@ class Container:
         self.log.with_suffix(".pid").write_text(str(self.process.pid))
 
     def signal(self, number: int) -> None:
-        if self.running():
-            assert self.process is not None
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, number)
+        if not self.running():  # once it is reaped, its pid may be another process's
+            return
+        assert self.process is not None
+        if number == signal.SIGKILL:  # every process it started, whatever their group
+            containers.kill_session(self.process.pid)
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, number)
 
 
 @dataclass
