@@ -8,7 +8,7 @@ one run with the same load generator.
         floor-asgi]] \\
         [--before DIR] [--real-headers] [--at-rate-of tensorzero] \\
         [--endpoints chat,responses,messages,responses-native,messages-native,search] \\
-        [--search-documents 8] [--pin]
+        [--search-documents 8] [--pin] [--sched-trace]
 
 The upstream answers every chat completion after a fixed latency (5 ms), whole or streamed
 (bench/fast_upstream.py). The load generator (bench/loadgen.py) keeps `c` keep-alive connections
@@ -59,7 +59,10 @@ Where the processes run: by default anywhere, so on a machine of few cores a gat
 cores with the load generator and the upstream, and each write that wakes one of them may hand
 it the gateway's core (the `preempt/req` column counts how often a target lost its core so).
 `--pin` puts the targets on the last core and everything else on the others, as a gateway in a
-pod of its own would run; one worker or thread per target then.
+pod of its own would run; one worker or thread per target then. `--sched-trace` also records the
+kernel scheduler's events in every measured round (bench/schedtrace.py; needs root) and prints,
+per cell, how often the target slept and lost its core per answer, whether another core was idle
+then, who took it, and how long a woken thread waited to run.
 
 Per target: resident memory (the whole process tree) after start-up and a warm-up, then after
 `--soak-requests` more requests at concurrency 16 (half streamed; `--litellm-soak-requests` for
@@ -88,6 +91,7 @@ import gateways
 import loadgen
 import peers
 import procstats
+import schedtrace
 import vector_search  # puts tests/ on the path, for the next import
 from integration.sidecar import weaviate
 from overhead_report import (
@@ -204,6 +208,7 @@ async def measure(
     targets: list[gateways.Target],
     options: argparse.Namespace,
     table: Mapping[str, Measured] = ENDPOINTS,
+    tracing: schedtrace.Tracing | None = None,
 ) -> list[Cell]:
     """Every cell for every target, the targets interleaved: each round of a cell runs it on
     each target in turn, so a change in the machine's load falls on all of them alike. A cell's
@@ -241,7 +246,9 @@ async def measure(
                             endpoint=endpoint,
                             table=table,
                         )
-                        samples = await _measured(cell, driven, window, real, table=table)
+                        samples = await _measured(
+                            cell, driven, window, real, table=table, tracing=tracing
+                        )
                         rates[target.name] = samples.throughput
                     rate = rates.get(options.at_rate_of or "")
                     for target in paced if rate else []:
@@ -250,7 +257,7 @@ async def measure(
                         key = (name, endpoint, stream, concurrency)
                         cell = cells.setdefault(key, Cell(name, stream, concurrency, endpoint))
                         driven = _driven(target, table[endpoint])
-                        await _measured(cell, driven, window, real, rate, table)
+                        await _measured(cell, driven, window, real, rate, table, tracing)
     return list(cells.values())
 
 
@@ -274,11 +281,15 @@ async def _measured(
     sdk_headers: bool,
     rate: float | None = None,
     table: Mapping[str, Measured] = ENDPOINTS,
+    tracing: schedtrace.Tracing | None = None,
 ) -> loadgen.Samples:
     """One round of `cell` on `target`, added to the cell with the CPU the target used and how
-    often it was preempted."""
+    often it was preempted; with `tracing`, what the kernel's trace of the round shows."""
     cpu = procstats.cpu_seconds(target.pid)
     preempted = procstats.preemptions(target.pid)
+    threads = schedtrace.threads(target.pid) if tracing else set()
+    if tracing:
+        tracing.recording.start()
     samples = await _drive(
         target,
         cell.stream,
@@ -294,6 +305,15 @@ async def _measured(
         procstats.cpu_seconds(target.pid) - cpu,
         procstats.preemptions(target.pid) - preempted,
     )
+    if tracing:
+        lines = tracing.recording.stop()
+        threads |= schedtrace.threads(target.pid)
+        summary = schedtrace.summarise(lines, threads, tracing.groups())
+        summary.lost = tracing.recording.lost
+        if cell.sched is None:
+            cell.sched = summary
+        else:
+            cell.sched.add(summary)
     return samples
 
 
@@ -401,8 +421,12 @@ async def main_async(options: argparse.Namespace) -> None:
             if node is not None:
                 runestone = next(t for t in targets if t.name == "runestone")
                 table[SEARCH] = search_endpoint(runestone, node, options.search_documents)
+            tracing = None
+            if options.sched_trace:
+                recording = stack.enter_context(schedtrace.Recording())
+                tracing = schedtrace.Tracing(recording, upstream.pid)
             started = time.monotonic()
-            cells = await measure(targets, options, table)
+            cells = await measure(targets, options, table, tracing)
             print(f"cells measured in {time.monotonic() - started:.0f}s", flush=True)
         finally:
             for target in targets:
@@ -425,6 +449,15 @@ async def main_async(options: argparse.Namespace) -> None:
     print()
     gateway_targets = [t for t in targets if peers.family(t.name) not in ("direct", "floor")]
     print(report(cells, memories, {t.name: t.workers for t in gateway_targets}, list(ENDPOINTS)))
+    traced = [(_label(cell), cell.sched, cell.samples.completed) for cell in cells if cell.sched]
+    if traced:
+        print()
+        print("\n".join(schedtrace.report(traced)))
+
+
+def _label(cell: Cell) -> str:
+    mode = "stream" if cell.stream else "whole"
+    return f"{cell.endpoint} {cell.target} {mode} c={cell.concurrency}"
 
 
 def _cores(cores: set[int]) -> str:
@@ -480,6 +513,12 @@ def main() -> None:
         action="store_true",
         help="run the targets on the last core and the load generator and the upstream on the "
         "others (a gateway with a core of its own); one worker or thread per target",
+    )
+    parser.add_argument(
+        "--sched-trace",
+        action="store_true",
+        help="also record the kernel scheduler's events in each measured round and print what "
+        "they show (bench/schedtrace.py; needs root)",
     )
     gateways.add_headers_option(parser)
     options = parser.parse_args()

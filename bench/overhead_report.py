@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import loadgen
 import peers
 import procstats
+import schedtrace
 
 ADDED_P99_BUDGET = 0.005  # throughput is compared at cells whose added p99 stays under this
 AT_RATE = "@rate"
@@ -34,6 +35,7 @@ class Cell:
     samples: loadgen.Samples = field(default_factory=loadgen.Samples)
     cpu: float = 0.0  # CPU seconds the target's processes used while measured
     preempted: int = 0  # the target's involuntary context switches while measured
+    sched: schedtrace.Summary | None = None  # with --sched-trace: the kernel's view of it
 
     def add(self, samples: loadgen.Samples, cpu: float, preempted: int = 0) -> None:
         self.samples.latencies += samples.latencies
