@@ -62,7 +62,7 @@ it the gateway's core (the `preempt/req` column counts how often a target lost i
 pod of its own would run; one worker or thread per target then. `--sched-trace` also records the
 kernel scheduler's events in every measured round (bench/schedtrace.py; needs root) and prints,
 per cell, how often the target slept and lost its core per answer, whether another core was idle
-then, who took it, and how long a woken thread waited to run.
+then, who took it, how long it had run when it lost it, and how long a woken thread waited to run.
 
 Per target: resident memory (the whole process tree) after start-up and a warm-up, then after
 `--soak-requests` more requests at concurrency 16 (half streamed; `--litellm-soak-requests` for

@@ -59,6 +59,8 @@ class Summary:
     """Who ran next on the core taken, by group."""
     wake_waits: list[float] = field(default_factory=list)
     """Seconds from a target thread's wake-up to it running."""
+    runs_preempted: list[float] = field(default_factory=list)
+    """Seconds a target thread had run, since it last got a core, when the core was taken."""
     woke: collections.Counter[str] = field(default_factory=collections.Counter)
     """Wake-ups the target's threads gave, by the group of the thread woken."""
     lost: int = 0
@@ -71,6 +73,7 @@ class Summary:
         self.preempted_another_idle += other.preempted_another_idle
         self.takers.update(other.takers)
         self.wake_waits += other.wake_waits
+        self.runs_preempted += other.runs_preempted
         self.woke.update(other.woke)
         self.lost += other.lost
 
@@ -83,6 +86,7 @@ def summarise(lines: Iterable[str], target: set[int], groups: Mapping[str, set[i
     summary = Summary()
     running: dict[int, int] = {}  # core -> thread id running there (0: idle)
     woken: dict[int, float] = {}  # target thread -> when it was woken
+    since: dict[int, float] = {}  # target thread -> when it last got a core
     first = last = None
     for line in lines:
         switch = _SWITCH.match(line)
@@ -92,16 +96,21 @@ def summarise(lines: Iterable[str], target: set[int], groups: Mapping[str, set[i
             last = now
             core, previous, following = int(switch["cpu"]), int(switch["prev"]), int(switch["next"])
             if previous in target:
+                began = since.pop(previous, None)
                 if switch["state"].startswith("R"):  # R, or R+ (preempted)
                     summary.preempted += 1
+                    if began is not None:
+                        summary.runs_preempted.append(now - began)
                     others = [tid for cpu, tid in running.items() if cpu != core]
                     if 0 in others:
                         summary.preempted_another_idle += 1
                     summary.takers[_group(following, switch["next_comm"], target, groups)] += 1
                 else:
                     summary.sleeps += 1
-            if following in target and following in woken:
-                summary.wake_waits.append(now - woken.pop(following))
+            if following in target:
+                since[following] = now
+                if following in woken:
+                    summary.wake_waits.append(now - woken.pop(following))
             running[core] = following
             continue
         waking = _WAKING.match(line)
@@ -200,11 +209,12 @@ def report(cells: Iterable[tuple[str, Summary, int]]) -> list[str]:
         "the scheduler, from the kernel's trace of each measured round, per answer: the target's",
         "threads going to sleep, and losing their core while they still had work (preempted);",
         "the share of those with another core idle, who took the core, how long a woken",
-        "thread waited to run (microseconds), and how often it woke the load generator (lg)",
-        "and the upstream (up) per answer",
+        "thread waited to run and how long a thread had run when its core was taken",
+        "(microseconds), and how often it woke the load generator (lg) and the upstream (up)",
+        "per answer",
         "",
         f"{'cell':<40} {'sleeps':>7} {'preempt':>7} {'idle':>5} {'wait p50':>8} {'p99':>6} "
-        f"{'woke lg':>7} {'up':>5}  core taken by",
+        f"{'ran p50':>7} {'woke lg':>7} {'up':>5}  core taken by",
     ]
     for label, summary, answers in cells:
         count = answers or 1
@@ -218,6 +228,7 @@ def report(cells: Iterable[tuple[str, Summary, int]]) -> list[str]:
             f"{label:<40} {summary.sleeps / count:7.2f} {summary.preempted / count:7.2f} "
             f"{idle:5.0%} {procstats.percentile(waits, 50):8.1f} "
             f"{procstats.percentile(waits, 99):6.1f} "
+            f"{procstats.percentile([ran * 1e6 for ran in summary.runs_preempted], 50):7.1f} "
             f"{summary.woke[LOAD_GENERATOR] / count:7.2f} {summary.woke[UPSTREAM] / count:5.2f}  "
             f"{takers or '-'}"
         )

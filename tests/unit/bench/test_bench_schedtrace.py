@@ -47,6 +47,8 @@ def test_a_trace_is_summed_up_for_the_target() -> None:
     assert summary.sleeps == 1
     assert dict(summary.woke) == {"load generator": 1}  # the target's own wake-up not counted
     assert [round(wait * 1e6) for wait in summary.wake_waits] == [16]
+    # It had run 32, 30 and 50 µs when its core was taken.
+    assert [round(ran * 1e6) for ran in summary.runs_preempted] == [32, 30, 50]
     assert round(summary.seconds * 1e6) == 300
 
 
@@ -66,9 +68,9 @@ def test_summaries_of_rounds_add_up_and_are_reported_per_answer() -> None:
     lines = schedtrace.report([("chat runestone whole c=16", total, 4)])
     row = lines[-1].split()
     # 2 sleeps and 6 preemptions over 4 answers; 2 of 6 with another core idle (33 %); a
-    # woken thread waited 16 µs; the load generator woken twice, the upstream never; a third
-    # of the core taken by each of the three.
-    assert row[4:12] == ["0.50", "1.50", "33%", "16.0", "16.0", "0.50", "0.00", "load"]
+    # woken thread waited 16 µs; it had run 32 µs at the median when preempted; the load
+    # generator woken twice, the upstream never; a third of the core taken by each of the three.
+    assert row[4:13] == ["0.50", "1.50", "33%", "16.0", "16.0", "32.0", "0.50", "0.00", "load"]
     assert "upstream 33%" in lines[-1]
     assert "kernel 33%" in lines[-1]
     total.lost = 7
