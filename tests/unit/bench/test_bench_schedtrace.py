@@ -103,9 +103,9 @@ def test_the_kernel_records_two_busy_processes_taking_turns_on_one_core() -> Non
     assert not recording.path.exists()  # the instance is removed
     assert recording.lost == 0
     summary = schedtrace.summarise(lines, one, {"the other": other})
-    # Two processes that never block on one core take turns only by preemption, and mostly
-    # with each other.
+    # Two processes that never block on one core take turns by preemption (on a busy machine
+    # others may take the core too, and a page fault may put one to sleep for a moment).
     assert summary.preempted > 0
-    assert summary.sleeps == 0
-    assert summary.takers["the other"] > summary.preempted / 2
+    assert summary.takers["the other"] > 0
+    assert summary.sleeps < summary.preempted
     assert summary.seconds > 0.5
