@@ -164,14 +164,14 @@ class Tracing:
 
 class Recording:
     """Records the scheduler's events from `start` to `stop` in a tracing instance named
-    `name` (removed on `close`)."""
+    `name` (by default after this process), removed on `close`."""
 
-    def __init__(self, name: str = f"runestone-bench-{os.getpid()}") -> None:
+    def __init__(self, name: str | None = None) -> None:
         self.lost = 0
         """Events dropped in the last recording (the buffer overran)."""
         if not (TRACEFS / "instances").is_dir():
             subprocess.run(["mount", "-t", "tracefs", "nodev", str(TRACEFS)], check=True)
-        self.path = TRACEFS / "instances" / name
+        self.path = TRACEFS / "instances" / (name or f"runestone-bench-{os.getpid()}")
         self.path.mkdir(exist_ok=True)
         (self.path / "tracing_on").write_text("0")
         (self.path / "buffer_size_kb").write_text(str(BUFFER_KB))
