@@ -78,6 +78,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import os
 import subprocess
 import tempfile
 import time
@@ -287,8 +288,9 @@ async def _measured(
     often it was preempted; with `tracing`, what the kernel's trace of the round shows."""
     cpu = procstats.cpu_seconds(target.pid)
     preempted = procstats.preemptions(target.pid)
-    threads = schedtrace.threads(target.pid) if tracing else set()
+    threads: set[int] = set()
     if tracing:
+        threads = schedtrace.threads(target.pid)
         tracing.recording.start()
     samples = await _drive(
         target,
@@ -539,6 +541,8 @@ def main() -> None:
     threads = max(peers.TENSORZERO_THREADS.get(name, 1) for name in options.targets)
     if options.pin and max(options.workers, threads) > 1:
         parser.error("--pin gives the targets one core: --workers 1, tensorzero not tensorzero2")
+    if options.sched_trace and os.geteuid() != 0:
+        parser.error("--sched-trace reads the kernel's trace (tracefs): run it as root")
     if ("before" in options.targets) != (options.before is not None):
         parser.error("the target `before` and --before DIR go together")
     uvloop.run(main_async(options))
