@@ -16,6 +16,8 @@ import schedtrace
 ADDED_P99_BUDGET = 0.005  # throughput is compared at cells whose added p99 stays under this
 AT_RATE = "@rate"
 """A target measured at `--at-rate-of`'s request rate (paced) rather than as fast as it goes."""
+_OURS = ("direct", "runestone", "floor", "before")
+"""Target families that are Runestone or a floor, never a peer to compare with."""
 
 
 SEARCH = "search"
@@ -121,6 +123,7 @@ def report(
     lines += [
         "",
         *targets_summary(chat, chat_direct, workers),
+        *standing(chat, chat_direct),
         *endpoints_summary(cells, translated),
     ]
     lines += at_rate_summary(chat, paced)
@@ -135,7 +138,7 @@ def at_rate_summary(cells: list[Cell], paced: dict[tuple[str, bool, int], Cell])
     for cell in cells:
         key = (cell.stream, cell.concurrency)
         floor = paced.get((cell.endpoint, *key))
-        if cell.target.endswith(AT_RATE) or peers.family(cell.target) in ("direct", "runestone"):
+        if cell.target.endswith(AT_RATE) or peers.family(cell.target) in _OURS:
             continue
         if floor is None or key not in ours:
             continue
@@ -191,6 +194,59 @@ def targets_summary(
             f"{added_theirs * 1000:.2f} ms (ratio 1/{added_theirs / max(added_ours, 1e-6):.1f})"
         )
     return lines
+
+
+FLOOR = "floor-raw"
+"""The bare hop Runestone's added latency at c=1 is measured against."""
+FLOOR_MARGIN = 0.0001  # seconds above the bare hop's added p50 at c=1 that count as level
+
+
+def standing(cells: list[Cell], direct: dict[tuple[bool, int], Cell]) -> list[str]:
+    """Where Runestone stands, closed loop: against each peer in every cell both were measured
+    in (added p50 and p99 each ahead, level or behind; the first token for streams), and at c=1
+    against the bare hop."""
+    by = {(c.target, c.stream, c.concurrency): c for c in cells if not c.samples.errors}
+    peers_in_run = sorted(
+        {
+            c.target
+            for c in cells
+            if peers.family(c.target) not in _OURS and not c.target.endswith(AT_RATE)
+        }
+    )
+    lines = []
+    for peer in peers_in_run:
+        for (target, stream, concurrency), theirs in by.items():
+            ours = by.get(("runestone", stream, concurrency))
+            floor = direct.get((stream, concurrency))
+            if target != peer or ours is None or floor is None:
+                continue
+            parts = []
+            for q in (50, 99):
+                gap = (ours.lead(q) - floor.lead(q)) - (theirs.lead(q) - floor.lead(q))
+                parts.append(f"p{q} {_verdict(gap)}")
+            what = "first token" if stream else "whole"
+            lines.append(f"  against {peer:<11} {what:<11} c={concurrency:<3} " + ", ".join(parts))
+    for stream, what in ((False, "whole"), (True, "first token")):
+        ours, bare, floor = (
+            by.get(("runestone", stream, 1)),
+            by.get((FLOOR, stream, 1)),
+            direct.get((stream, 1)),
+        )
+        if ours and bare and floor:
+            above = ours.lead(50) - bare.lead(50)
+            lines.append(
+                f"  at c=1 {what}: added p50 {above * 1000:.2f} ms above {FLOOR}'s "
+                f"({'within' if above <= FLOOR_MARGIN else 'beyond'} 0.10 ms)"
+            )
+    title = "where runestone stands (closed loop; added latency, ahead or behind by ms):"
+    return ["", title, *lines] if lines else []
+
+
+def _verdict(gap: float) -> str:
+    """`gap` is Runestone's added latency minus the peer's, in seconds."""
+    if abs(gap) < 0.000005:
+        return "level"
+    return f"{'behind' if gap > 0 else 'ahead'} {abs(gap) * 1000:.2f}"
 
 
 def endpoints_summary(cells: list[Cell], translated: Sequence[str]) -> list[str]:
