@@ -8,6 +8,7 @@ project's venv, never into the repo), at the pinned version below."""
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import signal
 import subprocess
@@ -85,6 +86,9 @@ class Target:
             self.process.wait(10)
 
 
+PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True)
+
 _target_cores: set[int] | None = None
 """Where targets run, once `pin` has been called; None: anywhere, like everything else."""
 
@@ -110,6 +114,18 @@ def spawn(
     """Start a target (on the targets' core once `pin` was called), or with `harness` a part of
     the bench itself (on the bench's cores)."""
     cores = None if harness else _target_cores
+
+    def prepare() -> None:
+        # In the child before it runs anything: it is sent SIGTERM should the bench die without
+        # stopping it (killed, say), so no target is left holding a port and a core (the signal
+        # follows the thread that started the child: the benches start them from their main
+        # thread, which lives as long as they do); and with
+        # `pin`, every thread and process it starts (workers, a runtime's threads) inherits the
+        # core.
+        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if cores is not None:
+            os.sched_setaffinity(0, cores)
+
     with log.open("wb") as out:
         return subprocess.Popen(
             command,
@@ -117,9 +133,7 @@ def spawn(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env={**os.environ, **(env or {})},
-            # Set in the child before it runs anything, so every thread and process it starts
-            # (workers, a runtime's threads) inherits the core.
-            preexec_fn=None if cores is None else lambda: os.sched_setaffinity(0, cores),
+            preexec_fn=prepare,
         )
 
 
