@@ -116,12 +116,11 @@ def spawn(
     cores = None if harness else _target_cores
 
     def prepare() -> None:
-        # In the child before it runs anything: it is sent SIGTERM should the bench die without
-        # stopping it (killed, say), so no target is left holding a port and a core (the signal
-        # follows the thread that started the child: the benches start them from their main
-        # thread, which lives as long as they do); and with
-        # `pin`, every thread and process it starts (workers, a runtime's threads) inherits the
-        # core.
+        # In the child before it runs anything. It is sent SIGTERM should the bench die without
+        # stopping it (killed, say), so no target is left holding a port and a core; the signal
+        # follows the thread that started the child, and the benches start them from their
+        # main thread, which lives as long as they do. With `pin`, every thread and process it
+        # starts (workers, a runtime's threads) inherits the core.
         _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
         if cores is not None:
             os.sched_setaffinity(0, cores)
