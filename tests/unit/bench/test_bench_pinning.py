@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -126,13 +127,7 @@ def test_the_report_prints_preemptions_per_answer() -> None:
     "arguments",
     [["--workers", "2", "--targets", "direct,runestone"], ["--targets", "direct,tensorzero2"]],
 )
-def test_pinning_refuses_targets_that_need_more_than_one_core(arguments: list[str]) -> None:
-    done = subprocess.run(
-        [sys.executable, "gateway_overhead.py", "--pin", *arguments],
-        cwd=BENCH,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 2
-    assert "--pin gives the targets one core" in done.stderr
+def test_pinning_refuses_targets_that_need_more_than_one_core(
+    arguments: list[str], refusal: Callable[..., str]
+) -> None:
+    assert "--pin gives the targets one core" in refusal(["--pin", *arguments])

@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
+from collections.abc import Callable
 
 import overhead_report
 import schedtrace
@@ -112,15 +112,7 @@ def test_the_kernel_records_two_busy_processes_taking_turns_on_one_core() -> Non
     assert summary.seconds > 0.5
 
 
-def test_the_bench_refuses_to_trace_without_root() -> None:
-    bench = Path(schedtrace.__file__).resolve().parent
+def test_the_bench_refuses_to_trace_without_root(refusal: Callable[..., str]) -> None:
     nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-    done = subprocess.run(
-        [*nobody, sys.executable, "gateway_overhead.py", "--sched-trace"],
-        cwd=bench,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 2
-    assert "--sched-trace reads the kernel's trace (tracefs): run it as root" in done.stderr
+    said = refusal(["--sched-trace"], prefix=nobody)
+    assert "--sched-trace reads the kernel's trace (tracefs): run it as root" in said
