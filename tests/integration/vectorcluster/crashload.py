@@ -128,6 +128,22 @@ class Members:
             answer.raise_for_status()
         return answer.status_code == 200
 
+    def copies(self, item_id: str) -> dict[str, list[int] | None]:
+        """Each member's own copy of an object: [creationTimeUnix, lastUpdateTimeUnix], or None
+        where the member does not hold it."""
+        copies: dict[str, list[int] | None] = {}
+        for member, url in self.urls.items():
+            answer = self._read(
+                "GET", f"{url}/v1/objects/{COLLECTION}/{item_id}", params={"node_name": member}
+            )
+            if answer.status_code == 404:
+                copies[member] = None
+                continue
+            answer.raise_for_status()
+            body = answer.json()
+            copies[member] = [body.get("creationTimeUnix"), body.get("lastUpdateTimeUnix")]
+        return copies
+
     def found(self, member: str, batch: Sequence[Item]) -> set[str]:
         """The ids of `batch` that an exact-vector search through the member finds among its
         first SEARCH_LIMIT hits, one search per item."""
