@@ -117,32 +117,34 @@ class Members:
             if not (result.get("result") or {}).get("errors")
         ]
 
-    def holds(self, member: str, item: Item) -> bool:
-        """Whether the member's own replica holds the object (`node_name`: no other is asked)."""
+    def _own_copy(self, member: str, item_id: str) -> dict[str, Any] | None:
+        """The object as the member's own replica holds it (`node_name`: no other is asked), or
+        None where it does not."""
         answer = self._read(
             "GET",
-            f"{self.urls[member]}/v1/objects/{COLLECTION}/{item.id}",
+            f"{self.urls[member]}/v1/objects/{COLLECTION}/{item_id}",
             params={"node_name": member},
         )
-        if answer.status_code not in (200, 404):
-            answer.raise_for_status()
-        return answer.status_code == 200
+        if answer.status_code == 404:
+            return None
+        answer.raise_for_status()
+        body: dict[str, Any] = answer.json()
+        return body
 
-    def copies(self, item_id: str) -> dict[str, list[int] | None]:
+    def holds(self, member: str, item: Item) -> bool:
+        """Whether the member's own replica holds the object."""
+        return self._own_copy(member, item.id) is not None
+
+    def copies(self, item_id: str) -> dict[str, list[int | None] | None]:
         """Each member's own copy of an object: [creationTimeUnix, lastUpdateTimeUnix], or None
         where the member does not hold it."""
-        copies: dict[str, list[int] | None] = {}
-        for member, url in self.urls.items():
-            answer = self._read(
-                "GET", f"{url}/v1/objects/{COLLECTION}/{item_id}", params={"node_name": member}
-            )
-            if answer.status_code == 404:
-                copies[member] = None
-                continue
-            answer.raise_for_status()
-            body = answer.json()
-            copies[member] = [body.get("creationTimeUnix"), body.get("lastUpdateTimeUnix")]
-        return copies
+        copies = {member: self._own_copy(member, item_id) for member in self.urls}
+        return {
+            member: None
+            if copy is None
+            else [copy.get("creationTimeUnix"), copy.get("lastUpdateTimeUnix")]
+            for member, copy in copies.items()
+        }
 
     def found(self, member: str, batch: Sequence[Item]) -> set[str]:
         """The ids of `batch` that an exact-vector search through the member finds among its

@@ -14,14 +14,13 @@ last acknowledged inserts: the objects are there by id, its searches never find 
 
 Not yet explained, and so not hidden: twice on 2026-12-06 (run 1, crash-1 killed) a member that
 was not killed, crash-2, held 8 and then 10 acknowledged objects by id whose vectors its index
-lacked, with every member's queue empty (the second time); five runs in between found none. A
+lacked, with every member's queue empty (the second time): 2 of 19 runs of run 1 by 2026-12-07. A
 failing run's summary says, per member, when its holes were acknowledged relative to the kill
 and, for the first, every member's copy of it (created and last updated), which tells a copy
 that replication wrote over from one written once."""
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import random
@@ -74,7 +73,7 @@ class Outcome:
     its searches missed."""
     holes: dict[str, list[str]]
     """Of `missing`, the ids whose vector is not in the member's index at all."""
-    hole_copies: dict[str, dict[str, list[int] | None]]
+    hole_copies: dict[str, dict[str, list[int | None] | None]]
     """For the first hole of each member that has one: every member's copy of that object, as
     [creationTimeUnix, lastUpdateTimeUnix] (None: not held), to tell a copy that replication
     wrote over from one written once."""
@@ -142,8 +141,9 @@ def _queued(members: Members, pod: str) -> int:
     return sum(s.get("vectorQueueLength") or 0 for s in members.shards(pod))
 
 
-def _indexed_all(members: Members, pod: str) -> bool:
-    return _queued(members, pod) == 0
+def _wait_indexed(members: Members, pod: str, timeout: float) -> None:
+    """Wait until the member's queue holds no vector still to be indexed."""
+    eventually(lambda: _queued(members, pod) == 0, timeout=timeout, what=f"{pod}'s queue indexed")
 
 
 def _converge(members: Members, acked: list[Item]) -> float:
@@ -196,7 +196,7 @@ def crash(clusters: Clusters, members: Members, victim: str, seed: int) -> Outco
     held_at_gate = [item for item in acked if item.id not in absent]
     missing_at_gate = crashload.missing_by_search(members, victim, held_at_gate)
     if missing_at_gate:
-        eventually(lambda: _queued(members, victim) == 0, timeout=60, what="the queue indexed")
+        _wait_indexed(members, victim, timeout=60)
         missing_at_gate = crashload.missing_by_search(members, victim, missing_at_gate)
 
     converged_s = _converge(members, acked)
@@ -204,11 +204,7 @@ def crash(clusters: Clusters, members: Members, victim: str, seed: int) -> Outco
     # once the member's queue has indexed it, on any member (not only the one killed).
     queued_at_converged = {m: _queued(members, m) for m in members.urls}
     for member in members.urls:
-        eventually(
-            functools.partial(_indexed_all, members, member),
-            timeout=120,
-            what=f"{member}'s queue indexed",
-        )
+        _wait_indexed(members, member, timeout=120)
     missing = {m: crashload.missing_by_search(members, m, acked) for m in members.urls}
     holes = {
         m: [item.id for item in items if not members.indexed(m, item)]
@@ -355,7 +351,7 @@ def test_a_restarted_member_turns_ready_only_once_it_has_indexed_its_queue(
             time.sleep(0.2)
         ready = time.monotonic() - started
         queued_at_gate = _queued(members, pod)
-        eventually(lambda: _queued(members, pod) == 0, timeout=60, what="the queue indexed")
+        _wait_indexed(members, pod, timeout=60)
         missing = crashload.missing_by_search(members, pod, written)
     finally:
         members.close()
@@ -391,7 +387,7 @@ def test_a_member_killed_before_its_stored_objects_reached_the_queue_indexes_the
         members.create_collection(pod)
         written = crashload.items(1000, rng)
         crashload.Writer(members, written, batch=100).run()
-        eventually(lambda: _queued(members, pod) == 0, timeout=60, what="every vector indexed")
+        _wait_indexed(members, pod, timeout=60)
         assert crashload.missing_by_search(members, pod, written) == []
 
         wv.kill_container(clusters.kubelet, clusters.namespace, pod)
@@ -404,7 +400,7 @@ def test_a_member_killed_before_its_stored_objects_reached_the_queue_indexes_the
             shutil.rmtree(log)
         wv.release_container(clusters.kubelet, clusters.namespace, pod)
         gate_s = _wait_gate(clusters, pod, "True", timeout=300)
-        eventually(lambda: _queued(members, pod) == 0, timeout=120, what="the queue indexed")
+        _wait_indexed(members, pod, timeout=120)
         missing = crashload.missing_by_search(members, pod, written)
         log_text = kube.container_log(clusters.kubelet, clusters.namespace, pod, "weaviate")
         requeued = [line for line in log_text.read_text().splitlines() if "weaviate_start" in line]
