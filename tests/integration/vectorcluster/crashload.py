@@ -187,13 +187,15 @@ class Members:
 @dataclass
 class Writer:
     """Writes `pending` in batches from `threads` threads, through the members not marked down,
-    in turn. `acked` maps an acknowledged id to the time of its acknowledgement."""
+    in turn. `acked` maps an acknowledged id to the time of its acknowledgement, `via` to the
+    member that coordinated the batch that acknowledged it."""
 
     members: Members
     pending: list[Item]
     batch: int = 10
     threads: int = 2
     acked: dict[str, float] = field(default_factory=dict)
+    via: dict[str, str] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
     down: set[str] = field(default_factory=set)
     _turn: int = 0
@@ -240,6 +242,7 @@ class Writer:
                 with self._lock:
                     now = time.time()
                     self.acked.update((item.id, now) for item in acked)
+                    self.via.update((item.id, via) for item in acked)
                     self._lock.notify_all()
                 chunk = [item for item in chunk if item.id not in self.acked]
                 if not chunk:

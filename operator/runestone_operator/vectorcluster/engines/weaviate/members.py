@@ -93,7 +93,9 @@ it, leaving room below the limit for what it does not count (stacks, cgo, the pa
 # container, so that it also runs when only the container restarts): before it execs Weaviate it
 # writes that checkpoint for every shard whose object store still has a write-ahead log (a clean
 # stop flushes and removes it). Weaviate's own repair (Shard.RepairIndex) does the same but is
-# reachable only through its unauthenticated debug listener, which the members keep off.
+# reachable only through its unauthenticated debug listener, which the members keep off. (A
+# member that was not killed has been seen holding a batch's objects without vectors too, and
+# nothing here repairs that: docs/vectorcluster.md, "Indexing and crashes".)
 # The cost is read-after-write: a search finds a new object once the queue has indexed it. With
 # Weaviate's own queue settings that took 0.5-1 s idle but 33-82 s under a steady write stream
 # (the queue grew to 34k: a partial chunk waits for 100 ms without writes); with the two below,
