@@ -138,12 +138,11 @@ class Members:
     def copies(self, item_id: str) -> dict[str, list[int | None] | None]:
         """Each member's own copy of an object: [creationTimeUnix, lastUpdateTimeUnix], or None
         where the member does not hold it."""
-        copies = {member: self._own_copy(member, item_id) for member in self.urls}
         return {
             member: None
-            if copy is None
+            if (copy := self._own_copy(member, item_id)) is None
             else [copy.get("creationTimeUnix"), copy.get("lastUpdateTimeUnix")]
-            for member, copy in copies.items()
+            for member in self.urls
         }
 
     def found(self, member: str, batch: Sequence[Item]) -> set[str]:
@@ -184,18 +183,24 @@ class Members:
         return data
 
 
+@dataclass(frozen=True)
+class Ack:
+    at: float
+    """When the answer that acknowledged the object was read (epoch seconds)."""
+    via: str
+    """The member that coordinated the batch."""
+
+
 @dataclass
 class Writer:
     """Writes `pending` in batches from `threads` threads, through the members not marked down,
-    in turn. `acked` maps an acknowledged id to the time of its acknowledgement, `via` to the
-    member that coordinated the batch that acknowledged it."""
+    in turn. `acked` maps an acknowledged id to its acknowledgement."""
 
     members: Members
     pending: list[Item]
     batch: int = 10
     threads: int = 2
-    acked: dict[str, float] = field(default_factory=dict)
-    via: dict[str, str] = field(default_factory=dict)
+    acked: dict[str, Ack] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
     down: set[str] = field(default_factory=set)
     _turn: int = 0
@@ -240,9 +245,8 @@ class Writer:
                     time.sleep(0.2)
                     continue
                 with self._lock:
-                    now = time.time()
-                    self.acked.update((item.id, now) for item in acked)
-                    self.via.update((item.id, via) for item in acked)
+                    ack = Ack(time.time(), via)
+                    self.acked.update((item.id, ack) for item in acked)
                     self._lock.notify_all()
                 chunk = [item for item in chunk if item.id not in self.acked]
                 if not chunk:

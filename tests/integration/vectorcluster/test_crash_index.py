@@ -235,7 +235,9 @@ def crash(clusters: Clusters, members: Members, victim: str, seed: int) -> Outco
         held_at_gate=len(held_at_gate),
         missing_at_gate=missing_at_gate,
         holes_acked={
-            m: sorted((round(writer.acked[i] - killed["at"], 2), writer.via[i]) for i in ids)
+            m: sorted(
+                (round(writer.acked[i].at - killed["at"], 2), writer.acked[i].via) for i in ids
+            )
             for m, ids in holes.items()
         },
         converged_s=round(converged_s, 1),
