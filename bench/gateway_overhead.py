@@ -41,8 +41,9 @@ endpoint's added p50 over chat completions through the gateway at c=1 and its th
 chat's at c=16. `direct` and `runestone` serve every endpoint; a cell another target cannot
 serve is skipped with the reason printed (peers.skip_reason). Under the comparisons, `where
 runestone stands` sets Runestone beside each peer in every chat cell both were measured in
-(added p50 and p99, ahead or behind and by how much) and says how far its added p50 at c=1 is
-above `floor-raw`'s.
+(added p50 and p99, ahead or behind and by how much, with the cores Runestone kept busy in the
+cell and, when `floor-raw` ran in it too, where that bare hop stands against the same peer) and
+says how far its added p50 at c=1 is above `floor-raw`'s.
 
 `search` is the vector-store search (`POST /v1/vector_stores/{id}/search`, hybrid, 5 results),
 as bench/retrieval.py measures it (bench/vector_search.py). Only with it, a real Weaviate node

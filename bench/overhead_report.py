@@ -204,8 +204,10 @@ FLOOR_MARGIN = 0.0001
 
 def standing(cells: list[Cell], direct: dict[tuple[bool, int], Cell]) -> list[str]:
     """Where Runestone stands, closed loop: against each peer in every cell both were measured
-    in (added p50 and p99 each ahead, level or behind; the first token for streams), and at c=1
-    against the bare hop."""
+    in (added p50 and p99 each ahead, level or behind; the first token for streams), with the
+    cores Runestone kept busy in that cell and, when the bare hop was measured in it too, where
+    the bare hop stands against the same peer (a cell in which even the hop is behind is not
+    one a Python gateway's code can win); and at c=1 against the bare hop."""
     by = {(c.target, c.stream, c.concurrency): c for c in cells if not c.samples.errors}
     peers_in_run = sorted(
         {
@@ -220,11 +222,14 @@ def standing(cells: list[Cell], direct: dict[tuple[bool, int], Cell]) -> list[st
             ours = by.get(("runestone", stream, concurrency))
             if target != peer or ours is None or (stream, concurrency) not in direct:
                 continue
-            # Both added figures are over the same direct cell, so their difference is that of
-            # the two targets' own percentiles.
-            parts = [f"p{q} {_verdict(ours.lead(q) - theirs.lead(q))}" for q in (50, 99)]
             what = "first token" if stream else "whole"
-            lines.append(f"  against {peer:<11} {what:<11} c={concurrency:<3} " + ", ".join(parts))
+            line = f"  against {peer:<11} {what:<11} c={concurrency:<3} " + _against(ours, theirs)
+            if ours.samples.elapsed and ours.cpu:
+                line += f"; runestone kept {ours.cpu / ours.samples.elapsed:.2f} cores busy"
+            bare = by.get((FLOOR, stream, concurrency))
+            if bare is not None:
+                line += f"; {FLOOR}: {_against(bare, theirs)}"
+            lines.append(line)
     for stream, what in ((False, "whole"), (True, "first token")):
         ours, bare, floor = (
             by.get(("runestone", stream, 1)),
@@ -239,6 +244,12 @@ def standing(cells: list[Cell], direct: dict[tuple[bool, int], Cell]) -> list[st
             )
     title = "where runestone stands (closed loop; added latency, ahead or behind by ms):"
     return ["", title, *lines] if lines else []
+
+
+def _against(ours: Cell, theirs: Cell) -> str:
+    """Added p50 and p99 of `ours` against `theirs`: both are over the same direct cell, so the
+    difference is that of the two targets' own percentiles."""
+    return ", ".join(f"p{q} {_verdict(ours.lead(q) - theirs.lead(q))}" for q in (50, 99))
 
 
 def _verdict(gap: float) -> str:

@@ -1,6 +1,7 @@
 """bench/overhead_report.py's standing: Runestone against each peer in every cell both were
-measured in, from the added latency over the same cell's direct, and at c=1 against the bare
-hop; paced targets, floors and errored cells are not peers."""
+measured in, from the added latency over the same cell's direct, with the cores Runestone kept
+busy and where the bare hop stands against the same peer, and at c=1 against the bare hop;
+paced targets, floors and errored cells are not peers."""
 
 from __future__ import annotations
 
@@ -9,14 +10,19 @@ import overhead_report
 
 
 def _cell(
-    target: str, concurrency: int, ms: float, stream: bool = False, errors: int = 0
+    target: str,
+    concurrency: int,
+    ms: float,
+    stream: bool = False,
+    errors: int = 0,
+    cpu: float = 0.0,
 ) -> overhead_report.Cell:
     cell = overhead_report.Cell(target, stream=stream, concurrency=concurrency)
     seconds = [ms / 1000] * 100  # every percentile is `ms`
-    samples = loadgen.Samples(latencies=list(seconds), elapsed=1.0, errors=errors)
+    samples = loadgen.Samples(latencies=list(seconds), elapsed=2.0, errors=errors)
     if stream:
         samples.first_bytes = list(seconds)
-    cell.add(samples, cpu=0.0)
+    cell.add(samples, cpu=cpu)
     return cell
 
 
@@ -49,6 +55,27 @@ def test_each_cell_says_ahead_or_behind_the_peer_by_the_added_difference() -> No
         "first token" in line and "c=64" in line and "p50 ahead 0.80, p99 ahead 0.80" in line
         for line in lines
     )
+
+
+def test_a_cell_says_the_cores_runestone_kept_busy_and_where_the_bare_hop_stands() -> None:
+    lines = _standing(
+        [
+            _cell("direct", 16, 5.0),
+            _cell("runestone", 16, 5.8, cpu=1.9),  # 2 s measured: 0.95 cores
+            _cell("tensorzero", 16, 5.5),
+            _cell("floor-raw", 16, 5.6),  # added 0.6: the hop is behind too
+            _cell("direct", 1, 5.0),
+            _cell("runestone", 1, 5.3),
+            _cell("tensorzero", 1, 5.6),
+        ]
+    )
+    (c16,) = [line for line in lines if "c=16" in line]
+    assert c16.endswith(
+        "p50 behind 0.30, p99 behind 0.30; runestone kept 0.95 cores busy; "
+        "floor-raw: p50 behind 0.10, p99 behind 0.10"
+    )
+    (c1,) = [line for line in lines if "against" in line and "c=1 " in line]
+    assert c1.endswith("p50 ahead 0.30, p99 ahead 0.30")  # no CPU recorded, no hop measured
 
 
 def test_paced_floor_and_errored_cells_are_not_peers_and_c1_is_against_the_bare_hop() -> None:
