@@ -2,8 +2,9 @@
 conditions, TLS and key rotation, and the annotations that carry CRD-only schema (CEL rules, list
 types) into the generated OpenAPI.
 
-Pure data: pydantic and the standard library only. The CRD YAML is generated from the kinds'
-models, so the API server validates exactly what the operator parses."""
+Pure data: pydantic, the standard library and the pure quantity arithmetic only. The CRD YAML
+is generated from the kinds' models, so the API server validates exactly what the operator
+parses."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from typing import Annotated, Any, Literal
 import pydantic
 from pydantic import alias_generators
 
+from runestone_operator.core import quantities
+
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 DURATION = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
@@ -23,9 +26,23 @@ DnsLabel = Annotated[str, pydantic.Field(min_length=1, max_length=63, pattern=DN
 ObjectName = Annotated[str, pydantic.Field(min_length=1, max_length=253, pattern=DNS_SUBDOMAIN)]
 Duration = Annotated[str, pydantic.Field(max_length=32, pattern=DURATION)]
 DecimalString = Annotated[str, pydantic.Field(max_length=32, pattern=r"^[0-9]+(\.[0-9]+)?$")]
+QUANTITY = (
+    r"^(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
+    r"(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
+)
+"""A non-negative Kubernetes quantity: the API server's own pattern for one, without a sign."""
 Quantity = Annotated[
-    str | int,
-    pydantic.WithJsonSchema({"x-kubernetes-int-or-string": True}),
+    Annotated[str, pydantic.Field(max_length=64, pattern=QUANTITY)]
+    | Annotated[int, pydantic.Field(ge=0)],
+    pydantic.WithJsonSchema(
+        {
+            "x-kubernetes-int-or-string": True,
+            "anyOf": [{"type": "integer"}, {"type": "string"}],
+            "minimum": 0,
+            "maxLength": 64,
+            "pattern": QUANTITY,
+        }
+    ),
     pydantic.Field(union_mode="left_to_right"),
 ]
 """A Kubernetes resource quantity such as "500m", "1Gi" or 2."""
@@ -86,11 +103,47 @@ class SecretKeySelector(Model):
     """The key within the Secret's data."""
 
 
-class Resources(Model):
+ResourceList = Annotated[dict[str, Quantity], pydantic.Field(max_length=16)]
+
+
+class Resources(
+    Model,
+    json_schema_extra=validations(
+        cel(
+            "!has(self.requests) || !has(self.limits) || self.requests.all(name, "
+            "!(name in self.limits) || "
+            "quantity(string(self.requests[name])).compareTo("
+            "quantity(string(self.limits[name]))) <= 0)",
+            "each request must be at most its limit (requests.cpu <= limits.cpu, "
+            "requests.memory <= limits.memory)",
+        )
+    ),
+):
     """Compute resources of a container, as in a Pod spec."""
 
-    requests: dict[str, Quantity] | None = None
-    limits: dict[str, Quantity] | None = None
+    requests: ResourceList | None = None
+    limits: ResourceList | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _requests_within_limits(self) -> Resources:
+        for name, request in (self.requests or {}).items():
+            limit = (self.limits or {}).get(name)
+            if limit is None:
+                continue
+            asked, allowed = quantities.exact(request), quantities.exact(limit)
+            if asked is not None and allowed is not None and asked > allowed:
+                raise ValueError(f"requests.{name} ({request}) exceeds limits.{name} ({limit})")
+        return self
+
+
+class Sidecar(Model):
+    """The health sidecar the operator adds to each pod, which reports the pod's readiness."""
+
+    resources: Resources | None = None
+    """Its compute resources. Unset: 10m CPU and 32Mi memory requested, a 64Mi memory limit;
+    beside a workload whose resources are Guaranteed, 100m CPU and 64Mi memory as both request
+    and limit, so that the pod is Guaranteed too. Set, they are used as given (the pod is then
+    Guaranteed only if these are too)."""
 
 
 ConditionStatus = Literal["True", "False", "Unknown"]

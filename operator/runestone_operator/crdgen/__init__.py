@@ -181,8 +181,16 @@ def file_name(of: Definition) -> str:
     return f"{of.kind.crd_name}.yaml"
 
 
+class _Dumper(yaml.SafeDumper):
+    """Writes a part the schema repeats (a shared rule, a quantity's schema) in full each time,
+    not as a YAML anchor and its aliases: a reader of the CRD sees each field whole."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def render(manifest: Manifest) -> str:
-    return HEADER + yaml.safe_dump(manifest, sort_keys=False, width=100)
+    return HEADER + yaml.dump(manifest, Dumper=_Dumper, sort_keys=False, width=100)
 
 
 def rendered_files() -> dict[str, str]:

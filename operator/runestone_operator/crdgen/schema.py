@@ -66,6 +66,8 @@ def _convert(schema: Schema, definitions: dict[str, Schema]) -> Schema:
             result[key] = {name: _convert(sub, definitions) for name, sub in value.items()}
         elif key in ("items", "additionalProperties") and isinstance(value, dict):
             result[key] = _convert(value, definitions)
+        elif key == "anyOf" and schema.get("x-kubernetes-int-or-string"):
+            result[key] = value  # the one union a structural schema has: integer or string
         elif key == "anyOf":
             raise ValueError(f"a union other than Optional cannot be structural: {schema}")
         else:

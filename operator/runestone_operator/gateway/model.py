@@ -301,6 +301,9 @@ class GatewaySpec(common.Model):
     """Container image; the operator's own image when unset."""
     resources: common.Resources | None = None
     """Resources of the gateway container."""
+    sidecar: common.Sidecar = pydantic.Field(
+        default_factory=common.Sidecar, json_schema_extra=common.default_object(common.Sidecar)
+    )
     log_prompts: bool = False
     """Log request messages. Off by default: prompts can hold personal data."""
     request_bodies: RequestBodies = pydantic.Field(

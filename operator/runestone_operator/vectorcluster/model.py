@@ -182,6 +182,9 @@ class VectorClusterSpec(common.Model):
     result in `status.restore` and the `Restored` condition. Set only at creation."""
     image: str | None = pydantic.Field(default=None, min_length=1, max_length=1024)
     resources: common.Resources | None = None
+    sidecar: common.Sidecar = pydantic.Field(
+        default_factory=common.Sidecar, json_schema_extra=common.default_object(common.Sidecar)
+    )
 
 
 class Member(common.Model):

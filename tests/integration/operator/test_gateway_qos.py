@@ -1,6 +1,7 @@
 """A Gateway whose resources are Guaranteed gets pods the real API server classes Guaranteed (its
 sidecar made Guaranteed too), so a node with the static CPU manager policy can give the gateway
-whole cores of its own; any other Gateway keeps the small Burstable sidecar."""
+whole cores of its own; any other Gateway keeps the small Burstable sidecar. Resources the spec
+gives the sidecar are the sidecar's, as given."""
 
 from __future__ import annotations
 
@@ -42,3 +43,25 @@ def test_the_gateway_pods_qos_class_follows_the_gateways_resources(
         lambda: _qos_classes(kube_api, namespace, "sized"), timeout=90, what="the gateway's pod"
     )
     assert found == [qos]
+
+
+def test_the_sidecar_runs_with_the_resources_the_gateway_gives_it(
+    kube_api: client.ApiClient, namespace: str
+) -> None:
+    objects.create(kube_api, namespace, objects.mock_pool("mock"))
+    sidecar = {"requests": {"cpu": "200m"}, "limits": {"cpu": "200m", "memory": "96Mi"}}
+    gateway = objects.gateway(
+        "sized",
+        replicas=1,
+        resources={"limits": {"cpu": 1, "memory": "256Mi"}},
+        sidecar={"resources": sidecar},
+    )
+    objects.create(kube_api, namespace, gateway)
+    found = eventually(
+        lambda: _qos_classes(kube_api, namespace, "sized"), timeout=90, what="the gateway's pod"
+    )
+    assert found == ["Guaranteed"]  # both containers Guaranteed: the sidecar's own are
+    (pod,) = objects.gateway_pods(kube_api, namespace, "sized")
+    (container,) = [c for c in pod.spec.containers if c.name == "sidecar"]
+    assert container.resources.requests == {"cpu": "200m", "memory": "96Mi"}  # defaulted
+    assert container.resources.limits == sidecar["limits"]

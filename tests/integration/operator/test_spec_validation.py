@@ -239,6 +239,40 @@ INVALID = [
         "vectorClusterRef: Required value",
     ),
     (
+        "gateway: a request above its limit",
+        _with(GATEWAY, {"resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "1500m"}}}),
+        "each request must be at most its limit",
+    ),
+    (
+        "gateway: the sidecar's request above its limit",
+        _with(
+            GATEWAY,
+            {
+                "sidecar": {
+                    "resources": {"requests": {"memory": "1Gi"}, "limits": {"memory": "64Mi"}}
+                }
+            },
+        ),
+        "each request must be at most its limit",
+    ),
+    (
+        "gateway: a quantity that is not one",
+        _with(GATEWAY, {"resources": {"limits": {"memory": "lots"}}}),
+        "should match",
+    ),
+    (
+        "vectorcluster: a negative quantity",
+        _with(VECTOR, {"resources": {"requests": {"memory": -1}}}),
+        "should be greater than or equal to 0",
+    ),
+    (
+        "vectorcluster: the sidecar's request above its limit",
+        _with(
+            VECTOR, {"sidecar": {"resources": {"requests": {"cpu": 1}, "limits": {"cpu": "100m"}}}}
+        ),
+        "each request must be at most its limit",
+    ),
+    (
         "vectorcluster: two voters",
         _with(VECTOR, {"replicas": 2}),
         "replicas must be 1, 3 or 5, or more than 5",
@@ -293,6 +327,22 @@ def test_invalid_spec_is_rejected_with_its_message(
     assert rejected.value.status == 422, case
     status = json.loads(rejected.value.body)
     assert message in status["message"], status["message"]
+
+
+@pytest.mark.parametrize("body", [GATEWAY, VECTOR], ids=lambda body: body["kind"])
+def test_resources_in_the_api_servers_forms_are_accepted(
+    kube_api: client.ApiClient, namespace: str, body: dict[str, Any]
+) -> None:
+    workload = {
+        "requests": {"cpu": "500m", "memory": "900M"},
+        "limits": {"cpu": 1, "memory": "1e9"},
+    }
+    sidecar = {"requests": {"cpu": "20m", "memory": "48Mi"}, "limits": {"memory": "96Mi"}}
+    created = _create(
+        kube_api, namespace, _with(body, {"resources": workload, "sidecar": {"resources": sidecar}})
+    )
+    assert created["spec"]["resources"] == workload
+    assert created["spec"]["sidecar"] == {"resources": sidecar}
 
 
 def test_vector_stores_take_openais_defaults(kube_api: client.ApiClient, namespace: str) -> None:

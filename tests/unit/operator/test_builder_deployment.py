@@ -229,3 +229,34 @@ def test_a_gateway_not_asking_for_guaranteed_resources_keeps_the_small_sidecar(
         "limits": {"memory": "64Mi"},
     }
     assert qos.pod_class(pod) == "Burstable"
+
+
+@pytest.mark.parametrize("gateway_resources", [None, {"limits": {"cpu": 2, "memory": "1Gi"}}])
+def test_the_sidecars_own_resources_are_used_as_given(
+    owner: meta.Owner, gateway_resources: dict[str, Any] | None
+) -> None:
+    sidecar_resources = {"requests": {"cpu": "50m", "memory": "48Mi"}, "limits": {"memory": "96Mi"}}
+    body: dict[str, Any] = {
+        "providerPools": [{"name": "p"}],
+        "sidecar": {"resources": sidecar_resources},
+    }
+    if gateway_resources is not None:
+        body["resources"] = gateway_resources  # Guaranteed: still the sidecar's own, as given
+    pod = _build(gateway.GatewaySpec.model_validate(body), owner)["spec"]["template"]["spec"]
+    assert _container(pod, "sidecar")["resources"] == sidecar_resources
+    assert qos.pod_class(pod) == "Burstable"
+
+
+def test_a_guaranteed_gateway_with_guaranteed_sidecar_resources_gets_a_guaranteed_pod(
+    owner: meta.Owner,
+) -> None:
+    spec = gateway.GatewaySpec.model_validate(
+        {
+            "providerPools": [{"name": "p"}],
+            "resources": {"limits": {"cpu": 2, "memory": "1Gi"}},
+            "sidecar": {"resources": {"limits": {"cpu": "200m", "memory": "128Mi"}}},
+        }
+    )
+    pod = _build(spec, owner)["spec"]["template"]["spec"]
+    assert _container(pod, "sidecar")["resources"] == {"limits": {"cpu": "200m", "memory": "128Mi"}}
+    assert qos.pod_class(pod) == "Guaranteed"

@@ -386,3 +386,10 @@ def test_a_member_not_asking_for_guaranteed_resources_keeps_the_small_helpers(
     }
     assert _pod(manifest)["initContainers"][0]["resources"] == weaviate_members.INSTALL_RESOURCES
     assert qos.pod_class(_pod(manifest)) == "Burstable"
+
+
+def test_a_members_sidecar_takes_the_resources_the_spec_gives_it() -> None:
+    given = {"requests": {"cpu": "20m", "memory": "40Mi"}, "limits": {"memory": "80Mi"}}
+    manifest = statefulset(spec=spec(sidecar={"resources": given}))
+    assert container(manifest, "sidecar")["resources"] == given
+    assert _pod(manifest)["initContainers"][0]["resources"] == weaviate_members.INSTALL_RESOURCES

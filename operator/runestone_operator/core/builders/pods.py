@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from runestone_operator.core import names, quantities
+from runestone_operator.core import models, names, quantities
 
 RUN_AS = 65532
 """The non-root user and group of the Runestone image."""
@@ -125,11 +125,17 @@ def sidecar_container(
     mounts: Sequence[Mapping[str, Any]] = (),
     *,
     beside_guaranteed: bool = False,
+    resources: models.Resources | None = None,
 ) -> dict[str, Any]:
     """`runestone sidecar` with the probe arguments `probe` (which target, where it is), setting
     the readiness-gate condition `condition`; `mounts` are mounted besides the API access and
-    a writable /tmp. `beside_guaranteed`: the workload's resources are Guaranteed, and the
-    sidecar's are made so too, so that the pod is."""
+    a writable /tmp. `resources`: the spec's `sidecar.resources`, used as given; unset, the
+    defaults, made Guaranteed when `beside_guaranteed` (the workload's resources are) so that
+    the pod is."""
+    if resources is not None:
+        chosen: Mapping[str, Any] = resources.model_dump(mode="json", exclude_none=True)
+    else:
+        chosen = HELPER_GUARANTEED_RESOURCES if beside_guaranteed else SIDECAR_RESOURCES
     return {
         "name": SIDECAR_CONTAINER,
         "image": image,
@@ -153,7 +159,7 @@ def sidecar_container(
             {"name": "sidecar-grpc", "containerPort": names.SIDECAR_GRPC_PORT, "protocol": "TCP"},
         ],
         "livenessProbe": SIDECAR_LIVENESS,
-        "resources": HELPER_GUARANTEED_RESOURCES if beside_guaranteed else SIDECAR_RESOURCES,
+        "resources": dict(chosen),
         "securityContext": CONTAINER_SECURITY,
         "volumeMounts": [
             mount(API_ACCESS_VOLUME, names.SERVICE_ACCOUNT_DIR, read_only=True),

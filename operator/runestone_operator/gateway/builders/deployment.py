@@ -87,7 +87,11 @@ def _sidecar_container(inputs: Inputs, gateway_resources: dict[str, Any]) -> dic
     # CPUs on a node with the static CPU manager policy, cores of its own).
     beside = pods.guaranteed(gateway_resources)
     return pods.sidecar_container(
-        inputs.image, probe, names.GATEWAY_READY_GATE, beside_guaranteed=beside
+        inputs.image,
+        probe,
+        names.GATEWAY_READY_GATE,
+        beside_guaranteed=beside,
+        resources=inputs.spec.sidecar.resources,
     )
 
 

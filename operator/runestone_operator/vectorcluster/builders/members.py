@@ -83,6 +83,7 @@ def sidecar_container(inputs: Inputs, built: engine.Member) -> dict[str, Any]:
         names.MEMBER_READY_GATE,
         mounts,
         beside_guaranteed=pods.guaranteed(built.resources),
+        resources=inputs.spec.sidecar.resources,
     )
 
 
