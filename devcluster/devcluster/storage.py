@@ -6,6 +6,11 @@ StorageClass `STORAGE_CLASS`: for each pending claim of that class it makes a di
 hostPath PersistentVolume pre-bound to the claim; the real PV controller then binds the pair,
 and when the claim is deleted it removes both again (reclaim policy Delete).
 
+It also plays the volume resizer a CSI driver brings: a bound claim asked for more than its
+volume holds gets it (the PersistentVolume's capacity, then the claim's status), as an online
+expansion would. `STORAGE_CLASS` allows volume expansion; `FIXED_STORAGE_CLASS`, otherwise the
+same, does not, so the API server refuses to grow its claims.
+
 `link_claims` plays the kubelet's volume-mount step for such claims: the pod's volume directory
 becomes a link to the PersistentVolume's directory, so the data outlives the pod exactly as a
 PVC's data outlives a StatefulSet pod that is deleted and created again.
@@ -24,8 +29,12 @@ from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+from kubernetes.utils.quantity import parse_quantity
 
 STORAGE_CLASS = "runestone-local"
+FIXED_STORAGE_CLASS = "runestone-local-fixed"
+EXPANDABLE = {STORAGE_CLASS: True, FIXED_STORAGE_CLASS: False}
+"""The classes this provisioner serves, and whether each allows volume expansion."""
 PROVISIONER = "devcluster.runestone.dev/local-path"
 PROVISIONED_BY = "pv.kubernetes.io/provisioned-by"
 
@@ -33,19 +42,23 @@ log = logging.getLogger("devcluster.storage")
 
 
 def ensure_storage_class(api: client.ApiClient) -> None:
-    """Create the local StorageClass unless it exists."""
+    """Create the local StorageClasses, or set whether an existing one allows expansion (the one
+    field of a StorageClass that may change)."""
     storage = client.StorageV1Api(api)
-    body = client.V1StorageClass(
-        metadata=client.V1ObjectMeta(name=STORAGE_CLASS),
-        provisioner=PROVISIONER,
-        reclaim_policy="Delete",
-        volume_binding_mode="Immediate",
-    )
-    try:
-        storage.create_storage_class(body)
-    except ApiException as error:
-        if error.status != 409:
-            raise
+    for name, expandable in EXPANDABLE.items():
+        body = client.V1StorageClass(
+            metadata=client.V1ObjectMeta(name=name),
+            provisioner=PROVISIONER,
+            reclaim_policy="Delete",
+            volume_binding_mode="Immediate",
+            allow_volume_expansion=expandable,
+        )
+        try:
+            storage.create_storage_class(body)
+        except ApiException as error:
+            if error.status != 409:
+                raise
+            storage.patch_storage_class(name, {"allowVolumeExpansion": expandable})
 
 
 class LocalProvisioner:
@@ -76,12 +89,12 @@ class LocalProvisioner:
 
     def sync_once(self) -> None:
         for claim in self.core.list_persistent_volume_claim_for_all_namespaces().items:
-            if (
-                claim.spec.storage_class_name == STORAGE_CLASS
-                and not claim.spec.volume_name
-                and claim.metadata.deletion_timestamp is None
-            ):
+            if claim.spec.storage_class_name not in EXPANDABLE:
+                continue
+            if not claim.spec.volume_name and claim.metadata.deletion_timestamp is None:
                 self._provision(claim)
+            elif claim.status.phase == "Bound":
+                self._resize(claim)
         for volume in self.core.list_persistent_volume().items:
             annotations = volume.metadata.annotations or {}
             if annotations.get(PROVISIONED_BY) == PROVISIONER and volume.status.phase in (
@@ -102,7 +115,7 @@ class LocalProvisioner:
                 capacity={"storage": requests.get("storage", "1Gi")},
                 access_modes=list(claim.spec.access_modes or ["ReadWriteOnce"]),
                 persistent_volume_reclaim_policy="Delete",
-                storage_class_name=STORAGE_CLASS,
+                storage_class_name=claim.spec.storage_class_name,
                 volume_mode=claim.spec.volume_mode or "Filesystem",
                 host_path=client.V1HostPathVolumeSource(path=str(directory), type="Directory"),
                 claim_ref=client.V1ObjectReference(
@@ -121,6 +134,19 @@ class LocalProvisioner:
                 raise
             return
         log.info("provisioned %s for %s/%s", name, claim.metadata.namespace, claim.metadata.name)
+
+    def _resize(self, claim: Any) -> None:
+        """Give a bound claim the size it asks for, if its volume holds less."""
+        asked = (claim.spec.resources.requests or {}).get("storage")
+        held = (claim.status.capacity or {}).get("storage")
+        if asked is None or (held is not None and parse_quantity(held) >= parse_quantity(asked)):
+            return
+        size = {"storage": asked}
+        self.core.patch_persistent_volume(claim.spec.volume_name, {"spec": {"capacity": size}})
+        self.core.patch_namespaced_persistent_volume_claim_status(
+            claim.metadata.name, claim.metadata.namespace, {"status": {"capacity": size}}
+        )
+        log.info("grew %s/%s to %s", claim.metadata.namespace, claim.metadata.name, asked)
 
     def _delete(self, volume: Any) -> None:
         with contextlib.suppress(ApiException):

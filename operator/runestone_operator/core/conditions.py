@@ -76,6 +76,9 @@ class Reason:
     # VectorCluster: scaling, rolling restarts and backups.
     SCALING = "Scaling"
     SCALE_DOWN_REFUSED = "ScaleDownRefused"
+    VOLUMES_GROWING = "VolumesGrowing"
+    VOLUME_EXPANSION_REFUSED = "VolumeExpansionRefused"
+    VOLUME_CANNOT_SHRINK = "VolumeCannotShrink"
     MEMBER_RESTARTED = "MemberRestarted"
     BACKUP_IN_PROGRESS = "BackupInProgress"
     BACKUP_STARTED = "BackupStarted"

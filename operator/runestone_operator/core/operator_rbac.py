@@ -92,7 +92,12 @@ CALLS: tuple[Grant, ...] = (
         "Gateway and VectorCluster Services; read to see which of two namesakes holds the name",
     ),
     _grant("", "serviceaccounts", _APPLIED, "the sidecars' and backup jobs' identities"),
-    _grant("", "persistentvolumeclaims", (GET, *_APPLIED), "a filesystem backup's claim"),
+    _grant(
+        "",
+        "persistentvolumeclaims",
+        (GET, LIST, *_APPLIED),
+        "a filesystem backup's claim; member claims listed and grown to spec.storage.size",
+    ),
     _grant("", "pods", (LIST, WATCH, DELETE), "readiness; members restarted one at a time"),
     _grant("", "events", (CREATE,), "Events about the custom resources"),
     _grant("apps", "deployments", (GET, LIST, WATCH, *_APPLIED), "gateways; rollouts watched"),

@@ -9,7 +9,7 @@ from typing import Literal
 
 import pydantic
 
-from runestone_operator.core import kinds
+from runestone_operator.core import kinds, quantities
 from runestone_operator.core import models as common
 
 KIND = kinds.VECTOR_CLUSTER.name
@@ -28,11 +28,36 @@ NAME_RULE = common.cel(
 )
 
 
-class Storage(common.Model):
+class Storage(
+    common.Model,
+    json_schema_extra=common.validations(
+        common.cel(
+            "quantity(string(self.size)).isGreaterThan(quantity('0'))",
+            "storage.size must be more than 0",
+        ),
+        common.cel(
+            "has(self.storageClassName) == has(oldSelf.storageClassName) && "
+            "(!has(self.storageClassName) || self.storageClassName == oldSelf.storageClassName)",
+            "storage.storageClassName cannot change: the members' volumes were made in it",
+        ),
+    ),
+):
     """The persistent volume each member gets."""
 
     size: common.Quantity = "10Gi"
+    """Each member's volume. Raising it grows every member's volume in place, when their
+    StorageClass allows volume expansion; a volume never shrinks (a size below what the volumes
+    hold is reported, and they keep theirs)."""
     storage_class_name: common.ObjectName | None = None
+    """The StorageClass of the members' volumes (the cluster's default when unset); fixed once
+    the VectorCluster exists."""
+
+    @pydantic.field_validator("size")
+    @classmethod
+    def _some_size(cls, size: str | int) -> str | int:
+        if not quantities.exact(size):
+            raise ValueError("storage.size must be more than 0")
+        return size
 
 
 class VectorApiKey(common.Model):

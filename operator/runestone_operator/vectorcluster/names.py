@@ -61,6 +61,12 @@ def label_selector(cluster: str) -> str:
     return f"{names.LABEL_NAME}={APP},{names.LABEL_INSTANCE}={cluster},{MEMBER_POD_LABEL}"
 
 
+def claim_selector(cluster: str) -> str:
+    """Lists a cluster's claims: its members' (labelled by the StatefulSet controller with its
+    selector) and its backup claim."""
+    return f"{names.LABEL_NAME}={APP},{names.LABEL_INSTANCE}={cluster}"
+
+
 def statefulset(cluster: str) -> str:
     return cluster
 

@@ -14,10 +14,19 @@ from runestone_operator.core.steps import namesakes, tls
 from runestone_operator.vectorcluster import context as vector_context
 from runestone_operator.vectorcluster import engine, engines, names, plan
 from runestone_operator.vectorcluster.context import LOADER, Context
-from runestone_operator.vectorcluster.steps import backup, keys, members, restore, rollout, status
+from runestone_operator.vectorcluster.steps import (
+    backup,
+    keys,
+    members,
+    restore,
+    rollout,
+    status,
+    storage,
+)
 
 SETTLING_SECONDS = 5.0
-"""How soon to look again while members restart, scale or back up (pod events also wake us)."""
+"""How soon to look again while members restart, scale, back up or grow their volumes (pod
+events also wake us; a claim's do not)."""
 
 
 def _tls_subject(ctx: Context, db: engine.Engine) -> tls.Subject:
@@ -68,6 +77,7 @@ async def reconcile(
         claim = await backup.ensure_backup_children(ctx, db)
         endpoint = members.member_endpoint(ctx, db, pods, serving, issued)
         applied = await members.ensure_statefulset(ctx, db, issued, serving, claim, endpoint)
+        volumes = await storage.ensure_volume_size(ctx, applied.statefulset)
         restart = await rollout.ensure_rollout(ctx, applied.statefulset, applied.replicas, pods)
         ready = sum(1 for member in plan.member_pods(ctx.name, pods) if member.ready)
         restored = await restore.ensure_restore(ctx, db, endpoint, ready)
@@ -84,6 +94,7 @@ async def reconcile(
         restart=restart,
         backup=requested,
         restore=restored,
+        volumes=volumes,
         topology=applied.topology,
         keys=issued.plan,
         gateway_keys=keys.gateway_key_statuses(ctx, issued, restart is not None and restart.done),
@@ -93,6 +104,7 @@ async def reconcile(
         (restart is None or not restart.done)
         or bool(applied.refusal)
         or bool(requested.running)
+        or bool(volumes.growing)
         or len(pods) != ctx.spec.replicas
     )
     if busy:

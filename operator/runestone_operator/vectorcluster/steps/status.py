@@ -13,7 +13,7 @@ from runestone_operator.core.conditions import Observation, Reason
 from runestone_operator.core.steps import keys, status
 from runestone_operator.vectorcluster import engine, model, plan
 from runestone_operator.vectorcluster.context import Context
-from runestone_operator.vectorcluster.steps import restore
+from runestone_operator.vectorcluster.steps import restore, storage
 from runestone_operator.vectorcluster.steps.backup import BackupState
 
 
@@ -27,6 +27,7 @@ class Findings:
     restart: plan.Restart | None = None
     backup: BackupState | None = None
     restore: restore.RestoreState | None = None
+    volumes: storage.Volumes | None = None
     topology: engine.Topology | None = None
     keys: keyplan.Plan | None = None
     gateway_keys: Sequence[models.GatewayKeyStatus] | None = None
@@ -64,6 +65,14 @@ def observations(
     restoring = findings.restore
     if restoring is not None and restoring.busy and not restoring.problem:
         progress.append(readiness.Finding(restoring.reason, restoring.message))
+    volumes = findings.volumes
+    if volumes is not None and volumes.growing:
+        progress.append(
+            readiness.Finding(
+                Reason.VOLUMES_GROWING,
+                f"member volume(s) {', '.join(volumes.growing)} growing to {volumes.size}",
+            )
+        )
     problems: list[readiness.Finding] = []
     if findings.refusal:
         problems.append(readiness.Finding(Reason.SCALE_DOWN_REFUSED, findings.refusal))
@@ -71,6 +80,23 @@ def observations(
         problems.append(readiness.Finding(Reason.BACKUP_FAILED, backup.problem))
     if restoring is not None and restoring.problem:
         problems.append(readiness.Finding(restoring.reason, restoring.message))
+    if volumes is not None and volumes.refused:
+        problems.append(
+            readiness.Finding(
+                Reason.VOLUME_EXPANSION_REFUSED,
+                f"member volume(s) {', '.join(volumes.refused)} cannot grow to {volumes.size}: "
+                "their StorageClass does not allow volume expansion (allowVolumeExpansion), so "
+                "they keep their size",
+            )
+        )
+    if volumes is not None and volumes.larger:
+        problems.append(
+            readiness.Finding(
+                Reason.VOLUME_CANNOT_SHRINK,
+                f"member volume(s) {', '.join(volumes.larger)} hold more than {volumes.size}: "
+                "a volume cannot shrink, so they keep their size",
+            )
+        )
     observed = readiness.observations(
         readiness.Workload(ready, wanted, "members") if findings.statefulset is not None else None,
         "the members' StatefulSet does not exist yet",
