@@ -1,6 +1,6 @@
 """A VectorCluster's member volumes grow in place when `spec.storage.size` is raised (the
 StatefulSet keeps the claim templates it was made with, so the operator asks each member's bound
-claim); a StorageClass that does not allow volume expansion, or a size below what the volumes
+claim, leaving alone a claim a scale-down left behind); a StorageClass that does not allow volume expansion, or a size below what the volumes
 hold, is reported as Degraded and the volumes keep their size; a change of StorageClass is
 refused by the API server. The local provisioner plays the volume driver, growing a claim's
 volume as a CSI resizer would. Only claims and conditions are read: the members need not run."""
@@ -90,6 +90,31 @@ def _degraded(api: client.ApiClient, namespace: str, reason: str) -> dict[str, A
     return eventually(found, timeout=90, interval=1, what=f"Degraded ({reason})")
 
 
+def _left_by_a_scale_down(api: client.ApiClient, namespace: str) -> str:
+    """A bound claim of a member beyond the cluster's count, labelled as the StatefulSet
+    controller labels its claims, as one a scale-down retained would be."""
+    core = client.CoreV1Api(api)
+    members = core.read_namespaced_persistent_volume_claim(f"data-{NAME}-0", namespace)
+    name = f"data-{NAME}-{MEMBERS + 2}"
+    body = client.V1PersistentVolumeClaim(
+        metadata=client.V1ObjectMeta(name=name, labels=members.metadata.labels),
+        spec=client.V1PersistentVolumeClaimSpec(
+            access_modes=["ReadWriteOnce"],
+            storage_class_name=storage.STORAGE_CLASS,
+            resources=client.V1VolumeResourceRequirements(requests={"storage": "1Gi"}),
+        ),
+    )
+    core.create_namespaced_persistent_volume_claim(namespace, body)
+    eventually(
+        lambda: (
+            core.read_namespaced_persistent_volume_claim(name, namespace).status.phase == "Bound"
+        ),
+        timeout=60,
+        what=f"{name} bound",
+    )
+    return name
+
+
 def test_raising_the_size_grows_every_members_volume_and_a_smaller_one_is_refused(
     kube_api: client.ApiClient,
     namespace: str,
@@ -98,8 +123,12 @@ def test_raising_the_size_grows_every_members_volume_and_a_smaller_one_is_refuse
 ) -> None:
     _create(kube_api, namespace, storage.STORAGE_CLASS)
     _wait_sizes(kube_api, namespace, "1Gi", "1Gi")
+    left = _left_by_a_scale_down(kube_api, namespace)
     _patch(kube_api, namespace, {"storage": {"size": "2Gi"}})
     _wait_sizes(kube_api, namespace, "2Gi", "2Gi")
+    core = client.CoreV1Api(kube_api)
+    kept = core.read_namespaced_persistent_volume_claim(left, namespace)
+    assert kept.spec.resources.requests["storage"] == "1Gi"  # no member uses it: left as it is
 
     _patch(kube_api, namespace, {"storage": {"size": "1536Mi"}})
     condition = _degraded(kube_api, namespace, "VolumeCannotShrink")

@@ -67,10 +67,16 @@ def observations(
         progress.append(readiness.Finding(restoring.reason, restoring.message))
     volumes = findings.volumes
     if volumes is not None and volumes.growing:
+        remount = (
+            f"; {', '.join(volumes.remount)} grown, the filesystem waiting for its member to "
+            "restart (the volume's driver grows it when the volume is next mounted)"
+            if volumes.remount
+            else ""
+        )
         progress.append(
             readiness.Finding(
                 Reason.VOLUMES_GROWING,
-                f"member volume(s) {', '.join(volumes.growing)} growing to {volumes.size}",
+                f"member volume(s) {', '.join(volumes.growing)} growing to {volumes.size}{remount}",
             )
         )
     problems: list[readiness.Finding] = []

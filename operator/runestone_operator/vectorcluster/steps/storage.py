@@ -34,6 +34,9 @@ class Volumes:
     """Claims the API server refused to grow: their StorageClass does not allow it."""
     larger: tuple[str, ...] = ()
     """Claims that already ask for more than the size: a volume cannot shrink."""
+    remount: tuple[str, ...] = ()
+    """Growing claims whose volume has grown but whose filesystem the driver grows only when the
+    volume is next mounted (the claim's `FileSystemResizePending`): their member must restart."""
 
 
 def _member_ordinal(statefulset: str, claim: str) -> int | None:
@@ -55,15 +58,24 @@ async def ensure_volume_size(ctx: Context, statefulset: Mapping[str, Any]) -> Vo
     wanted = quantities.exact(size)
     assert wanted is not None  # the CRD and the model accept only quantities
     name = str(statefulset["metadata"]["name"])
-    claims = await ctx.kube.list(
+    replicas = int((statefulset.get("spec") or {}).get("replicas") or 0)
+    listed = await ctx.kube.list(
         "v1", "PersistentVolumeClaim", ctx.namespace, names.claim_selector(ctx.name)
     )
+    members = {}
+    for claim in listed:
+        ordinal = _member_ordinal(name, str(claim["metadata"]["name"]))
+        # A claim a scale-down left behind waits, at its size, for a member to come back: grown
+        # now, a driver that grows filesystems only when mounted would keep it growing forever.
+        if ordinal is not None and ordinal < replicas:
+            members[ordinal] = claim
     growing: list[str] = []
     refused: list[str] = []
     larger: list[str] = []
-    for claim in sorted(claims, key=lambda claim: str(claim["metadata"]["name"])):
+    remount: list[str] = []
+    for _, claim in sorted(members.items()):
         claimed = str(claim["metadata"]["name"])
-        if _member_ordinal(name, claimed) is None or claim["metadata"].get("deletionTimestamp"):
+        if claim["metadata"].get("deletionTimestamp"):
             continue
         status = claim.get("status") or {}
         if status.get("phase") != "Bound":
@@ -83,7 +95,13 @@ async def ensure_volume_size(ctx: Context, statefulset: Mapping[str, Any]) -> Vo
         capacity = quantities.exact(_storage(status, "capacity") or 0)
         if capacity is None or capacity < wanted:
             growing.append(claimed)
-    return Volumes(size, tuple(growing), tuple(refused), tuple(larger))
+            if any(
+                condition.get("type") == "FileSystemResizePending"
+                and condition.get("status") == "True"
+                for condition in status.get("conditions") or []
+            ):
+                remount.append(claimed)
+    return Volumes(size, tuple(growing), tuple(refused), tuple(larger), tuple(remount))
 
 
 def _grown(claim: Mapping[str, Any], size: str) -> dict[str, Any]:
