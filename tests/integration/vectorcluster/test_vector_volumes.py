@@ -1,9 +1,10 @@
 """A VectorCluster's member volumes grow in place when `spec.storage.size` is raised (the
 StatefulSet keeps the claim templates it was made with, so the operator asks each member's bound
-claim, leaving alone a claim a scale-down left behind); a StorageClass that does not allow volume expansion, or a size below what the volumes
-hold, is reported as Degraded and the volumes keep their size; a change of StorageClass is
-refused by the API server. The local provisioner plays the volume driver, growing a claim's
-volume as a CSI resizer would. Only claims and conditions are read: the members need not run."""
+claim, leaving alone a claim a scale-down left behind); a StorageClass that does not allow volume
+expansion, or a size below what the volumes hold, is reported as Degraded and the volumes keep
+their size; a change of StorageClass is refused by the API server. The local provisioner plays
+the volume driver, growing a claim's volume as a CSI resizer would. Only claims and conditions
+are read: the members need not run."""
 
 from __future__ import annotations
 

@@ -41,7 +41,8 @@ def test_volumes_that_cannot_grow_or_shrink_are_degraded_naming_them() -> None:
     found = _conditions(storage.Volumes("20Gi", refused=("data-docs-0",)))
     state, reason, message = found["Degraded"]
     assert (state, reason) == ("True", conditions.Reason.VOLUME_EXPANSION_REFUSED)
-    assert "data-docs-0 cannot grow to 20Gi" in message and "allowVolumeExpansion" in message
+    assert "data-docs-0 cannot grow to 20Gi" in message
+    assert "allowVolumeExpansion" in message
 
     found = _conditions(storage.Volumes("20Gi", larger=("data-docs-2",)))
     state, reason, message = found["Degraded"]
