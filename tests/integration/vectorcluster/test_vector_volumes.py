@@ -78,12 +78,16 @@ def _wait_sizes(
     return eventually(settled, timeout=120, interval=1, what=f"claims at {asked} holding {held}")
 
 
+def _conditions(api: client.ApiClient, namespace: str) -> list[dict[str, Any]]:
+    cluster = client.CustomObjectsApi(api).get_namespaced_custom_object(
+        vectorclusters.GROUP, vectorclusters.VERSION, namespace, vectorclusters.PLURAL, NAME
+    )
+    return list(cluster.get("status", {}).get("conditions") or [])
+
+
 def _degraded(api: client.ApiClient, namespace: str, reason: str) -> dict[str, Any]:
     def found() -> dict[str, Any]:
-        cluster = client.CustomObjectsApi(api).get_namespaced_custom_object(
-            vectorclusters.GROUP, vectorclusters.VERSION, namespace, vectorclusters.PLURAL, NAME
-        )
-        for condition in cluster.get("status", {}).get("conditions") or []:
+        for condition in _conditions(api, namespace):
             if condition["type"] == "Degraded" and condition["reason"] == reason:
                 return dict(condition)
         return {}
@@ -156,10 +160,7 @@ def test_a_class_without_volume_expansion_is_reported_and_the_volumes_keep_their
     _patch(kube_api, namespace, {"storage": {"size": "1Gi"}})
 
     def cleared() -> bool:
-        cluster = client.CustomObjectsApi(kube_api).get_namespaced_custom_object(
-            vectorclusters.GROUP, vectorclusters.VERSION, namespace, vectorclusters.PLURAL, NAME
-        )
-        conditions = cluster.get("status", {}).get("conditions") or []
+        conditions = _conditions(kube_api, namespace)
         return not any(c["reason"] == "VolumeExpansionRefused" for c in conditions)
 
     eventually(cleared, timeout=90, interval=1, what="the refusal cleared")
