@@ -105,7 +105,9 @@ async def ensure_volume_size(ctx: Context, statefulset: Mapping[str, Any]) -> Vo
 
 
 def _grown(claim: Mapping[str, Any], size: str) -> dict[str, Any]:
-    """The server-side apply asking `claim` for `size` (it exists: an apply never creates it)."""
+    """The server-side apply asking `claim`, listed a moment before, for `size`. Should the claim
+    have gone since, the apply fails (a claim of nothing but a size is not valid) rather than
+    making one."""
     metadata = claim["metadata"]
     return {
         "apiVersion": "v1",
