@@ -9,6 +9,7 @@ parses."""
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -144,6 +145,83 @@ class Sidecar(Model):
     beside a workload whose resources are Guaranteed, 100m CPU and 64Mi memory as both request
     and limit, so that the pod is Guaranteed too. Set, they are used as given (the pod is then
     Guaranteed only if these are too)."""
+
+
+LABEL_KEY = (
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
+"""A label key: an optional DNS-subdomain prefix and `/`, then a name of at most 63 characters."""
+LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$"
+LabelKey = Annotated[str, pydantic.Field(min_length=1, max_length=317, pattern=LABEL_KEY)]
+LabelValue = Annotated[str, pydantic.Field(max_length=63, pattern=LABEL_VALUE)]
+
+
+class Toleration(
+    Model,
+    json_schema_extra=validations(
+        cel(
+            "self.operator != 'Exists' || !has(self.value)",
+            "a toleration with operator Exists takes no value",
+        ),
+        cel(
+            "has(self.key) || self.operator == 'Exists'",
+            "a toleration without a key must have operator Exists (it then tolerates every "
+            "taint of its effect)",
+        ),
+        cel(
+            "!has(self.tolerationSeconds) || (has(self.effect) && self.effect == 'NoExecute')",
+            "tolerationSeconds is only for effect NoExecute",
+        ),
+    ),
+):
+    """A taint the pods tolerate, as in a Pod spec."""
+
+    key: LabelKey | None = None
+    operator: Literal["Equal", "Exists"] = "Equal"
+    value: LabelValue | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+    """Unset: every effect."""
+    toleration_seconds: int | None = pydantic.Field(default=None, ge=0)
+    """With `NoExecute`: how long a pod stays on a node after the taint appears."""
+
+    @pydantic.model_validator(mode="after")
+    def _consistent(self) -> Toleration:
+        if self.operator == "Exists" and self.value is not None:
+            raise ValueError("a toleration with operator Exists takes no value")
+        if self.key is None and self.operator != "Exists":
+            raise ValueError("a toleration without a key must have operator Exists")
+        if self.toleration_seconds is not None and self.effect != "NoExecute":
+            raise ValueError("tolerationSeconds is only for effect NoExecute")
+        return self
+
+
+class Scheduling(
+    Model,
+    json_schema_extra=validations(
+        cel(
+            "!has(self.nodeSelector) || self.nodeSelector.all(key, key.size() <= 317 && "
+            f"key.matches(r'{LABEL_KEY}'))",
+            "every nodeSelector key must be a label key: an optional DNS-subdomain prefix and "
+            "'/', then a name of letters, digits, '-', '_' and '.' of at most 63 characters",
+        )
+    ),
+):
+    """Which nodes the pods may run on, as in a Pod spec (the pods are spread over nodes by
+    hostname besides, as far as the scheduler can)."""
+
+    node_selector: Annotated[dict[str, LabelValue], pydantic.Field(max_length=32)] | None = None
+    """Labels a node must carry."""
+    tolerations: list[Toleration] = pydantic.Field(default_factory=list, max_length=32)
+    """Taints the pods tolerate, e.g. those of a node pool kept for them."""
+
+    @pydantic.field_validator("node_selector")
+    @classmethod
+    def _label_keys(cls, selector: dict[str, str] | None) -> dict[str, str] | None:
+        for key in selector or {}:
+            if len(key) > 317 or re.match(LABEL_KEY, key) is None:
+                raise ValueError(f"nodeSelector key {key!r} is not a label key")
+        return selector
 
 
 ConditionStatus = Literal["True", "False", "Unknown"]

@@ -304,6 +304,10 @@ class GatewaySpec(common.Model):
     sidecar: common.Sidecar = pydantic.Field(
         default_factory=common.Sidecar, json_schema_extra=common.default_object(common.Sidecar)
     )
+    scheduling: common.Scheduling = pydantic.Field(
+        default_factory=common.Scheduling,
+        json_schema_extra=common.default_object(common.Scheduling),
+    )
     log_prompts: bool = False
     """Log request messages. Off by default: prompts can hold personal data."""
     request_bodies: RequestBodies = pydantic.Field(

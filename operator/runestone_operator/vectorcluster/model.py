@@ -210,6 +210,11 @@ class VectorClusterSpec(common.Model):
     sidecar: common.Sidecar = pydantic.Field(
         default_factory=common.Sidecar, json_schema_extra=common.default_object(common.Sidecar)
     )
+    scheduling: common.Scheduling = pydantic.Field(
+        default_factory=common.Scheduling,
+        json_schema_extra=common.default_object(common.Scheduling),
+    )
+    """Where the members and the backup jobs run."""
 
 
 class Member(common.Model):

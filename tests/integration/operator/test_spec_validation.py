@@ -273,6 +273,38 @@ INVALID = [
         "each request must be at most its limit",
     ),
     (
+        "gateway: a toleration of every key with a value",
+        _with(GATEWAY, {"scheduling": {"tolerations": [{"operator": "Exists", "value": "v"}]}}),
+        "a toleration with operator Exists takes no value",
+    ),
+    (
+        "gateway: a toleration without a key that is not Exists",
+        _with(GATEWAY, {"scheduling": {"tolerations": [{"value": "v"}]}}),
+        "a toleration without a key must have operator Exists",
+    ),
+    (
+        "vectorcluster: tolerationSeconds on a NoSchedule toleration",
+        _with(
+            VECTOR,
+            {
+                "scheduling": {
+                    "tolerations": [{"key": "k", "effect": "NoSchedule", "tolerationSeconds": 9}]
+                }
+            },
+        ),
+        "tolerationSeconds is only for effect NoExecute",
+    ),
+    (
+        "vectorcluster: a node selector key that is not a label key",
+        _with(VECTOR, {"scheduling": {"nodeSelector": {"bad key!": "x"}}}),
+        "every nodeSelector key must be a label key",
+    ),
+    (
+        "gateway: a node selector value that is not a label value",
+        _with(GATEWAY, {"scheduling": {"nodeSelector": {"pool": "two words"}}}),
+        "should match",
+    ),
+    (
         "vectorcluster: two voters",
         _with(VECTOR, {"replicas": 2}),
         "replicas must be 1, 3 or 5, or more than 5",
@@ -343,6 +375,22 @@ def test_resources_in_the_api_servers_forms_are_accepted(
     )
     assert created["spec"]["resources"] == workload
     assert created["spec"]["sidecar"] == {"resources": sidecar}
+
+
+@pytest.mark.parametrize("body", [GATEWAY, VECTOR], ids=lambda body: body["kind"])
+def test_a_node_pool_and_its_taint_are_accepted(
+    kube_api: client.ApiClient, namespace: str, body: dict[str, Any]
+) -> None:
+    selector = {"cloud.example.com/pool": "vectors"}
+    evicted = {"key": "gone", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 30}
+    tolerations = [{"key": "dedicated", "value": "vectors", "effect": "NoSchedule"}, evicted]
+    scheduling = {"nodeSelector": selector, "tolerations": tolerations}
+    created = _create(kube_api, namespace, _with(body, {"scheduling": scheduling}))
+    assert created["spec"]["scheduling"]["nodeSelector"] == selector
+    assert created["spec"]["scheduling"]["tolerations"] == [
+        {"key": "dedicated", "operator": "Equal", "value": "vectors", "effect": "NoSchedule"},
+        evicted,
+    ]
 
 
 def test_vector_stores_take_openais_defaults(kube_api: client.ApiClient, namespace: str) -> None:

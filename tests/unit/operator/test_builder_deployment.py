@@ -260,3 +260,35 @@ def test_a_guaranteed_gateway_with_guaranteed_sidecar_resources_gets_a_guarantee
     pod = _build(spec, owner)["spec"]["template"]["spec"]
     assert _container(pod, "sidecar")["resources"] == {"limits": {"cpu": "200m", "memory": "128Mi"}}
     assert qos.pod_class(pod) == "Guaranteed"
+
+
+def test_the_gateway_pods_run_on_the_nodes_the_spec_names(owner: meta.Owner) -> None:
+    spec = gateway.GatewaySpec.model_validate(
+        {
+            "providerPools": [{"name": "p"}],
+            "scheduling": {
+                "nodeSelector": {"node.example.com/pool": "gateways"},
+                "tolerations": [
+                    {
+                        "key": "dedicated",
+                        "operator": "Exists",
+                        "effect": "NoExecute",
+                        "tolerationSeconds": 300,
+                    }
+                ],
+            },
+        }
+    )
+    pod = _build(spec, owner)["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"node.example.com/pool": "gateways"}
+    assert pod["tolerations"] == [
+        {"key": "dedicated", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}
+    ]
+
+
+def test_unset_scheduling_leaves_no_empty_fields_in_the_pod(
+    owner: meta.Owner, gateway_spec: gateway.GatewaySpec
+) -> None:
+    pod = _build(gateway_spec, owner)["spec"]["template"]["spec"]
+    assert "nodeSelector" not in pod
+    assert "tolerations" not in pod

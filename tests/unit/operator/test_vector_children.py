@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from runestone_operator.core import kinds, meta
+from runestone_operator.core import models as common
 from runestone_operator.vectorcluster import model as vectorcluster
 from runestone_operator.vectorcluster import names
 from runestone_operator.vectorcluster.builders import access, backup, credentials, network
@@ -16,6 +17,7 @@ from runestone_operator.vectorcluster.engines.weaviate import members as weaviat
 
 OWNER = meta.Owner(kinds.API_VERSION, "VectorCluster", "team", "docs", "uid-5678")
 CLUSTER = Cluster(OWNER, "weaviate")
+NOWHERE = common.Scheduling()  # no node selector, no tolerations
 ENGINE = weaviate.ENGINE
 MEMBERS = {
     "app.kubernetes.io/name": "runestone-vectorcluster",
@@ -132,7 +134,7 @@ def backup_spec(**extra: Any) -> vectorcluster.Backup:
 
 
 def test_the_cronjob_asks_the_operator_for_a_backup_of_its_own_cluster() -> None:
-    cron = backup.cronjob(CLUSTER, "0 3 * * *", "ghcr.io/example/runestone:1.0")
+    cron = backup.cronjob(CLUSTER, "0 3 * * *", "ghcr.io/example/runestone:1.0", NOWHERE)
     assert cron["metadata"]["name"] == "docs-backup"
     assert owned(cron)
     assert cron["spec"]["schedule"] == "0 3 * * *"
@@ -144,6 +146,22 @@ def test_the_cronjob_asks_the_operator_for_a_backup_of_its_own_cluster() -> None
     assert job["command"] == ["runestone"]
     assert job["args"] == ["backup", "--vectorcluster", "docs"]
     assert pod["restartPolicy"] == "OnFailure"
+
+
+def test_backup_job_pods_run_where_the_cluster_may() -> None:
+    pool = common.Scheduling.model_validate(
+        {
+            "nodeSelector": {"pool": "vectors"},
+            "tolerations": [{"key": "dedicated", "value": "vectors", "effect": "NoSchedule"}],
+        }
+    )
+    cron = backup.cronjob(CLUSTER, "0 3 * * *", "ghcr.io/example/runestone:1.0", pool)
+    pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"pool": "vectors"}
+    assert pod["tolerations"] == [
+        {"key": "dedicated", "operator": "Equal", "value": "vectors", "effect": "NoSchedule"}
+    ]
+    assert "nodeSelector" not in backup.job_pod_spec("docs", "ghcr.io/example/runestone:1.0")
 
 
 def test_backup_job_pods_are_never_taken_for_members() -> None:

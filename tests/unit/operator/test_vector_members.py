@@ -393,3 +393,15 @@ def test_a_members_sidecar_takes_the_resources_the_spec_gives_it() -> None:
     manifest = statefulset(spec=spec(sidecar={"resources": given}))
     assert container(manifest, "sidecar")["resources"] == given
     assert _pod(manifest)["initContainers"][0]["resources"] == weaviate_members.INSTALL_RESOURCES
+
+
+def test_members_run_on_the_nodes_the_spec_names() -> None:
+    scheduling = {
+        "nodeSelector": {"pool": "vectors"},
+        "tolerations": [{"key": "dedicated", "value": "vectors", "effect": "NoSchedule"}],
+    }
+    pod = _pod(statefulset(spec=spec(scheduling=scheduling)))
+    assert pod["nodeSelector"] == {"pool": "vectors"}
+    assert pod["tolerations"] == [
+        {"key": "dedicated", "operator": "Equal", "value": "vectors", "effect": "NoSchedule"}
+    ]

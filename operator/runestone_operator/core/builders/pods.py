@@ -71,6 +71,20 @@ def spread(selector: Mapping[str, str]) -> list[dict[str, Any]]:
     ]
 
 
+def placement(scheduling: models.Scheduling) -> dict[str, Any]:
+    """The pod spec's `nodeSelector` and `tolerations` from the spec's `scheduling`, each only
+    when set (so an unset one leaves no empty field in the pod template)."""
+    placed: dict[str, Any] = {}
+    if scheduling.node_selector:
+        placed["nodeSelector"] = dict(scheduling.node_selector)
+    if scheduling.tolerations:
+        placed["tolerations"] = [
+            toleration.model_dump(mode="json", by_alias=True, exclude_none=True)
+            for toleration in scheduling.tolerations
+        ]
+    return placed
+
+
 def api_access_volume() -> dict[str, Any]:
     """The API token, CA and namespace, as the kubelet would automount them, but projected only
     into the sidecar: the workload's own container never holds an API credential."""

@@ -148,6 +148,7 @@ def deployment(inputs: Inputs) -> meta.Manifest:
                     "seccompProfile": {"type": "RuntimeDefault"},
                 },
                 "topologySpreadConstraints": pods.spread(selector),
+                **pods.placement(spec.scheduling),
                 "containers": [
                     _gateway_container(inputs, resources),
                     _sidecar_container(inputs, resources),

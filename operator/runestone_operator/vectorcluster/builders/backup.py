@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runestone_operator.core import meta
+from runestone_operator.core import meta, models
 from runestone_operator.core import names as core_names
 from runestone_operator.core.builders import pods
 from runestone_operator.vectorcluster import model, names
@@ -58,9 +58,13 @@ def job_labels(cluster: Cluster) -> dict[str, str]:
     return {**cluster.labels(), core_names.LABEL_COMPONENT: BACKUP_COMPONENT}
 
 
-def job_pod_spec(cluster: str, image: str) -> dict[str, Any]:
-    """What each scheduled run executes (also what the tests run directly)."""
+def job_pod_spec(
+    cluster: str, image: str, scheduling: models.Scheduling | None = None
+) -> dict[str, Any]:
+    """What each scheduled run executes (also what the tests run directly), on the nodes the
+    cluster's `scheduling` allows."""
     return {
+        **pods.placement(scheduling or models.Scheduling()),
         "serviceAccountName": names.backup_job_account(cluster),
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
@@ -91,7 +95,9 @@ def job_pod_spec(cluster: str, image: str) -> dict[str, Any]:
     }
 
 
-def cronjob(cluster: Cluster, schedule: str, image: str) -> meta.Manifest:
+def cronjob(
+    cluster: Cluster, schedule: str, image: str, scheduling: models.Scheduling
+) -> meta.Manifest:
     return {
         "apiVersion": "batch/v1",
         "kind": "CronJob",
@@ -113,7 +119,7 @@ def cronjob(cluster: Cluster, schedule: str, image: str) -> meta.Manifest:
                     "ttlSecondsAfterFinished": 86400,
                     "template": {
                         "metadata": {"labels": job_labels(cluster)},
-                        "spec": job_pod_spec(cluster.name, image),
+                        "spec": job_pod_spec(cluster.name, image, scheduling),
                     },
                 },
             },

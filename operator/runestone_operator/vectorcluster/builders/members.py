@@ -192,6 +192,7 @@ def statefulset(inputs: Inputs) -> meta.Manifest:
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
                     "topologySpreadConstraints": pods.spread(selector),
+                    **pods.placement(inputs.spec.scheduling),
                     **_init_containers(inputs, built),
                     "containers": [
                         inputs.engine.container(built),

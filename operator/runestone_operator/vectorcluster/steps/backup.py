@@ -50,7 +50,9 @@ async def ensure_backup_children(ctx: Context, db: engine.Engine) -> str | None:
         await ctx.kube.apply(backup.backup_claim(cluster, ctx.spec.storage))
     for manifest in access.backup_identity(cluster):
         await ctx.kube.apply(manifest)
-    await ctx.kube.apply(backup.cronjob(cluster, spec.schedule, ctx.settings.image))
+    await ctx.kube.apply(
+        backup.cronjob(cluster, spec.schedule, ctx.settings.image, ctx.spec.scheduling)
+    )
     return claim
 
 
