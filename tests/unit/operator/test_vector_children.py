@@ -140,7 +140,7 @@ def test_the_cronjob_asks_the_operator_for_a_backup_of_its_own_cluster() -> None
     assert cron["spec"]["schedule"] == "0 3 * * *"
     assert cron["spec"]["concurrencyPolicy"] == "Forbid"
     pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-    assert pod == backup.job_pod_spec("docs", "ghcr.io/example/runestone:1.0")
+    assert pod == backup.job_pod_spec("docs", "ghcr.io/example/runestone:1.0", NOWHERE)
     assert pod["serviceAccountName"] == "runestone-vector-backup-docs"
     (job,) = pod["containers"]
     assert job["command"] == ["runestone"]
@@ -161,7 +161,9 @@ def test_backup_job_pods_run_where_the_cluster_may() -> None:
     assert pod["tolerations"] == [
         {"key": "dedicated", "operator": "Equal", "value": "vectors", "effect": "NoSchedule"}
     ]
-    assert "nodeSelector" not in backup.job_pod_spec("docs", "ghcr.io/example/runestone:1.0")
+    assert "nodeSelector" not in backup.job_pod_spec(
+        "docs", "ghcr.io/example/runestone:1.0", NOWHERE
+    )
 
 
 def test_backup_job_pods_are_never_taken_for_members() -> None:

@@ -58,13 +58,11 @@ def job_labels(cluster: Cluster) -> dict[str, str]:
     return {**cluster.labels(), core_names.LABEL_COMPONENT: BACKUP_COMPONENT}
 
 
-def job_pod_spec(
-    cluster: str, image: str, scheduling: models.Scheduling | None = None
-) -> dict[str, Any]:
+def job_pod_spec(cluster: str, image: str, scheduling: models.Scheduling) -> dict[str, Any]:
     """What each scheduled run executes (also what the tests run directly), on the nodes the
     cluster's `scheduling` allows."""
     return {
-        **pods.placement(scheduling or models.Scheduling()),
+        **pods.placement(scheduling),
         "serviceAccountName": names.backup_job_account(cluster),
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
